@@ -1,0 +1,366 @@
+//! The resolved catalog model: typed products, options, constraints, price rules and previews, referring to each other by index.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::diagnostic::{SourceMap, Span};
+use super::expr::{Expr, Term};
+use super::money::Currency;
+
+/// Index of an option within its product (`product.options[i]`).
+pub type OptId = usize;
+
+/// A loaded catalog: every usable product, the sources they came from, and the catalog version.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    products: Vec<Arc<Product>>,
+    by_id: BTreeMap<String, usize>,
+    /// Hash over every product's version: changes whenever any product changes.
+    pub version: String,
+    /// The text of every file loaded, for rendering diagnostics about this catalog.
+    pub sources: Arc<SourceMap>,
+}
+
+impl Catalog {
+    pub fn new(products: Vec<Product>, version: String, sources: Arc<SourceMap>) -> Self {
+        let products: Vec<Arc<Product>> = products.into_iter().map(Arc::new).collect();
+        let by_id = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        Catalog {
+            products,
+            by_id,
+            version,
+            sources,
+        }
+    }
+
+    pub fn products(&self) -> &[Arc<Product>] {
+        &self.products
+    }
+
+    pub fn product(&self, id: &str) -> Option<&Arc<Product>> {
+        self.by_id.get(id).and_then(|&i| self.products.get(i))
+    }
+}
+
+/// One customizable product, fully resolved.
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub currency: Currency,
+    pub base_price: Decimal,
+    pub groups: Vec<Group>,
+    pub options: Vec<OptionDef>,
+    pub constraints: Vec<Constraint>,
+    pub price_rules: Vec<PriceRule>,
+    pub quantity_tiers: Vec<QuantityTier>,
+    pub preview: Option<Preview>,
+    /// Content hash (hex SHA-256) over every file this product depends on.
+    pub version: String,
+    /// The files the version covers, relative to the catalog directory.
+    pub files: Vec<String>,
+    pub span: Span,
+}
+
+impl Product {
+    pub fn option(&self, id: &str) -> Option<(OptId, &OptionDef)> {
+        self.options.iter().enumerate().find(|(_, o)| o.id == id)
+    }
+
+    /// The quantity option, if the product has one.
+    pub fn quantity_option(&self) -> Option<OptId> {
+        self.options
+            .iter()
+            .position(|o| matches!(o.kind, OptionKind::Quantity(_)))
+    }
+}
+
+/// A UI section that options belong to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub id: String,
+    pub label: String,
+}
+
+/// One option of a product.
+#[derive(Debug, Clone)]
+pub struct OptionDef {
+    pub id: String,
+    pub label: String,
+    pub description: Option<String>,
+    pub group: Option<String>,
+    /// A required option must have a value in a complete configuration.
+    pub required: bool,
+    pub default: Option<Value>,
+    pub kind: OptionKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum OptionKind {
+    Choice(ChoiceSpec),
+    Boolean { price: Option<Decimal> },
+    Integer(IntSpec),
+    Text(TextSpec),
+    Quantity(IntSpec),
+}
+
+impl OptionKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            OptionKind::Choice(_) => "choice",
+            OptionKind::Boolean { .. } => "boolean",
+            OptionKind::Integer(_) => "integer",
+            OptionKind::Text(_) => "text",
+            OptionKind::Quantity(_) => "quantity",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChoiceSpec {
+    pub values: Vec<ChoiceValue>,
+}
+
+impl ChoiceSpec {
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.values.iter().position(|v| v.id == id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChoiceValue {
+    pub id: String,
+    pub label: String,
+    pub description: Option<String>,
+    pub swatch: Option<Color>,
+    pub image: Option<String>,
+    pub sku: Option<String>,
+    pub price: Option<Decimal>,
+    pub span: Span,
+}
+
+/// A bounded integer range with a step: `min, min+step, …, max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntSpec {
+    pub min: i64,
+    pub max: i64,
+    pub step: i64,
+    pub price_per_unit: Option<Decimal>,
+}
+
+impl IntSpec {
+    /// Whether `v` lies in the range and on a step.
+    pub fn contains(&self, v: i64) -> bool {
+        v >= self.min && v <= self.max && (v - self.min) % self.step == 0
+    }
+
+    /// How many values the range holds.
+    pub fn len(&self) -> u64 {
+        u64::try_from((self.max - self.min) / self.step + 1).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TextSpec {
+    pub min_len: u32,
+    pub max_len: u32,
+    /// Allowed characters, as the class body the merchant wrote (e.g. `A-Za-z0-9 .,`).
+    pub charset: Option<String>,
+    /// A regular expression the whole text must match.
+    pub pattern: Option<String>,
+    pub unit_label: Option<String>,
+    pub price: Option<Decimal>,
+    pub price_per_char: Option<Decimal>,
+}
+
+/// An `#rrggbb` colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Color(pub [u8; 3]);
+
+impl Color {
+    pub fn parse(s: &str) -> Option<Color> {
+        let hex = s.strip_prefix('#')?;
+        if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+        Some(Color([byte(0)?, byte(2)?, byte(4)?]))
+    }
+
+    pub fn to_hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2])
+    }
+}
+
+/// A value of an option, in the model's terms.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    /// Index into the choice option's values.
+    Choice(usize),
+    Bool(bool),
+    Int(i64),
+    Text(String),
+}
+
+/// A constraint between options.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub id: String,
+    pub message: String,
+    pub form: ConstraintForm,
+    /// The constraint as one boolean expression that must hold (tables lowered too).
+    pub expr: Expr,
+    pub span: Span,
+    /// The rules file the constraint comes from.
+    pub file: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum ConstraintForm {
+    IfThen { condition: Expr, then: Expr },
+    Forbid(Expr),
+    Require(Expr),
+    Table(Table),
+}
+
+/// A table constraint: the tuple of `options` must match an allowed row (or no forbidden row).
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub options: Vec<OptId>,
+    pub allow: bool,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Any,
+    /// Any of these values (sorted, deduplicated).
+    Values(Vec<Value>),
+}
+
+/// When a price rule applies (see docs/catalog-format.md, "Prices").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Unit,
+    Order,
+}
+
+#[derive(Debug, Clone)]
+pub struct PriceRule {
+    pub id: String,
+    pub label: String,
+    pub condition: Option<Expr>,
+    pub stage: Stage,
+    pub effect: PriceEffect,
+    pub span: Span,
+    pub file: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum PriceEffect {
+    Add(Decimal),
+    Subtract(Decimal),
+    /// Adds the value of an arithmetic expression (may use decimals).
+    Formula(Term),
+    /// Percentage, e.g. 10 for 10%.
+    Discount(Decimal),
+    Markup(Decimal),
+    Set(Decimal),
+    Min(Decimal),
+    Max(Decimal),
+}
+
+#[derive(Debug, Clone)]
+pub struct QuantityTier {
+    pub min: i64,
+    pub effect: TierEffect,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum TierEffect {
+    UnitPrice(Decimal),
+    /// Percentage off the unit price.
+    Discount(Decimal),
+}
+
+/// The preview template of a product and how options bind to its elements.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub template: String,
+    pub width: u32,
+    pub height: u32,
+    pub bindings: Vec<Binding>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The `id` of the SVG element.
+    pub element: String,
+    pub fill: Option<ColorSource>,
+    pub stroke: Option<ColorSource>,
+    pub visible: Option<Expr>,
+    pub image: Option<OptId>,
+    pub text: Option<TextBinding>,
+    pub scale: Option<ScaleBinding>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ColorSource {
+    Swatch(OptId),
+    Literal(Color),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    Start,
+    Center,
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    Shrink,
+    Wrap,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct TextBinding {
+    pub option: OptId,
+    /// Full font name, e.g. `DejaVu Sans Bold`, and its file under assets/fonts.
+    pub font: Option<FontRef>,
+    pub font_size: Option<u32>,
+    pub align: Align,
+    pub fit: Fit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FontRef {
+    pub name: String,
+    pub file: String,
+}
+
+/// Scales an element linearly with an integer option: `from.0` at the option's min, `from.1` at its max (in thousandths).
+#[derive(Debug, Clone)]
+pub struct ScaleBinding {
+    pub by: OptId,
+    pub from_milli: (i64, i64),
+}
