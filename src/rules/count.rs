@@ -1,0 +1,165 @@
+//! Exact counting of valid configurations: search with propagation, decomposition into independent components, and a component cache.
+//!
+//! Every domain index counts once: a choice value, a boolean value, an integer value on its step,
+//! "unset" for an optional option, and each allowed length of a text option (text takes part in
+//! rules only through its length, so texts of the same length are one configuration).
+
+use std::collections::HashMap;
+
+use num_bigint::BigUint;
+use num_traits::{One, Zero};
+
+use super::engine::{Engine, EngineError};
+use super::model::iter_bits;
+use super::selection::Selection;
+use super::solver::{Budget, OutOfWork, Solver};
+
+/// Most cached components before the cache is cleared (bounds memory, not correctness).
+const CACHE_CAP: usize = 200_000;
+
+struct Counter<'a, 'm> {
+    s: Solver<'m>,
+    cache: HashMap<Vec<u64>, BigUint>,
+    budget: &'a mut Budget,
+}
+
+impl Engine {
+    /// The exact number of valid full configurations that extend the selection.
+    pub fn count(&self, sel: &Selection) -> Result<BigUint, EngineError> {
+        let mut budget = self.budget();
+        self.count_with(sel, &mut budget)
+            .map_err(|_| self.limit("count"))
+    }
+
+    pub(crate) fn count_with(
+        &self,
+        sel: &Selection,
+        budget: &mut Budget,
+    ) -> Result<BigUint, OutOfWork> {
+        let mut s = Solver::new(&self.model, self.model.initial());
+        for (v, i) in self.indices(sel) {
+            match i {
+                Some(i) if s.assign(v, i) => {}
+                _ => return Ok(BigUint::zero()),
+            }
+        }
+        s.queue_all();
+        if !s.propagate(budget)? {
+            return Ok(BigUint::zero());
+        }
+        let vars: Vec<usize> = (0..self.model.vars.len()).collect();
+        let mut c = Counter {
+            s,
+            cache: HashMap::new(),
+            budget,
+        };
+        c.count_vars(&vars)
+    }
+}
+
+impl Counter<'_, '_> {
+    /// Counts the solutions over `vars` (all other variables are fixed or independent of them).
+    fn count_vars(&mut self, vars: &[usize]) -> Result<BigUint, OutOfWork> {
+        let mut total = BigUint::one();
+        for comp in self.components(vars) {
+            if comp.len() == 1 {
+                total *= BigUint::from(self.s.size(comp[0]));
+                continue;
+            }
+            let n = self.count_component(&comp)?;
+            if n.is_zero() {
+                return Ok(n);
+            }
+            total *= n;
+        }
+        Ok(total)
+    }
+
+    /// Splits the open variables among `vars` into groups linked by non-entailed constraints.
+    fn components(&self, vars: &[usize]) -> Vec<Vec<usize>> {
+        let model = self.s.model;
+        let open: Vec<usize> = vars
+            .iter()
+            .copied()
+            .filter(|&v| self.s.size(v) > 1)
+            .collect();
+        let mut comp_of: HashMap<usize, usize> = HashMap::new();
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for &start in &open {
+            if comp_of.contains_key(&start) {
+                continue;
+            }
+            let id = out.len();
+            let mut stack = vec![start];
+            comp_of.insert(start, id);
+            let mut members = Vec::new();
+            while let Some(v) = stack.pop() {
+                members.push(v);
+                for &c in &model.var_cons[v] {
+                    if !self.s.is_active_pub(c) || self.s.entailed(c) {
+                        continue;
+                    }
+                    for &w in &model.cons[c].scope {
+                        if self.s.size(w) > 1 && !comp_of.contains_key(&w) {
+                            comp_of.insert(w, id);
+                            stack.push(w);
+                        }
+                    }
+                }
+            }
+            members.sort_unstable();
+            out.push(members);
+        }
+        out
+    }
+
+    fn key(&self, comp: &[usize]) -> Vec<u64> {
+        let model = self.s.model;
+        let mut k = Vec::with_capacity(comp.len() * 2);
+        for &v in comp {
+            k.push(v as u64);
+            k.extend_from_slice(model.dom(&self.s.doms, v));
+        }
+        k
+    }
+
+    fn count_component(&mut self, comp: &[usize]) -> Result<BigUint, OutOfWork> {
+        let key = self.key(comp);
+        if let Some(n) = self.cache.get(&key) {
+            return Ok(n.clone());
+        }
+        let model = self.s.model;
+        // Branch on the variable with the most constraints inside the component (smallest domain on ties).
+        let v = comp
+            .iter()
+            .copied()
+            .max_by_key(|&v| (model.var_cons[v].len(), usize::MAX - self.s.size(v)))
+            .unwrap_or(comp[0]);
+        let values: Vec<usize> = iter_bits(model.dom(&self.s.doms, v)).collect();
+        let mut total = BigUint::zero();
+        for i in values {
+            if !self.budget.spend(1) {
+                return Err(OutOfWork);
+            }
+            let m = self.s.mark();
+            self.s.assign(v, i);
+            self.s.queue_var(v);
+            if self.s.propagate(self.budget)? {
+                total += self.count_vars(comp)?;
+            }
+            self.s.undo(m);
+        }
+        if self.cache.len() >= CACHE_CAP {
+            self.cache.clear();
+        }
+        self.cache.insert(key, total.clone());
+        Ok(total)
+    }
+}
+
+/// The number of combinations of a set of domains (no rules): the product of their sizes.
+pub fn product_of_domains(sizes: impl IntoIterator<Item = usize>) -> BigUint {
+    sizes
+        .into_iter()
+        .fold(BigUint::one(), |acc, s| acc * BigUint::from(s))
+}

@@ -1,0 +1,604 @@
+//! The engine's operations on one product: propagate (available values with minimal explanations), validate, repair and complete.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::model::{Model, bit, iter_bits, set_bit};
+use super::selection::Selection;
+use super::solver::{Budget, OutOfWork, Solver};
+use crate::catalog::expr::Val;
+use crate::catalog::model::{OptId, Product, Value};
+
+/// Default work limit per operation (search nodes plus propagation steps).
+pub const DEFAULT_WORK_LIMIT: u64 = 20_000_000;
+
+/// Why an operation did not produce an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("{op} stopped at its work limit of {limit} steps; the answer is unknown, not wrong")]
+    WorkLimit { op: &'static str, limit: u64 },
+}
+
+/// The rules engine for one product (compiled once per catalog version).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub product: Arc<Product>,
+    pub model: Model,
+    pub work_limit: u64,
+    /// Static connected component of each variable (through constraint scopes).
+    component: Vec<usize>,
+}
+
+/// Why a value is unavailable: the rules and the customer's choices that together exclude it.
+/// Minimal: without any one of them, the value would be available.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Explanation {
+    /// Indices into `product.constraints`.
+    pub rules: Vec<usize>,
+    /// Options whose chosen values take part.
+    pub choices: Vec<OptId>,
+}
+
+/// Availability of one option's values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionAvailability {
+    pub option: OptId,
+    /// The customer's choice for this option, if any.
+    pub selected: Option<Value>,
+    /// Domain indices that extend to a valid configuration (relative to the other choices).
+    pub available: Vec<usize>,
+    /// Domain indices that do not, each with its explanation.
+    pub unavailable: Vec<(usize, Explanation)>,
+}
+
+/// The answer to `propagate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Propagation {
+    /// Whether the selection as a whole extends to a valid configuration.
+    pub consistent: bool,
+    /// When inconsistent: a minimal set of choices and rules that conflict.
+    pub conflict: Option<Explanation>,
+    pub options: Vec<OptionAvailability>,
+}
+
+/// A violated rule in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: usize,
+    pub options: Vec<OptId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    pub valid: bool,
+    /// Required options without a value.
+    pub missing: Vec<OptId>,
+    pub violations: Vec<Violation>,
+}
+
+/// A repair: which choices to drop (newest kept first) and what the dropped options can become.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    pub drop: Vec<OptId>,
+    /// For each dropped option, a value that works with the kept choices (`None`: leave unset).
+    pub replace: Vec<(OptId, Option<Value>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Elem {
+    Rule(usize),
+    Choice(usize, usize),
+}
+
+impl Engine {
+    pub fn new(product: Arc<Product>) -> Engine {
+        let model = Model::compile(&product);
+        let n = model.vars.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(p: &mut [usize], x: usize) -> usize {
+            let mut r = x;
+            while p[r] != r {
+                r = p[r];
+            }
+            let mut y = x;
+            while p[y] != r {
+                let nx = p[y];
+                p[y] = r;
+                y = nx;
+            }
+            r
+        }
+        for c in &model.cons {
+            if let Some((&first, rest)) = c.scope.split_first() {
+                for &v in rest {
+                    let (a, b) = (find(&mut parent, first), find(&mut parent, v));
+                    parent[a] = b;
+                }
+            }
+        }
+        let component = (0..n).map(|v| find(&mut parent, v)).collect();
+        Engine {
+            product,
+            model,
+            work_limit: DEFAULT_WORK_LIMIT,
+            component,
+        }
+    }
+
+    pub fn with_work_limit(mut self, limit: u64) -> Engine {
+        self.work_limit = limit;
+        self
+    }
+
+    pub(crate) fn budget(&self) -> Budget {
+        Budget::new(self.work_limit)
+    }
+
+    pub(crate) fn limit(&self, op: &'static str) -> EngineError {
+        EngineError::WorkLimit {
+            op,
+            limit: self.work_limit,
+        }
+    }
+
+    /// The choices of a selection as (variable, index); a value outside the domain maps to `None`.
+    pub(crate) fn indices(&self, sel: &Selection) -> Vec<(usize, Option<usize>)> {
+        sel.choices
+            .iter()
+            .map(|(o, v)| (*o, self.model.vars.get(*o).and_then(|var| var.index_of(v))))
+            .collect()
+    }
+
+    /// Preferred index per variable: defaults, then "unset" for optional options.
+    pub(crate) fn defaults(&self) -> Vec<Option<usize>> {
+        self.product
+            .options
+            .iter()
+            .zip(&self.model.vars)
+            .map(|(o, var)| {
+                o.default
+                    .as_ref()
+                    .and_then(|d| var.index_of(d))
+                    .or(var.unset())
+            })
+            .collect()
+    }
+
+    /// Whether the background (`fixed`) plus the given elements has a solution.
+    fn feasible(
+        &self,
+        fixed: &[(usize, usize)],
+        elems: &[Elem],
+        budget: &mut Budget,
+    ) -> Result<bool, OutOfWork> {
+        let mut active = vec![false; self.model.cons.len()];
+        let mut s = Solver::new(&self.model, self.model.initial());
+        for &(v, i) in fixed {
+            if !s.assign(v, i) {
+                return Ok(false);
+            }
+        }
+        for e in elems {
+            match *e {
+                Elem::Rule(r) => active[r] = true,
+                Elem::Choice(v, i) => {
+                    if !s.assign(v, i) {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        let mut s = s.with_active(active);
+        Ok(s.solve(&[], budget)?.is_some())
+    }
+
+    /// QuickXplain: a minimal subset of `c` that is inconsistent with `b` (which is consistent).
+    fn quickxplain(
+        &self,
+        fixed: &[(usize, usize)],
+        b: &mut Vec<Elem>,
+        has_delta: bool,
+        c: &[Elem],
+        budget: &mut Budget,
+    ) -> Result<Vec<Elem>, OutOfWork> {
+        if has_delta && !self.feasible(fixed, b, budget)? {
+            return Ok(Vec::new());
+        }
+        if c.len() <= 1 {
+            return Ok(c.to_vec());
+        }
+        let (c1, c2) = c.split_at(c.len() / 2);
+        let mark = b.len();
+        b.extend_from_slice(c1);
+        let d2 = self.quickxplain(fixed, b, !c1.is_empty(), c2, budget)?;
+        b.truncate(mark);
+        b.extend_from_slice(&d2);
+        let d1 = self.quickxplain(fixed, b, !d2.is_empty(), c1, budget)?;
+        b.truncate(mark);
+        let mut out = d1;
+        out.extend(d2);
+        Ok(out)
+    }
+
+    /// Shrinks an inconsistent set until removing any element makes it consistent.
+    fn minimize(
+        &self,
+        fixed: &[(usize, usize)],
+        mut e: Vec<Elem>,
+        budget: &mut Budget,
+    ) -> Result<Vec<Elem>, OutOfWork> {
+        let mut i = 0;
+        while i < e.len() {
+            let mut without = e.clone();
+            without.remove(i);
+            if self.feasible(fixed, &without, budget)? {
+                i += 1;
+            } else {
+                e = without;
+            }
+        }
+        Ok(e)
+    }
+
+    fn to_explanation(&self, elems: &[Elem]) -> Explanation {
+        let mut rules: Vec<usize> = elems
+            .iter()
+            .filter_map(|e| {
+                if let Elem::Rule(r) = e {
+                    Some(*r)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut choices: Vec<OptId> = elems
+            .iter()
+            .filter_map(|e| {
+                if let Elem::Choice(v, _) = e {
+                    Some(self.model.vars[*v].opt)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        rules.sort_unstable();
+        choices.sort_unstable();
+        Explanation { rules, choices }
+    }
+
+    /// The candidate elements for explaining something about variable `v` (its component only).
+    fn candidates(&self, base: &[(usize, usize)], v: Option<usize>) -> Vec<Elem> {
+        let comp = v.map(|v| self.component[v]);
+        let in_comp = |x: usize| comp.is_none_or(|c| self.component[x] == c);
+        let mut out: Vec<Elem> = base
+            .iter()
+            .filter(|(x, _)| in_comp(*x))
+            .map(|&(x, i)| Elem::Choice(x, i))
+            .collect();
+        for (r, c) in self.model.cons.iter().enumerate() {
+            if c.scope.is_empty() || c.scope.iter().any(|&x| in_comp(x)) {
+                out.push(Elem::Rule(r));
+            }
+        }
+        out
+    }
+
+    /// Finds a minimal explanation of why `target` is infeasible under `base`, reusing earlier ones.
+    fn explain(
+        &self,
+        base: &[(usize, usize)],
+        target: (usize, usize),
+        cache: &mut Vec<Vec<Elem>>,
+        budget: &mut Budget,
+    ) -> Result<Explanation, OutOfWork> {
+        let fixed = [target];
+        for prev in cache.iter() {
+            // Earlier explanations often exclude this value too (a table or a choice removing many).
+            let usable = prev.iter().all(|e| match e {
+                Elem::Choice(v, i) => base.contains(&(*v, *i)),
+                Elem::Rule(_) => true,
+            });
+            if usable && !self.feasible(&fixed, prev, budget)? {
+                let e = self.minimize(&fixed, prev.clone(), budget)?;
+                return Ok(self.to_explanation(&e));
+            }
+        }
+        let cands = self.candidates(base, Some(target.0));
+        let e = self.quickxplain(&fixed, &mut Vec::new(), false, &cands, budget)?;
+        let out = self.to_explanation(&e);
+        cache.push(e);
+        Ok(out)
+    }
+
+    /// A minimal set of choices and rules that conflict (for an inconsistent selection).
+    fn conflict(
+        &self,
+        base: &[(usize, usize)],
+        budget: &mut Budget,
+    ) -> Result<Explanation, OutOfWork> {
+        let cands = self.candidates(base, None);
+        let e = self.quickxplain(&[], &mut Vec::new(), false, &cands, budget)?;
+        Ok(self.to_explanation(&e))
+    }
+
+    /// For every option: which values extend to a valid configuration given the other choices,
+    /// and a minimal explanation for each that does not.
+    pub fn propagate(&self, sel: &Selection) -> Result<Propagation, EngineError> {
+        let mut budget = self.budget();
+        self.propagate_with(sel, &mut budget)
+            .map_err(|_| self.limit("propagate"))
+    }
+
+    fn propagate_with(
+        &self,
+        sel: &Selection,
+        budget: &mut Budget,
+    ) -> Result<Propagation, OutOfWork> {
+        let n = self.model.vars.len();
+        let idx = self.indices(sel);
+        // A value outside its option's domain can never be part of a configuration.
+        let base: Vec<(usize, usize)> =
+            idx.iter().filter_map(|(v, i)| i.map(|i| (*v, i))).collect();
+        let bad_choice = idx.iter().any(|(_, i)| i.is_none());
+        let selected: Vec<Option<usize>> = (0..n)
+            .map(|v| base.iter().find(|(x, _)| *x == v).map(|(_, i)| *i))
+            .collect();
+        let mut result: Vec<OptionAvailability> = (0..n)
+            .map(|v| OptionAvailability {
+                option: self.model.vars[v].opt,
+                selected: sel.get(self.model.vars[v].opt).cloned(),
+                available: Vec::new(),
+                unavailable: Vec::new(),
+            })
+            .collect();
+
+        // Unselected options: relative to the whole selection.
+        let unselected: Vec<usize> = (0..n).filter(|&v| selected[v].is_none()).collect();
+        let consistent = !bad_choice && self.feasible(&base, &[], budget)? && {
+            let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
+            self.feasible(&base, &all, budget)?
+        };
+        let mut conflict = None;
+        if consistent {
+            self.witness(&base, &unselected, &mut result, budget)?;
+        } else {
+            let e = self.conflict(&base, budget)?;
+            for &v in &unselected {
+                for i in 0..self.model.vars[v].size {
+                    result[v].unavailable.push((i, e.clone()));
+                }
+            }
+            conflict = Some(e);
+        }
+        // Selected options: relative to the other choices.
+        for v in 0..n {
+            if selected[v].is_none() {
+                continue;
+            }
+            let others: Vec<(usize, usize)> =
+                base.iter().copied().filter(|(x, _)| *x != v).collect();
+            let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
+            if self.feasible(&others, &all, budget)? {
+                self.witness(&others, &[v], &mut result, budget)?;
+            } else {
+                let e = self.conflict(&others, budget)?;
+                for i in 0..self.model.vars[v].size {
+                    result[v].unavailable.push((i, e.clone()));
+                }
+            }
+        }
+        Ok(Propagation {
+            consistent,
+            conflict,
+            options: result,
+        })
+    }
+
+    /// Finds, for the variables `targets`, which values have a solution under `base`, and explains the others.
+    fn witness(
+        &self,
+        base: &[(usize, usize)],
+        targets: &[usize],
+        result: &mut [OptionAvailability],
+        budget: &mut Budget,
+    ) -> Result<(), OutOfWork> {
+        let model = &self.model;
+        let mut root = Solver::new(model, model.initial());
+        for &(v, i) in base {
+            root.assign(v, i);
+        }
+        root.queue_all();
+        if !root.propagate(budget)? {
+            return Ok(()); // callers check feasibility first
+        }
+        let root_doms = root.doms.clone();
+        let mut seen: Vec<Vec<u64>> = (0..model.vars.len())
+            .map(|v| vec![0u64; model.nwords[v]])
+            .collect();
+        let defaults = self.defaults();
+        for &v in targets {
+            let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
+            for i in cands {
+                if bit(&seen[v], i) {
+                    continue;
+                }
+                // Prefer values not witnessed yet, so each solution witnesses as many as possible.
+                let prefer: Vec<Option<usize>> = (0..model.vars.len())
+                    .map(|x| {
+                        iter_bits(model.dom(&root_doms, x))
+                            .find(|&j| !bit(&seen[x], j))
+                            .or(defaults[x])
+                    })
+                    .collect();
+                let mut s = Solver::new(model, root_doms.clone());
+                if !s.assign(v, i) {
+                    continue;
+                }
+                if let Some(sol) = s.solve(&prefer, budget)? {
+                    for (x, &j) in sol.iter().enumerate() {
+                        set_bit(&mut seen[x], j);
+                    }
+                }
+            }
+        }
+        let mut cache: Vec<Vec<Elem>> = Vec::new();
+        for &v in targets {
+            for i in 0..model.vars[v].size {
+                if bit(&seen[v], i) {
+                    result[v].available.push(i);
+                } else {
+                    let e = self.explain(base, (v, i), &mut cache, budget)?;
+                    result[v].unavailable.push((i, e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a configuration: every violated rule, and required options without a value.
+    pub fn validate(&self, sel: &Selection) -> Validation {
+        let product = &self.product;
+        let idx = self.indices(sel);
+        let mut vals: Vec<Option<Val>> = vec![None; product.options.len()];
+        let mut known = vec![false; product.options.len()];
+        for (v, i) in &idx {
+            if let Some(i) = i {
+                vals[*v] = self.model.vars[*v].val(*i);
+                known[*v] = true;
+            }
+        }
+        let mut missing = Vec::new();
+        for (v, o) in product.options.iter().enumerate() {
+            if known[v] {
+                continue;
+            }
+            let var = &self.model.vars[v];
+            match &var.kind {
+                // Unchosen booleans are false; unchosen text is empty; optional options are unset.
+                super::model::VarKind::Bool => {
+                    vals[v] = Some(Val::Bool(false));
+                    known[v] = true;
+                }
+                super::model::VarKind::Text { lengths } if lengths.contains(&0) => {
+                    vals[v] = Some(Val::Int(0));
+                    known[v] = true;
+                }
+                _ if var.optional => known[v] = true,
+                _ => {
+                    if o.required {
+                        missing.push(v);
+                    }
+                }
+            }
+        }
+        let mut violations = Vec::new();
+        for (r, c) in product.constraints.iter().enumerate() {
+            let mut scope = BTreeSet::new();
+            c.expr.options(&mut scope);
+            if scope.iter().all(|&o| known[o]) && !c.expr.eval(&|o| vals[o]) {
+                violations.push(Violation {
+                    rule: r,
+                    options: scope.into_iter().collect(),
+                });
+            }
+        }
+        let bad = idx.iter().any(|(_, i)| i.is_none());
+        Validation {
+            valid: missing.is_empty() && violations.is_empty() && !bad,
+            missing,
+            violations,
+        }
+    }
+
+    /// A full valid configuration extending the selection, using defaults where they are consistent.
+    /// Returns one domain index per variable, or `None` if the selection has no completion.
+    pub fn complete(&self, sel: &Selection) -> Result<Option<Vec<usize>>, EngineError> {
+        let mut budget = self.budget();
+        self.complete_with(sel, &mut budget)
+            .map_err(|_| self.limit("complete"))
+    }
+
+    pub(crate) fn complete_with(
+        &self,
+        sel: &Selection,
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<usize>>, OutOfWork> {
+        let mut s = Solver::new(&self.model, self.model.initial());
+        for (v, i) in self.indices(sel) {
+            match i {
+                Some(i) if s.assign(v, i) => {}
+                _ => return Ok(None),
+            }
+        }
+        let prefer = self.defaults();
+        // First try to keep every default: only where that fails does the search choose freely.
+        let mut with_defaults = Solver::new(&self.model, s.doms.clone());
+        let mut ok = true;
+        for (v, p) in prefer.iter().enumerate() {
+            if let Some(p) = p {
+                if sel.get(self.model.vars[v].opt).is_none() && !with_defaults.assign(v, *p) {
+                    ok = false;
+                }
+            }
+        }
+        if ok {
+            if let Some(sol) = with_defaults.solve(&prefer, budget)? {
+                return Ok(Some(sol));
+            }
+        }
+        s.solve(&prefer, budget)
+    }
+
+    /// A minimal set of choices to drop so the selection is consistent again, keeping the most
+    /// recent choices where possible, and values the dropped options can take instead.
+    pub fn repair(&self, sel: &Selection) -> Result<Repair, EngineError> {
+        let mut budget = self.budget();
+        self.repair_with(sel, &mut budget)
+            .map_err(|_| self.limit("repair"))
+    }
+
+    fn repair_with(&self, sel: &Selection, budget: &mut Budget) -> Result<Repair, OutOfWork> {
+        let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
+        let idx = self.indices(sel);
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        let mut drop = Vec::new();
+        // Newest first: a choice is kept if it is consistent with the newer choices kept so far.
+        for (v, i) in idx.iter().rev() {
+            match i {
+                Some(i) => {
+                    kept.push((*v, *i));
+                    if !self.feasible(&kept, &all, budget)? {
+                        kept.pop();
+                        drop.push(*v);
+                    }
+                }
+                None => drop.push(*v),
+            }
+        }
+        drop.reverse();
+        let kept_sel = Selection {
+            choices: sel
+                .choices
+                .iter()
+                .filter(|(o, _)| !drop.contains(o))
+                .cloned()
+                .collect(),
+        };
+        let completion = self.complete_with(&kept_sel, budget)?;
+        let replace = drop
+            .iter()
+            .map(|&v| {
+                (
+                    self.model.vars[v].opt,
+                    completion
+                        .as_ref()
+                        .and_then(|c| self.model.vars[v].value(c[v])),
+                )
+            })
+            .collect();
+        Ok(Repair {
+            drop: drop.iter().map(|&v| self.model.vars[v].opt).collect(),
+            replace,
+        })
+    }
+}

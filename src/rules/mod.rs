@@ -1,0 +1,15 @@
+//! The rules engine: compiles a product's constraints into a finite-domain model and answers propagate, validate, repair, complete, count and analyze.
+
+pub mod engine;
+pub mod generate;
+pub mod import;
+pub mod model;
+pub mod selection;
+pub mod solver;
+
+pub use engine::{
+    Engine, EngineError, Explanation, OptionAvailability, Propagation, Repair, Validation,
+    Violation,
+};
+pub use selection::{Selection, SelectionError};
+pub mod count;

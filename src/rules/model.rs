@@ -1,0 +1,466 @@
+//! The compiled constraint model: one finite-domain variable per option, constraints as compressed tables (or checked expressions).
+
+use std::collections::BTreeMap;
+
+use crate::catalog::expr::{Expr, Val};
+use crate::catalog::model::{OptId, OptionKind, Product, Value};
+
+/// A bitset over a variable's domain indices.
+pub type Bits = Vec<u64>;
+
+pub fn words_for(size: usize) -> usize {
+    size.div_ceil(64).max(1)
+}
+
+pub fn full_bits(size: usize) -> Bits {
+    let mut b = vec![0u64; words_for(size)];
+    for i in 0..size {
+        b[i / 64] |= 1 << (i % 64);
+    }
+    b
+}
+
+pub fn bit(b: &[u64], i: usize) -> bool {
+    b.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+pub fn set_bit(b: &mut [u64], i: usize) {
+    if let Some(w) = b.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+pub fn count_bits(b: &[u64]) -> usize {
+    b.iter().map(|w| w.count_ones() as usize).sum()
+}
+
+pub fn iter_bits(b: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    b.iter().enumerate().flat_map(|(wi, &w)| {
+        let mut w = w;
+        std::iter::from_fn(move || {
+            if w == 0 {
+                return None;
+            }
+            let t = w.trailing_zeros() as usize;
+            w &= w - 1;
+            Some(wi * 64 + t)
+        })
+    })
+}
+
+/// How a variable's domain indices map to option values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarKind {
+    /// Indices `0..n` are the choice values.
+    Choice { n: usize },
+    /// 0 = false, 1 = true.
+    Bool,
+    /// Index `i` is `min + i * step`, for `i < n`.
+    Int { min: i64, step: i64, n: usize },
+    /// Index `i` is the text length `lengths[i]`.
+    Text { lengths: Vec<u32> },
+}
+
+/// One variable of the model (one per option, in option order).
+#[derive(Debug, Clone)]
+pub struct Var {
+    pub opt: OptId,
+    pub kind: VarKind,
+    /// Whether the last index means "unset".
+    pub optional: bool,
+    pub size: usize,
+}
+
+impl Var {
+    fn new(opt: OptId, kind: &OptionKind, required: bool) -> Var {
+        let (kind, optional) = match kind {
+            OptionKind::Choice(c) => (VarKind::Choice { n: c.values.len() }, !required),
+            OptionKind::Boolean { .. } => (VarKind::Bool, false),
+            OptionKind::Integer(r) => (
+                VarKind::Int {
+                    min: r.min,
+                    step: r.step,
+                    n: usize::try_from(r.len()).unwrap_or(0),
+                },
+                !required,
+            ),
+            OptionKind::Quantity(r) => (
+                VarKind::Int {
+                    min: r.min,
+                    step: r.step,
+                    n: usize::try_from(r.len()).unwrap_or(0),
+                },
+                false,
+            ),
+            OptionKind::Text(t) => {
+                let lo = if required {
+                    t.min_len.max(1)
+                } else {
+                    t.min_len
+                };
+                let mut lengths: Vec<u32> = Vec::new();
+                if !required && t.min_len > 0 {
+                    lengths.push(0);
+                }
+                lengths.extend(lo..=t.max_len);
+                (VarKind::Text { lengths }, false)
+            }
+        };
+        let base = match &kind {
+            VarKind::Choice { n } | VarKind::Int { n, .. } => *n,
+            VarKind::Bool => 2,
+            VarKind::Text { lengths } => lengths.len(),
+        };
+        Var {
+            opt,
+            kind,
+            optional,
+            size: base + usize::from(optional),
+        }
+    }
+
+    /// The index that means "unset", if the option is optional.
+    pub fn unset(&self) -> Option<usize> {
+        self.optional.then(|| self.size - 1)
+    }
+
+    /// The evaluator's view of domain index `i` (`None` = unset).
+    pub fn val(&self, i: usize) -> Option<Val> {
+        if Some(i) == self.unset() {
+            return None;
+        }
+        match &self.kind {
+            VarKind::Choice { .. } => Some(Val::Choice(i)),
+            VarKind::Bool => Some(Val::Bool(i == 1)),
+            VarKind::Int { min, step, .. } => {
+                let i = i64::try_from(i).ok()?;
+                Some(Val::Int(min.checked_add(step.checked_mul(i)?)?))
+            }
+            VarKind::Text { lengths } => lengths.get(i).map(|&l| Val::Int(i64::from(l))),
+        }
+    }
+
+    /// The model value at index `i` (`None` = unset). Text is reported by length only.
+    pub fn value(&self, i: usize) -> Option<Value> {
+        match self.val(i)? {
+            Val::Choice(c) => Some(Value::Choice(c)),
+            Val::Bool(b) => Some(Value::Bool(b)),
+            Val::Int(n) => Some(Value::Int(n)),
+        }
+    }
+
+    /// The domain index of a value (text by its length in characters).
+    pub fn index_of(&self, v: &Value) -> Option<usize> {
+        match (&self.kind, v) {
+            (VarKind::Choice { n }, Value::Choice(c)) => (*c < *n).then_some(*c),
+            (VarKind::Bool, Value::Bool(b)) => Some(usize::from(*b)),
+            (VarKind::Int { min, step, n }, Value::Int(x)) => {
+                let d = x.checked_sub(*min)?;
+                if d < 0 || d % step != 0 {
+                    return None;
+                }
+                let i = usize::try_from(d / step).ok()?;
+                (i < *n).then_some(i)
+            }
+            (VarKind::Text { lengths }, Value::Text(s)) => {
+                let len = u32::try_from(s.chars().count()).ok()?;
+                lengths.iter().position(|&l| l == len)
+            }
+            (VarKind::Text { lengths }, Value::Int(len)) => {
+                lengths.iter().position(|&l| i64::from(l) == *len)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A compiled constraint.
+#[derive(Debug, Clone)]
+pub struct Con {
+    /// Variables (sorted).
+    pub scope: Vec<usize>,
+    pub kind: ConKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ConKind {
+    /// A compressed table: the constraint holds iff some row matches, where a row gives, for each
+    /// scope variable, a set of allowed indices. `rows` is row-major: each row is the concatenation
+    /// of its cells' words (cell `j` at `cell_off[j]`, `words[j]` long).
+    Table {
+        rows: Vec<u64>,
+        nrows: usize,
+        row_words: usize,
+        cell_off: Vec<usize>,
+    },
+    /// An expression too large to tabulate: checked when at most one scope variable is unfixed.
+    Check(Expr),
+}
+
+/// Bounds on compile work: a rule that would expand beyond these stays a checked expression.
+const ROW_CAP: usize = 4096;
+const ENUM_CAP: u64 = 1 << 16;
+
+/// The compiled model of one product.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub vars: Vec<Var>,
+    /// One compiled constraint per product constraint, same index.
+    pub cons: Vec<Con>,
+    /// Constraints per variable.
+    pub var_cons: Vec<Vec<usize>>,
+    /// Word offset of each variable's domain in a domain vector.
+    pub offset: Vec<usize>,
+    pub nwords: Vec<usize>,
+    pub total_words: usize,
+}
+
+impl Model {
+    pub fn compile(product: &Product) -> Model {
+        let vars: Vec<Var> = product
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Var::new(i, &o.kind, o.required))
+            .collect();
+        let exprs: Vec<&Expr> = product.constraints.iter().map(|c| &c.expr).collect();
+        Self::from_parts(vars, &exprs)
+    }
+
+    /// Builds a model from variables and constraint expressions (expressions index options = variables).
+    pub fn from_parts(vars: Vec<Var>, exprs: &[&Expr]) -> Model {
+        let mut offset = Vec::with_capacity(vars.len());
+        let mut nwords = Vec::with_capacity(vars.len());
+        let mut total = 0;
+        for v in &vars {
+            offset.push(total);
+            let w = words_for(v.size);
+            nwords.push(w);
+            total += w;
+        }
+        let mut m = Model {
+            vars,
+            cons: Vec::new(),
+            var_cons: Vec::new(),
+            offset,
+            nwords,
+            total_words: total,
+        };
+        m.cons = exprs.iter().map(|e| m.compile_expr(e)).collect();
+        m.var_cons = vec![Vec::new(); m.vars.len()];
+        for (ci, c) in m.cons.iter().enumerate() {
+            for &v in &c.scope {
+                m.var_cons[v].push(ci);
+            }
+        }
+        m
+    }
+
+    /// Compiles an extra constraint (e.g. a negated rule for redundancy analysis).
+    pub fn compile_expr(&self, e: &Expr) -> Con {
+        let mut scope = std::collections::BTreeSet::new();
+        e.options(&mut scope);
+        let scope: Vec<usize> = scope.into_iter().filter(|&v| v < self.vars.len()).collect();
+        if let Some(rows) = self.dnf(e, false) {
+            return self.table(scope, rows);
+        }
+        if let Some(rows) = self.enumerate(e, &scope) {
+            return self.table(scope, rows);
+        }
+        Con {
+            scope,
+            kind: ConKind::Check(e.clone()),
+        }
+    }
+
+    /// The full initial domains.
+    pub fn initial(&self) -> Vec<u64> {
+        let mut d = vec![0u64; self.total_words];
+        for (v, var) in self.vars.iter().enumerate() {
+            let f = full_bits(var.size);
+            d[self.offset[v]..self.offset[v] + self.nwords[v]].copy_from_slice(&f);
+        }
+        d
+    }
+
+    pub fn dom<'a>(&self, doms: &'a [u64], v: usize) -> &'a [u64] {
+        &doms[self.offset[v]..self.offset[v] + self.nwords[v]]
+    }
+
+    fn table(&self, scope: Vec<usize>, rows: Vec<BTreeMap<usize, Bits>>) -> Con {
+        let mut cell_off = Vec::with_capacity(scope.len());
+        let mut row_words = 0;
+        for &v in &scope {
+            cell_off.push(row_words);
+            row_words += self.nwords[v];
+        }
+        let mut flat = Vec::with_capacity(rows.len() * row_words);
+        for row in &rows {
+            for &v in &scope {
+                match row.get(&v) {
+                    Some(b) => flat.extend_from_slice(b),
+                    None => flat.extend(full_bits(self.vars[v].size)),
+                }
+            }
+        }
+        Con {
+            scope,
+            kind: ConKind::Table {
+                nrows: rows.len(),
+                rows: flat,
+                row_words,
+                cell_off,
+            },
+        }
+    }
+
+    /// The set of indices of variable `v` at which a single-variable expression holds.
+    fn unary(&self, e: &Expr, v: usize, neg: bool) -> Bits {
+        let var = &self.vars[v];
+        let mut b = vec![0u64; self.nwords[v]];
+        for i in 0..var.size {
+            let val = var.val(i);
+            let holds = e.eval(&|o| if o == v { val } else { None });
+            if holds != neg {
+                set_bit(&mut b, i);
+            }
+        }
+        b
+    }
+
+    /// Disjunctive normal form as rows of per-variable sets; `None` if it would exceed the caps.
+    fn dnf(&self, e: &Expr, neg: bool) -> Option<Vec<BTreeMap<usize, Bits>>> {
+        let mut scope = std::collections::BTreeSet::new();
+        e.options(&mut scope);
+        if scope.len() == 1 {
+            let v = *scope.iter().next()?;
+            let b = self.unary(e, v, neg);
+            return Some(if b.iter().all(|w| *w == 0) {
+                Vec::new()
+            } else {
+                vec![BTreeMap::from([(v, b)])]
+            });
+        }
+        match e {
+            Expr::Const(b) => Some(if *b != neg {
+                vec![BTreeMap::new()]
+            } else {
+                Vec::new()
+            }),
+            Expr::Not(inner) => self.dnf(inner, !neg),
+            Expr::And(items) if !neg => self.conj(items, false),
+            Expr::Or(items) if neg => self.conj(items, true),
+            Expr::Or(items) | Expr::And(items) => {
+                let mut out = Vec::new();
+                for it in items {
+                    out.extend(self.dnf(it, neg)?);
+                    if out.len() > ROW_CAP {
+                        return None;
+                    }
+                }
+                Some(out)
+            }
+            Expr::Cmp(..) => {
+                let scope: Vec<usize> = scope.into_iter().collect();
+                let e2 = if neg {
+                    Expr::Not(Box::new(e.clone()))
+                } else {
+                    e.clone()
+                };
+                self.enumerate(&e2, &scope)
+            }
+            Expr::Bool(_) | Expr::IsSet(_) | Expr::ChoiceIn(..) => None,
+        }
+    }
+
+    fn conj(&self, items: &[Expr], neg: bool) -> Option<Vec<BTreeMap<usize, Bits>>> {
+        let mut acc: Vec<BTreeMap<usize, Bits>> = vec![BTreeMap::new()];
+        for it in items {
+            let rows = self.dnf(it, neg)?;
+            let mut next = Vec::new();
+            for a in &acc {
+                for r in &rows {
+                    let mut m = a.clone();
+                    let mut empty = false;
+                    for (v, b) in r {
+                        let e = m.entry(*v).or_insert_with(|| full_bits(self.vars[*v].size));
+                        for (x, y) in e.iter_mut().zip(b) {
+                            *x &= y;
+                        }
+                        if e.iter().all(|w| *w == 0) {
+                            empty = true;
+                            break;
+                        }
+                    }
+                    if !empty {
+                        next.push(m);
+                        if next.len() > ROW_CAP {
+                            return None;
+                        }
+                    }
+                }
+            }
+            acc = next;
+            if acc.is_empty() {
+                break;
+            }
+        }
+        Some(acc)
+    }
+
+    /// Tabulates an expression by enumerating all but its last variable; `None` if too large.
+    fn enumerate(&self, e: &Expr, scope: &[usize]) -> Option<Vec<BTreeMap<usize, Bits>>> {
+        let (&last, rest) = scope.split_last()?;
+        let mut combos: u64 = 1;
+        for &v in rest {
+            combos = combos.checked_mul(self.vars[v].size as u64)?;
+        }
+        if combos.checked_mul(self.vars[last].size as u64)? > ENUM_CAP * 16 || combos > ENUM_CAP {
+            return None;
+        }
+        let mut idx = vec![0usize; rest.len()];
+        let mut rows = Vec::new();
+        loop {
+            let mut b = vec![0u64; self.nwords[last]];
+            for i in 0..self.vars[last].size {
+                let get = |o: usize| -> Option<Val> {
+                    if o == last {
+                        return self.vars[last].val(i);
+                    }
+                    rest.iter()
+                        .position(|&r| r == o)
+                        .and_then(|p| self.vars[o].val(idx[p]))
+                };
+                if e.eval(&get) {
+                    set_bit(&mut b, i);
+                }
+            }
+            if b.iter().any(|w| *w != 0) {
+                let mut row = BTreeMap::new();
+                for (p, &v) in rest.iter().enumerate() {
+                    let mut cell = vec![0u64; self.nwords[v]];
+                    set_bit(&mut cell, idx[p]);
+                    row.insert(v, cell);
+                }
+                row.insert(last, b);
+                rows.push(row);
+                if rows.len() > ROW_CAP * 4 {
+                    return None;
+                }
+            }
+            // Odometer increment.
+            let mut k = 0;
+            loop {
+                if k == rest.len() {
+                    return Some(rows);
+                }
+                idx[k] += 1;
+                if idx[k] < self.vars[rest[k]].size {
+                    break;
+                }
+                idx[k] = 0;
+                k += 1;
+            }
+        }
+    }
+}
