@@ -315,10 +315,10 @@ impl Engine {
         &self,
         base: &[(usize, usize)],
         budget: &mut Budget,
-    ) -> Result<Explanation, OutOfWork> {
+    ) -> Result<(Explanation, Vec<Elem>), OutOfWork> {
         let cands = self.candidates(base, None);
         let e = self.quickxplain(&[], &mut Vec::new(), false, &cands, budget)?;
-        Ok(self.to_explanation(&e))
+        Ok((self.to_explanation(&e), e))
     }
 
     /// For every option: which values extend to a valid configuration given the other choices,
@@ -362,10 +362,12 @@ impl Engine {
         if consistent {
             self.witness(&base, &unselected, &mut result, budget)?;
         } else {
-            let e = self.conflict(&base, budget)?;
+            let (e, elems) = self.conflict(&base, budget)?;
+            let mut cache = vec![elems];
             for &v in &unselected {
                 for i in 0..self.model.vars[v].size {
-                    result[v].unavailable.push((i, e.clone()));
+                    let x = self.explain(&base, (v, i), &mut cache, budget)?;
+                    result[v].unavailable.push((i, x));
                 }
             }
             conflict = Some(e);
@@ -381,9 +383,11 @@ impl Engine {
             if self.feasible(&others, &all, budget)? {
                 self.witness(&others, &[v], &mut result, budget)?;
             } else {
-                let e = self.conflict(&others, budget)?;
+                let (_, elems) = self.conflict(&others, budget)?;
+                let mut cache = vec![elems];
                 for i in 0..self.model.vars[v].size {
-                    result[v].unavailable.push((i, e.clone()));
+                    let x = self.explain(&others, (v, i), &mut cache, budget)?;
+                    result[v].unavailable.push((i, x));
                 }
             }
         }

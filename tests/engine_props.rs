@@ -1,0 +1,304 @@
+//! Property tests of the rules engine against brute-force enumeration on small random models.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bespoke::catalog::expr::Val;
+use bespoke::catalog::{self, OptionKind, Product, Value};
+use bespoke::rules::{Engine, Selection};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum OptSpec {
+    Choice { n: usize, optional: bool },
+    Bool,
+    Int { max: i64, optional: bool },
+    Text { max: u32, optional: bool },
+}
+
+#[derive(Debug, Clone)]
+struct ModelSpec {
+    opts: Vec<OptSpec>,
+    rules: Vec<String>,
+    defaults: Vec<Option<usize>>,
+}
+
+fn opt_spec() -> impl Strategy<Value = OptSpec> {
+    prop_oneof![
+        (2usize..=4, any::<bool>()).prop_map(|(n, optional)| OptSpec::Choice { n, optional }),
+        Just(OptSpec::Bool),
+        (1i64..=3, any::<bool>()).prop_map(|(max, optional)| OptSpec::Int { max, optional }),
+        (1u32..=3, any::<bool>()).prop_map(|(max, optional)| OptSpec::Text { max, optional }),
+    ]
+}
+
+/// An atom over option `o`: a condition text.
+fn atom(opts: &[OptSpec], o: usize, k: usize, neg: bool) -> String {
+    let name = format!("o{o}");
+    let s = match &opts[o] {
+        OptSpec::Choice { n, .. } => {
+            if k % 3 == 0 {
+                format!("{name} in [v{}, v{}]", k % n, (k + 1) % n)
+            } else if k % 3 == 1 {
+                format!("is_set({name})")
+            } else {
+                format!("{name} == v{}", k % n)
+            }
+        }
+        OptSpec::Bool => name,
+        OptSpec::Int { max, .. } => format!("{name} {} {}", ["<=", ">=", "==", "!="][k % 4], (k as i64) % (max + 1)),
+        OptSpec::Text { max, .. } => format!("len({name}) {} {}", ["<=", ">="][k % 2], (k as u32) % (max + 1)),
+    };
+    if neg { format!("not ({s})") } else { s }
+}
+
+fn rule(opts: &[OptSpec], kind: usize, picks: &[(usize, usize, bool)], rows: &[Vec<usize>], id: usize) -> Option<String> {
+    let n = opts.len();
+    let a = |i: usize| picks.get(i).map(|&(o, k, neg)| atom(opts, o % n, k, neg));
+    let body = match kind % 6 {
+        0 => format!("if: '{}'\n    then: '{}'", a(0)?, a(1)?),
+        1 => format!("forbid: '{} and {}'", a(0)?, a(1)?),
+        2 => format!("require: '{} or {} or {}'", a(0)?, a(1)?, a(2)?),
+        3 | 4 => {
+            // A table over the choice/boolean/int options among the picks.
+            let mut cols: Vec<usize> = picks.iter().map(|p| p.0 % n).filter(|&o| !matches!(opts[o], OptSpec::Text { .. })).collect();
+            cols.sort_unstable();
+            cols.dedup();
+            cols.truncate(3);
+            if cols.len() < 2 {
+                return None;
+            }
+            let cell = |o: usize, r: usize| -> String {
+                let vals: Vec<String> = match &opts[o] {
+                    OptSpec::Choice { n, .. } => (0..*n).map(|i| format!("v{i}")).collect(),
+                    OptSpec::Bool => vec!["false".into(), "true".into()],
+                    OptSpec::Int { max, .. } => (0..=*max).map(|i| i.to_string()).collect(),
+                    OptSpec::Text { .. } => vec![],
+                };
+                match r % 5 {
+                    0 => "\"*\"".into(),
+                    1 | 2 => vals[r % vals.len()].clone(),
+                    _ => format!("[{}, {}]", vals[r % vals.len()], vals[(r / 2) % vals.len()]),
+                }
+            };
+            let rows_txt: Vec<String> = rows.iter().map(|r| format!("[{}]", cols.iter().enumerate().map(|(j, &o)| cell(o, r[j % r.len()])).collect::<Vec<_>>().join(", "))).collect();
+            format!(
+                "table: [{}]\n    {}: [{}]",
+                cols.iter().map(|o| format!("o{o}")).collect::<Vec<_>>().join(", "),
+                if kind % 6 == 3 { "allow" } else { "forbid" },
+                rows_txt.join(", ")
+            )
+        }
+        _ => {
+            let ints: Vec<usize> = (0..n).filter(|&o| matches!(opts[o], OptSpec::Int { .. } | OptSpec::Text { .. })).collect();
+            if ints.len() < 2 {
+                return None;
+            }
+            let term = |o: usize| if matches!(opts[o], OptSpec::Text { .. }) { format!("len(o{o})") } else { format!("o{o}") };
+            format!("require: '{} + {} <= {}'", term(ints[0]), term(ints[1]), picks.first()?.1 % 5)
+        }
+    };
+    Some(format!("  - id: r{id}\n    message: rule {id}\n    {body}\n"))
+}
+
+fn model_spec() -> impl Strategy<Value = ModelSpec> {
+    proptest::collection::vec(opt_spec(), 2..=5).prop_flat_map(|opts| {
+        let n = opts.len();
+        let rule_s = (0usize..6, proptest::collection::vec((0..n, 0usize..12, any::<bool>()), 3), proptest::collection::vec(proptest::collection::vec(0usize..20, 3), 1..4));
+        (Just(opts), proptest::collection::vec(rule_s, 0..5), proptest::collection::vec(proptest::option::of(0usize..4), n))
+    })
+    .prop_map(|(opts, rs, defaults)| {
+        let rules = rs.iter().enumerate().filter_map(|(i, (k, p, rows))| rule(&opts, *k, p, rows, i)).collect();
+        ModelSpec { opts, rules, defaults }
+    })
+}
+
+fn yaml(spec: &ModelSpec) -> String {
+    let mut p = String::from("=== catalog/m.yaml\nid: m\nname: M\ncurrency: EUR\nbase_price: \"1.00\"\nrules: [rules/m.yaml]\noptions:\n");
+    for (i, o) in spec.opts.iter().enumerate() {
+        let d = spec.defaults[i];
+        let line = match o {
+            OptSpec::Choice { n, optional } => {
+                let vals: Vec<String> = (0..*n).map(|k| format!("v{k}")).collect();
+                let def = d.map(|k| format!(", default: v{}", k % n)).unwrap_or_default();
+                format!("{{ type: choice, values: [{}], required: {}{def} }}", vals.join(", "), !optional)
+            }
+            OptSpec::Bool => format!("{{ type: boolean{} }}", d.map(|k| format!(", default: {}", k % 2 == 1)).unwrap_or_default()),
+            OptSpec::Int { max, optional } => {
+                format!("{{ type: integer, min: 0, max: {max}, required: {}{} }}", !optional, d.map(|k| format!(", default: {}", k as i64 % (max + 1))).unwrap_or_default())
+            }
+            OptSpec::Text { max, optional } => format!("{{ type: text, max_length: {max}, required: {} }}", !optional),
+        };
+        p.push_str(&format!("  o{i}: {line}\n"));
+    }
+    p.push_str("=== rules/m.yaml\nconstraints:\n");
+    if spec.rules.is_empty() {
+        p.push_str("  []\n");
+    }
+    for r in &spec.rules {
+        p.push_str(r);
+    }
+    p
+}
+
+fn load(spec: &ModelSpec) -> Arc<Product> {
+    let text = yaml(spec);
+    let r = catalog::load(&common::fixture_files(&text));
+    assert!(!r.has_errors(), "{}\n{}", text, r.render());
+    r.catalog.unwrap().products()[0].clone()
+}
+
+/// Independent oracle: every option's possible values, straight from the product.
+fn domains(p: &Product) -> Vec<Vec<Option<Val>>> {
+    p.options
+        .iter()
+        .map(|o| {
+            let mut d: Vec<Option<Val>> = match &o.kind {
+                OptionKind::Choice(c) => (0..c.values.len()).map(|i| Some(Val::Choice(i))).collect(),
+                OptionKind::Boolean { .. } => vec![Some(Val::Bool(false)), Some(Val::Bool(true))],
+                OptionKind::Integer(r) | OptionKind::Quantity(r) => (0..r.len() as i64).map(|k| Some(Val::Int(r.min + k * r.step))).collect(),
+                OptionKind::Text(t) => {
+                    let lo = if o.required { t.min_len.max(1) } else { 0 };
+                    (lo..=t.max_len).filter(|&l| l == 0 || l >= t.min_len).map(|l| Some(Val::Int(i64::from(l)))).collect()
+                }
+            };
+            if !o.required && matches!(o.kind, OptionKind::Choice(_) | OptionKind::Integer(_)) {
+                d.push(None);
+            }
+            d
+        })
+        .collect()
+}
+
+/// All valid configurations under a subset of rules (None = all).
+fn solutions(p: &Product, rules: Option<&BTreeSet<usize>>) -> Vec<Vec<Option<Val>>> {
+    let doms = domains(p);
+    let mut out = Vec::new();
+    let mut idx = vec![0usize; doms.len()];
+    loop {
+        let cfg: Vec<Option<Val>> = idx.iter().zip(&doms).map(|(&i, d)| d[i]).collect();
+        let ok = p.constraints.iter().enumerate().filter(|(r, _)| rules.is_none_or(|s| s.contains(r))).all(|(_, c)| c.expr.eval(&|o| cfg[o]));
+        if ok {
+            out.push(cfg);
+        }
+        let mut k = 0;
+        loop {
+            if k == idx.len() {
+                return out;
+            }
+            idx[k] += 1;
+            if idx[k] < doms[k].len() {
+                break;
+            }
+            idx[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+fn to_value(v: Val, kind: &OptionKind) -> Value {
+    match (v, kind) {
+        (Val::Choice(i), _) => Value::Choice(i),
+        (Val::Bool(b), _) => Value::Bool(b),
+        (Val::Int(n), OptionKind::Text(_)) => Value::Text("x".repeat(n as usize)),
+        (Val::Int(n), _) => Value::Int(n),
+    }
+}
+
+fn matches(cfg: &[Option<Val>], choices: &[(usize, Option<Val>)]) -> bool {
+    choices.iter().all(|(o, v)| cfg[*o] == *v)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    #[test]
+    fn engine_agrees_with_brute_force(spec in model_spec(), pick in proptest::collection::vec((0usize..8, 0usize..8), 0..4)) {
+        let p = load(&spec);
+        let engine = Engine::new(p.clone());
+        let all = solutions(&p, None);
+        let doms = domains(&p);
+        // count
+        let count = engine.count(&Selection::default()).unwrap();
+        prop_assert_eq!(count, num_bigint::BigUint::from(all.len()), "count");
+        // a random selection (distinct options, values from their domains, never "unset")
+        let mut choices: Vec<(usize, Val)> = Vec::new();
+        for (o, k) in pick {
+            let o = o % p.options.len();
+            let vals: Vec<Val> = doms[o].iter().flatten().copied().collect();
+            if choices.iter().any(|(x, _)| *x == o) || vals.is_empty() { continue; }
+            choices.push((o, vals[k % vals.len()]));
+        }
+        let sel = Selection { choices: choices.iter().map(|(o, v)| (*o, to_value(*v, &p.options[*o].kind))).collect() };
+        let chosen: Vec<(usize, Option<Val>)> = choices.iter().map(|(o, v)| (*o, Some(*v))).collect();
+        let consistent_bf = all.iter().any(|c| matches(c, &chosen));
+        let prop = engine.propagate(&sel).unwrap();
+        prop_assert_eq!(prop.consistent, consistent_bf, "consistency");
+        for oa in &prop.options {
+            let o = oa.option;
+            let others: Vec<(usize, Option<Val>)> = chosen.iter().copied().filter(|(x, _)| *x != o).collect();
+            let expected: BTreeSet<Option<Val>> = all.iter().filter(|c| matches(c, if oa.selected.is_some() { &others } else { &chosen })).map(|c| c[o]).collect();
+            let got: BTreeSet<Option<Val>> = oa.available.iter().map(|&i| engine.model.vars[o].val(i)).collect();
+            prop_assert_eq!(&got, &expected, "available values of o{}", o);
+            // Explanations are sufficient and minimal.
+            for (i, e) in &oa.unavailable {
+                let target = engine.model.vars[o].val(*i);
+                let base = if oa.selected.is_some() { &others } else { &chosen };
+                let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
+                let ch: Vec<(usize, Option<Val>)> = base.iter().copied().filter(|(x, _)| e.choices.contains(x)).collect();
+                prop_assert_eq!(ch.len(), e.choices.len(), "explanation names only chosen options");
+                let feasible = |rules: &BTreeSet<usize>, ch: &[(usize, Option<Val>)]| solutions(&p, Some(rules)).iter().any(|c| c[o] == target && matches(c, ch));
+                prop_assert!(!feasible(&rules, &ch), "explanation {:?} does not exclude o{}={:?}", e, o, target);
+                for r in &rules {
+                    let mut fewer = rules.clone();
+                    fewer.remove(r);
+                    prop_assert!(feasible(&fewer, &ch), "rule {} is not needed in {:?}", r, e);
+                }
+                for k in 0..ch.len() {
+                    let mut fewer = ch.clone();
+                    fewer.remove(k);
+                    prop_assert!(feasible(&rules, &fewer), "choice {:?} is not needed in {:?}", ch[k], e);
+                }
+            }
+        }
+        // complete
+        match engine.complete(&sel).unwrap() {
+            Some(sol) => {
+                let cfg: Vec<Option<Val>> = sol.iter().enumerate().map(|(v, &i)| engine.model.vars[v].val(i)).collect();
+                prop_assert!(all.contains(&cfg), "completion {:?} is not valid", cfg);
+                prop_assert!(matches(&cfg, &chosen), "completion ignores the selection");
+            }
+            None => prop_assert!(!consistent_bf),
+        }
+        // repair (an impossible product has no repair: nothing to drop helps)
+        let rep = engine.repair(&sel).unwrap();
+        if all.is_empty() {
+            return Ok(());
+        }
+        let kept: Vec<(usize, Option<Val>)> = chosen.iter().copied().filter(|(o, _)| !rep.drop.contains(o)).collect();
+        prop_assert!(all.iter().any(|c| matches(c, &kept)), "repair leaves an inconsistent selection");
+        for d in &rep.drop {
+            let mut back = kept.clone();
+            back.extend(chosen.iter().copied().filter(|(o, _)| o == d));
+            prop_assert!(!all.iter().any(|c| matches(c, &back)), "dropping o{} was not needed", d);
+        }
+        prop_assert_eq!(rep.drop.is_empty(), consistent_bf);
+    }
+
+    #[test]
+    fn validate_lists_exactly_the_violated_rules(spec in model_spec(), picks in proptest::collection::vec(0usize..16, 5)) {
+        let p = load(&spec);
+        let engine = Engine::new(p.clone());
+        let doms = domains(&p);
+        let cfg: Vec<Option<Val>> = doms.iter().enumerate().map(|(o, d)| d[picks[o % picks.len()] % d.len()]).collect();
+        let sel = Selection { choices: cfg.iter().enumerate().filter_map(|(o, v)| v.map(|v| (o, to_value(v, &p.options[o].kind)))).collect() };
+        let v = engine.validate(&sel);
+        let expected: Vec<usize> = p.constraints.iter().enumerate().filter(|(_, c)| !c.expr.eval(&|o| cfg[o])).map(|(r, _)| r).collect();
+        let got: Vec<usize> = v.violations.iter().map(|x| x.rule).collect();
+        prop_assert_eq!(got, expected.clone());
+        prop_assert_eq!(v.valid, expected.is_empty());
+    }
+}
