@@ -5,6 +5,20 @@ mod common;
 
 use bespoke::catalog::{self, Code};
 
+/// Loads a fixture and analyses its products, as `bespoke check` does.
+fn check(text: &str) -> catalog::LoadResult {
+    let limit = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# work-limit: "))
+        .map_or(bespoke::rules::analyze::ANALYSIS_WORK_LIMIT, |n| {
+            n.trim().parse().unwrap()
+        });
+    let files = common::with_fonts(common::fixture_files(text));
+    let mut result = catalog::load(&files);
+    bespoke::rules::analyze::check_catalog(&mut result, limit);
+    result
+}
+
 fn fixture(code: Code) -> String {
     let path = common::repo().join(format!("tests/fixtures/diagnostics/{}.txt", code.as_str()));
     std::fs::read_to_string(&path)
@@ -15,8 +29,7 @@ fn fixture(code: Code) -> String {
 fn every_code_has_a_fixture_that_reports_it() {
     let mut missing = Vec::new();
     for &code in Code::ALL {
-        let files = common::with_fonts(common::fixture_files(&fixture(code)));
-        let result = catalog::load(&files);
+        let result = check(&fixture(code));
         if !result.diagnostics.iter().any(|d| d.code == code) {
             missing.push(format!(
                 "{code}: got {:?}",
@@ -38,8 +51,7 @@ fn every_code_has_a_fixture_that_reports_it() {
 #[test]
 fn rendered_diagnostics_match_snapshots() {
     for &code in Code::ALL {
-        let files = common::with_fonts(common::fixture_files(&fixture(code)));
-        let result = catalog::load(&files);
+        let result = check(&fixture(code));
         let rendered = result.render();
         insta::assert_snapshot!(code.as_str(), rendered);
     }

@@ -40,7 +40,7 @@ fn atom(opts: &[OptSpec], o: usize, k: usize, neg: bool) -> String {
     let name = format!("o{o}");
     let s = match &opts[o] {
         OptSpec::Choice { n, .. } => {
-            if k % 3 == 0 {
+            if k.is_multiple_of(3) {
                 format!("{name} in [v{}, v{}]", k % n, (k + 1) % n)
             } else if k % 3 == 1 {
                 format!("is_set({name})")
@@ -49,13 +49,27 @@ fn atom(opts: &[OptSpec], o: usize, k: usize, neg: bool) -> String {
             }
         }
         OptSpec::Bool => name,
-        OptSpec::Int { max, .. } => format!("{name} {} {}", ["<=", ">=", "==", "!="][k % 4], (k as i64) % (max + 1)),
-        OptSpec::Text { max, .. } => format!("len({name}) {} {}", ["<=", ">="][k % 2], (k as u32) % (max + 1)),
+        OptSpec::Int { max, .. } => format!(
+            "{name} {} {}",
+            ["<=", ">=", "==", "!="][k % 4],
+            (k as i64) % (max + 1)
+        ),
+        OptSpec::Text { max, .. } => format!(
+            "len({name}) {} {}",
+            ["<=", ">="][k % 2],
+            (k as u32) % (max + 1)
+        ),
     };
     if neg { format!("not ({s})") } else { s }
 }
 
-fn rule(opts: &[OptSpec], kind: usize, picks: &[(usize, usize, bool)], rows: &[Vec<usize>], id: usize) -> Option<String> {
+fn rule(
+    opts: &[OptSpec],
+    kind: usize,
+    picks: &[(usize, usize, bool)],
+    rows: &[Vec<usize>],
+    id: usize,
+) -> Option<String> {
     let n = opts.len();
     let a = |i: usize| picks.get(i).map(|&(o, k, neg)| atom(opts, o % n, k, neg));
     let body = match kind % 6 {
@@ -64,7 +78,11 @@ fn rule(opts: &[OptSpec], kind: usize, picks: &[(usize, usize, bool)], rows: &[V
         2 => format!("require: '{} or {} or {}'", a(0)?, a(1)?, a(2)?),
         3 | 4 => {
             // A table over the choice/boolean/int options among the picks.
-            let mut cols: Vec<usize> = picks.iter().map(|p| p.0 % n).filter(|&o| !matches!(opts[o], OptSpec::Text { .. })).collect();
+            let mut cols: Vec<usize> = picks
+                .iter()
+                .map(|p| p.0 % n)
+                .filter(|&o| !matches!(opts[o], OptSpec::Text { .. }))
+                .collect();
             cols.sort_unstable();
             cols.dedup();
             cols.truncate(3);
@@ -84,53 +102,120 @@ fn rule(opts: &[OptSpec], kind: usize, picks: &[(usize, usize, bool)], rows: &[V
                     _ => format!("[{}, {}]", vals[r % vals.len()], vals[(r / 2) % vals.len()]),
                 }
             };
-            let rows_txt: Vec<String> = rows.iter().map(|r| format!("[{}]", cols.iter().enumerate().map(|(j, &o)| cell(o, r[j % r.len()])).collect::<Vec<_>>().join(", "))).collect();
+            let rows_txt: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "[{}]",
+                        cols.iter()
+                            .enumerate()
+                            .map(|(j, &o)| cell(o, r[j % r.len()]))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .collect();
             format!(
                 "table: [{}]\n    {}: [{}]",
-                cols.iter().map(|o| format!("o{o}")).collect::<Vec<_>>().join(", "),
+                cols.iter()
+                    .map(|o| format!("o{o}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if kind % 6 == 3 { "allow" } else { "forbid" },
                 rows_txt.join(", ")
             )
         }
         _ => {
-            let ints: Vec<usize> = (0..n).filter(|&o| matches!(opts[o], OptSpec::Int { .. } | OptSpec::Text { .. })).collect();
+            let ints: Vec<usize> = (0..n)
+                .filter(|&o| matches!(opts[o], OptSpec::Int { .. } | OptSpec::Text { .. }))
+                .collect();
             if ints.len() < 2 {
                 return None;
             }
-            let term = |o: usize| if matches!(opts[o], OptSpec::Text { .. }) { format!("len(o{o})") } else { format!("o{o}") };
-            format!("require: '{} + {} <= {}'", term(ints[0]), term(ints[1]), picks.first()?.1 % 5)
+            let term = |o: usize| {
+                if matches!(opts[o], OptSpec::Text { .. }) {
+                    format!("len(o{o})")
+                } else {
+                    format!("o{o}")
+                }
+            };
+            format!(
+                "require: '{} + {} <= {}'",
+                term(ints[0]),
+                term(ints[1]),
+                picks.first()?.1 % 5
+            )
         }
     };
-    Some(format!("  - id: r{id}\n    message: rule {id}\n    {body}\n"))
+    Some(format!(
+        "  - id: r{id}\n    message: rule {id}\n    {body}\n"
+    ))
 }
 
 fn model_spec() -> impl Strategy<Value = ModelSpec> {
-    proptest::collection::vec(opt_spec(), 2..=5).prop_flat_map(|opts| {
-        let n = opts.len();
-        let rule_s = (0usize..6, proptest::collection::vec((0..n, 0usize..12, any::<bool>()), 3), proptest::collection::vec(proptest::collection::vec(0usize..20, 3), 1..4));
-        (Just(opts), proptest::collection::vec(rule_s, 0..5), proptest::collection::vec(proptest::option::of(0usize..4), n))
-    })
-    .prop_map(|(opts, rs, defaults)| {
-        let rules = rs.iter().enumerate().filter_map(|(i, (k, p, rows))| rule(&opts, *k, p, rows, i)).collect();
-        ModelSpec { opts, rules, defaults }
-    })
+    proptest::collection::vec(opt_spec(), 2..=5)
+        .prop_flat_map(|opts| {
+            let n = opts.len();
+            let rule_s = (
+                0usize..6,
+                proptest::collection::vec((0..n, 0usize..12, any::<bool>()), 3),
+                proptest::collection::vec(proptest::collection::vec(0usize..20, 3), 1..4),
+            );
+            (
+                Just(opts),
+                proptest::collection::vec(rule_s, 0..5),
+                proptest::collection::vec(proptest::option::of(0usize..4), n),
+            )
+        })
+        .prop_map(|(opts, rs, defaults)| {
+            let rules = rs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (k, p, rows))| rule(&opts, *k, p, rows, i))
+                .collect();
+            ModelSpec {
+                opts,
+                rules,
+                defaults,
+            }
+        })
 }
 
 fn yaml(spec: &ModelSpec) -> String {
-    let mut p = String::from("=== catalog/m.yaml\nid: m\nname: M\ncurrency: EUR\nbase_price: \"1.00\"\nrules: [rules/m.yaml]\noptions:\n");
+    let mut p = String::from(
+        "=== catalog/m.yaml\nid: m\nname: M\ncurrency: EUR\nbase_price: \"1.00\"\nrules: [rules/m.yaml]\noptions:\n",
+    );
     for (i, o) in spec.opts.iter().enumerate() {
         let d = spec.defaults[i];
         let line = match o {
             OptSpec::Choice { n, optional } => {
                 let vals: Vec<String> = (0..*n).map(|k| format!("v{k}")).collect();
-                let def = d.map(|k| format!(", default: v{}", k % n)).unwrap_or_default();
-                format!("{{ type: choice, values: [{}], required: {}{def} }}", vals.join(", "), !optional)
+                let def = d
+                    .map(|k| format!(", default: v{}", k % n))
+                    .unwrap_or_default();
+                format!(
+                    "{{ type: choice, values: [{}], required: {}{def} }}",
+                    vals.join(", "),
+                    !optional
+                )
             }
-            OptSpec::Bool => format!("{{ type: boolean{} }}", d.map(|k| format!(", default: {}", k % 2 == 1)).unwrap_or_default()),
+            OptSpec::Bool => format!(
+                "{{ type: boolean{} }}",
+                d.map(|k| format!(", default: {}", k % 2 == 1))
+                    .unwrap_or_default()
+            ),
             OptSpec::Int { max, optional } => {
-                format!("{{ type: integer, min: 0, max: {max}, required: {}{} }}", !optional, d.map(|k| format!(", default: {}", k as i64 % (max + 1))).unwrap_or_default())
+                format!(
+                    "{{ type: integer, min: 0, max: {max}, required: {}{} }}",
+                    !optional,
+                    d.map(|k| format!(", default: {}", k as i64 % (max + 1)))
+                        .unwrap_or_default()
+                )
             }
-            OptSpec::Text { max, optional } => format!("{{ type: text, max_length: {max}, required: {} }}", !optional),
+            OptSpec::Text { max, optional } => format!(
+                "{{ type: text, max_length: {max}, required: {} }}",
+                !optional
+            ),
         };
         p.push_str(&format!("  o{i}: {line}\n"));
     }
@@ -157,12 +242,19 @@ fn domains(p: &Product) -> Vec<Vec<Option<Val>>> {
         .iter()
         .map(|o| {
             let mut d: Vec<Option<Val>> = match &o.kind {
-                OptionKind::Choice(c) => (0..c.values.len()).map(|i| Some(Val::Choice(i))).collect(),
+                OptionKind::Choice(c) => {
+                    (0..c.values.len()).map(|i| Some(Val::Choice(i))).collect()
+                }
                 OptionKind::Boolean { .. } => vec![Some(Val::Bool(false)), Some(Val::Bool(true))],
-                OptionKind::Integer(r) | OptionKind::Quantity(r) => (0..r.len() as i64).map(|k| Some(Val::Int(r.min + k * r.step))).collect(),
+                OptionKind::Integer(r) | OptionKind::Quantity(r) => (0..r.len() as i64)
+                    .map(|k| Some(Val::Int(r.min + k * r.step)))
+                    .collect(),
                 OptionKind::Text(t) => {
                     let lo = if o.required { t.min_len.max(1) } else { 0 };
-                    (lo..=t.max_len).filter(|&l| l == 0 || l >= t.min_len).map(|l| Some(Val::Int(i64::from(l)))).collect()
+                    (lo..=t.max_len)
+                        .filter(|&l| l == 0 || l >= t.min_len)
+                        .map(|l| Some(Val::Int(i64::from(l))))
+                        .collect()
                 }
             };
             if !o.required && matches!(o.kind, OptionKind::Choice(_) | OptionKind::Integer(_)) {
@@ -180,7 +272,12 @@ fn solutions(p: &Product, rules: Option<&BTreeSet<usize>>) -> Vec<Vec<Option<Val
     let mut idx = vec![0usize; doms.len()];
     loop {
         let cfg: Vec<Option<Val>> = idx.iter().zip(&doms).map(|(&i, d)| d[i]).collect();
-        let ok = p.constraints.iter().enumerate().filter(|(r, _)| rules.is_none_or(|s| s.contains(r))).all(|(_, c)| c.expr.eval(&|o| cfg[o]));
+        let ok = p
+            .constraints
+            .iter()
+            .enumerate()
+            .filter(|(r, _)| rules.is_none_or(|s| s.contains(r)))
+            .all(|(_, c)| c.expr.eval(&|o| cfg[o]));
         if ok {
             out.push(cfg);
         }

@@ -105,6 +105,12 @@ codes! {
     EmptyCatalog = "E032", Error, "the catalog has no products";
     BrokenDependency = "E033", Error, "a product uses a rules file that has errors";
     UnusedRules = "W001", Warning, "a rules file is used by no product";
+    ImpossibleProduct = "E100", Error, "a product has no valid configuration";
+    DeadValue = "W101", Warning, "a value can never be chosen";
+    ForcedValue = "W102", Warning, "an option always has the same value";
+    RedundantRule = "W103", Warning, "a rule is implied by the others";
+    ConflictingDefaults = "W104", Warning, "the defaults together break a rule";
+    AnalysisIncomplete = "W105", Warning, "analysis stopped at its work limit";
 }
 
 impl fmt::Display for Code {

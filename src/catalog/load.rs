@@ -156,17 +156,18 @@ pub fn load(files: &FileSet) -> LoadResult {
         );
     }
     for (path, draft) in &rules {
-        if !used_rules.contains(path) && !draft.has_errors {
-            if let Some(id) = cx.sources.find(path) {
-                cx.push(
-                    Diagnostic::new(
-                        Code::UnusedRules,
-                        Span::file_start(id),
-                        "no product uses this rules file",
-                    )
-                    .with_help("list it under `rules:` in a product, or delete it"),
-                );
-            }
+        if !used_rules.contains(path)
+            && !draft.has_errors
+            && let Some(id) = cx.sources.find(path)
+        {
+            cx.push(
+                Diagnostic::new(
+                    Code::UnusedRules,
+                    Span::file_start(id),
+                    "no product uses this rules file",
+                )
+                .with_help("list it under `rules:` in a product, or delete it"),
+            );
         }
     }
     let mut diagnostics = std::mem::take(&mut cx.diags);
@@ -217,46 +218,46 @@ fn load_product(
     let mut deps: Vec<String> = vec![path.to_owned()];
     // Rules files referenced by the product.
     let mut drafts: Vec<&RulesDraft> = Vec::new();
-    if let Some(rn) = f.get("rules") {
-        if let Some(items) = cx.seq(rn, "`rules`") {
-            for it in items {
-                let Some(rp) = cx.text(it, "a rules file") else {
-                    continue;
-                };
-                if !check_file_ref(cx, files, it, &rp, "rules", "the rules file") {
-                    continue;
-                }
-                used_rules.insert(rp.clone());
-                match rules.get(&rp) {
-                    Some(d) => {
-                        if drafts.iter().any(|x| x.path == d.path) {
-                            cx.error(
-                                Code::DuplicateId,
-                                it.span,
-                                format!("`{rp}` is listed twice"),
-                                None,
-                            );
-                            continue;
-                        }
-                        deps.push(rp.clone());
-                        if d.has_errors {
-                            // Its own diagnostics explain why; the product cannot be used without it.
-                            cx.error(
-                                Code::BrokenDependency,
-                                it.span,
-                                format!("`{rp}` has errors, so this product cannot use it"),
-                                Some("fix the errors reported in that file".into()),
-                            );
-                        }
-                        drafts.push(d);
+    if let Some(rn) = f.get("rules")
+        && let Some(items) = cx.seq(rn, "`rules`")
+    {
+        for it in items {
+            let Some(rp) = cx.text(it, "a rules file") else {
+                continue;
+            };
+            if !check_file_ref(cx, files, it, &rp, "rules", "the rules file") {
+                continue;
+            }
+            used_rules.insert(rp.clone());
+            match rules.get(&rp) {
+                Some(d) => {
+                    if drafts.iter().any(|x| x.path == d.path) {
+                        cx.error(
+                            Code::DuplicateId,
+                            it.span,
+                            format!("`{rp}` is listed twice"),
+                            None,
+                        );
+                        continue;
                     }
-                    None => cx.error(
-                        Code::BrokenDependency,
-                        it.span,
-                        format!("`{rp}` could not be read"),
-                        Some("fix the errors reported in that file".into()),
-                    ),
+                    deps.push(rp.clone());
+                    if d.has_errors {
+                        // Its own diagnostics explain why; the product cannot be used without it.
+                        cx.error(
+                            Code::BrokenDependency,
+                            it.span,
+                            format!("`{rp}` has errors, so this product cannot use it"),
+                            Some("fix the errors reported in that file".into()),
+                        );
+                    }
+                    drafts.push(d);
                 }
+                None => cx.error(
+                    Code::BrokenDependency,
+                    it.span,
+                    format!("`{rp}` could not be read"),
+                    Some("fix the errors reported in that file".into()),
+                ),
             }
         }
     }
@@ -264,19 +265,18 @@ fn load_product(
     let options = read_options(cx, options_node, currency, &groups);
     let quantity_tiers = read_tiers(cx, f.get("quantity_tiers"), currency);
     let options = options?;
-    if let Some(tiers) = &quantity_tiers {
-        if !tiers.is_empty()
-            && !options
-                .iter()
-                .any(|o| matches!(o.kind, OptionKind::Quantity(_)))
-        {
-            cx.error(
-                Code::InvalidTiers,
-                f.key_span("quantity_tiers").unwrap_or(node.span),
-                "quantity tiers need a `quantity` option",
-                Some("add `quantity: { type: quantity, max: 500 }` to the options".into()),
-            );
-        }
+    if let Some(tiers) = &quantity_tiers
+        && !tiers.is_empty()
+        && !options
+            .iter()
+            .any(|o| matches!(o.kind, OptionKind::Quantity(_)))
+    {
+        cx.error(
+            Code::InvalidTiers,
+            f.key_span("quantity_tiers").unwrap_or(node.span),
+            "quantity tiers need a `quantity` option",
+            Some("add `quantity: { type: quantity, max: 500 }` to the options".into()),
+        );
     }
     // Value images must exist.
     for o in &options {

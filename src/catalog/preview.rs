@@ -45,10 +45,11 @@ impl Fonts {
                 continue;
             };
             for name in face.names() {
-                if name.name_id == ttf_parser::name_id::FULL_NAME && name.is_unicode() {
-                    if let Some(n) = name.to_string() {
-                        by_name.entry(n).or_insert_with(|| path.to_owned());
-                    }
+                if name.name_id == ttf_parser::name_id::FULL_NAME
+                    && name.is_unicode()
+                    && let Some(n) = name.to_string()
+                {
+                    by_name.entry(n).or_insert_with(|| path.to_owned());
                 }
             }
         }
@@ -397,10 +398,10 @@ fn read_binding(
     let image = f
         .get("image")
         .and_then(|n| option_attr(cx, n, options, "image", "`image`"));
-    if let Some(o) = image {
-        if let OptionKind::Choice(c) = &options[o].kind {
-            used.extend(c.values.iter().filter_map(|v| v.image.clone()));
-        }
+    if let Some(o) = image
+        && let OptionKind::Choice(c) = &options[o].kind
+    {
+        used.extend(c.values.iter().filter_map(|v| v.image.clone()));
     }
     let text = match f.get("text") {
         Some(n) => {

@@ -363,24 +363,24 @@ fn read_choice(
                 };
                 ok &= push(cx, v, &mut values);
             }
-            if let Some(pn) = f.get("price") {
-                if let Some(entries) = cx.entries(pn, "`price`") {
-                    for (k, kn, v) in entries {
-                        match values.iter_mut().find(|x| x.id == k) {
-                            Some(val) => {
-                                val.price = cx.amount(v, currency, &format!("the price of `{k}`"))
-                            }
-                            None => {
-                                let help = did_you_mean(&k, values.iter().map(|x| x.id.as_str()))
-                                    .map(|s| format!("did you mean `{s}`?"));
-                                cx.error(
-                                    Code::UnknownValue,
-                                    kn.span,
-                                    format!("`{k}` is not a value of {what}"),
-                                    help,
-                                );
-                                ok = false;
-                            }
+            if let Some(pn) = f.get("price")
+                && let Some(entries) = cx.entries(pn, "`price`")
+            {
+                for (k, kn, v) in entries {
+                    match values.iter_mut().find(|x| x.id == k) {
+                        Some(val) => {
+                            val.price = cx.amount(v, currency, &format!("the price of `{k}`"))
+                        }
+                        None => {
+                            let help = did_you_mean(&k, values.iter().map(|x| x.id.as_str()))
+                                .map(|s| format!("did you mean `{s}`?"));
+                            cx.error(
+                                Code::UnknownValue,
+                                kn.span,
+                                format!("`{k}` is not a value of {what}"),
+                                help,
+                            );
+                            ok = false;
                         }
                     }
                 }
@@ -663,26 +663,22 @@ pub fn text_allowed(spec: &TextSpec, required: bool, text: &str) -> Result<(), S
     if n < min as usize && (n != 0 || required) {
         return Err(format!("is {n} characters long; the least is {min}"));
     }
-    if let Some(c) = &spec.charset {
-        if let Ok(re) = regex_lite::Regex::new(&format!("[{c}]")) {
-            if let Some(bad) = text
-                .chars()
-                .find(|ch| !re.is_match(ch.encode_utf8(&mut [0; 4])))
-            {
-                return Err(format!(
-                    "contains `{bad}`, which is not allowed (allowed: {c})"
-                ));
-            }
-        }
+    if let Some(c) = &spec.charset
+        && let Ok(re) = regex_lite::Regex::new(&format!("[{c}]"))
+        && let Some(bad) = text
+            .chars()
+            .find(|ch| !re.is_match(ch.encode_utf8(&mut [0; 4])))
+    {
+        return Err(format!(
+            "contains `{bad}`, which is not allowed (allowed: {c})"
+        ));
     }
-    if let Some(p) = &spec.pattern {
-        if n > 0 {
-            if let Ok(re) = regex_lite::Regex::new(&format!("^(?:{p})$")) {
-                if !re.is_match(text) {
-                    return Err(format!("does not match the pattern `{p}`"));
-                }
-            }
-        }
+    if let Some(p) = &spec.pattern
+        && n > 0
+        && let Ok(re) = regex_lite::Regex::new(&format!("^(?:{p})$"))
+        && !re.is_match(text)
+    {
+        return Err(format!("does not match the pattern `{p}`"));
     }
     Ok(())
 }
@@ -807,20 +803,20 @@ pub fn read_tiers(
             ok = false;
             continue;
         }
-        if let Some(prev) = out.last() {
-            if min <= prev.min {
-                cx.push(
-                    Diagnostic::new(
-                        Code::InvalidTiers,
-                        it.span,
-                        format!("tiers must rise: {min} follows {}", prev.min),
-                    )
-                    .with_label(prev.span, "the previous tier")
-                    .with_help("list tiers by ascending `min`, each once"),
-                );
-                ok = false;
-                continue;
-            }
+        if let Some(prev) = out.last()
+            && min <= prev.min
+        {
+            cx.push(
+                Diagnostic::new(
+                    Code::InvalidTiers,
+                    it.span,
+                    format!("tiers must rise: {min} follows {}", prev.min),
+                )
+                .with_label(prev.span, "the previous tier")
+                .with_help("list tiers by ascending `min`, each once"),
+            );
+            ok = false;
+            continue;
         }
         out.push(QuantityTier {
             min,

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::options::DuplicateKeyPolicy;
+use serde_saphyr::options::{DuplicateKeyPolicy, MergeKeyPolicy};
 use serde_saphyr::{Budget, Options, Spanned};
 
 use super::diagnostic::{Code, Diagnostic, FileId, SourceMap, Span};
@@ -172,8 +172,13 @@ fn options() -> Options {
     o.budget = Some(budget);
     // Duplicates are reported by `convert`, with both locations, instead of stopping the parse.
     o.duplicate_keys = DuplicateKeyPolicy::PassThrough;
-    o.strict_booleans = true;
+    o.strict_booleans = true; // `NO`, `yes`, `on` stay strings
+    o.leading_zero_numbers_as_strings = true; // `007` stays "007"
+    o.underscored_numbers_as_strings = true;
+    o.reject_unsupported_tags = true; // `!foo bar` is an error, not "bar"
+    o.merge_keys = MergeKeyPolicy::Error; // `<<` would hide duplicate and unknown keys
     o.with_snippet = false;
+    o.alias_limits.max_replay_stack_depth = 16;
     o.alias_limits.max_total_replayed_events = MAX_EVENTS;
     o
 }
@@ -199,11 +204,32 @@ pub fn parse(sources: &SourceMap, file: FileId) -> Result<Node, Diagnostic> {
             span: Span::file_start(file),
         });
     }
-    match serde_saphyr::from_str_with_options::<RawNode>(text, options()) {
-        Ok(raw) => Ok(convert(sources, file, raw)),
-        Err(e) => Err(error_diagnostic(sources, file, &e)),
+    // The spanned tree costs tens of KiB of stack per nesting level in debug builds: parse on a
+    // thread with a large stack so the depth budget, not the stack, is what stops deep input.
+    let parsed = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("yaml-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || {
+                serde_saphyr::from_str_with_options::<RawNode>(text, options())
+            })
+            .ok()
+            .and_then(|h| h.join().ok())
+    });
+    match parsed {
+        Some(Ok(raw)) => Ok(convert(sources, file, raw)),
+        Some(Err(e)) => Err(error_diagnostic(sources, file, &e)),
+        None => Err(Diagnostic::new(
+            Code::YamlLimit,
+            Span::file_start(file),
+            "the YAML parser could not run on this file",
+        )
+        .with_help("the file may be too deeply nested; simplify it")),
     }
 }
+
+/// Stack size of the parsing thread.
+const PARSE_STACK: usize = 32 * 1024 * 1024;
 
 fn error_diagnostic(sources: &SourceMap, file: FileId, e: &serde_saphyr::Error) -> Diagnostic {
     let span = match e.location() {
@@ -337,12 +363,38 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_bounded() {
-        let y = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let e = parse_str(&y).unwrap_err();
-        assert!(
-            matches!(e.code, Code::YamlLimit | Code::YamlSyntax),
-            "{e:?}"
-        );
+        // Run on a small (2 MiB) stack, like a server worker: the parse thread must absorb the depth.
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(|| {
+                for depth in [63usize, 64, 65, 100, 10_000, 100_000] {
+                    let seq = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+                    let map = format!("{}x{}", "{a: ".repeat(depth), "}".repeat(depth));
+                    for y in [seq, map] {
+                        match parse_str(&y) {
+                            Ok(_) => assert!(depth <= MAX_DEPTH, "depth {depth} accepted"),
+                            Err(e) => assert!(
+                                matches!(e.code, Code::YamlLimit | Code::YamlSyntax),
+                                "{e:?}"
+                            ),
+                        }
+                    }
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn yaml_1_1_surprises_are_avoided() {
+        let n = parse_str("a: NO\nb: 007\nc: 1_000\n").unwrap();
+        let NodeKind::Map(m) = &n.kind else { panic!() };
+        assert_eq!(m[0].1.kind, NodeKind::Str("NO".into()));
+        assert_eq!(m[1].1.kind, NodeKind::Str("007".into()));
+        assert_eq!(m[2].1.kind, NodeKind::Str("1_000".into()));
+        assert!(parse_str("a: !foo bar\n").is_err());
+        assert!(parse_str("base: &b {x: 1}\nc:\n  <<: *b\n").is_err());
     }
 
     #[test]

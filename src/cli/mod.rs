@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::catalog;
+use crate::rules::{Engine, Selection};
+
+mod report;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -40,9 +43,50 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Skip rule analysis (dead values, impossible products, redundant rules, ...).
+        #[arg(long)]
+        no_analysis: bool,
     },
     /// Serve the catalog over HTTP (the default command).
     Serve,
+    /// Show which values are available for a (partial) selection, with explanations, validity,
+    /// a repair for conflicts and a completion.
+    Configure {
+        /// The product id.
+        product: String,
+        /// Choices as option=value, in the order they were made.
+        choices: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the exact number of valid configurations (extending the choices given).
+    Count {
+        product: String,
+        choices: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Analyse rules: impossible products, dead and forced values, redundant rules, conflicting defaults.
+    Analyze {
+        /// One product (all when omitted).
+        product: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options shared by the commands that read a catalog.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// The catalog directory (holding catalog/, rules/ and assets/).
+    #[arg(long, default_value = ".", env = "BESPOKE_CATALOG")]
+    catalog: PathBuf,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+    /// Work limit for the rules engine (search and propagation steps).
+    #[arg(long, default_value_t = crate::rules::engine::DEFAULT_WORK_LIMIT)]
+    work_limit: u64,
 }
 
 /// Parses the command line and runs it.
@@ -64,7 +108,44 @@ pub fn run() -> ExitCode {
 /// Runs a parsed command, writing to the given streams; returns the exit code.
 pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Check { dir, format } => check(&dir, format, out, err),
+        Command::Check {
+            dir,
+            format,
+            no_analysis,
+        } => check(&dir, format, !no_analysis, out, err),
+        Command::Configure {
+            product,
+            choices,
+            common,
+        } => engine_cmd(&common, &product, &choices, err, |engine, sel| {
+            configure(engine, sel, common.json, out)
+        }),
+        Command::Count {
+            product,
+            choices,
+            common,
+        } => engine_cmd(
+            &common,
+            &product,
+            &choices,
+            err,
+            |engine, sel| match engine.count(sel) {
+                Ok(n) => {
+                    if common.json {
+                        let _ = writeln!(
+                            out,
+                            "{}",
+                            serde_json::json!({"product": engine.product.id, "count": n.to_string()})
+                        );
+                    } else {
+                        let _ = writeln!(out, "{n}");
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        ),
+        Command::Analyze { product, common } => analyze(&common, product.as_deref(), out, err),
         Command::Serve => {
             let _ = writeln!(
                 err,
@@ -75,14 +156,236 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     }
 }
 
-fn check(dir: &std::path::Path, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let result = match catalog::load_dir(dir) {
+/// Loads the catalog; on errors prints them and returns the exit code.
+fn load_catalog(common: &Common, err: &mut dyn Write) -> Result<catalog::Catalog, u8> {
+    let result = match catalog::load_dir(&common.catalog) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    if result.has_errors() {
+        let _ = write!(err, "{}", result.render());
+        let _ = writeln!(
+            err,
+            "error: the catalog has {} error(s); run `bespoke check`",
+            result.error_count()
+        );
+        return Err(EXIT_CATALOG_ERRORS);
+    }
+    result.catalog.ok_or(EXIT_CATALOG_ERRORS)
+}
+
+fn find_product(
+    cat: &catalog::Catalog,
+    id: &str,
+    err: &mut dyn Write,
+) -> Result<std::sync::Arc<catalog::Product>, u8> {
+    match cat.product(id) {
+        Some(p) => Ok(p.clone()),
+        None => {
+            let hint =
+                catalog::expr::did_you_mean(id, cat.products().iter().map(|p| p.id.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+            let _ = writeln!(err, "error: unknown product `{id}`{hint}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// Parses `option=value` arguments.
+fn parse_choices(
+    product: &catalog::Product,
+    args: &[String],
+    err: &mut dyn Write,
+) -> Result<Selection, u8> {
+    let mut pairs = Vec::new();
+    for a in args {
+        let Some((k, v)) = a.split_once('=') else {
+            let _ = writeln!(err, "error: `{a}` is not option=value");
+            return Err(EXIT_USAGE);
+        };
+        pairs.push((k.trim().to_owned(), v.to_owned()));
+    }
+    Selection::parse(product, &pairs).map_err(|e| {
+        let _ = writeln!(err, "error: {e}");
+        EXIT_USAGE
+    })
+}
+
+fn engine_cmd(
+    common: &Common,
+    product: &str,
+    choices: &[String],
+    err: &mut dyn Write,
+    run: impl FnOnce(&Engine, &Selection) -> Result<(), String>,
+) -> u8 {
+    let go = || -> Result<(), u8> {
+        let cat = load_catalog(common, err)?;
+        let p = find_product(&cat, product, err)?;
+        let sel = parse_choices(&p, choices, err)?;
+        let engine = Engine::new(p).with_work_limit(common.work_limit);
+        run(&engine, &sel).map_err(|e| {
+            let _ = writeln!(err, "error: {e}");
+            EXIT_CATALOG_ERRORS
+        })
+    };
+    match go() {
+        Ok(()) => EXIT_OK,
+        Err(code) => code,
+    }
+}
+
+fn configure(
+    engine: &Engine,
+    sel: &Selection,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let prop = engine.propagate(sel).map_err(|e| e.to_string())?;
+    let val = engine.validate(sel);
+    let rep = if prop.consistent {
+        None
+    } else {
+        Some(engine.repair(sel).map_err(|e| e.to_string())?)
+    };
+    let completion = engine.complete(sel).map_err(|e| e.to_string())?;
+    if json {
+        let mut doc = report::propagation_json(engine, sel, &prop);
+        doc["product"] = serde_json::json!(engine.product.id);
+        doc["version"] = serde_json::json!(engine.product.version);
+        doc["validation"] = report::validation_json(engine, &val);
+        doc["repair"] = rep
+            .as_ref()
+            .map_or(serde_json::Value::Null, |r| report::repair_json(engine, r));
+        doc["completion"] = completion.as_deref().map_or(serde_json::Value::Null, |c| {
+            report::completion_json(engine, c)
+        });
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
+    } else {
+        let _ = write!(
+            out,
+            "{}",
+            report::configure_text(
+                engine,
+                sel,
+                &prop,
+                &val,
+                rep.as_ref(),
+                completion.as_deref()
+            )
+        );
+    }
+    Ok(())
+}
+
+fn analyze(common: &Common, product: Option<&str>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let cat = match load_catalog(common, err) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let products: Vec<std::sync::Arc<catalog::Product>> = match product {
+        Some(id) => match find_product(&cat, id, err) {
+            Ok(p) => vec![p],
+            Err(code) => return code,
+        },
+        None => cat.products().to_vec(),
+    };
+    let mut docs = Vec::new();
+    let mut diags = Vec::new();
+    let mut impossible = false;
+    for p in products {
+        let engine = Engine::new(p.clone()).with_work_limit(common.work_limit);
+        let a = match engine.analyze() {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = writeln!(err, "error: {}: {e}", p.id);
+                return EXIT_CATALOG_ERRORS;
+            }
+        };
+        impossible |= a.impossible.is_some();
+        let d = crate::rules::analyze::diagnostics(&engine, &a);
+        let empty = Selection::default();
+        docs.push(serde_json::json!({
+            "product": p.id,
+            "count": a.count.as_ref().map(|n| n.to_string()),
+            "impossible": a.impossible.as_ref().map(|e| report::explanation_json(&engine, &empty, e)),
+            "dead": a.dead.iter().map(|(o, i, e)| serde_json::json!({
+                "option": p.options[*o].id, "value": report::index_json(&engine, *o, *i),
+                "because": report::explanation_json(&engine, &empty, e),
+            })).collect::<Vec<_>>(),
+            "forced": a.forced.iter().map(|(o, i)| serde_json::json!({"option": p.options[*o].id, "value": report::index_json(&engine, *o, *i)})).collect::<Vec<_>>(),
+            "redundant": a.redundant.iter().map(|&r| p.constraints[r].id.clone()).collect::<Vec<_>>(),
+            "conflicting_defaults": a.conflicting_defaults.as_ref().map(|e| serde_json::json!({
+                "options": e.choices.iter().map(|&o| p.options[o].id.clone()).collect::<Vec<_>>(),
+                "rules": e.rules.iter().map(|&r| p.constraints[r].id.clone()).collect::<Vec<_>>(),
+            })),
+            "incomplete": a.incomplete,
+            "diagnostics": cat.sources.to_json(&d),
+        }));
+        if !common.json {
+            let _ = writeln!(
+                out,
+                "{}: {} valid configuration{}",
+                p.id,
+                a.count
+                    .as_ref()
+                    .map_or_else(|| "unknown (work limit)".to_owned(), |n| n.to_string()),
+                if a.count
+                    .as_ref()
+                    .is_some_and(|n| *n == num_bigint::BigUint::from(1u8))
+                {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+        }
+        diags.extend(d);
+    }
+    if common.json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"products": docs}))
+                .unwrap_or_default()
+        );
+    } else {
+        let _ = write!(out, "{}", cat.sources.render(&diags));
+    }
+    if impossible {
+        EXIT_CATALOG_ERRORS
+    } else {
+        EXIT_OK
+    }
+}
+
+fn check(
+    dir: &std::path::Path,
+    format: Format,
+    analysis: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let mut result = match catalog::load_dir(dir) {
         Ok(r) => r,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
             return EXIT_USAGE;
         }
     };
+    if analysis {
+        crate::rules::analyze::check_catalog(
+            &mut result,
+            crate::rules::analyze::ANALYSIS_WORK_LIMIT,
+        );
+    }
     match format {
         Format::Json => {
             let doc = serde_json::json!({

@@ -129,7 +129,13 @@ impl Counter<'_, '_> {
                 if !self.s.is_active_pub(c) || self.s.entailed(c) {
                     continue;
                 }
-                outside.extend(model.cons[c].scope.iter().copied().filter(|w| comp.binary_search(w).is_err()));
+                outside.extend(
+                    model.cons[c]
+                        .scope
+                        .iter()
+                        .copied()
+                        .filter(|w| comp.binary_search(w).is_err()),
+                );
             }
         }
         outside.sort_unstable();

@@ -47,7 +47,9 @@ pub struct OptionAvailability {
     pub selected: Option<Value>,
     /// Domain indices that extend to a valid configuration (relative to the other choices).
     pub available: Vec<usize>,
-    /// Domain indices that do not, each with its explanation.
+    /// Domain indices that do not, each with its explanation. Every value of a choice or
+    /// boolean option is listed; for integer and text options only the values at the edges of
+    /// the feasible set (just past each end or hole) and "unset".
     pub unavailable: Vec<(usize, Explanation)>,
 }
 
@@ -85,7 +87,7 @@ pub struct Repair {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Elem {
+pub(crate) enum Elem {
     Rule(usize),
     Choice(usize, usize),
 }
@@ -165,7 +167,7 @@ impl Engine {
     }
 
     /// Whether the background (`fixed`) plus the given elements has a solution.
-    fn feasible(
+    pub(crate) fn feasible(
         &self,
         fixed: &[(usize, usize)],
         elems: &[Elem],
@@ -311,7 +313,7 @@ impl Engine {
     }
 
     /// A minimal set of choices and rules that conflict (for an inconsistent selection).
-    fn conflict(
+    pub(crate) fn conflict(
         &self,
         base: &[(usize, usize)],
         budget: &mut Budget,
@@ -329,7 +331,7 @@ impl Engine {
             .map_err(|_| self.limit("propagate"))
     }
 
-    fn propagate_with(
+    pub(crate) fn propagate_with(
         &self,
         sel: &Selection,
         budget: &mut Budget,
@@ -365,7 +367,8 @@ impl Engine {
             let (e, elems) = self.conflict(&base, budget)?;
             let mut cache = vec![elems];
             for &v in &unselected {
-                for i in 0..self.model.vars[v].size {
+                let none = vec![0u64; self.model.nwords[v]];
+                for i in self.explained(v, &none) {
                     let x = self.explain(&base, (v, i), &mut cache, budget)?;
                     result[v].unavailable.push((i, x));
                 }
@@ -385,7 +388,8 @@ impl Engine {
             } else {
                 let (_, elems) = self.conflict(&others, budget)?;
                 let mut cache = vec![elems];
-                for i in 0..self.model.vars[v].size {
+                let none = vec![0u64; self.model.nwords[v]];
+                for i in self.explained(v, &none) {
                     let x = self.explain(&others, (v, i), &mut cache, budget)?;
                     result[v].unavailable.push((i, x));
                 }
@@ -450,13 +454,40 @@ impl Engine {
             for i in 0..model.vars[v].size {
                 if bit(&seen[v], i) {
                     result[v].available.push(i);
-                } else {
-                    let e = self.explain(base, (v, i), &mut cache, budget)?;
-                    result[v].unavailable.push((i, e));
                 }
+            }
+            for i in self.explained(v, &seen[v]) {
+                let e = self.explain(base, (v, i), &mut cache, budget)?;
+                result[v].unavailable.push((i, e));
             }
         }
         Ok(())
+    }
+
+    /// Which unavailable values of `v` get an explanation. Every value of a choice or boolean;
+    /// for integer and text ranges only the edges of the feasible set (the value just past each
+    /// end or hole, and "unset"), since a 300-value range would otherwise need 300 explanations.
+    pub(crate) fn explained(&self, v: usize, available: &[u64]) -> Vec<usize> {
+        let var = &self.model.vars[v];
+        let unset = var.unset();
+        let all = matches!(
+            var.kind,
+            super::model::VarKind::Choice { .. } | super::model::VarKind::Bool
+        );
+        let none_available = available.iter().all(|w| *w == 0);
+        (0..var.size)
+            .filter(|&i| !bit(available, i))
+            .filter(|&i| {
+                if all || Some(i) == unset {
+                    return true;
+                }
+                if none_available {
+                    return i == 0 || i + 1 == var.size - usize::from(unset.is_some());
+                }
+                let avail = |j: usize| Some(j) != unset && bit(available, j);
+                (i > 0 && avail(i - 1)) || avail(i + 1)
+            })
+            .collect()
     }
 
     /// Checks a configuration: every violated rule, and required options without a value.
@@ -539,16 +570,15 @@ impl Engine {
         let mut with_defaults = Solver::new(&self.model, s.doms.clone());
         let mut ok = true;
         for (v, p) in prefer.iter().enumerate() {
-            if let Some(p) = p {
-                if sel.get(self.model.vars[v].opt).is_none() && !with_defaults.assign(v, *p) {
-                    ok = false;
-                }
+            if let Some(p) = p
+                && sel.get(self.model.vars[v].opt).is_none()
+                && !with_defaults.assign(v, *p)
+            {
+                ok = false;
             }
         }
-        if ok {
-            if let Some(sol) = with_defaults.solve(&prefer, budget)? {
-                return Ok(Some(sol));
-            }
+        if ok && let Some(sol) = with_defaults.solve(&prefer, budget)? {
+            return Ok(Some(sol));
         }
         s.solve(&prefer, budget)
     }

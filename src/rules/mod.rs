@@ -12,4 +12,5 @@ pub use engine::{
     Violation,
 };
 pub use selection::{Selection, SelectionError};
+pub mod analyze;
 pub mod count;

@@ -397,11 +397,11 @@ impl<'m> Solver<'m> {
             return Ok(true);
         };
         let mut order: Vec<usize> = iter_bits(self.model.dom(&self.doms, v)).collect();
-        if let Some(p) = prefer.get(v).copied().flatten() {
-            if let Some(pos) = order.iter().position(|&i| i == p) {
-                order.remove(pos);
-                order.insert(0, p);
-            }
+        if let Some(p) = prefer.get(v).copied().flatten()
+            && let Some(pos) = order.iter().position(|&i| i == p)
+        {
+            order.remove(pos);
+            order.insert(0, p);
         }
         for i in order {
             if !budget.spend(1) {

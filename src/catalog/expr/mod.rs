@@ -499,21 +499,20 @@ impl<'a> Checker<'a> {
         if let Some(i) = values.iter().position(|v| *v == text) {
             return Ok(i);
         }
-        if let SKind::Name(n) = &lit.kind {
-            if let Some(other) = self.find(n) {
-                if !matches!(self.options[other].kind, OptionKind::Choice(_)) {
-                    return Err(Self::err(
-                        lit.range,
-                        Code::ExprType,
-                        format!(
-                            "cannot compare the choice option `{}` with the {} option `{n}`",
-                            self.options[o].id,
-                            self.options[other].kind.type_name()
-                        ),
-                        None,
-                    ));
-                }
-            }
+        if let SKind::Name(n) = &lit.kind
+            && let Some(other) = self.find(n)
+            && !matches!(self.options[other].kind, OptionKind::Choice(_))
+        {
+            return Err(Self::err(
+                lit.range,
+                Code::ExprType,
+                format!(
+                    "cannot compare the choice option `{}` with the {} option `{n}`",
+                    self.options[o].id,
+                    self.options[other].kind.type_name()
+                ),
+                None,
+            ));
         }
         let help = did_you_mean(&text, values.iter().map(String::as_str))
             .map(|s| format!("did you mean `{s}`?"))
@@ -647,21 +646,21 @@ impl<'a> Checker<'a> {
                     Some("compare choices with `==`, `!=`, `in` or `not in`".into()),
                 ));
             }
-            if let Some(o2) = choice_of(other) {
-                if !self.choice_values(o).contains(&self.options[o2].id) {
-                    // Two choice options: equal when they hold the same value id.
-                    let (va, vb) = (self.choice_values(o), self.choice_values(o2));
-                    let mut alts = Vec::new();
-                    for (i, v) in va.iter().enumerate() {
-                        if let Some(j) = vb.iter().position(|w| w == v) {
-                            alts.push(Expr::And(vec![
-                                Expr::ChoiceIn(o, vec![i]),
-                                Expr::ChoiceIn(o2, vec![j]),
-                            ]));
-                        }
+            if let Some(o2) = choice_of(other)
+                && !self.choice_values(o).contains(&self.options[o2].id)
+            {
+                // Two choice options: equal when they hold the same value id.
+                let (va, vb) = (self.choice_values(o), self.choice_values(o2));
+                let mut alts = Vec::new();
+                for (i, v) in va.iter().enumerate() {
+                    if let Some(j) = vb.iter().position(|w| w == v) {
+                        alts.push(Expr::And(vec![
+                            Expr::ChoiceIn(o, vec![i]),
+                            Expr::ChoiceIn(o2, vec![j]),
+                        ]));
                     }
-                    return Ok(wrap(Expr::Or(alts)));
                 }
+                return Ok(wrap(Expr::Or(alts)));
             }
             let v = self.choice_value(o, other)?;
             return Ok(wrap(Expr::ChoiceIn(o, vec![v])));
