@@ -88,3 +88,101 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("not a catalog directory"), "{err}");
 }
+
+fn catalog_args() -> Vec<String> {
+    vec!["--catalog".into(), common::repo().to_string_lossy().into_owned()]
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend(catalog_args());
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    bespoke(&refs)
+}
+
+#[test]
+fn configure_json_reports_availability_with_explanations() {
+    let (code, out, err) = run(&["configure", "classic-tee", "color=heather", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["consistent"], true);
+    let fabric = &v["options"]["fabric"];
+    assert_eq!(fabric["available"], serde_json::json!(["cotton", "organic"]));
+    let why = &fabric["unavailable"]["polyester"];
+    assert_eq!(why["rules"][0]["id"], "heather-is-cotton");
+    assert_eq!(why["choices"]["color"], "heather");
+    // Integer and text options give a range.
+    assert_eq!(v["options"]["quantity"]["min"], 1);
+    assert!(v["options"]["front_text"]["max"].is_i64());
+    assert!(v["completion"]["fabric"].is_string());
+    assert_eq!(v["validation"]["valid"], false);
+}
+
+#[test]
+fn configure_reports_conflicts_with_a_repair_and_exits_0() {
+    let (code, out, err) = run(&["configure", "classic-tee", "color=heather", "fabric=polyester", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["consistent"], false);
+    assert_eq!(v["conflict"]["rules"][0]["id"], "heather-is-cotton");
+    assert_eq!(v["repair"]["drop"], serde_json::json!(["color"]), "the older choice is dropped");
+    assert!(v["completion"].is_null());
+    let (code, out, _) = run(&["configure", "classic-tee", "color=heather", "fabric=polyester"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("INCONSISTENT"), "{out}");
+    assert!(out.contains("repair: color -> "), "{out}");
+}
+
+#[test]
+fn count_prints_an_exact_integer() {
+    let (code, out, _) = run(&["count", "classic-tee"]);
+    assert_eq!(code, 0);
+    let n: u128 = out.trim().parse().unwrap();
+    let (_, out2, _) = run(&["count", "classic-tee", "color=heather"]);
+    let m: u128 = out2.trim().parse().unwrap();
+    assert!(m > 0 && m < n);
+    let (_, json, _) = run(&["count", "classic-tee", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["count"], n.to_string());
+}
+
+#[test]
+fn analyze_reports_counts_and_findings() {
+    let (code, out, err) = run(&["analyze", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["products"].as_array().unwrap().len() >= 5);
+    for p in v["products"].as_array().unwrap() {
+        assert!(p["count"].as_str().unwrap().parse::<u128>().unwrap() > 0);
+        assert_eq!(p["dead"], serde_json::json!([]), "{}", p["product"]);
+    }
+    let dir = write_fixture("dead", &std::fs::read_to_string(common::repo().join("tests/fixtures/diagnostics/W101.txt")).unwrap());
+    let (code, out, _) = bespoke(&["analyze", "mug", "--catalog", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("warning[W101]"), "{out}");
+    assert!(out.contains("mug: 2 valid configurations"), "{out}");
+}
+
+#[test]
+fn engine_commands_exit_2_on_unknown_names() {
+    let (code, _, err) = run(&["configure", "classic-te"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `classic-tee`"), "{err}");
+    let (code, _, err) = run(&["configure", "classic-tee", "colour=white"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown option `colour`"), "{err}");
+    let (code, _, err) = run(&["count", "classic-tee", "color=purple"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(&["configure", "classic-tee", "quantity=0"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = run(&["configure", "classic-tee", "size"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn engine_commands_exit_1_on_a_broken_catalog() {
+    let dir = write_fixture("broken2", &std::fs::read_to_string(common::repo().join("tests/fixtures/diagnostics/E012.txt")).unwrap());
+    let (code, _, err) = bespoke(&["count", "mug", "--catalog", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E012"), "{err}");
+}

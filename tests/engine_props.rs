@@ -399,3 +399,53 @@ proptest! {
         prop_assert_eq!(v.valid, expected.is_empty());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, .. ProptestConfig::default() })]
+
+    #[test]
+    fn analysis_agrees_with_brute_force(spec in model_spec()) {
+        let p = load(&spec);
+        let engine = Engine::new(p.clone());
+        let all = solutions(&p, None);
+        let a = engine.analyze().unwrap();
+        prop_assert!(a.incomplete.is_empty());
+        prop_assert_eq!(a.impossible.is_some(), all.is_empty(), "impossible");
+        if let Some(e) = &a.impossible {
+            // The conflicting rules alone admit nothing, and each is needed.
+            let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
+            prop_assert!(solutions(&p, Some(&rules)).is_empty());
+            for r in &rules {
+                let mut fewer = rules.clone();
+                fewer.remove(r);
+                prop_assert!(!solutions(&p, Some(&fewer)).is_empty());
+            }
+            return Ok(());
+        }
+        prop_assert_eq!(a.count.clone().unwrap(), num_bigint::BigUint::from(all.len()));
+        for (o, opt) in p.options.iter().enumerate() {
+            let seen: BTreeSet<Option<Val>> = all.iter().map(|c| c[o]).collect();
+            let dead_bf: BTreeSet<Option<Val>> = domains(&p)[o].iter().copied().filter(|v| v.is_some() && !seen.contains(v)).collect();
+            let dead: BTreeSet<Option<Val>> = a.dead.iter().filter(|(x, _, _)| *x == o).map(|(_, i, _)| engine.model.vars[o].val(*i)).collect();
+            if matches!(opt.kind, OptionKind::Choice(_) | OptionKind::Boolean { .. }) {
+                prop_assert_eq!(&dead, &dead_bf, "dead values of o{}", o);
+            } else {
+                prop_assert!(dead.is_subset(&dead_bf), "dead values of o{}", o);
+            }
+            let forced = a.forced.iter().find(|(x, _)| *x == o).map(|(_, i)| engine.model.vars[o].val(*i));
+            let forced_bf = (seen.len() == 1 && domains(&p)[o].len() > 1).then(|| *seen.iter().next().unwrap()).filter(|v| v.is_some());
+            prop_assert_eq!(forced, forced_bf, "forced value of o{}", o);
+        }
+        // Redundancy, in the engine's order: rule r is redundant if the rules not yet found
+        // redundant (other than r) admit no configuration that breaks r.
+        let mut found: Vec<usize> = Vec::new();
+        for r in 0..p.constraints.len() {
+            let others: BTreeSet<usize> = (0..p.constraints.len()).filter(|&x| x != r && !found.contains(&x)).collect();
+            let breaks = solutions(&p, Some(&others)).iter().any(|c| !p.constraints[r].expr.eval(&|o| c[o]));
+            if !breaks {
+                found.push(r);
+            }
+        }
+        prop_assert_eq!(&a.redundant, &found, "redundant rules");
+    }
+}

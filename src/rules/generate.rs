@@ -365,11 +365,13 @@ impl Model {
     pub(crate) fn render(&self, witnesses: Vec<Witness>) -> Rendered {
         let mut comment = String::new();
         for line in &self.comment {
-            for l in line.lines() {
-                comment.push_str("# ");
-                comment.push_str(l);
-                comment.push('\n');
-            }
+            let clean: String = line
+                .chars()
+                .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
+                .collect();
+            comment.push_str("# ");
+            comment.push_str(clean.trim_end());
+            comment.push('\n');
         }
         // Rules first: the product lists the rules files.
         let mut chunks: Vec<(String, usize)> = Vec::new();
@@ -410,7 +412,7 @@ impl Model {
 
         let mut p = comment;
         let mut events = 8usize;
-        let _ = writeln!(p, "id: {}", self.id);
+        let _ = writeln!(p, "id: {}", id_scalar(&self.id));
         let _ = writeln!(p, "name: {}", quote(&self.name));
         if let Some(d) = &self.description {
             let _ = writeln!(p, "description: {}", quote(d));
@@ -1011,7 +1013,7 @@ fn car_rows(
                 let ci = rng.below(cand.len());
                 let j = cand[ci];
                 s[j] -= 1;
-                if prod(&s) * 1000 >= target * full {
+                if prod(&s).saturating_mul(1000) >= target.saturating_mul(full) {
                     if s[j] <= req[j].len().max(1) {
                         cand.swap_remove(ci);
                     }
@@ -1040,7 +1042,7 @@ fn car_rows(
             let base = (2 * u128::from(tight)).min(1000);
             let target = (base * rng.between(60, 140) as u128 / 100).clamp(1, 1000);
             let mut s = dims.clone();
-            while prod(&s) * 1000 > target * full {
+            while prod(&s).saturating_mul(1000) > target.saturating_mul(full) {
                 let cand: Vec<usize> = (1..k).filter(|&j| s[j] > 1).collect();
                 if cand.is_empty() {
                     break;
