@@ -127,3 +127,17 @@ fn generation_is_deterministic() {
         assert_eq!(generate::random_small(seed), generate::random_small(seed));
     }
 }
+
+#[test]
+fn zz_dump() {
+    if let Ok(dir) = std::env::var("DUMP") {
+        for g in [generate::car_model(1, 100, 113), generate::feature_model(1, 30, 60), generate::random_small(5), generate::random_small(6)] {
+            let files = g.files();
+            for p in files.paths() {
+                let path = std::path::Path::new(&dir).join(p);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, files.get(p).unwrap()).unwrap();
+            }
+        }
+    }
+}
