@@ -9,6 +9,46 @@ use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptId, Product, Value};
 
+/// Solutions kept per engine to witness values in later calls (bounded memory).
+const POOL: usize = 512;
+/// Explanations kept per engine to retry first in later calls.
+const EXPLANATION_CACHE: usize = 256;
+
+/// What an engine learns across calls: solutions (witnesses) and explanations. Both only speed
+/// answers up: a witness is a real solution and an explanation is re-checked before reuse.
+#[derive(Debug, Default)]
+struct Shared {
+    pool: std::sync::Mutex<std::collections::VecDeque<Vec<usize>>>,
+    explanations: std::sync::Mutex<Vec<Vec<Elem>>>,
+    /// Values that no configuration has, with their (choice-free, hence always valid) explanation.
+    dead: std::sync::Mutex<std::collections::HashMap<(usize, usize), Explanation>>,
+    /// Values seen in some valid configuration (never dead), per variable.
+    live: std::sync::Mutex<std::collections::HashSet<(usize, usize)>>,
+}
+
+impl Shared {
+    fn remember(&self, sols: Vec<Vec<usize>>) {
+        if sols.is_empty() {
+            return;
+        }
+        if let Ok(mut live) = self.live.lock() {
+            for s in &sols {
+                for (v, &i) in s.iter().enumerate() {
+                    live.insert((v, i));
+                }
+            }
+        }
+        if let Ok(mut pool) = self.pool.lock() {
+            for s in sols {
+                if pool.len() >= POOL {
+                    pool.pop_front();
+                }
+                pool.push_back(s);
+            }
+        }
+    }
+}
+
 /// Default work limit per operation (search nodes plus propagation steps).
 pub const DEFAULT_WORK_LIMIT: u64 = 20_000_000;
 
@@ -27,6 +67,7 @@ pub struct Engine {
     pub work_limit: u64,
     /// Static connected component of each variable (through constraint scopes).
     component: Vec<usize>,
+    shared: Arc<Shared>,
 }
 
 /// Why a value is unavailable: the rules and the customer's choices that together exclude it.
@@ -86,7 +127,7 @@ pub struct Repair {
     pub replace: Vec<(OptId, Option<Value>)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Elem {
     Rule(usize),
     Choice(usize, usize),
@@ -124,7 +165,13 @@ impl Engine {
             model,
             work_limit: DEFAULT_WORK_LIMIT,
             component,
+            shared: Arc::new(Shared::default()),
         }
+    }
+
+    /// Whether a remembered solution agrees with every fixed choice.
+    fn pooled(&self, base: &[(usize, usize)]) -> bool {
+        self.shared.pool.lock().is_ok_and(|p| p.iter().any(|s| base.iter().all(|&(v, i)| s[v] == i)))
     }
 
     pub fn with_work_limit(mut self, limit: u64) -> Engine {
@@ -190,7 +237,16 @@ impl Engine {
                 }
             }
         }
-        let mut s = s.with_active(active);
+        // Only variables read by active rules need values: the others are free.
+        let mut relevant = vec![false; self.model.vars.len()];
+        for (r, on) in active.iter().enumerate() {
+            if *on {
+                for &v in &self.model.cons[r].scope {
+                    relevant[v] = true;
+                }
+            }
+        }
+        let mut s = s.with_active(active).with_relevant(relevant);
         Ok(s.solve(&[], budget)?.is_some())
     }
 
@@ -294,7 +350,27 @@ impl Engine {
         budget: &mut Budget,
     ) -> Result<Explanation, OutOfWork> {
         let fixed = [target];
-        for prev in cache.iter() {
+        // A value no configuration has is explained by rules alone, the same under any choices.
+        if let Some(e) = self.shared.dead.lock().ok().and_then(|d| d.get(&target).cloned()) {
+            return Ok(e);
+        }
+        let live = self.shared.live.lock().is_ok_and(|l| l.contains(&target));
+        if !live {
+            let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
+            if self.feasible(&fixed, &all, budget)? {
+                if let Ok(mut l) = self.shared.live.lock() {
+                    l.insert(target);
+                }
+            } else {
+                let e = self.explain_rules_only(target, budget)?;
+                if let Ok(mut d) = self.shared.dead.lock() {
+                    d.insert(target, e.clone());
+                }
+                return Ok(e);
+            }
+        }
+        let touches = |e: &Vec<Elem>| e.iter().any(|x| matches!(x, Elem::Rule(r) if self.model.cons[*r].scope.contains(&target.0)));
+        for prev in cache.iter().filter(|e| touches(e)).take(8) {
             // Earlier explanations often exclude this value too (a table or a choice removing many).
             let usable = prev.iter().all(|e| match e {
                 Elem::Choice(v, i) => base.contains(&(*v, *i)),
@@ -305,11 +381,77 @@ impl Engine {
                 return Ok(self.to_explanation(&e));
             }
         }
-        let cands = self.candidates(base, Some(target.0));
+        // Most explanations are local: look for a conflict among the rules near the target
+        // first (growing the neighbourhood), and only then among everything in its component.
+        let mut cands = Vec::new();
+        for depth in 1..=3 {
+            cands = self.neighbourhood(base, target.0, depth);
+            if !self.feasible(&fixed, &cands, budget)? {
+                break;
+            }
+            cands.clear();
+        }
+        if cands.is_empty() {
+            cands = self.candidates(base, Some(target.0));
+            // A conflict outside the target's component (among the other choices) excludes it too.
+            if self.feasible(&fixed, &cands, budget)? {
+                cands = self.candidates(base, None);
+            }
+        }
         let e = self.quickxplain(&fixed, &mut Vec::new(), false, &cands, budget)?;
         let out = self.to_explanation(&e);
         cache.push(e);
         Ok(out)
+    }
+
+    /// A minimal set of rules that exclude `target` with no choices at all.
+    fn explain_rules_only(&self, target: (usize, usize), budget: &mut Budget) -> Result<Explanation, OutOfWork> {
+        let fixed = [target];
+        let mut cands = Vec::new();
+        for depth in 1..=3 {
+            cands = self.neighbourhood(&[], target.0, depth);
+            if !self.feasible(&fixed, &cands, budget)? {
+                break;
+            }
+            cands.clear();
+        }
+        if cands.is_empty() {
+            cands = self.candidates(&[], Some(target.0));
+            // A conflict elsewhere (an impossible product) excludes every value.
+            if self.feasible(&fixed, &cands, budget)? {
+                cands = self.candidates(&[], None);
+            }
+        }
+        let e = self.quickxplain(&fixed, &mut Vec::new(), false, &cands, budget)?;
+        Ok(self.to_explanation(&e))
+    }
+
+    /// The rules within `depth` constraint hops of variable `v`, and the choices on the variables they read.
+    fn neighbourhood(&self, base: &[(usize, usize)], v: usize, depth: usize) -> Vec<Elem> {
+        let mut vars = vec![false; self.model.vars.len()];
+        vars[v] = true;
+        let mut rules = vec![false; self.model.cons.len()];
+        let mut frontier = vec![v];
+        for _ in 0..depth {
+            let mut next = Vec::new();
+            for &x in &frontier {
+                for &c in &self.model.var_cons[x] {
+                    if !rules[c] {
+                        rules[c] = true;
+                        for &y in &self.model.cons[c].scope {
+                            if !vars[y] {
+                                vars[y] = true;
+                                next.push(y);
+                            }
+                        }
+                    }
+                }
+            }
+            frontier = next;
+        }
+        let mut out: Vec<Elem> = base.iter().filter(|(x, _)| vars[*x]).map(|&(x, i)| Elem::Choice(x, i)).collect();
+        out.extend((0..self.model.cons.len()).filter(|&c| rules[c] || self.model.cons[c].scope.is_empty()).map(Elem::Rule));
+        out
     }
 
     /// A minimal set of choices and rules that conflict (for an inconsistent selection).
@@ -356,10 +498,10 @@ impl Engine {
 
         // Unselected options: relative to the whole selection.
         let unselected: Vec<usize> = (0..n).filter(|&v| selected[v].is_none()).collect();
-        let consistent = !bad_choice && self.feasible(&base, &[], budget)? && {
+        let consistent = !bad_choice && (self.pooled(&base) || {
             let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
             self.feasible(&base, &all, budget)?
-        };
+        });
         let mut conflict = None;
         if consistent {
             self.witness(&base, &unselected, &mut result, budget)?;
@@ -383,7 +525,7 @@ impl Engine {
             let others: Vec<(usize, usize)> =
                 base.iter().copied().filter(|(x, _)| *x != v).collect();
             let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
-            if self.feasible(&others, &all, budget)? {
+            if self.pooled(&others) || self.feasible(&others, &all, budget)? {
                 self.witness(&others, &[v], &mut result, budget)?;
             } else {
                 let (_, elems) = self.conflict(&others, budget)?;
@@ -403,13 +545,7 @@ impl Engine {
     }
 
     /// Finds, for the variables `targets`, which values have a solution under `base`, and explains the others.
-    fn witness(
-        &self,
-        base: &[(usize, usize)],
-        targets: &[usize],
-        result: &mut [OptionAvailability],
-        budget: &mut Budget,
-    ) -> Result<(), OutOfWork> {
+    fn witness(&self, base: &[(usize, usize)], targets: &[usize], result: &mut [OptionAvailability], budget: &mut Budget) -> Result<(), OutOfWork> {
         let model = &self.model;
         let mut root = Solver::new(model, model.initial());
         for &(v, i) in base {
@@ -420,9 +556,16 @@ impl Engine {
             return Ok(()); // callers check feasibility first
         }
         let root_doms = root.doms.clone();
-        let mut seen: Vec<Vec<u64>> = (0..model.vars.len())
-            .map(|v| vec![0u64; model.nwords[v]])
-            .collect();
+        let mut seen: Vec<Vec<u64>> = (0..model.vars.len()).map(|v| vec![0u64; model.nwords[v]]).collect();
+        let matches_base = |sol: &[usize]| base.iter().all(|&(v, i)| sol[v] == i);
+        // Solutions found earlier (by any call) that agree with the base witness their values.
+        let mut local: Vec<Vec<usize>> = self.shared.pool.lock().map(|p| p.iter().filter(|s| matches_base(s)).cloned().collect()).unwrap_or_default();
+        for sol in &local {
+            for (x, &j) in sol.iter().enumerate() {
+                set_bit(&mut seen[x], j);
+            }
+        }
+        let mut found: Vec<Vec<usize>> = Vec::new();
         let defaults = self.defaults();
         for &v in targets {
             let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
@@ -430,26 +573,40 @@ impl Engine {
                 if bit(&seen[v], i) {
                     continue;
                 }
-                // Prefer values not witnessed yet, so each solution witnesses as many as possible.
-                let prefer: Vec<Option<usize>> = (0..model.vars.len())
-                    .map(|x| {
-                        iter_bits(model.dom(&root_doms, x))
-                            .find(|&j| !bit(&seen[x], j))
-                            .or(defaults[x])
-                    })
-                    .collect();
-                let mut s = Solver::new(model, root_doms.clone());
-                if !s.assign(v, i) {
-                    continue;
-                }
-                if let Some(sol) = s.solve(&prefer, budget)? {
+                // 1. A known solution with only `v` changed: check v's constraints.
+                let moved = local.iter().rev().take(64).find_map(|sol| {
+                    let mut m = sol.clone();
+                    m[v] = i;
+                    model.var_cons[v].iter().all(|&c| model.holds(&model.cons[c], &m)).then_some(m)
+                });
+                // 2. A search that prefers values not witnessed yet, so that each solution
+                //    witnesses as many new values as possible.
+                let sol = match moved {
+                    Some(m) => Some(m),
+                    None => {
+                        let prefer: Vec<Option<usize>> = (0..model.vars.len())
+                            .map(|x| iter_bits(model.dom(&root_doms, x)).find(|&j| !bit(&seen[x], j)).or(defaults[x]))
+                            .collect();
+                        let mut s = Solver::new(model, root_doms.clone());
+                        if !s.assign(v, i) {
+                            continue;
+                        }
+                        s.queue_var(v);
+                        s.solve_queued(&prefer, budget)?
+                    }
+                };
+                if let Some(sol) = sol {
                     for (x, &j) in sol.iter().enumerate() {
                         set_bit(&mut seen[x], j);
                     }
+                    local.push(sol.clone());
+                    found.push(sol);
                 }
             }
         }
-        let mut cache: Vec<Vec<Elem>> = Vec::new();
+        self.shared.remember(found);
+        let mut cache: Vec<Vec<Elem>> = self.shared.explanations.lock().map(|c| c.clone()).unwrap_or_default();
+        let before = cache.len();
         for &v in targets {
             for i in 0..model.vars[v].size {
                 if bit(&seen[v], i) {
@@ -459,6 +616,15 @@ impl Engine {
             for i in self.explained(v, &seen[v]) {
                 let e = self.explain(base, (v, i), &mut cache, budget)?;
                 result[v].unavailable.push((i, e));
+            }
+        }
+        if cache.len() > before {
+            if let Ok(mut shared) = self.shared.explanations.lock() {
+                for e in cache.drain(before..) {
+                    if shared.len() < EXPLANATION_CACHE && !shared.contains(&e) {
+                        shared.push(e);
+                    }
+                }
             }
         }
         Ok(())
@@ -636,3 +802,4 @@ impl Engine {
         })
     }
 }
+

@@ -334,7 +334,7 @@ pub(crate) fn id_scalar(s: &str) -> String {
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-');
-    if (word && !yaml_special(s)) || canonical_int(s) {
+    if (word && !yaml_special(s)) || canonical_int(s) || s == "true" || s == "false" {
         s.to_owned()
     } else {
         quote(s)
@@ -367,7 +367,13 @@ impl Model {
         for line in &self.comment {
             let clean: String = line
                 .chars()
-                .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
+                .map(|c| {
+                    if c == ' ' || c.is_ascii_graphic() {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
                 .collect();
             comment.push_str("# ");
             comment.push_str(clean.trim_end());
@@ -611,13 +617,18 @@ const SMALL_DOMAIN_WEIGHTS: [u32; 11] = [18, 16, 14, 11, 10, 7, 7, 5, 5, 3, 4];
 /// Knobs of [`car_model_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CarParams {
-    /// How much each table rules out, in per mille of the tuples over its options (0–1000),
-    /// approximately. An `allow` table admits about `1000 - tightness` ‰ of its tuples (beyond
-    /// the rows the planted configurations need); a `forbid` table excludes about `tightness` ‰.
-    /// Tables overlap, so the number of valid configurations is not a simple product, but
-    /// raising the tightness lowers it steeply: with independent tables it is roughly
-    /// `|space| × ((1000 - tightness) / 1000) ^ tables`. Default 700: the target
-    /// (10^12–10^22 valid configurations for 100–270 options) is to be tuned with the counter.
+    /// How much a table rules out, in per mille of the tuples over its options (0–1000),
+    /// approximately. An `allow` table (3 in 4) has a row for every value of its first option
+    /// admitting about `1000 - tightness` ‰ of the other options' tuples (jittered ±40% per
+    /// row, never less than the planted configurations need); a `forbid` table (1 in 4) lists
+    /// exceptions and excludes about `tightness / 3` ‰. Tables overlap, so the number of valid
+    /// configurations is not a simple product, but raising the tightness lowers it steeply:
+    /// were the tables independent it would be about `|space| × ((1000 - tightness) / 1000) ^
+    /// (allow tables)`. The response is steep: for seeds 1–3 that independence estimate
+    /// (sampled per constraint) gives about 10^8–10^13 valid configurations for (100 options,
+    /// 113 tables) and 10^15–10^23 for (270, 330) at the default 850; at 700 it gives 10^26 and
+    /// 10^72, at 900 about 10^3. To be tuned with the exact counter against the target
+    /// (10^12–10^22 valid configurations for 100–270 options).
     pub tightness_permille: u32,
     /// How many hidden full configurations are planted (at least 1); every rule admits them,
     /// so the model is satisfiable. They are returned in [`Generated::witnesses`]. Default 3.
@@ -627,7 +638,7 @@ pub struct CarParams {
 impl Default for CarParams {
     fn default() -> Self {
         CarParams {
-            tightness_permille: 700,
+            tightness_permille: 850,
             planted: 3,
         }
     }
@@ -825,14 +836,10 @@ pub fn car_model_with(seed: u64, options: usize, tables: usize, params: &CarPara
             format!(
                 "This {} is offered only with certain {}.",
                 names[0],
-                names[1..].join(" and ")
+                and_list(&names[1..])
             )
         } else {
-            format!(
-                "This combination of {} and {} is not available.",
-                names[0],
-                names[1..].join(" and ")
-            )
+            format!("This combination of {} is not available.", and_list(&names))
         };
         rules.push(Rule {
             id: format!("t{made}"),
@@ -894,6 +901,15 @@ pub fn car_model_with(seed: u64, options: usize, tables: usize, params: &CarPara
         rules,
     };
     model.render(witnesses).generated
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -990,18 +1006,15 @@ fn car_rows(
     let full = prod(&dims);
     // (key values, tail cells) with the key values merged when tails are equal.
     let mut by_tail: Vec<(Vec<Cell>, Vec<usize>)> = Vec::new();
-    let missing = u128::from(tight / 4);
     for v in 0..dims[0] {
         let pv: Vec<&Vec<Option<usize>>> =
             planted.iter().filter(|p| p[scope[0]] == Some(v)).collect();
         let mut sets: Vec<Vec<usize>> = Vec::with_capacity(k);
         sets.push(vec![v]);
         if allow {
-            if pv.is_empty() && rng.chance(tight / 4) {
-                continue;
-            }
-            // Target share of the tail space, per mille, jittered ±40%.
-            let base = (1000 - u128::from(tight)) * 1000 / (1000 - missing).max(1);
+            // Every key value gets a row admitting about `1000 - tight` ‰ of the other
+            // columns' tuples (jittered ±40%).
+            let base = 1000 - u128::from(tight);
             let target = (base * rng.between(60, 140) as u128 / 100).clamp(1, 1000);
             let req: Vec<BTreeSet<usize>> = scope
                 .iter()
@@ -1036,10 +1049,12 @@ fn car_rows(
                 sets.push(set);
             }
         } else {
+            // Forbid tables list exceptions: half the key values get a row excluding about
+            // `2/3 × tight` ‰ of the other columns' tuples, so about `tight / 3` ‰ in all.
             if !rng.chance(500) {
                 continue;
             }
-            let base = (2 * u128::from(tight)).min(1000);
+            let base = (2 * u128::from(tight) / 3).min(1000);
             let target = (base * rng.between(60, 140) as u128 / 100).clamp(1, 1000);
             let mut s = dims.clone();
             while prod(&s).saturating_mul(1000) > target.saturating_mul(full) {
@@ -1134,14 +1149,15 @@ fn car_implications(
         })
         .collect();
     let small_then: Vec<usize> = (0..n)
-        .filter(|&o| match opts[o].kind {
-            CarKind::Choice {
-                required: true,
-                big: false,
-                ..
-            }
-            | CarKind::Bool => true,
-            _ => false,
+        .filter(|&o| {
+            matches!(
+                opts[o].kind,
+                CarKind::Choice {
+                    required: true,
+                    big: false,
+                    ..
+                } | CarKind::Bool
+            )
         })
         .collect();
     let conds: Vec<usize> = (0..n)
@@ -1158,7 +1174,8 @@ fn car_implications(
         } else {
             conds[rng.below(conds.len())]
         };
-        let (cond_text, holds): (String, Box<dyn Fn(Option<usize>) -> bool>) = match opts[a].kind {
+        // `want`: the value index the condition tests, or `None` for `is_set`.
+        let (cond_text, want): (String, Option<usize>) = match opts[a].kind {
             CarKind::Bool => {
                 let want = rng.below(2);
                 let text = if want == 1 {
@@ -1166,18 +1183,22 @@ fn car_implications(
                 } else {
                     format!("not {}", opts[a].id)
                 };
-                (text, Box::new(move |v| v == Some(want)))
+                (text, Some(want))
             }
             CarKind::Choice {
                 required: false, ..
-            } if i == 0 => (format!("is_set({})", opts[a].id), Box::new(|v| v.is_some())),
+            } if i == 0 => (format!("is_set({})", opts[a].id), None),
             _ => {
                 let want = rng.below(opts[a].domain());
                 (
                     format!("{} == {}", opts[a].id, opts[a].value(want)),
-                    Box::new(move |v| v == Some(want)),
+                    Some(want),
                 )
             }
+        };
+        let holds = |v: Option<usize>| match want {
+            Some(w) => v == Some(w),
+            None => v.is_some(),
         };
         let active: Vec<&Vec<Option<usize>>> = planted.iter().filter(|p| holds(p[a])).collect();
         // Consequence: on an integer option (once), else a required small choice or a boolean.

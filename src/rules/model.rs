@@ -193,6 +193,9 @@ pub enum ConKind {
         row_words: usize,
         cell_off: Vec<usize>,
     },
+    /// A negative compressed table (same layout): the constraint holds iff no row matches.
+    /// Used when the complement of a rule is much smaller than the rule (e.g. `forbid` tables).
+    NegTable { rows: Vec<u64>, nrows: usize, row_words: usize, cell_off: Vec<usize> },
     /// An expression too large to tabulate: checked when at most one scope variable is unfixed.
     Check(Expr),
 }
@@ -261,15 +264,35 @@ impl Model {
         let mut scope = std::collections::BTreeSet::new();
         e.options(&mut scope);
         let scope: Vec<usize> = scope.into_iter().filter(|&v| v < self.vars.len()).collect();
-        if let Some(rows) = self.dnf(e, false) {
-            return self.table(scope, rows);
+        let pos = self.dnf(e, false);
+        let neg = self.dnf(e, true);
+        match (pos, neg) {
+            (Some(p), Some(n)) if n.len() * 4 < p.len() => return self.table(scope, n, false),
+            (Some(p), _) => return self.table(scope, p, true),
+            (None, Some(n)) => return self.table(scope, n, false),
+            (None, None) => {}
         }
         if let Some(rows) = self.enumerate(e, &scope) {
-            return self.table(scope, rows);
+            return self.table(scope, rows, true);
         }
         Con {
             scope,
             kind: ConKind::Check(e.clone()),
+        }
+    }
+
+    /// Whether constraint `c` holds for a full assignment (one index per variable).
+    pub fn holds(&self, c: &Con, assignment: &[usize]) -> bool {
+        match &c.kind {
+            ConKind::Table { rows, nrows, row_words, cell_off } => (0..*nrows).any(|r| {
+                let row = &rows[r * row_words..(r + 1) * row_words];
+                c.scope.iter().enumerate().all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
+            }),
+            ConKind::NegTable { rows, nrows, row_words, cell_off } => !(0..*nrows).any(|r| {
+                let row = &rows[r * row_words..(r + 1) * row_words];
+                c.scope.iter().enumerate().all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
+            }),
+            ConKind::Check(e) => e.eval(&|o| assignment.get(o).and_then(|&i| self.vars.get(o)?.val(i))),
         }
     }
 
@@ -287,7 +310,7 @@ impl Model {
         &doms[self.offset[v]..self.offset[v] + self.nwords[v]]
     }
 
-    fn table(&self, scope: Vec<usize>, rows: Vec<BTreeMap<usize, Bits>>) -> Con {
+    fn table(&self, scope: Vec<usize>, rows: Vec<BTreeMap<usize, Bits>>, positive: bool) -> Con {
         let mut cell_off = Vec::with_capacity(scope.len());
         let mut row_words = 0;
         for &v in &scope {
@@ -303,15 +326,13 @@ impl Model {
                 }
             }
         }
-        Con {
-            scope,
-            kind: ConKind::Table {
-                nrows: rows.len(),
-                rows: flat,
-                row_words,
-                cell_off,
-            },
-        }
+        let nrows = rows.len();
+        let kind = if positive {
+            ConKind::Table { nrows, rows: flat, row_words, cell_off }
+        } else {
+            ConKind::NegTable { nrows, rows: flat, row_words, cell_off }
+        };
+        Con { scope, kind }
     }
 
     /// The set of indices of variable `v` at which a single-variable expression holds.

@@ -6,10 +6,14 @@ use super::model::{ConKind, Model, bit, count_bits, iter_bits};
 use crate::catalog::expr::Val;
 
 /// A work budget shared by one engine operation: search nodes and propagation steps.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Budget {
     pub remaining: u64,
     pub limit: u64,
+    /// Conflict weights per constraint (dom/wdeg), learned across the searches of one operation.
+    pub weights: Vec<u64>,
+    /// State of the tie-breaking generator (deterministic).
+    rng: u64,
 }
 
 impl Budget {
@@ -17,7 +21,27 @@ impl Budget {
         Budget {
             remaining: limit,
             limit,
+            weights: Vec::new(),
+            rng: 0x2545_F491_4F6C_DD1D,
         }
+    }
+
+    fn bump(&mut self, c: usize) {
+        if self.weights.len() <= c {
+            self.weights.resize(c + 1, 1);
+        }
+        self.weights[c] = self.weights[c].saturating_add(1);
+    }
+
+    fn weight(&self, c: usize) -> u64 {
+        self.weights.get(c).copied().unwrap_or(1)
+    }
+
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
     }
 
     /// Spends `n` units; false when exhausted.
@@ -52,6 +76,9 @@ pub struct Solver<'m> {
     active: Option<Vec<bool>>,
     /// Extra constraints (e.g. a negated rule), propagated like the model's.
     extra: &'m [super::model::Con],
+    /// When set, only these variables are branched on; the others are unconstrained by the
+    /// active constraints and keep any value of their domain.
+    relevant: Option<Vec<bool>>,
 }
 
 impl<'m> Solver<'m> {
@@ -65,7 +92,14 @@ impl<'m> Solver<'m> {
             supp: Vec::new(),
             active: None,
             extra: &[],
+            relevant: None,
         }
+    }
+
+    /// Branches only on the variables marked true (see the field's doc).
+    pub fn with_relevant(mut self, relevant: Vec<bool>) -> Self {
+        self.relevant = Some(relevant);
+        self
     }
 
     /// Adds constraints beyond the model's (indexed after them).
@@ -197,6 +231,7 @@ impl<'m> Solver<'m> {
             self.queued[c] = false;
             let ok = self.revise(c, budget)?;
             if !ok {
+                budget.bump(c);
                 while let Some(c) = self.queue.pop_front() {
                     self.queued[c] = false;
                 }
@@ -206,11 +241,82 @@ impl<'m> Solver<'m> {
         Ok(true)
     }
 
+    /// Queues the constraints of `v` other than `c`, after `v`'s domain changed.
+    fn notify(&mut self, v: usize, c: usize) {
+        let model: &'m Model = self.model;
+        let extra: &'m [super::model::Con] = self.extra;
+        for &c2 in &model.var_cons[v] {
+            if c2 != c {
+                self.enqueue(c2);
+            }
+        }
+        for (k, x) in extra.iter().enumerate() {
+            let c2 = model.cons.len() + k;
+            if c2 != c && x.scope.contains(&v) {
+                self.enqueue(c2);
+            }
+        }
+    }
+
+    /// A negative compressed table: a row whose cells contain every current value of all scope
+    /// variables but one forbids, for that one, the values in its cell; if it contains them all,
+    /// every remaining combination is forbidden.
+    fn revise_negative(&mut self, c: usize, scope: &[usize], rows: &[u64], nrows: usize, row_words: usize, cell_off: &[usize], budget: &mut Budget) -> Result<bool, OutOfWork> {
+        let model: &'m Model = self.model;
+        loop {
+            if !budget.spend(1 + (nrows * row_words) as u64 / 64) {
+                return Err(OutOfWork);
+            }
+            let mut changed_any = false;
+            for r in 0..nrows {
+                let row = &rows[r * row_words..(r + 1) * row_words];
+                let mut outside: Option<usize> = None;
+                let mut skip = false;
+                for (j, &v) in scope.iter().enumerate() {
+                    let d = model.dom(&self.doms, v);
+                    let cell = &row[cell_off[j]..cell_off[j] + d.len()];
+                    if cell.iter().zip(d).all(|(a, b)| a & b == 0) {
+                        skip = true; // the row cannot match
+                        break;
+                    }
+                    if cell.iter().zip(d).any(|(a, b)| b & !a != 0) {
+                        if outside.is_some() {
+                            skip = true; // two variables escape the row: nothing to infer
+                            break;
+                        }
+                        outside = Some(j);
+                    }
+                }
+                if skip {
+                    continue;
+                }
+                let Some(j) = outside else { return Ok(false) };
+                let v = scope[j];
+                let off = model.offset[v];
+                for k in 0..model.nwords[v] {
+                    let nw = self.doms[off + k] & !row[cell_off[j] + k];
+                    self.set_word(off + k, nw);
+                }
+                if self.size(v) == 0 {
+                    return Ok(false);
+                }
+                changed_any = true;
+                self.notify(v, c);
+            }
+            if !changed_any {
+                return Ok(true);
+            }
+        }
+    }
+
     fn revise(&mut self, c: usize, budget: &mut Budget) -> Result<bool, OutOfWork> {
         let model: &'m Model = self.model;
         let con = self.con(c);
         let extra: &'m [super::model::Con] = self.extra;
         match &con.kind {
+            ConKind::NegTable { rows, nrows, row_words, cell_off } => {
+                self.revise_negative(c, &con.scope, rows, *nrows, *row_words, cell_off, budget)
+            }
             ConKind::Table {
                 rows,
                 nrows,
@@ -342,6 +448,14 @@ impl<'m> Solver<'m> {
                         .all(|(dw, cw)| dw & !cw == 0)
                 })
             }),
+            // Entailed when no forbidden row can match any more.
+            ConKind::NegTable { rows, nrows, row_words, cell_off } => (0..*nrows).all(|r| {
+                let row = &rows[r * row_words..(r + 1) * row_words];
+                con.scope.iter().enumerate().any(|(j, &v)| {
+                    let d = self.model.dom(&self.doms, v);
+                    d.iter().zip(&row[cell_off[j]..]).all(|(dw, cw)| dw & cw == 0)
+                })
+            }),
             ConKind::Check(_) => false,
         }
     }
@@ -351,70 +465,104 @@ impl<'m> Solver<'m> {
     }
 
     /// Depth-first search for one solution, preferring `prefer[v]` (then the lowest index).
+    /// Variables are chosen by dom/wdeg (domain size over learned conflict weight); the search
+    /// restarts with growing node limits so that early wrong choices are not explored forever.
     /// Returns the solution's index per variable.
-    pub fn solve(
-        &mut self,
-        prefer: &[Option<usize>],
-        budget: &mut Budget,
-    ) -> Result<Option<Vec<usize>>, OutOfWork> {
-        let start = self.mark();
+    pub fn solve(&mut self, prefer: &[Option<usize>], budget: &mut Budget) -> Result<Option<Vec<usize>>, OutOfWork> {
         self.queue_all();
+        self.solve_queued(prefer, budget)
+    }
+
+    /// Like `solve`, when the domains were at a fixpoint before the caller changed some variables
+    /// and queued their constraints (`queue_var`): only those are propagated first.
+    pub fn solve_queued(&mut self, prefer: &[Option<usize>], budget: &mut Budget) -> Result<Option<Vec<usize>>, OutOfWork> {
+        let start = self.mark();
         if !self.propagate(budget)? {
             self.undo(start);
             return Ok(None);
         }
-        let r = self.dfs(prefer, budget);
-        let out = match r {
-            Ok(true) => Ok(Some(
-                (0..self.model.vars.len())
-                    .map(|v| self.fixed(v).unwrap_or(0))
-                    .collect(),
-            )),
-            Ok(false) => Ok(None),
-            Err(e) => Err(e),
+        let mut limit: u64 = 64;
+        let out = loop {
+            let mut nodes = limit;
+            match self.dfs(prefer, budget, &mut nodes, limit > 64) {
+                Ok(Some(true)) => {
+                    break Ok(Some((0..self.model.vars.len()).map(|v| self.fixed(v).unwrap_or(0)).collect()));
+                }
+                Ok(Some(false)) => break Ok(None),
+                // The run's node limit: restart (weights persist), with a larger limit.
+                Ok(None) => limit = limit.saturating_mul(3) / 2,
+                Err(e) => break Err(e),
+            }
         };
         self.undo(start);
         out
     }
 
-    fn pick(&self) -> Option<usize> {
-        let mut best: Option<(usize, usize)> = None;
+    fn pick(&self, budget: &mut Budget, randomize: bool) -> Option<usize> {
+        // Minimise size / weight, comparing by cross-multiplication.
+        let mut best: Option<(usize, u64, usize)> = None;
+        let noise = if randomize { budget.random() } else { 0 };
         for v in 0..self.model.vars.len() {
+            if self.relevant.as_ref().is_some_and(|r| !r[v]) {
+                continue;
+            }
             let s = self.size(v);
-            if s > 1 && best.is_none_or(|(bs, _)| s < bs) {
-                best = Some((s, v));
-                if s == 2 {
-                    break;
+            if s <= 1 {
+                continue;
+            }
+            let mut w: u64 = 1;
+            for &c in &self.model.var_cons[v] {
+                w = w.saturating_add(budget.weight(c));
+            }
+            let better = match best {
+                None => true,
+                Some((bs, bw, bv)) => {
+                    let (l, r) = ((s as u128) * (bw as u128), (bs as u128) * (w as u128));
+                    l < r || (l == r && randomize && (noise.rotate_left(v as u32 % 64) & 1 == 1) && bv != v)
                 }
+            };
+            if better {
+                best = Some((s, w, v));
             }
         }
-        best.map(|(_, v)| v)
+        best.map(|(_, _, v)| v)
     }
 
-    /// Leaves the solution in the domains when it returns true.
-    fn dfs(&mut self, prefer: &[Option<usize>], budget: &mut Budget) -> Result<bool, OutOfWork> {
-        let Some(v) = self.pick() else {
-            return Ok(true);
-        };
+    /// Leaves the solution in the domains when it returns `Some(true)`; `Some(false)` when the
+    /// subtree has no solution; `None` when the run's node limit was reached.
+    fn dfs(&mut self, prefer: &[Option<usize>], budget: &mut Budget, nodes: &mut u64, randomize: bool) -> Result<Option<bool>, OutOfWork> {
+        let Some(v) = self.pick(budget, randomize) else { return Ok(Some(true)) };
         let mut order: Vec<usize> = iter_bits(self.model.dom(&self.doms, v)).collect();
-        if let Some(p) = prefer.get(v).copied().flatten()
-            && let Some(pos) = order.iter().position(|&i| i == p)
-        {
-            order.remove(pos);
-            order.insert(0, p);
+        if let Some(p) = prefer.get(v).copied().flatten() {
+            if let Some(pos) = order.iter().position(|&i| i == p) {
+                order.remove(pos);
+                order.insert(0, p);
+            }
         }
         for i in order {
             if !budget.spend(1) {
                 return Err(OutOfWork);
             }
+            if *nodes == 0 {
+                return Ok(None);
+            }
+            *nodes -= 1;
             let m = self.mark();
             self.assign(v, i);
             self.queue_var(v);
-            if self.propagate(budget)? && self.dfs(prefer, budget)? {
-                return Ok(true);
+            if self.propagate(budget)? {
+                match self.dfs(prefer, budget, nodes, randomize)? {
+                    Some(true) => return Ok(Some(true)),
+                    Some(false) => {}
+                    None => {
+                        self.undo(m);
+                        return Ok(None);
+                    }
+                }
             }
             self.undo(m);
         }
-        Ok(false)
+        Ok(Some(false))
     }
+
 }
