@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bespoke::catalog::{self, Product, Value};
 use bespoke::rules::{Engine, Selection};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 
 struct Rng(u64);
 impl Rng {
@@ -28,7 +28,12 @@ impl Rng {
 
 fn sample_products() -> Vec<Arc<Product>> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    catalog::load_dir(&root).unwrap().catalog.unwrap().products().to_vec()
+    catalog::load_dir(&root)
+        .unwrap()
+        .catalog
+        .unwrap()
+        .products()
+        .to_vec()
 }
 
 /// Replays click paths: each step picks an unselected option and one of its available values.
@@ -41,15 +46,23 @@ fn click_paths(engine: &Engine, seed: u64, paths: usize, steps: usize) -> Vec<Se
         out.push(sel.clone());
         for _ in 0..steps {
             let prop = engine.propagate(&sel).unwrap();
-            let open: Vec<_> = prop.options.iter().filter(|o| o.selected.is_none() && !o.available.is_empty()).collect();
+            let open: Vec<_> = prop
+                .options
+                .iter()
+                .filter(|o| o.selected.is_none() && !o.available.is_empty())
+                .collect();
             if open.is_empty() {
                 break;
             }
             let oa = open[rng.below(open.len())];
             let i = oa.available[rng.below(oa.available.len())];
-            let Some(v) = engine.model.vars[oa.option].value(i) else { continue };
+            let Some(v) = engine.model.vars[oa.option].value(i) else {
+                continue;
+            };
             let v = match (&engine.product.options[oa.option].kind, v) {
-                (bespoke::catalog::OptionKind::Text(_), Value::Int(n)) => Value::Text("x".repeat(n as usize)),
+                (bespoke::catalog::OptionKind::Text(_), Value::Int(n)) => {
+                    Value::Text("x".repeat(n as usize))
+                }
                 (_, v) => v,
             };
             sel.choices.push((oa.option, v));
@@ -76,7 +89,10 @@ fn report_latency(name: &str, engine: &Engine, sels: &[Selection], rounds: usize
         }
     }
     let (p50, p99, max) = percentiles(d);
-    println!("latency {name}: propagate over {} click-path selections: p50 {p50:?}, p99 {p99:?}, max {max:?}", sels.len() * rounds);
+    println!(
+        "latency {name}: propagate over {} click-path selections: p50 {p50:?}, p99 {p99:?}, max {max:?}",
+        sels.len() * rounds
+    );
 }
 
 fn samples(c: &mut Criterion) {
@@ -86,10 +102,18 @@ fn samples(c: &mut Criterion) {
         let sels = click_paths(&engine, 7, 20, 6);
         report_latency(&format!("sample/{}", p.id), &engine, &sels, 5);
         let mid = sels[sels.len() / 2].clone();
-        g.bench_function(format!("propagate/{}", p.id), |b| b.iter(|| engine.propagate(&mid).unwrap()));
-        g.bench_function(format!("validate/{}", p.id), |b| b.iter(|| engine.validate(&mid)));
-        g.bench_function(format!("count/{}", p.id), |b| b.iter(|| engine.count(&Selection::default()).unwrap()));
-        g.bench_function(format!("analyze/{}", p.id), |b| b.iter(|| engine.analyze().unwrap()));
+        g.bench_function(format!("propagate/{}", p.id), |b| {
+            b.iter(|| engine.propagate(&mid).unwrap())
+        });
+        g.bench_function(format!("validate/{}", p.id), |b| {
+            b.iter(|| engine.validate(&mid))
+        });
+        g.bench_function(format!("count/{}", p.id), |b| {
+            b.iter(|| engine.count(&Selection::default()).unwrap())
+        });
+        g.bench_function(format!("analyze/{}", p.id), |b| {
+            b.iter(|| engine.analyze().unwrap())
+        });
     }
     g.finish();
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bespoke::catalog;
-use bespoke::rules::generate::{car_model_with, feature_model, CarParams};
+use bespoke::rules::generate::{CarParams, car_model_with, feature_model};
 use bespoke::rules::{Engine, Selection};
 
 fn main() {
@@ -14,28 +14,61 @@ fn main() {
     let t: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(113);
     let tight: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(700);
     let g = if kind == "car" {
-        car_model_with(1, n, t, &CarParams { tightness_permille: tight, ..CarParams::default() })
+        car_model_with(
+            1,
+            n,
+            t,
+            &CarParams {
+                tightness_permille: tight,
+                ..CarParams::default()
+            },
+        )
     } else {
         feature_model(1, n, t)
     };
     let t0 = Instant::now();
     let r = catalog::load(&g.files());
-    println!("load: {:?}, {} diagnostics", t0.elapsed(), r.diagnostics.len());
+    println!(
+        "load: {:?}, {} diagnostics",
+        t0.elapsed(),
+        r.diagnostics.len()
+    );
     let p = r.catalog.unwrap().products()[0].clone();
     let t0 = Instant::now();
     let e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
     println!("compile: {:?}", t0.elapsed());
-    let checks = e.model.cons.iter().filter(|c| matches!(c.kind, bespoke::rules::model::ConKind::Check(_))).count();
-    println!("vars {} cons {} (checked {checks})", e.model.vars.len(), e.model.cons.len());
+    let checks = e
+        .model
+        .cons
+        .iter()
+        .filter(|c| matches!(c.kind, bespoke::rules::model::ConKind::Check(_)))
+        .count();
+    println!(
+        "vars {} cons {} (checked {checks})",
+        e.model.vars.len(),
+        e.model.cons.len()
+    );
     stats(&e);
     let t0 = Instant::now();
-    let c = e.with_work_limit(50_000_000).complete(&Selection::default());
-    println!("complete: {:?} ok={:?}", t0.elapsed(), c.as_ref().map(|x| x.is_some()));
+    let c = e
+        .with_work_limit(50_000_000)
+        .complete(&Selection::default());
+    println!(
+        "complete: {:?} ok={:?}",
+        t0.elapsed(),
+        c.as_ref().map(|x| x.is_some())
+    );
     let e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
     let t0 = Instant::now();
     let prop = e.propagate(&Selection::default());
     println!("propagate(empty): {:?} ok={}", t0.elapsed(), prop.is_ok());
-    if let Ok(p) = &prop { println!("unavailable {} available {}", p.options.iter().map(|o| o.unavailable.len()).sum::<usize>(), p.options.iter().map(|o| o.available.len()).sum::<usize>()); }
+    if let Ok(p) = &prop {
+        println!(
+            "unavailable {} available {}",
+            p.options.iter().map(|o| o.unavailable.len()).sum::<usize>(),
+            p.options.iter().map(|o| o.available.len()).sum::<usize>()
+        );
+    }
     let t0 = Instant::now();
     let _ = e.propagate(&Selection::default());
     println!("propagate(empty) again: {:?}", t0.elapsed());
@@ -46,32 +79,74 @@ fn main() {
         let t0 = Instant::now();
         let prop = e.propagate(&sel).unwrap();
         let dt = t0.elapsed();
-        let open: Vec<_> = prop.options.iter().filter(|o| o.selected.is_none() && !o.available.is_empty()).collect();
-        println!("  step {step}: {} choices, propagate {:?}, consistent {}", sel.choices.len(), dt, prop.consistent);
-        if open.is_empty() { break; }
-        rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+        let open: Vec<_> = prop
+            .options
+            .iter()
+            .filter(|o| o.selected.is_none() && !o.available.is_empty())
+            .collect();
+        println!(
+            "  step {step}: {} choices, propagate {:?}, consistent {}",
+            sel.choices.len(),
+            dt,
+            prop.consistent
+        );
+        if open.is_empty() {
+            break;
+        }
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
         let oa = open[(rng % open.len() as u64) as usize];
         let i = oa.available[(rng / 7 % oa.available.len() as u64) as usize];
-        if let Some(v) = e.model.vars[oa.option].value(i) { sel.choices.push((oa.option, v)); }
+        if let Some(v) = e.model.vars[oa.option].value(i) {
+            sel.choices.push((oa.option, v));
+        }
     }
     if args.iter().any(|a| a == "count") {
         let t0 = Instant::now();
         let c = e.count(&Selection::default());
-        println!("count: {:?} = {:?}", t0.elapsed(), c.map(|n| { let s = n.to_string(); format!("{} digits: {}", s.len(), &s[..s.len().min(30)]) }));
+        println!(
+            "count: {:?} = {:?}",
+            t0.elapsed(),
+            c.map(|n| {
+                let s = n.to_string();
+                format!("{} digits: {}", s.len(), &s[..s.len().min(30)])
+            })
+        );
     }
     if args.iter().any(|a| a == "analyze") {
         let t0 = Instant::now();
         let a = e.analyze();
-        println!("analyze: {:?} -> {:?}", t0.elapsed(), a.map(|a| (a.dead.len(), a.forced.len(), a.redundant.len(), a.incomplete)));
+        println!(
+            "analyze: {:?} -> {:?}",
+            t0.elapsed(),
+            a.map(|a| (
+                a.dead.len(),
+                a.forced.len(),
+                a.redundant.len(),
+                a.incomplete
+            ))
+        );
     }
 }
 #[allow(dead_code)]
 fn stats(e: &Engine) {
-    let mut rows: Vec<(usize, usize, usize)> = e.model.cons.iter().filter_map(|c| match &c.kind {
-        bespoke::rules::model::ConKind::Table { nrows, row_words, .. } => Some((*nrows, *row_words, c.scope.len())),
-        _ => None,
-    }).collect();
+    let mut rows: Vec<(usize, usize, usize)> = e
+        .model
+        .cons
+        .iter()
+        .filter_map(|c| match &c.kind {
+            bespoke::rules::model::ConKind::Table {
+                nrows, row_words, ..
+            } => Some((*nrows, *row_words, c.scope.len())),
+            _ => None,
+        })
+        .collect();
     rows.sort();
-    println!("tables (rows, words, arity): total rows {} words {}", rows.iter().map(|r| r.0).sum::<usize>(), rows.iter().map(|r| r.0 * r.1).sum::<usize>());
+    println!(
+        "tables (rows, words, arity): total rows {} words {}",
+        rows.iter().map(|r| r.0).sum::<usize>(),
+        rows.iter().map(|r| r.0 * r.1).sum::<usize>()
+    );
     println!("largest: {:?}", &rows[rows.len().saturating_sub(8)..]);
 }

@@ -90,7 +90,10 @@ fn usage_errors_exit_2() {
 }
 
 fn catalog_args() -> Vec<String> {
-    vec!["--catalog".into(), common::repo().to_string_lossy().into_owned()]
+    vec![
+        "--catalog".into(),
+        common::repo().to_string_lossy().into_owned(),
+    ]
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -107,7 +110,10 @@ fn configure_json_reports_availability_with_explanations() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["consistent"], true);
     let fabric = &v["options"]["fabric"];
-    assert_eq!(fabric["available"], serde_json::json!(["cotton", "organic"]));
+    assert_eq!(
+        fabric["available"],
+        serde_json::json!(["cotton", "organic"])
+    );
     let why = &fabric["unavailable"]["polyester"];
     assert_eq!(why["rules"][0]["id"], "heather-is-cotton");
     assert_eq!(why["choices"]["color"], "heather");
@@ -120,14 +126,29 @@ fn configure_json_reports_availability_with_explanations() {
 
 #[test]
 fn configure_reports_conflicts_with_a_repair_and_exits_0() {
-    let (code, out, err) = run(&["configure", "classic-tee", "color=heather", "fabric=polyester", "--json"]);
+    let (code, out, err) = run(&[
+        "configure",
+        "classic-tee",
+        "color=heather",
+        "fabric=polyester",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["consistent"], false);
     assert_eq!(v["conflict"]["rules"][0]["id"], "heather-is-cotton");
-    assert_eq!(v["repair"]["drop"], serde_json::json!(["color"]), "the older choice is dropped");
+    assert_eq!(
+        v["repair"]["drop"],
+        serde_json::json!(["color"]),
+        "the older choice is dropped"
+    );
     assert!(v["completion"].is_null());
-    let (code, out, _) = run(&["configure", "classic-tee", "color=heather", "fabric=polyester"]);
+    let (code, out, _) = run(&[
+        "configure",
+        "classic-tee",
+        "color=heather",
+        "fabric=polyester",
+    ]);
     assert_eq!(code, 0);
     assert!(out.contains("INCONSISTENT"), "{out}");
     assert!(out.contains("repair: color -> "), "{out}");
@@ -156,7 +177,11 @@ fn analyze_reports_counts_and_findings() {
         assert!(p["count"].as_str().unwrap().parse::<u128>().unwrap() > 0);
         assert_eq!(p["dead"], serde_json::json!([]), "{}", p["product"]);
     }
-    let dir = write_fixture("dead", &std::fs::read_to_string(common::repo().join("tests/fixtures/diagnostics/W101.txt")).unwrap());
+    let dir = write_fixture(
+        "dead",
+        &std::fs::read_to_string(common::repo().join("tests/fixtures/diagnostics/W101.txt"))
+            .unwrap(),
+    );
     let (code, out, _) = bespoke(&["analyze", "mug", "--catalog", dir.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(out.contains("warning[W101]"), "{out}");
@@ -181,8 +206,72 @@ fn engine_commands_exit_2_on_unknown_names() {
 
 #[test]
 fn engine_commands_exit_1_on_a_broken_catalog() {
-    let dir = write_fixture("broken2", &std::fs::read_to_string(common::repo().join("tests/fixtures/diagnostics/E012.txt")).unwrap());
+    let dir = write_fixture(
+        "broken2",
+        &std::fs::read_to_string(common::repo().join("tests/fixtures/diagnostics/E012.txt"))
+            .unwrap(),
+    );
     let (code, _, err) = bespoke(&["count", "mug", "--catalog", dir.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("E012"), "{err}");
+}
+
+#[test]
+fn import_writes_a_catalog_that_counts_like_the_source() {
+    let dir = std::env::temp_dir().join(format!("bespoke-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("catalog")).unwrap();
+    let fixtures = common::repo().join("tests/fixtures/import");
+    let out = dir.join("catalog/queens.yaml");
+    let (code, stdout, err) = bespoke(&[
+        "import",
+        "xcsp",
+        fixtures.join("queens4.xml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("imported `queens`"), "{stdout}");
+    // 4-queens has exactly 2 solutions.
+    let (code, n, err) = bespoke(&["count", "queens", "--catalog", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(n.trim(), "2");
+    // Importing again without --force refuses to overwrite.
+    let (code, _, err) = bespoke(&[
+        "import",
+        "xcsp",
+        fixtures.join("queens4.xml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--force"), "{err}");
+    let out2 = dir.join("catalog/features.yaml");
+    let (code, _, err) = bespoke(&[
+        "import",
+        "dimacs",
+        fixtures.join("features.cnf").to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = bespoke(&["check", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = bespoke(&[
+        "import",
+        "dimacs",
+        fixtures.join("queens4.xml").to_str().unwrap(),
+        "--out",
+        dir.join("catalog/bad.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "a file that is not DIMACS is a usage error: {err}");
+    let (code, _, _) = bespoke(&[
+        "import",
+        "dimacs",
+        fixtures.join("features.cnf").to_str().unwrap(),
+        "--out",
+        dir.join("x.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    let _ = std::fs::remove_dir_all(&dir);
 }

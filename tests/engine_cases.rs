@@ -37,23 +37,33 @@ fn text(v: &serde_json::Value) -> String {
 #[test]
 fn sample_catalog_cases() {
     let cat = catalog::load_dir(&common::repo()).unwrap().catalog.unwrap();
-    let text_cases = std::fs::read_to_string(common::repo().join("tests/fixtures/engine/sample.yaml")).unwrap();
+    let text_cases =
+        std::fs::read_to_string(common::repo().join("tests/fixtures/engine/sample.yaml")).unwrap();
     let cases: Vec<Case> = serde_saphyr::from_str(&text_cases).unwrap();
     assert!(cases.len() >= 10);
     for (n, case) in cases.iter().enumerate() {
         let ctx = format!("case {n} ({} {:?})", case.product, case.given);
         let p = cat.product(&case.product).unwrap().clone();
-        let pairs: Vec<(String, String)> = case.given.iter().map(|g| {
-            let (k, v) = g.split_once('=').unwrap();
-            (k.to_owned(), v.to_owned())
-        }).collect();
+        let pairs: Vec<(String, String)> = case
+            .given
+            .iter()
+            .map(|g| {
+                let (k, v) = g.split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
         let sel = Selection::parse(&p, &pairs).unwrap();
         let engine = Engine::new(p.clone());
         let prop = engine.propagate(&sel).unwrap();
         if let Some(c) = case.consistent {
             assert_eq!(prop.consistent, c, "{ctx}");
         }
-        let opt = |id: &str| prop.options.iter().find(|o| p.options[o.option].id == id).unwrap();
+        let opt = |id: &str| {
+            prop.options
+                .iter()
+                .find(|o| p.options[o.option].id == id)
+                .unwrap()
+        };
         let name = |o: usize, i: usize| text(&bespoke_value(&engine, o, i));
         for (id, want) in &case.available {
             let oa = opt(id);
@@ -63,18 +73,41 @@ fn sample_catalog_cases() {
         for (id, vals) in &case.unavailable {
             let oa = opt(id);
             for (v, rules) in vals {
-                let (_, e) = oa.unavailable.iter().find(|(i, _)| name(oa.option, *i) == *v).unwrap_or_else(|| panic!("{ctx}: {id}={v} is available"));
-                let got: Vec<String> = e.rules.iter().map(|&r| p.constraints[r].id.clone()).collect();
+                let (_, e) = oa
+                    .unavailable
+                    .iter()
+                    .find(|(i, _)| name(oa.option, *i) == *v)
+                    .unwrap_or_else(|| panic!("{ctx}: {id}={v} is available"));
+                let got: Vec<String> = e
+                    .rules
+                    .iter()
+                    .map(|&r| p.constraints[r].id.clone())
+                    .collect();
                 assert_eq!(&got, rules, "{ctx}: why not {id}={v}");
             }
         }
         for (id, [lo, hi]) in &case.range {
             let oa = opt(id);
-            let nums: Vec<i64> = oa.available.iter().filter_map(|&i| bespoke_value(&engine, oa.option, i).as_i64()).collect();
-            assert_eq!((nums.iter().min().copied(), nums.iter().max().copied()), (Some(*lo), Some(*hi)), "{ctx}: range of {id}");
+            let nums: Vec<i64> = oa
+                .available
+                .iter()
+                .filter_map(|&i| bespoke_value(&engine, oa.option, i).as_i64())
+                .collect();
+            assert_eq!(
+                (nums.iter().min().copied(), nums.iter().max().copied()),
+                (Some(*lo), Some(*hi)),
+                "{ctx}: range of {id}"
+            );
         }
         if let Some(c) = &case.conflict {
-            let got: Vec<String> = prop.conflict.as_ref().unwrap().rules.iter().map(|&r| p.constraints[r].id.clone()).collect();
+            let got: Vec<String> = prop
+                .conflict
+                .as_ref()
+                .unwrap()
+                .rules
+                .iter()
+                .map(|&r| p.constraints[r].id.clone())
+                .collect();
             assert_eq!(&got, c, "{ctx}: conflict");
         }
         if let Some(d) = &case.repair_drop {
@@ -83,7 +116,11 @@ fn sample_catalog_cases() {
             assert_eq!(&got, d, "{ctx}: repair");
         }
         if let Some(n) = case.count {
-            assert_eq!(engine.count(&sel).unwrap(), num_bigint::BigUint::from(n), "{ctx}: count");
+            assert_eq!(
+                engine.count(&sel).unwrap(),
+                num_bigint::BigUint::from(n),
+                "{ctx}: count"
+            );
         }
     }
 }

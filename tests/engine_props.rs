@@ -310,7 +310,7 @@ fn matches(cfg: &[Option<Val>], choices: &[(usize, Option<Val>)]) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(200), .. ProptestConfig::default() })]
 
     #[test]
     fn engine_agrees_with_brute_force(spec in model_spec(), pick in proptest::collection::vec((0usize..8, 0usize..8), 0..4)) {
@@ -403,7 +403,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 150, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(150), .. ProptestConfig::default() })]
 
     #[test]
     fn analysis_agrees_with_brute_force(spec in model_spec()) {
@@ -450,4 +450,12 @@ proptest! {
         }
         prop_assert_eq!(&a.redundant, &found, "redundant rules");
     }
+}
+
+/// The number of cases: `PROPTEST_CASES` when set (for long local runs), else the default.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }

@@ -106,11 +106,70 @@ fn feature_models_load_at_benchmark_sizes() {
 }
 
 #[test]
+fn odd_sizes_and_extreme_parameters_load() {
+    for options in [0, 1, 2, 5, 9, 13, 40] {
+        for tables in [0, 1, 7, 30] {
+            for (tightness_permille, planted) in [(0, 1), (850, 3), (1000, 5)] {
+                let params = generate::CarParams {
+                    tightness_permille,
+                    planted,
+                };
+                let g = generate::car_model_with(options as u64, options, tables, &params);
+                let p = load(&g);
+                assert_eq!(p.options.len(), options.max(1));
+                if options >= 5 {
+                    assert_eq!(count_tables(&p), tables);
+                }
+                assert_eq!(g.witnesses.len(), planted);
+                for w in &g.witnesses {
+                    check_witness(&p, w);
+                }
+            }
+        }
+        for clauses in [0, 1, 3, 50] {
+            let g = generate::feature_model(7, options, clauses);
+            let p = load(&g);
+            assert_eq!(p.constraints.len(), clauses);
+            check_witness(&p, &g.witnesses[0]);
+        }
+    }
+}
+
+#[test]
 fn random_small_models_load() {
+    let mut all = String::new();
     for seed in 0..300 {
         let g = generate::random_small(seed);
         let p = load(&g);
         assert!((1..=8).contains(&p.options.len()));
+        assert!(
+            p.options
+                .iter()
+                .all(|o| domain_of(o).iter().flatten().count() <= 5)
+        );
+        all.push_str(&g.product_yaml);
+        all.push_str(&g.rules_yaml);
+    }
+    // Every feature the property tests need shows up.
+    for needle in [
+        "type: choice",
+        "type: boolean",
+        "type: integer",
+        "type: text",
+        "required: false",
+        "allow:",
+        "forbid:\n",
+        "\"*\"",
+        "if:",
+        "forbid: ",
+        " or ",
+        " + ",
+        " <= ",
+        "len(",
+        "is_set(",
+        " in [",
+    ] {
+        assert!(all.contains(needle), "no {needle:?} in 300 random models");
     }
 }
 
@@ -777,10 +836,13 @@ fn odd_names_survive_the_yaml_round_trip() {
 // Malformed input: errors, never panics
 // ---------------------------------------------------------------------------------------------
 
+/// Which error a malformed input must give.
+type Expect = fn(&import::ImportError) -> bool;
+
 #[test]
 fn malformed_dimacs_is_an_error() {
     use import::ImportError as E;
-    let cases: &[(&str, fn(&E) -> bool)] = &[
+    let cases: &[(&str, Expect)] = &[
         ("", |e| matches!(e, E::Syntax { .. })),
         ("c only a comment\n", |e| matches!(e, E::Syntax { .. })),
         ("p cnf 2 1\n1 3 0\n", |e| {
@@ -829,7 +891,7 @@ const XVARS: &str = r#"<domains><domain name="D" nbValues="2">0 1</domain></doma
 fn malformed_xcsp_is_an_error() {
     use import::ImportError as E;
     let rel = r#"<relations><relation name="R" arity="2" nbTuples="1" semantics="supports">0 1</relation></relations>"#;
-    let cases: Vec<(String, fn(&E) -> bool)> = vec![
+    let cases: Vec<(String, Expect)> = vec![
         ("not xml <".into(), |e| matches!(e, E::Xml(_))),
         ("<foo/>".into(), |e| matches!(e, E::Invalid(_))),
         (r#"<instance format="XCSP3"/>"#.into(), |e| {

@@ -75,6 +75,24 @@ impl FileSet {
         })
     }
 
+    /// Writes every file below `root` (creating folders). Paths must be safe relative paths.
+    pub fn write_to(&self, root: &Path) -> std::io::Result<()> {
+        for (path, bytes) in &self.files {
+            if !super::preview::safe_path(path) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("unsafe path {path}"),
+                ));
+            }
+            let target = root.join(path);
+            if let Some(dir) = target.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            fs::write(target, bytes)?;
+        }
+        Ok(())
+    }
+
     /// Reads `catalog/`, `rules/` and `assets/` below `root`. Symbolic links are not followed.
     pub fn from_dir(root: &Path) -> Result<FileSet, FilesError> {
         let mut set = FileSet::new();

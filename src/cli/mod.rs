@@ -66,6 +66,11 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Import a model from another configuration tool as a product and its rules.
+    Import {
+        #[command(subcommand)]
+        format: ImportFormat,
+    },
     /// Analyse rules: impossible products, dead and forced values, redundant rules, conflicting defaults.
     Analyze {
         /// One product (all when omitted).
@@ -73,6 +78,27 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportFormat {
+    /// XCSP 2.1 (extension constraints: supports and conflicts tables).
+    Xcsp(ImportArgs),
+    /// DIMACS CNF (names from `c <n> <name>` comment lines).
+    Dimacs(ImportArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The model file.
+    file: PathBuf,
+    /// Where the product goes: `<catalog dir>/catalog/<product-id>.yaml`; the rules go to
+    /// `<catalog dir>/rules/`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Options shared by the commands that read a catalog.
@@ -146,6 +172,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             },
         ),
         Command::Analyze { product, common } => analyze(&common, product.as_deref(), out, err),
+        Command::Import { format } => import(format, out, err),
         Command::Serve => {
             let _ = writeln!(
                 err,
@@ -364,6 +391,104 @@ fn analyze(common: &Common, product: Option<&str>, out: &mut dyn Write, err: &mu
     } else {
         EXIT_OK
     }
+}
+
+fn import(format: ImportFormat, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let (args, xcsp) = match format {
+        ImportFormat::Xcsp(a) => (a, true),
+        ImportFormat::Dimacs(a) => (a, false),
+    };
+    let usage = |err: &mut dyn Write, msg: String| {
+        let _ = writeln!(err, "error: {msg}");
+        EXIT_USAGE
+    };
+    let Some(id) = args
+        .out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_owned)
+    else {
+        return usage(
+            err,
+            format!("{}: --out must name a .yaml file", args.out.display()),
+        );
+    };
+    let in_catalog = args
+        .out
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "catalog");
+    if !in_catalog || args.out.extension().is_none_or(|e| e != "yaml") {
+        return usage(
+            err,
+            format!(
+                "{}: --out must be <catalog dir>/catalog/<product-id>.yaml",
+                args.out.display()
+            ),
+        );
+    }
+    let root = args
+        .out
+        .parent()
+        .and_then(|p| p.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let root = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    };
+    let text = match std::fs::read(&args.file) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => return usage(err, format!("{}: {e}", args.file.display())),
+    };
+    let imported = if xcsp {
+        crate::rules::import::import_xcsp(&text, &id)
+    } else {
+        crate::rules::import::import_dimacs(&text, &id)
+    };
+    let imported = match imported {
+        Ok(i) => i,
+        Err(e) => return usage(err, format!("{}: {e}", args.file.display())),
+    };
+    let files = imported.files();
+    if !args.force {
+        if let Some(p) = files.paths().find(|p| root.join(p).exists()) {
+            return usage(
+                err,
+                format!(
+                    "{} exists; use --force to overwrite",
+                    root.join(p).display()
+                ),
+            );
+        }
+    }
+    // Check what we are about to write, exactly as `bespoke check` would.
+    let result = catalog::load(&files);
+    if result.has_errors() {
+        let _ = write!(err, "{}", result.render());
+        return EXIT_CATALOG_ERRORS;
+    }
+    if let Err(e) = files.write_to(&root) {
+        return usage(err, format!("writing into {}: {e}", root.display()));
+    }
+    let report = imported.report();
+    if !report.is_empty() {
+        let _ = write!(err, "{report}");
+    }
+    let p = result.catalog.as_ref().and_then(|c| c.product(&id));
+    let _ = writeln!(
+        out,
+        "imported `{id}`: {} options, {} constraints; wrote {}",
+        p.map_or(0, |p| p.options.len()),
+        p.map_or(0, |p| p.constraints.len()),
+        files
+            .paths()
+            .map(|x| root.join(x).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    EXIT_OK
 }
 
 fn check(

@@ -171,7 +171,10 @@ impl Engine {
 
     /// Whether a remembered solution agrees with every fixed choice.
     fn pooled(&self, base: &[(usize, usize)]) -> bool {
-        self.shared.pool.lock().is_ok_and(|p| p.iter().any(|s| base.iter().all(|&(v, i)| s[v] == i)))
+        self.shared
+            .pool
+            .lock()
+            .is_ok_and(|p| p.iter().any(|s| base.iter().all(|&(v, i)| s[v] == i)))
     }
 
     pub fn with_work_limit(mut self, limit: u64) -> Engine {
@@ -351,7 +354,13 @@ impl Engine {
     ) -> Result<Explanation, OutOfWork> {
         let fixed = [target];
         // A value no configuration has is explained by rules alone, the same under any choices.
-        if let Some(e) = self.shared.dead.lock().ok().and_then(|d| d.get(&target).cloned()) {
+        if let Some(e) = self
+            .shared
+            .dead
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&target).cloned())
+        {
             return Ok(e);
         }
         let live = self.shared.live.lock().is_ok_and(|l| l.contains(&target));
@@ -369,7 +378,11 @@ impl Engine {
                 return Ok(e);
             }
         }
-        let touches = |e: &Vec<Elem>| e.iter().any(|x| matches!(x, Elem::Rule(r) if self.model.cons[*r].scope.contains(&target.0)));
+        let touches = |e: &Vec<Elem>| {
+            e.iter().any(
+                |x| matches!(x, Elem::Rule(r) if self.model.cons[*r].scope.contains(&target.0)),
+            )
+        };
         for prev in cache.iter().filter(|e| touches(e)).take(8) {
             // Earlier explanations often exclude this value too (a table or a choice removing many).
             let usable = prev.iter().all(|e| match e {
@@ -405,7 +418,11 @@ impl Engine {
     }
 
     /// A minimal set of rules that exclude `target` with no choices at all.
-    fn explain_rules_only(&self, target: (usize, usize), budget: &mut Budget) -> Result<Explanation, OutOfWork> {
+    fn explain_rules_only(
+        &self,
+        target: (usize, usize),
+        budget: &mut Budget,
+    ) -> Result<Explanation, OutOfWork> {
         let fixed = [target];
         let mut cands = Vec::new();
         for depth in 1..=3 {
@@ -449,8 +466,16 @@ impl Engine {
             }
             frontier = next;
         }
-        let mut out: Vec<Elem> = base.iter().filter(|(x, _)| vars[*x]).map(|&(x, i)| Elem::Choice(x, i)).collect();
-        out.extend((0..self.model.cons.len()).filter(|&c| rules[c] || self.model.cons[c].scope.is_empty()).map(Elem::Rule));
+        let mut out: Vec<Elem> = base
+            .iter()
+            .filter(|(x, _)| vars[*x])
+            .map(|&(x, i)| Elem::Choice(x, i))
+            .collect();
+        out.extend(
+            (0..self.model.cons.len())
+                .filter(|&c| rules[c] || self.model.cons[c].scope.is_empty())
+                .map(Elem::Rule),
+        );
         out
     }
 
@@ -498,10 +523,11 @@ impl Engine {
 
         // Unselected options: relative to the whole selection.
         let unselected: Vec<usize> = (0..n).filter(|&v| selected[v].is_none()).collect();
-        let consistent = !bad_choice && (self.pooled(&base) || {
-            let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
-            self.feasible(&base, &all, budget)?
-        });
+        let consistent = !bad_choice
+            && (self.pooled(&base) || {
+                let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
+                self.feasible(&base, &all, budget)?
+            });
         let mut conflict = None;
         if consistent {
             self.witness(&base, &unselected, &mut result, budget)?;
@@ -545,7 +571,13 @@ impl Engine {
     }
 
     /// Finds, for the variables `targets`, which values have a solution under `base`, and explains the others.
-    fn witness(&self, base: &[(usize, usize)], targets: &[usize], result: &mut [OptionAvailability], budget: &mut Budget) -> Result<(), OutOfWork> {
+    fn witness(
+        &self,
+        base: &[(usize, usize)],
+        targets: &[usize],
+        result: &mut [OptionAvailability],
+        budget: &mut Budget,
+    ) -> Result<(), OutOfWork> {
         let model = &self.model;
         let mut root = Solver::new(model, model.initial());
         for &(v, i) in base {
@@ -556,10 +588,17 @@ impl Engine {
             return Ok(()); // callers check feasibility first
         }
         let root_doms = root.doms.clone();
-        let mut seen: Vec<Vec<u64>> = (0..model.vars.len()).map(|v| vec![0u64; model.nwords[v]]).collect();
+        let mut seen: Vec<Vec<u64>> = (0..model.vars.len())
+            .map(|v| vec![0u64; model.nwords[v]])
+            .collect();
         let matches_base = |sol: &[usize]| base.iter().all(|&(v, i)| sol[v] == i);
         // Solutions found earlier (by any call) that agree with the base witness their values.
-        let mut local: Vec<Vec<usize>> = self.shared.pool.lock().map(|p| p.iter().filter(|s| matches_base(s)).cloned().collect()).unwrap_or_default();
+        let mut local: Vec<Vec<usize>> = self
+            .shared
+            .pool
+            .lock()
+            .map(|p| p.iter().filter(|s| matches_base(s)).cloned().collect())
+            .unwrap_or_default();
         for sol in &local {
             for (x, &j) in sol.iter().enumerate() {
                 set_bit(&mut seen[x], j);
@@ -577,7 +616,10 @@ impl Engine {
                 let moved = local.iter().rev().take(64).find_map(|sol| {
                     let mut m = sol.clone();
                     m[v] = i;
-                    model.var_cons[v].iter().all(|&c| model.holds(&model.cons[c], &m)).then_some(m)
+                    model.var_cons[v]
+                        .iter()
+                        .all(|&c| model.holds(&model.cons[c], &m))
+                        .then_some(m)
                 });
                 // 2. A search that prefers values not witnessed yet, so that each solution
                 //    witnesses as many new values as possible.
@@ -585,7 +627,11 @@ impl Engine {
                     Some(m) => Some(m),
                     None => {
                         let prefer: Vec<Option<usize>> = (0..model.vars.len())
-                            .map(|x| iter_bits(model.dom(&root_doms, x)).find(|&j| !bit(&seen[x], j)).or(defaults[x]))
+                            .map(|x| {
+                                iter_bits(model.dom(&root_doms, x))
+                                    .find(|&j| !bit(&seen[x], j))
+                                    .or(defaults[x])
+                            })
                             .collect();
                         let mut s = Solver::new(model, root_doms.clone());
                         if !s.assign(v, i) {
@@ -605,7 +651,12 @@ impl Engine {
             }
         }
         self.shared.remember(found);
-        let mut cache: Vec<Vec<Elem>> = self.shared.explanations.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut cache: Vec<Vec<Elem>> = self
+            .shared
+            .explanations
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
         let before = cache.len();
         for &v in targets {
             for i in 0..model.vars[v].size {
@@ -618,12 +669,12 @@ impl Engine {
                 result[v].unavailable.push((i, e));
             }
         }
-        if cache.len() > before {
-            if let Ok(mut shared) = self.shared.explanations.lock() {
-                for e in cache.drain(before..) {
-                    if shared.len() < EXPLANATION_CACHE && !shared.contains(&e) {
-                        shared.push(e);
-                    }
+        if cache.len() > before
+            && let Ok(mut shared) = self.shared.explanations.lock()
+        {
+            for e in cache.drain(before..) {
+                if shared.len() < EXPLANATION_CACHE && !shared.contains(&e) {
+                    shared.push(e);
                 }
             }
         }
@@ -802,4 +853,3 @@ impl Engine {
         })
     }
 }
-

@@ -195,7 +195,12 @@ pub enum ConKind {
     },
     /// A negative compressed table (same layout): the constraint holds iff no row matches.
     /// Used when the complement of a rule is much smaller than the rule (e.g. `forbid` tables).
-    NegTable { rows: Vec<u64>, nrows: usize, row_words: usize, cell_off: Vec<usize> },
+    NegTable {
+        rows: Vec<u64>,
+        nrows: usize,
+        row_words: usize,
+        cell_off: Vec<usize>,
+    },
     /// An expression too large to tabulate: checked when at most one scope variable is unfixed.
     Check(Expr),
 }
@@ -284,15 +289,33 @@ impl Model {
     /// Whether constraint `c` holds for a full assignment (one index per variable).
     pub fn holds(&self, c: &Con, assignment: &[usize]) -> bool {
         match &c.kind {
-            ConKind::Table { rows, nrows, row_words, cell_off } => (0..*nrows).any(|r| {
+            ConKind::Table {
+                rows,
+                nrows,
+                row_words,
+                cell_off,
+            } => (0..*nrows).any(|r| {
                 let row = &rows[r * row_words..(r + 1) * row_words];
-                c.scope.iter().enumerate().all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
+                c.scope
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
             }),
-            ConKind::NegTable { rows, nrows, row_words, cell_off } => !(0..*nrows).any(|r| {
+            ConKind::NegTable {
+                rows,
+                nrows,
+                row_words,
+                cell_off,
+            } => !(0..*nrows).any(|r| {
                 let row = &rows[r * row_words..(r + 1) * row_words];
-                c.scope.iter().enumerate().all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
+                c.scope
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
             }),
-            ConKind::Check(e) => e.eval(&|o| assignment.get(o).and_then(|&i| self.vars.get(o)?.val(i))),
+            ConKind::Check(e) => {
+                e.eval(&|o| assignment.get(o).and_then(|&i| self.vars.get(o)?.val(i)))
+            }
         }
     }
 
@@ -328,9 +351,19 @@ impl Model {
         }
         let nrows = rows.len();
         let kind = if positive {
-            ConKind::Table { nrows, rows: flat, row_words, cell_off }
+            ConKind::Table {
+                nrows,
+                rows: flat,
+                row_words,
+                cell_off,
+            }
         } else {
-            ConKind::NegTable { nrows, rows: flat, row_words, cell_off }
+            ConKind::NegTable {
+                nrows,
+                rows: flat,
+                row_words,
+                cell_off,
+            }
         };
         Con { scope, kind }
     }

@@ -261,7 +261,17 @@ impl<'m> Solver<'m> {
     /// A negative compressed table: a row whose cells contain every current value of all scope
     /// variables but one forbids, for that one, the values in its cell; if it contains them all,
     /// every remaining combination is forbidden.
-    fn revise_negative(&mut self, c: usize, scope: &[usize], rows: &[u64], nrows: usize, row_words: usize, cell_off: &[usize], budget: &mut Budget) -> Result<bool, OutOfWork> {
+    #[allow(clippy::too_many_arguments)] // the table's parts, borrowed from the model
+    fn revise_negative(
+        &mut self,
+        c: usize,
+        scope: &[usize],
+        rows: &[u64],
+        nrows: usize,
+        row_words: usize,
+        cell_off: &[usize],
+        budget: &mut Budget,
+    ) -> Result<bool, OutOfWork> {
         let model: &'m Model = self.model;
         loop {
             if !budget.spend(1 + (nrows * row_words) as u64 / 64) {
@@ -314,9 +324,12 @@ impl<'m> Solver<'m> {
         let con = self.con(c);
         let extra: &'m [super::model::Con] = self.extra;
         match &con.kind {
-            ConKind::NegTable { rows, nrows, row_words, cell_off } => {
-                self.revise_negative(c, &con.scope, rows, *nrows, *row_words, cell_off, budget)
-            }
+            ConKind::NegTable {
+                rows,
+                nrows,
+                row_words,
+                cell_off,
+            } => self.revise_negative(c, &con.scope, rows, *nrows, *row_words, cell_off, budget),
             ConKind::Table {
                 rows,
                 nrows,
@@ -449,11 +462,18 @@ impl<'m> Solver<'m> {
                 })
             }),
             // Entailed when no forbidden row can match any more.
-            ConKind::NegTable { rows, nrows, row_words, cell_off } => (0..*nrows).all(|r| {
+            ConKind::NegTable {
+                rows,
+                nrows,
+                row_words,
+                cell_off,
+            } => (0..*nrows).all(|r| {
                 let row = &rows[r * row_words..(r + 1) * row_words];
                 con.scope.iter().enumerate().any(|(j, &v)| {
                     let d = self.model.dom(&self.doms, v);
-                    d.iter().zip(&row[cell_off[j]..]).all(|(dw, cw)| dw & cw == 0)
+                    d.iter()
+                        .zip(&row[cell_off[j]..])
+                        .all(|(dw, cw)| dw & cw == 0)
                 })
             }),
             ConKind::Check(_) => false,
@@ -468,14 +488,22 @@ impl<'m> Solver<'m> {
     /// Variables are chosen by dom/wdeg (domain size over learned conflict weight); the search
     /// restarts with growing node limits so that early wrong choices are not explored forever.
     /// Returns the solution's index per variable.
-    pub fn solve(&mut self, prefer: &[Option<usize>], budget: &mut Budget) -> Result<Option<Vec<usize>>, OutOfWork> {
+    pub fn solve(
+        &mut self,
+        prefer: &[Option<usize>],
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<usize>>, OutOfWork> {
         self.queue_all();
         self.solve_queued(prefer, budget)
     }
 
     /// Like `solve`, when the domains were at a fixpoint before the caller changed some variables
     /// and queued their constraints (`queue_var`): only those are propagated first.
-    pub fn solve_queued(&mut self, prefer: &[Option<usize>], budget: &mut Budget) -> Result<Option<Vec<usize>>, OutOfWork> {
+    pub fn solve_queued(
+        &mut self,
+        prefer: &[Option<usize>],
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<usize>>, OutOfWork> {
         let start = self.mark();
         if !self.propagate(budget)? {
             self.undo(start);
@@ -486,7 +514,11 @@ impl<'m> Solver<'m> {
             let mut nodes = limit;
             match self.dfs(prefer, budget, &mut nodes, limit > 64) {
                 Ok(Some(true)) => {
-                    break Ok(Some((0..self.model.vars.len()).map(|v| self.fixed(v).unwrap_or(0)).collect()));
+                    break Ok(Some(
+                        (0..self.model.vars.len())
+                            .map(|v| self.fixed(v).unwrap_or(0))
+                            .collect(),
+                    ));
                 }
                 Ok(Some(false)) => break Ok(None),
                 // The run's node limit: restart (weights persist), with a larger limit.
@@ -518,7 +550,11 @@ impl<'m> Solver<'m> {
                 None => true,
                 Some((bs, bw, bv)) => {
                     let (l, r) = ((s as u128) * (bw as u128), (bs as u128) * (w as u128));
-                    l < r || (l == r && randomize && (noise.rotate_left(v as u32 % 64) & 1 == 1) && bv != v)
+                    l < r
+                        || (l == r
+                            && randomize
+                            && (noise.rotate_left(v as u32 % 64) & 1 == 1)
+                            && bv != v)
                 }
             };
             if better {
@@ -530,14 +566,22 @@ impl<'m> Solver<'m> {
 
     /// Leaves the solution in the domains when it returns `Some(true)`; `Some(false)` when the
     /// subtree has no solution; `None` when the run's node limit was reached.
-    fn dfs(&mut self, prefer: &[Option<usize>], budget: &mut Budget, nodes: &mut u64, randomize: bool) -> Result<Option<bool>, OutOfWork> {
-        let Some(v) = self.pick(budget, randomize) else { return Ok(Some(true)) };
+    fn dfs(
+        &mut self,
+        prefer: &[Option<usize>],
+        budget: &mut Budget,
+        nodes: &mut u64,
+        randomize: bool,
+    ) -> Result<Option<bool>, OutOfWork> {
+        let Some(v) = self.pick(budget, randomize) else {
+            return Ok(Some(true));
+        };
         let mut order: Vec<usize> = iter_bits(self.model.dom(&self.doms, v)).collect();
-        if let Some(p) = prefer.get(v).copied().flatten() {
-            if let Some(pos) = order.iter().position(|&i| i == p) {
-                order.remove(pos);
-                order.insert(0, p);
-            }
+        if let Some(p) = prefer.get(v).copied().flatten()
+            && let Some(pos) = order.iter().position(|&i| i == p)
+        {
+            order.remove(pos);
+            order.insert(0, p);
         }
         for i in order {
             if !budget.spend(1) {
@@ -564,5 +608,4 @@ impl<'m> Solver<'m> {
         }
         Ok(Some(false))
     }
-
 }

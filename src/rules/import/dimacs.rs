@@ -21,8 +21,8 @@ pub const MAX_EXPR_LITERALS: usize = 32;
 pub fn import_dimacs(text: &str, product_id: &str) -> Result<Imported, ImportError> {
     check_input(text, product_id)?;
     let mut header: Option<(usize, usize)> = None;
-    // Names from comments: variable → (name, line).
-    let mut named: BTreeMap<u64, (String, usize)> = BTreeMap::new();
+    // Names from comments: variable → name.
+    let mut named: BTreeMap<u64, String> = BTreeMap::new();
     let mut clauses: Vec<Vec<i64>> = Vec::new();
     let mut current: Vec<i64> = Vec::new();
     let mut literals = 0usize;
@@ -49,7 +49,7 @@ pub fn import_dimacs(text: &str, product_id: &str) -> Result<Imported, ImportErr
                     if named.contains_key(&n) || named.len() >= MAX_VARIABLES {
                         ignored_names += 1;
                     } else {
-                        named.insert(n, (name.to_owned(), line_no));
+                        named.insert(n, name.to_owned());
                     }
                 }
                 _ => {}
@@ -172,7 +172,7 @@ pub fn import_dimacs(text: &str, product_id: &str) -> Result<Imported, ImportErr
     // Names.
     let sources: Vec<String> = (1..=vars)
         .map(|n| match named.get(&(n as u64)) {
-            Some((name, _)) => name.clone(),
+            Some(name) => name.clone(),
             None => format!("x{n}"),
         })
         .collect();

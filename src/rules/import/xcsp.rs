@@ -528,7 +528,8 @@ fn parse_relation(
     let mut tuples: Vec<i64> = Vec::new();
     let mut count = 0usize;
     if !text.trim().is_empty() {
-        for (i, t) in text.split('|').enumerate() {
+        // Blank pieces (a trailing `|`) hold no tuple.
+        for (i, t) in text.split('|').filter(|t| !t.trim().is_empty()).enumerate() {
             let mut n = 0usize;
             for tok in t.split_whitespace() {
                 let v: i64 = tok.parse().map_err(|_| {
