@@ -452,16 +452,16 @@ fn import(format: ImportFormat, out: &mut dyn Write, err: &mut dyn Write) -> u8 
         Err(e) => return usage(err, format!("{}: {e}", args.file.display())),
     };
     let files = imported.files();
-    if !args.force {
-        if let Some(p) = files.paths().find(|p| root.join(p).exists()) {
-            return usage(
-                err,
-                format!(
-                    "{} exists; use --force to overwrite",
-                    root.join(p).display()
-                ),
-            );
-        }
+    if !args.force
+        && let Some(p) = files.paths().find(|p| root.join(p).exists())
+    {
+        return usage(
+            err,
+            format!(
+                "{} exists; use --force to overwrite",
+                root.join(p).display()
+            ),
+        );
     }
     // Check what we are about to write, exactly as `bespoke check` would.
     let result = catalog::load(&files);
