@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bespoke::catalog::{self, Product, Value};
+use bespoke::rules::generate::{CarParams, Generated, car_model_with, feature_model};
 use bespoke::rules::{Engine, Selection};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -118,9 +119,103 @@ fn samples(c: &mut Criterion) {
     g.finish();
 }
 
+/// The generated models of the scale targets (tightness tuned so that counts fall in
+/// the 10^12–10^22 range real car configurators have).
+pub const CAR_TIGHTNESS: u32 = 890;
+
+fn product_of(g: &Generated) -> Arc<Product> {
+    let r = catalog::load(&g.files());
+    assert!(!r.has_errors(), "{}", r.render());
+    r.catalog.unwrap().products()[0].clone()
+}
+
+fn generated(c: &mut Criterion) {
+    let params = CarParams {
+        tightness_permille: CAR_TIGHTNESS,
+        ..CarParams::default()
+    };
+    let mut g = c.benchmark_group("generated");
+    g.sample_size(10);
+    for (name, opts, tables) in [
+        ("car-100x113", 100usize, 113usize),
+        ("car-270x330", 270, 330),
+    ] {
+        let p = product_of(&car_model_with(1, opts, tables, &params));
+        // Cold: the first call on a fresh engine (no learned solutions or explanations).
+        let t = Instant::now();
+        let fresh = Engine::new(p.clone());
+        let _ = fresh.propagate(&Selection::default()).unwrap();
+        println!(
+            "latency {name}: cold first propagate (compile + empty selection) {:?}",
+            t.elapsed()
+        );
+        let engine = Engine::new(p.clone());
+        let sels = click_paths(&engine, 11, 10, 8);
+        report_latency(name, &engine, &sels, 3);
+        let mid = sels[sels.len() / 2].clone();
+        g.bench_function(format!("propagate/{name}"), |b| {
+            b.iter(|| engine.propagate(&mid).unwrap())
+        });
+        g.bench_function(format!("validate/{name}"), |b| {
+            b.iter(|| engine.validate(&mid))
+        });
+        g.bench_function(format!("count/{name}"), |b| {
+            b.iter(|| Engine::new(p.clone()).count(&Selection::default()).unwrap())
+        });
+        let t = Instant::now();
+        let n = Engine::new(p.clone()).count(&Selection::default()).unwrap();
+        println!(
+            "count {name}: {} ({} digits) in {:?}",
+            n,
+            n.to_string().len(),
+            t.elapsed()
+        );
+        // A conflicting selection for repair: two choices the rules keep apart, found by search.
+        if let Some(bad) = conflicting(&engine, &sels) {
+            g.bench_function(format!("repair/{name}"), |b| {
+                b.iter(|| engine.repair(&bad).unwrap())
+            });
+        }
+    }
+    let fm = product_of(&feature_model(1, 2500, 10_000));
+    let t = Instant::now();
+    let a = Engine::new(fm.clone())
+        .with_work_limit(u64::MAX / 4)
+        .analyze();
+    println!(
+        "analyze feature-2500x10000: {:?} -> {:?}",
+        t.elapsed(),
+        a.map(|a| (
+            a.dead.len(),
+            a.forced.len(),
+            a.redundant.len(),
+            a.count.map(|n| n.to_string().len()),
+            a.incomplete
+        ))
+    );
+    g.finish();
+}
+
+/// A selection with a conflict: a consistent selection plus an unavailable value of another option.
+fn conflicting(engine: &Engine, sels: &[Selection]) -> Option<Selection> {
+    for s in sels.iter().rev() {
+        let prop = engine.propagate(s).ok()?;
+        for oa in prop.options.iter().filter(|o| o.selected.is_none()) {
+            if let Some((i, _)) = oa.unavailable.first() {
+                if let Some(v) = engine.model.vars[oa.option].value(*i) {
+                    let mut bad = s.clone();
+                    bad.choices.push((oa.option, v));
+                    return Some(bad);
+                }
+            }
+        }
+    }
+    None
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
-    targets = samples
+    targets = samples, generated
 }
 criterion_main!(benches);

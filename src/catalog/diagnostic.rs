@@ -43,7 +43,7 @@ pub enum Severity {
 }
 
 macro_rules! codes {
-    ($($name:ident = $code:literal, $sev:ident, $title:literal;)*) => {
+    ($($name:ident = $code:literal, $sev:ident, $title:literal, $help:literal;)*) => {
         /// Stable diagnostic codes. `E` codes are errors, `W` codes warnings. Codes are never reused.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code { $($name,)* }
@@ -66,51 +66,56 @@ macro_rules! codes {
             pub fn title(self) -> &'static str {
                 match self { $(Code::$name => $title,)* }
             }
+
+            /// General advice, used when a diagnostic has nothing more specific to say.
+            pub fn default_help(self) -> &'static str {
+                match self { $(Code::$name => $help,)* }
+            }
         }
     };
 }
 
 codes! {
-    Io = "E001", Error, "a file could not be read";
-    TooLarge = "E002", Error, "a file is larger than the limit";
-    YamlSyntax = "E003", Error, "the YAML is malformed";
-    YamlLimit = "E004", Error, "the YAML exceeds a nesting, alias or size limit";
-    DuplicateKey = "E005", Error, "a mapping has the same key twice";
-    UnknownKey = "E006", Error, "a key is not part of the format";
-    WrongType = "E007", Error, "a value has the wrong type";
-    MissingKey = "E008", Error, "a required key is missing";
-    InvalidId = "E009", Error, "an id does not follow the naming rules";
-    DuplicateId = "E010", Error, "two things share an id";
-    UnknownOption = "E011", Error, "an option is referenced that the product does not have";
-    UnknownValue = "E012", Error, "a value is referenced that the option does not have";
-    ExprSyntax = "E013", Error, "an expression does not parse";
-    ExprType = "E014", Error, "an expression mixes types";
-    InvalidMoney = "E015", Error, "a money amount or percentage is malformed";
-    InvalidRange = "E016", Error, "an integer or length range is inconsistent";
-    InvalidDefault = "E017", Error, "a default is not a valid value of its option";
-    MissingFile = "E018", Error, "a referenced file does not exist";
-    BadTemplate = "E019", Error, "a preview template is not usable SVG";
-    UnknownElement = "E020", Error, "a binding names an element the template lacks";
-    UnknownFont = "E021", Error, "a font is not shipped in assets/fonts";
-    InvalidTable = "E022", Error, "a table constraint is malformed";
-    InvalidBinding = "E023", Error, "a preview binding is malformed";
-    InvalidText = "E024", Error, "a text option's charset or pattern is invalid";
-    InvalidColor = "E025", Error, "a colour is not #rrggbb";
-    PathEscape = "E026", Error, "a path leaves the catalog directory";
-    UnknownCurrency = "E027", Error, "a currency code is not ISO 4217";
-    UnknownGroup = "E028", Error, "an option names an undeclared group";
-    InvalidRule = "E029", Error, "a rule has no form or several";
-    InvalidTiers = "E030", Error, "quantity tiers are malformed";
-    InvalidQuantity = "E031", Error, "a product has more than one quantity option";
-    EmptyCatalog = "E032", Error, "the catalog has no products";
-    BrokenDependency = "E033", Error, "a product uses a rules file that has errors";
-    UnusedRules = "W001", Warning, "a rules file is used by no product";
-    ImpossibleProduct = "E100", Error, "a product has no valid configuration";
-    DeadValue = "W101", Warning, "a value can never be chosen";
-    ForcedValue = "W102", Warning, "an option always has the same value";
-    RedundantRule = "W103", Warning, "a rule is implied by the others";
-    ConflictingDefaults = "W104", Warning, "the defaults together break a rule";
-    AnalysisIncomplete = "W105", Warning, "analysis stopped at its work limit";
+    Io = "E001", Error, "a file could not be read", "check that the file is readable and saved as UTF-8 text";
+    TooLarge = "E002", Error, "a file is larger than the limit", "split the file into smaller ones";
+    YamlSyntax = "E003", Error, "the YAML is malformed", "check the indentation, brackets and quotes near this point";
+    YamlLimit = "E004", Error, "the YAML exceeds a nesting, alias or size limit", "simplify the YAML: fewer aliases, less nesting";
+    DuplicateKey = "E005", Error, "a mapping has the same key twice", "YAML keys must be unique: remove or rename one of them";
+    UnknownKey = "E006", Error, "a key is not part of the format", "see docs/catalog-format.md for the keys allowed here";
+    WrongType = "E007", Error, "a value has the wrong type", "see docs/catalog-format.md for the type expected here";
+    MissingKey = "E008", Error, "a required key is missing", "add the missing key";
+    InvalidId = "E009", Error, "an id does not follow the naming rules", "see the naming rules in docs/catalog-format.md";
+    DuplicateId = "E010", Error, "two things share an id", "give each one its own id";
+    UnknownOption = "E011", Error, "an option is referenced that the product does not have", "use an option id defined under `options:`";
+    UnknownValue = "E012", Error, "a value is referenced that the option does not have", "use a value listed under the option's `values:`";
+    ExprSyntax = "E013", Error, "an expression does not parse", "see the expression grammar in docs/catalog-format.md";
+    ExprType = "E014", Error, "an expression mixes types", "compare choices with their own values and numbers with numbers";
+    InvalidMoney = "E015", Error, "a money amount or percentage is malformed", "write amounts as decimal strings such as \"19.00\" and percentages such as `10%`";
+    InvalidRange = "E016", Error, "an integer or length range is inconsistent", "make min ≤ max, with max reachable from min in whole steps";
+    InvalidDefault = "E017", Error, "a default is not a valid value of its option", "use one of the option's values";
+    MissingFile = "E018", Error, "a referenced file does not exist", "check the path: paths are relative to the catalog directory";
+    BadTemplate = "E019", Error, "a preview template is not usable SVG", "save the template as plain SVG";
+    UnknownElement = "E020", Error, "a binding names an element the template lacks", "add the id to the element in the template, or fix the binding";
+    UnknownFont = "E021", Error, "a font is not shipped in assets/fonts", "use a font shipped in assets/fonts";
+    InvalidTable = "E022", Error, "a table constraint is malformed", "give every row one cell per table option";
+    InvalidBinding = "E023", Error, "a preview binding is malformed", "see the preview bindings in docs/catalog-format.md";
+    InvalidText = "E024", Error, "a text option's charset or pattern is invalid", "fix the character set or the regular expression";
+    InvalidColor = "E025", Error, "a colour is not #rrggbb", "write colours as \"#rrggbb\"";
+    PathEscape = "E026", Error, "a path leaves the catalog directory", "use a relative path inside the catalog directory";
+    UnknownCurrency = "E027", Error, "a currency code is not ISO 4217", "use an ISO 4217 code such as EUR, USD or GBP";
+    UnknownGroup = "E028", Error, "an option names an undeclared group", "declare the group under `groups:`";
+    InvalidRule = "E029", Error, "a rule has no form or several", "give each rule exactly one form or effect";
+    InvalidTiers = "E030", Error, "quantity tiers are malformed", "list tiers by ascending `min`, each with `unit_price` or `discount`";
+    InvalidQuantity = "E031", Error, "a product has more than one quantity option", "use a single quantity option";
+    EmptyCatalog = "E032", Error, "the catalog has no products", "add a product file under catalog/";
+    BrokenDependency = "E033", Error, "a product uses a rules file that has errors", "fix the errors reported in that file";
+    UnusedRules = "W001", Warning, "a rules file is used by no product", "reference it from a product, or delete it";
+    ImpossibleProduct = "E100", Error, "a product has no valid configuration", "relax one of the conflicting rules";
+    DeadValue = "W101", Warning, "a value can never be chosen", "remove the value or relax the rules that exclude it";
+    ForcedValue = "W102", Warning, "an option always has the same value", "drop the option or relax the rules that force it";
+    RedundantRule = "W103", Warning, "a rule is implied by the others", "remove the rule unless it documents intent";
+    ConflictingDefaults = "W104", Warning, "the defaults together break a rule", "change one of the conflicting defaults";
+    AnalysisIncomplete = "W105", Warning, "analysis stopped at its work limit", "the product is usable; its rules are too large to analyse exhaustively";
 }
 
 impl fmt::Display for Code {
@@ -153,7 +158,7 @@ impl Diagnostic {
             severity: code.severity(),
             span,
             message: message.into(),
-            help: None,
+            help: Some(code.default_help().to_owned()),
             labels: Vec::new(),
         }
     }

@@ -151,7 +151,9 @@ impl<'s> Cx<'s> {
         help: Option<String>,
     ) {
         let mut d = Diagnostic::new(code, span, message);
-        d.help = help;
+        if help.is_some() {
+            d.help = help;
+        }
         self.diags.push(d);
     }
 
