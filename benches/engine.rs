@@ -201,12 +201,12 @@ fn conflicting(engine: &Engine, sels: &[Selection]) -> Option<Selection> {
     for s in sels.iter().rev() {
         let prop = engine.propagate(s).ok()?;
         for oa in prop.options.iter().filter(|o| o.selected.is_none()) {
-            if let Some((i, _)) = oa.unavailable.first() {
-                if let Some(v) = engine.model.vars[oa.option].value(*i) {
-                    let mut bad = s.clone();
-                    bad.choices.push((oa.option, v));
-                    return Some(bad);
-                }
+            if let Some((i, _)) = oa.unavailable.first()
+                && let Some(v) = engine.model.vars[oa.option].value(*i)
+            {
+                let mut bad = s.clone();
+                bad.choices.push((oa.option, v));
+                return Some(bad);
             }
         }
     }
