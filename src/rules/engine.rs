@@ -224,7 +224,7 @@ impl Engine {
         budget: &mut Budget,
     ) -> Result<bool, OutOfWork> {
         let mut active = vec![false; self.model.cons.len()];
-        let mut s = Solver::new(&self.model, self.model.initial());
+        let mut s = Solver::new(&self.model, self.model.initial_domains.clone());
         for &(v, i) in fixed {
             if !s.assign(v, i) {
                 return Ok(false);
@@ -394,6 +394,13 @@ impl Engine {
                 return Ok(self.to_explanation(&e));
             }
         }
+        // The usual shapes first: one rule with one or two of the choices it reads (a table or an
+        // implication excluding the value given those choices). Such a set is minimal as soon as
+        // it is infeasible, because the rule alone is feasible (the value is not dead) and choices
+        // without rules always are.
+        if let Some(e) = self.small_explanation(base, target, budget)? {
+            return Ok(self.to_explanation(&e));
+        }
         // Most explanations are local: look for a conflict among the rules near the target
         // first (growing the neighbourhood), and only then among everything in its component.
         let mut cands = Vec::new();
@@ -415,6 +422,47 @@ impl Engine {
         let out = self.to_explanation(&e);
         cache.push(e);
         Ok(out)
+    }
+
+    /// Tries explanations made of one rule touching the target and one or two choices on the
+    /// variables that rule reads (each checked for minimality).
+    fn small_explanation(
+        &self,
+        base: &[(usize, usize)],
+        target: (usize, usize),
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<Elem>>, OutOfWork> {
+        let fixed = [target];
+        for &r in &self.model.var_cons[target.0] {
+            let scope = &self.model.cons[r].scope;
+            let choices: Vec<(usize, usize)> = base
+                .iter()
+                .copied()
+                .filter(|(x, _)| scope.contains(x) && *x != target.0)
+                .collect();
+            for &(x, i) in &choices {
+                let e = vec![Elem::Rule(r), Elem::Choice(x, i)];
+                if !self.feasible(&fixed, &e, budget)? {
+                    return Ok(Some(e));
+                }
+            }
+            if choices.len() >= 2 && choices.len() <= 6 {
+                for a in 0..choices.len() {
+                    for b in a + 1..choices.len() {
+                        let e = vec![
+                            Elem::Rule(r),
+                            Elem::Choice(choices[a].0, choices[a].1),
+                            Elem::Choice(choices[b].0, choices[b].1),
+                        ];
+                        // Each pair alone was feasible (checked above), so the triple is minimal.
+                        if !self.feasible(&fixed, &e, budget)? {
+                            return Ok(Some(e));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// A minimal set of rules that exclude `target` with no choices at all.
@@ -605,6 +653,7 @@ impl Engine {
             }
         }
         let mut found: Vec<Vec<usize>> = Vec::new();
+        let mut scratch: Vec<usize> = Vec::with_capacity(model.vars.len());
         let defaults = self.defaults();
         for &v in targets {
             let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
@@ -612,36 +661,35 @@ impl Engine {
                 if bit(&seen[v], i) {
                     continue;
                 }
-                // 1. A known solution with only `v` changed: check v's constraints.
-                let moved = local.iter().rev().take(64).find_map(|sol| {
-                    let mut m = sol.clone();
-                    m[v] = i;
+                // 1. A known solution with only `v` changed: check v's constraints. (With no
+                //    constraints on `v` at all, any known solution does.)
+                let moved = local.iter().rev().take(64).any(|sol| {
+                    scratch.clear();
+                    scratch.extend_from_slice(sol);
+                    scratch[v] = i;
                     model.var_cons[v]
                         .iter()
-                        .all(|&c| model.holds(&model.cons[c], &m))
-                        .then_some(m)
+                        .all(|&c| model.holds(&model.cons[c], &scratch))
                 });
+                if moved {
+                    set_bit(&mut seen[v], i);
+                    continue;
+                }
                 // 2. A search that prefers values not witnessed yet, so that each solution
                 //    witnesses as many new values as possible.
-                let sol = match moved {
-                    Some(m) => Some(m),
-                    None => {
-                        let prefer: Vec<Option<usize>> = (0..model.vars.len())
-                            .map(|x| {
-                                iter_bits(model.dom(&root_doms, x))
-                                    .find(|&j| !bit(&seen[x], j))
-                                    .or(defaults[x])
-                            })
-                            .collect();
-                        let mut s = Solver::new(model, root_doms.clone());
-                        if !s.assign(v, i) {
-                            continue;
-                        }
-                        s.queue_var(v);
-                        s.solve_queued(&prefer, budget)?
-                    }
-                };
-                if let Some(sol) = sol {
+                let prefer: Vec<Option<usize>> = (0..model.vars.len())
+                    .map(|x| {
+                        iter_bits(model.dom(&root_doms, x))
+                            .find(|&j| !bit(&seen[x], j))
+                            .or(defaults[x])
+                    })
+                    .collect();
+                let mut s = Solver::new(model, root_doms.clone());
+                if !s.assign(v, i) {
+                    continue;
+                }
+                s.queue_var(v);
+                if let Some(sol) = s.solve_queued(&prefer, budget)? {
                     for (x, &j) in sol.iter().enumerate() {
                         set_bit(&mut seen[x], j);
                     }

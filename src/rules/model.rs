@@ -221,6 +221,8 @@ pub struct Model {
     pub offset: Vec<usize>,
     pub nwords: Vec<usize>,
     pub total_words: usize,
+    /// The full domains (what `initial()` returns), computed once.
+    pub initial_domains: Vec<u64>,
 }
 
 impl Model {
@@ -253,7 +255,9 @@ impl Model {
             offset,
             nwords,
             total_words: total,
+            initial_domains: Vec::new(),
         };
+        m.initial_domains = m.initial();
         m.cons = exprs.iter().map(|e| m.compile_expr(e)).collect();
         m.var_cons = vec![Vec::new(); m.vars.len()];
         for (ci, c) in m.cons.iter().enumerate() {
