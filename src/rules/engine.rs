@@ -223,6 +223,18 @@ impl Engine {
         elems: &[Elem],
         budget: &mut Budget,
     ) -> Result<bool, OutOfWork> {
+        // A remembered solution satisfies every rule: if one agrees with the fixed values and the
+        // chosen elements, the set is feasible without any search.
+        let agrees = |sol: &Vec<usize>| {
+            fixed.iter().all(|&(v, i)| sol[v] == i)
+                && elems.iter().all(|e| match *e {
+                    Elem::Choice(v, i) => sol[v] == i,
+                    Elem::Rule(_) => true,
+                })
+        };
+        if self.shared.pool.lock().is_ok_and(|p| p.iter().any(agrees)) {
+            return Ok(true);
+        }
         let mut active = vec![false; self.model.cons.len()];
         let mut s = Solver::new(&self.model, self.model.initial_domains.clone());
         for &(v, i) in fixed {
@@ -253,6 +265,36 @@ impl Engine {
         Ok(s.solve(&[], budget)?.is_some())
     }
 
+    /// Whether propagation alone (no search) finds the fixed values plus the elements inconsistent.
+    /// Sound (never claims a consistent set inconsistent) and monotone in the elements.
+    fn gac_infeasible(
+        &self,
+        fixed: &[(usize, usize)],
+        elems: &[Elem],
+        budget: &mut Budget,
+    ) -> Result<bool, OutOfWork> {
+        let mut active = vec![false; self.model.cons.len()];
+        let mut s = Solver::new(&self.model, self.model.initial_domains.clone());
+        for &(v, i) in fixed {
+            if !s.assign(v, i) {
+                return Ok(true);
+            }
+        }
+        for e in elems {
+            match *e {
+                Elem::Rule(r) => active[r] = true,
+                Elem::Choice(v, i) => {
+                    if !s.assign(v, i) {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        let mut s = s.with_active(active);
+        s.queue_all();
+        Ok(!s.propagate(budget)?)
+    }
+
     /// QuickXplain: a minimal subset of `c` that is inconsistent with `b` (which is consistent).
     fn quickxplain(
         &self,
@@ -262,7 +304,28 @@ impl Engine {
         c: &[Elem],
         budget: &mut Budget,
     ) -> Result<Vec<Elem>, OutOfWork> {
-        if has_delta && !self.feasible(fixed, b, budget)? {
+        self.quickxplain_with(fixed, b, has_delta, c, false, budget)
+    }
+
+    /// QuickXplain with either oracle: exact feasibility, or "propagation alone finds no
+    /// conflict" (`gac`), which is cheaper and also monotone in the set of elements.
+    fn quickxplain_with(
+        &self,
+        fixed: &[(usize, usize)],
+        b: &mut Vec<Elem>,
+        has_delta: bool,
+        c: &[Elem],
+        gac: bool,
+        budget: &mut Budget,
+    ) -> Result<Vec<Elem>, OutOfWork> {
+        let consistent = |s: &Self, b: &[Elem], budget: &mut Budget| -> Result<bool, OutOfWork> {
+            if gac {
+                Ok(!s.gac_infeasible(fixed, b, budget)?)
+            } else {
+                s.feasible(fixed, b, budget)
+            }
+        };
+        if has_delta && !consistent(self, b, budget)? {
             return Ok(Vec::new());
         }
         if c.len() <= 1 {
@@ -271,10 +334,10 @@ impl Engine {
         let (c1, c2) = c.split_at(c.len() / 2);
         let mark = b.len();
         b.extend_from_slice(c1);
-        let d2 = self.quickxplain(fixed, b, !c1.is_empty(), c2, budget)?;
+        let d2 = self.quickxplain_with(fixed, b, !c1.is_empty(), c2, gac, budget)?;
         b.truncate(mark);
         b.extend_from_slice(&d2);
-        let d1 = self.quickxplain(fixed, b, !d2.is_empty(), c1, budget)?;
+        let d1 = self.quickxplain_with(fixed, b, !d2.is_empty(), c1, gac, budget)?;
         b.truncate(mark);
         let mut out = d1;
         out.extend(d2);
@@ -400,6 +463,18 @@ impl Engine {
         // without rules always are.
         if let Some(e) = self.small_explanation(base, target, budget)? {
             return Ok(self.to_explanation(&e));
+        }
+        // When propagation alone excludes the value (the common case), find a set that is minimal
+        // for propagation cheaply, then make it minimal for real with exact checks: removing any
+        // element of the result makes the value feasible.
+        let everything = self.candidates(base, Some(target.0));
+        if self.gac_infeasible(&fixed, &everything, budget)? {
+            let e =
+                self.quickxplain_with(&fixed, &mut Vec::new(), false, &everything, true, budget)?;
+            let e = self.minimize(&fixed, e, budget)?;
+            let out = self.to_explanation(&e);
+            cache.push(e);
+            return Ok(out);
         }
         // Most explanations are local: look for a conflict among the rules near the target
         // first (growing the neighbourhood), and only then among everything in its component.
