@@ -357,6 +357,13 @@ fn dimacs_round_trips_keep_the_model_count() {
             "seed {seed}:\n{text}\n{}",
             imported.model.rules_yaml
         );
+        // And the engine's exact counter agrees with the source's brute force.
+        let engine = bespoke::rules::Engine::new(p.clone());
+        assert_eq!(
+            engine.count(&bespoke::rules::Selection::default()).unwrap(),
+            num_bigint::BigUint::from(n),
+            "seed {seed}"
+        );
     }
     let zero = counts.iter().filter(|&&c| c == 0).count();
     let many = counts.iter().filter(|&&c| c > 1).count();
@@ -698,6 +705,12 @@ fn xcsp_round_trips_keep_the_solution_count() {
             n,
             "seed {seed}:\n{xml}\n{}",
             imported.model.rules_yaml
+        );
+        let engine = bespoke::rules::Engine::new(p.clone());
+        assert_eq!(
+            engine.count(&bespoke::rules::Selection::default()).unwrap(),
+            num_bigint::BigUint::from(n),
+            "seed {seed}"
         );
     }
     // The instances cover what they should: unsatisfiable, loose and tight ones, dropped
