@@ -235,34 +235,39 @@ impl Engine {
         if self.shared.pool.lock().is_ok_and(|p| p.iter().any(agrees)) {
             return Ok(true);
         }
+        let Some(mut s) = self.subset_solver(fixed, elems) else {
+            return Ok(false);
+        };
+        Ok(s.solve(&[], budget)?.is_some())
+    }
+
+    /// A solver over the fixed values, the chosen elements' values and only the elements' rules
+    /// (branching only on variables those rules read); `None` if the values clash outright.
+    fn subset_solver(&self, fixed: &[(usize, usize)], elems: &[Elem]) -> Option<Solver<'_>> {
         let mut active = vec![false; self.model.cons.len()];
         let mut s = Solver::new(&self.model, self.model.initial_domains.clone());
         for &(v, i) in fixed {
             if !s.assign(v, i) {
-                return Ok(false);
+                return None;
             }
         }
+        let mut relevant = vec![false; self.model.vars.len()];
         for e in elems {
             match *e {
-                Elem::Rule(r) => active[r] = true,
+                Elem::Rule(r) => {
+                    active[r] = true;
+                    for &v in &self.model.cons[r].scope {
+                        relevant[v] = true;
+                    }
+                }
                 Elem::Choice(v, i) => {
                     if !s.assign(v, i) {
-                        return Ok(false);
+                        return None;
                     }
                 }
             }
         }
-        // Only variables read by active rules need values: the others are free.
-        let mut relevant = vec![false; self.model.vars.len()];
-        for (r, on) in active.iter().enumerate() {
-            if *on {
-                for &v in &self.model.cons[r].scope {
-                    relevant[v] = true;
-                }
-            }
-        }
-        let mut s = s.with_active(active).with_relevant(relevant);
-        Ok(s.solve(&[], budget)?.is_some())
+        Some(s.with_active(active).with_relevant(relevant))
     }
 
     /// Whether propagation alone (no search) finds the fixed values plus the elements inconsistent.
@@ -273,24 +278,9 @@ impl Engine {
         elems: &[Elem],
         budget: &mut Budget,
     ) -> Result<bool, OutOfWork> {
-        let mut active = vec![false; self.model.cons.len()];
-        let mut s = Solver::new(&self.model, self.model.initial_domains.clone());
-        for &(v, i) in fixed {
-            if !s.assign(v, i) {
-                return Ok(true);
-            }
-        }
-        for e in elems {
-            match *e {
-                Elem::Rule(r) => active[r] = true,
-                Elem::Choice(v, i) => {
-                    if !s.assign(v, i) {
-                        return Ok(true);
-                    }
-                }
-            }
-        }
-        let mut s = s.with_active(active);
+        let Some(mut s) = self.subset_solver(fixed, elems) else {
+            return Ok(true);
+        };
         s.queue_all();
         Ok(!s.propagate(budget)?)
     }
