@@ -332,34 +332,41 @@ proptest! {
         let sel = Selection { choices: choices.iter().map(|(o, v)| (*o, to_value(*v, &p.options[*o].kind))).collect() };
         let chosen: Vec<(usize, Option<Val>)> = choices.iter().map(|(o, v)| (*o, Some(*v))).collect();
         let consistent_bf = all.iter().any(|c| matches(c, &chosen));
-        // Warm the engine's caches with other calls first: answers must not depend on history.
+        // Replay the choices as a click path: every prefix is checked, so the engine's caches
+        // (solutions, explanations) carry over between calls as they do in a storefront; the
+        // answers must not depend on that history.
         let _ = engine.propagate(&Selection::default()).unwrap();
-        let prop = engine.propagate(&sel).unwrap();
-        prop_assert_eq!(prop.consistent, consistent_bf, "consistency");
-        for oa in &prop.options {
-            let o = oa.option;
-            let others: Vec<(usize, Option<Val>)> = chosen.iter().copied().filter(|(x, _)| *x != o).collect();
-            let expected: BTreeSet<Option<Val>> = all.iter().filter(|c| matches(c, if oa.selected.is_some() { &others } else { &chosen })).map(|c| c[o]).collect();
-            let got: BTreeSet<Option<Val>> = oa.available.iter().map(|&i| engine.model.vars[o].val(i)).collect();
-            prop_assert_eq!(&got, &expected, "available values of o{}", o);
-            // Explanations are sufficient and minimal.
-            for (i, e) in &oa.unavailable {
-                let target = engine.model.vars[o].val(*i);
-                let base = if oa.selected.is_some() { &others } else { &chosen };
-                let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
-                let ch: Vec<(usize, Option<Val>)> = base.iter().copied().filter(|(x, _)| e.choices.contains(x)).collect();
-                prop_assert_eq!(ch.len(), e.choices.len(), "explanation names only chosen options");
-                let feasible = |rules: &BTreeSet<usize>, ch: &[(usize, Option<Val>)]| solutions(&p, Some(rules)).iter().any(|c| c[o] == target && matches(c, ch));
-                prop_assert!(!feasible(&rules, &ch), "explanation {:?} does not exclude o{}={:?}", e, o, target);
-                for r in &rules {
-                    let mut fewer = rules.clone();
-                    fewer.remove(r);
-                    prop_assert!(feasible(&fewer, &ch), "rule {} is not needed in {:?}", r, e);
-                }
-                for k in 0..ch.len() {
-                    let mut fewer = ch.clone();
-                    fewer.remove(k);
-                    prop_assert!(feasible(&rules, &fewer), "choice {:?} is not needed in {:?}", ch[k], e);
+        for k in 0..=choices.len() {
+            let sel = Selection { choices: sel.choices[..k].to_vec() };
+            let chosen: Vec<(usize, Option<Val>)> = chosen[..k].to_vec();
+            let consistent_bf = all.iter().any(|c| matches(c, &chosen));
+            let prop = engine.propagate(&sel).unwrap();
+            prop_assert_eq!(prop.consistent, consistent_bf, "consistency");
+            for oa in &prop.options {
+                let o = oa.option;
+                let others: Vec<(usize, Option<Val>)> = chosen.iter().copied().filter(|(x, _)| *x != o).collect();
+                let expected: BTreeSet<Option<Val>> = all.iter().filter(|c| matches(c, if oa.selected.is_some() { &others } else { &chosen })).map(|c| c[o]).collect();
+                let got: BTreeSet<Option<Val>> = oa.available.iter().map(|&i| engine.model.vars[o].val(i)).collect();
+                prop_assert_eq!(&got, &expected, "available values of o{}", o);
+                // Explanations are sufficient and minimal.
+                for (i, e) in &oa.unavailable {
+                    let target = engine.model.vars[o].val(*i);
+                    let base = if oa.selected.is_some() { &others } else { &chosen };
+                    let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
+                    let ch: Vec<(usize, Option<Val>)> = base.iter().copied().filter(|(x, _)| e.choices.contains(x)).collect();
+                    prop_assert_eq!(ch.len(), e.choices.len(), "explanation names only chosen options");
+                    let feasible = |rules: &BTreeSet<usize>, ch: &[(usize, Option<Val>)]| solutions(&p, Some(rules)).iter().any(|c| c[o] == target && matches(c, ch));
+                    prop_assert!(!feasible(&rules, &ch), "explanation {:?} does not exclude o{}={:?}", e, o, target);
+                    for r in &rules {
+                        let mut fewer = rules.clone();
+                        fewer.remove(r);
+                        prop_assert!(feasible(&fewer, &ch), "rule {} is not needed in {:?}", r, e);
+                    }
+                    for k in 0..ch.len() {
+                        let mut fewer = ch.clone();
+                        fewer.remove(k);
+                        prop_assert!(feasible(&rules, &fewer), "choice {:?} is not needed in {:?}", ch[k], e);
+                    }
                 }
             }
         }

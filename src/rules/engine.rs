@@ -11,6 +11,8 @@ use crate::catalog::model::{OptId, Product, Value};
 
 /// Solutions kept per engine to witness values in later calls (bounded memory).
 const POOL: usize = 512;
+/// Values whose explanations are kept per engine (bounded memory).
+const BY_TARGET_CACHE: usize = 50_000;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
 
@@ -24,6 +26,10 @@ struct Shared {
     dead: std::sync::Mutex<std::collections::HashMap<(usize, usize), Explanation>>,
     /// Values seen in some valid configuration (never dead), per variable.
     live: std::sync::Mutex<std::collections::HashSet<(usize, usize)>>,
+    /// Explanations found per value, with the (variable, value) choices each one uses.
+    by_target: std::sync::Mutex<
+        std::collections::HashMap<(usize, usize), Vec<(Explanation, Vec<(usize, usize)>)>>,
+    >,
 }
 
 impl Shared {
@@ -399,6 +405,44 @@ impl Engine {
 
     /// Finds a minimal explanation of why `target` is infeasible under `base`, reusing earlier ones.
     fn explain(
+        &self,
+        base: &[(usize, usize)],
+        target: (usize, usize),
+        cache: &mut Vec<Vec<Elem>>,
+        budget: &mut Budget,
+    ) -> Result<Explanation, OutOfWork> {
+        // Sufficiency and minimality of an explanation depend only on the target and the
+        // explanation itself, not on the rest of the selection: one found earlier for this value
+        // holds whenever its choices are still chosen. (A customer's next click keeps most.)
+        let known = self.shared.by_target.lock().ok().and_then(|m| {
+            m.get(&target).and_then(|list| {
+                list.iter()
+                    .find(|(_, ch)| ch.iter().all(|p| base.contains(p)))
+                    .map(|(e, _)| e.clone())
+            })
+        });
+        if let Some(e) = known {
+            return Ok(e);
+        }
+        let e = self.explain_fresh(base, target, cache, budget)?;
+        let pairs: Vec<(usize, usize)> = e
+            .choices
+            .iter()
+            .filter_map(|&o| base.iter().find(|(v, _)| *v == o).copied())
+            .collect();
+        if let Ok(mut m) = self.shared.by_target.lock() {
+            if m.len() >= BY_TARGET_CACHE {
+                m.clear();
+            }
+            let list = m.entry(target).or_default();
+            if list.len() < 4 {
+                list.push((e.clone(), pairs));
+            }
+        }
+        Ok(e)
+    }
+
+    fn explain_fresh(
         &self,
         base: &[(usize, usize)],
         target: (usize, usize),
