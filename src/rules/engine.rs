@@ -16,6 +16,9 @@ const BY_TARGET_CACHE: usize = 50_000;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
 
+/// An explanation found for a value, with the (variable, value) choices it uses.
+type KnownExplanation = (Explanation, Vec<(usize, usize)>);
+
 /// What an engine learns across calls: solutions (witnesses) and explanations. Both only speed
 /// answers up: a witness is a real solution and an explanation is re-checked before reuse.
 #[derive(Debug, Default)]
@@ -27,9 +30,7 @@ struct Shared {
     /// Values seen in some valid configuration (never dead), per variable.
     live: std::sync::Mutex<std::collections::HashSet<(usize, usize)>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
-    by_target: std::sync::Mutex<
-        std::collections::HashMap<(usize, usize), Vec<(Explanation, Vec<(usize, usize)>)>>,
-    >,
+    by_target: std::sync::Mutex<std::collections::HashMap<(usize, usize), Vec<KnownExplanation>>>,
 }
 
 impl Shared {
