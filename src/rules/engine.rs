@@ -504,8 +504,19 @@ impl Engine {
         // element of the result makes the value feasible.
         let everything = self.candidates(base, Some(target.0));
         if self.gac_infeasible(&fixed, &everything, budget)? {
-            let e =
-                self.quickxplain_with(&fixed, &mut Vec::new(), false, &everything, true, budget)?;
+            // Narrow the candidates to the smallest neighbourhood where propagation already fails.
+            let mut cands = everything;
+            for depth in 1..=6 {
+                let near = self.neighbourhood(base, target.0, depth);
+                if near.len() >= cands.len() {
+                    break;
+                }
+                if self.gac_infeasible(&fixed, &near, budget)? {
+                    cands = near;
+                    break;
+                }
+            }
+            let e = self.quickxplain_with(&fixed, &mut Vec::new(), false, &cands, true, budget)?;
             let e = self.minimize(&fixed, e, budget)?;
             let out = self.to_explanation(&e);
             cache.push(e);
