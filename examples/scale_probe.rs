@@ -37,6 +37,16 @@ fn main() {
     let t0 = Instant::now();
     let e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
     println!("compile: {:?}", t0.elapsed());
+    if args.iter().any(|a| a == "count-only") {
+        let t0 = Instant::now();
+        let c = e.count(&Selection::default());
+        println!(
+            "count: {:?} = {:?}",
+            t0.elapsed(),
+            c.map(|n| n.to_string().len())
+        );
+        return;
+    }
     let checks = e
         .model
         .cons

@@ -1402,7 +1402,21 @@ pub fn feature_model(seed: u64, options: usize, clauses: usize) -> Generated {
         }
     }
     out.truncate(clauses);
+    // Real feature models have few cross-tree constraints (about one per five features here);
+    // the rest of the clause budget repeats the hierarchy transitively ("a feature needs its
+    // grandparent"), which is redundant, as exported CNFs of real systems often are.
+    let mut parent_of = vec![usize::MAX; n];
+    for (p, _, children) in &groups {
+        for &c in children {
+            parent_of[c] = *p;
+        }
+    }
+    let cross_budget = (n / 5).max(1);
+    let structural = out.len();
     while out.len() < clauses {
+        if out.len() >= structural + cross_budget && n >= 3 {
+            break;
+        }
         if n < 3 {
             out.push(("f0 is the root feature".into(), name(0)));
             continue;
@@ -1442,6 +1456,25 @@ pub fn feature_model(seed: u64, options: usize, clauses: usize) -> Generated {
                 ));
             }
         }
+    }
+    // Fill what the cross-tree budget left with transitive hierarchy clauses.
+    while out.len() < clauses {
+        let c = 1 + rng.below(n.max(2) - 1);
+        let mut a = parent_of.get(c).copied().unwrap_or(usize::MAX);
+        for _ in 0..1 + rng.below(4) {
+            match parent_of.get(a) {
+                Some(&up) if a != 0 && up != usize::MAX => a = up,
+                _ => break,
+            }
+        }
+        if a == usize::MAX || c >= n {
+            out.push(("f0 is the root feature".into(), name(0)));
+            continue;
+        }
+        out.push((
+            format!("f{c} needs its ancestor f{a}"),
+            format!("{} or {}", lit(c, false), lit(a, true)),
+        ));
     }
     let rules = out
         .into_iter()
