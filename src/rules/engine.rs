@@ -11,6 +11,8 @@ use crate::catalog::model::{OptId, Product, Value};
 
 /// Solutions kept per engine to witness values in later calls (bounded memory).
 const POOL: usize = 512;
+/// Witness searches per call that aim for new values before following the last solution.
+const DIVERSIFY: usize = 16;
 /// Values whose explanations are kept per engine (bounded memory).
 const BY_TARGET_CACHE: usize = 50_000;
 /// Explanations kept per engine to retry first in later calls.
@@ -775,6 +777,7 @@ impl Engine {
         }
         let mut found: Vec<Vec<usize>> = Vec::new();
         let mut scratch: Vec<usize> = Vec::with_capacity(model.vars.len());
+        let mut searches = 0usize;
         let defaults = self.defaults();
         for &v in targets {
             let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
@@ -796,15 +799,21 @@ impl Engine {
                     set_bit(&mut seen[v], i);
                     continue;
                 }
-                // 2. A search that prefers values not witnessed yet, so that each solution
-                //    witnesses as many new values as possible.
-                let prefer: Vec<Option<usize>> = (0..model.vars.len())
-                    .map(|x| {
-                        iter_bits(model.dom(&root_doms, x))
-                            .find(|&j| !bit(&seen[x], j))
-                            .or(defaults[x])
-                    })
-                    .collect();
+                // 2. A search. The first few prefer values not witnessed yet, so that each
+                //    solution witnesses as many new values as possible; later ones (the values
+                //    left are the hard ones) follow the last solution found, changing only what
+                //    the target forces, which keeps each search short on large models.
+                searches += 1;
+                let prefer: Vec<Option<usize>> = match local.last() {
+                    Some(last) if searches > DIVERSIFY => last.iter().map(|&j| Some(j)).collect(),
+                    _ => (0..model.vars.len())
+                        .map(|x| {
+                            iter_bits(model.dom(&root_doms, x))
+                                .find(|&j| !bit(&seen[x], j))
+                                .or(defaults[x])
+                        })
+                        .collect(),
+                };
                 let mut s = Solver::new(model, root_doms.clone());
                 if !s.assign(v, i) {
                     continue;

@@ -509,10 +509,12 @@ impl<'m> Solver<'m> {
             self.undo(start);
             return Ok(None);
         }
-        let mut limit: u64 = 64;
+        // The first run can at least reach a leaf: a descent alone takes one node per variable.
+        let first: u64 = 64 + 2 * self.model.vars.len() as u64;
+        let mut limit = first;
         let out = loop {
             let mut nodes = limit;
-            match self.dfs(prefer, budget, &mut nodes, limit > 64) {
+            match self.dfs(prefer, budget, &mut nodes, limit > first) {
                 Ok(Some(true)) => {
                     break Ok(Some(
                         (0..self.model.vars.len())
