@@ -1336,27 +1336,67 @@ pub fn feature_model(seed: u64, options: usize, clauses: usize) -> Generated {
         groups.push((parent, kind, (next..next + size).collect()));
         next += size;
     }
-    // Planted configuration.
-    let mut w = vec![false; n];
-    w[0] = true;
-    for (p, kind, children) in &groups {
-        if !w[*p] {
-            continue;
-        }
-        match kind {
-            G::Mandatory => children.iter().for_each(|&c| w[c] = true),
-            G::Optional => children.iter().for_each(|&c| w[c] = rng.chance(500)),
-            G::Or => {
-                for &c in children {
-                    w[c] = rng.chance(500);
-                }
-                if !children.iter().any(|&c| w[c]) {
-                    w[children[rng.below(children.len())]] = true;
-                }
-            }
-            G::Alt => w[children[rng.below(children.len())]] = true,
+    // Planted configurations: random ones, then one more for every feature none of them has,
+    // so that no feature is dead (real feature models have few). Cross-tree constraints below
+    // are kept only when every planted configuration satisfies them.
+    let mut parent_of = vec![usize::MAX; n];
+    for (p, _, children) in &groups {
+        for &c in children {
+            parent_of[c] = *p;
         }
     }
+    let plant = |rng: &mut Rng, forced: &[bool]| -> Vec<bool> {
+        let mut w = vec![false; n];
+        w[0] = true;
+        for (p, kind, children) in &groups {
+            if !w[*p] {
+                continue;
+            }
+            let want = |c: usize| forced.get(c).copied().unwrap_or(false);
+            match kind {
+                G::Mandatory => children.iter().for_each(|&c| w[c] = true),
+                G::Optional => children
+                    .iter()
+                    .for_each(|&c| w[c] = want(c) || rng.chance(500)),
+                G::Or => {
+                    for &c in children {
+                        w[c] = want(c) || rng.chance(500);
+                    }
+                    if !children.iter().any(|&c| w[c]) {
+                        w[children[rng.below(children.len())]] = true;
+                    }
+                }
+                G::Alt => {
+                    let pick = children
+                        .iter()
+                        .copied()
+                        .find(|&c| want(c))
+                        .unwrap_or(children[rng.below(children.len())]);
+                    w[pick] = true;
+                }
+            }
+        }
+        w
+    };
+    let mut configs: Vec<Vec<bool>> = (0..16).map(|_| plant(&mut rng, &[])).collect();
+    for f in 1..n {
+        if configs.iter().any(|c| c[f]) {
+            continue;
+        }
+        let mut forced = vec![false; n];
+        let mut a = f;
+        while a != usize::MAX {
+            forced[a] = true;
+            a = parent_of[a];
+        }
+        configs.push(plant(&mut rng, &forced));
+    }
+    let w = configs[0].clone();
+    let holds_all = |lits: &[(usize, bool)]| {
+        configs
+            .iter()
+            .all(|c| lits.iter().any(|&(v, pos)| c[v] == pos))
+    };
     let lit = |v: usize, pos: bool| {
         if pos {
             name(v)
@@ -1405,14 +1445,9 @@ pub fn feature_model(seed: u64, options: usize, clauses: usize) -> Generated {
     // Real feature models have few cross-tree constraints (about one per five features here);
     // the rest of the clause budget repeats the hierarchy transitively ("a feature needs its
     // grandparent"), which is redundant, as exported CNFs of real systems often are.
-    let mut parent_of = vec![usize::MAX; n];
-    for (p, _, children) in &groups {
-        for &c in children {
-            parent_of[c] = *p;
-        }
-    }
     let cross_budget = (n / 5).max(1);
     let structural = out.len();
+    let mut attempts = 0usize;
     while out.len() < clauses {
         if out.len() >= structural + cross_budget && n >= 3 {
             break;
@@ -1423,39 +1458,33 @@ pub fn feature_model(seed: u64, options: usize, clauses: usize) -> Generated {
         }
         let (a, b) = rng.pair(n - 1);
         let (a, b) = (a + 1, b + 1);
-        match rng.weighted(&[55, 35, 10]) {
-            0 | 1 if w[a] && w[b] => out.push((
-                format!("f{a} requires f{b}"),
-                format!("{} or {}", lit(a, false), lit(b, true)),
-            )),
-            0 => {
-                // a requires b, turned around when the planted configuration has a without b.
-                let (a, b) = if w[a] && !w[b] { (b, a) } else { (a, b) };
-                out.push((
-                    format!("f{a} requires f{b}"),
-                    format!("{} or {}", lit(a, false), lit(b, true)),
-                ));
-            }
-            1 => out.push((
-                format!("f{a} excludes f{b}"),
-                format!("{} or {}", lit(a, false), lit(b, false)),
-            )),
+        let (message, lits) = match rng.weighted(&[55, 35, 10]) {
+            0 => (format!("f{a} requires f{b}"), vec![(a, false), (b, true)]),
+            1 => (format!("f{a} excludes f{b}"), vec![(a, false), (b, false)]),
             _ => {
                 let c = 1 + rng.below(n - 1);
                 if c == a || c == b {
                     continue;
                 }
-                let (a, b) = if w[a] && !w[b] && !w[c] {
-                    (b, a)
-                } else {
-                    (a, b)
-                };
-                out.push((
+                (
                     format!("f{a} requires f{b} or f{c}"),
-                    format!("{} or {} or {}", lit(a, false), lit(b, true), lit(c, true)),
-                ));
+                    vec![(a, false), (b, true), (c, true)],
+                )
             }
+        };
+        attempts += 1;
+        if !holds_all(&lits) {
+            if attempts > 50 * clauses {
+                break;
+            }
+            continue;
         }
+        let e = lits
+            .iter()
+            .map(|&(v, pos)| lit(v, pos))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        out.push((message, e));
     }
     // Fill what the cross-tree budget left with transitive hierarchy clauses.
     while out.len() < clauses {
@@ -1503,8 +1532,12 @@ pub fn feature_model(seed: u64, options: usize, clauses: usize) -> Generated {
             .collect(),
         rules,
     };
-    let witness: Witness = (0..n).map(|i| (name(i), w[i].to_string())).collect();
-    model.render(vec![witness]).generated
+    let _ = &w;
+    let witnesses: Vec<Witness> = configs
+        .iter()
+        .map(|c| (0..n).map(|i| (name(i), c[i].to_string())).collect())
+        .collect();
+    model.render(witnesses).generated
 }
 
 // ---------------------------------------------------------------------------------------------
