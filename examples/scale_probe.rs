@@ -146,9 +146,7 @@ fn stats(e: &Engine) {
         .cons
         .iter()
         .filter_map(|c| match &c.kind {
-            bespoke::rules::model::ConKind::Table {
-                nrows, row_words, ..
-            } => Some((*nrows, *row_words, c.scope.len())),
+            bespoke::rules::model::ConKind::Table(t) => Some((t.nrows, t.row_words, c.scope.len())),
             _ => None,
         })
         .collect();

@@ -185,24 +185,48 @@ pub struct Con {
 #[derive(Debug, Clone)]
 pub enum ConKind {
     /// A compressed table: the constraint holds iff some row matches, where a row gives, for each
-    /// scope variable, a set of allowed indices. `rows` is row-major: each row is the concatenation
-    /// of its cells' words (cell `j` at `cell_off[j]`, `words[j]` long).
-    Table {
-        rows: Vec<u64>,
-        nrows: usize,
-        row_words: usize,
-        cell_off: Vec<usize>,
-    },
-    /// A negative compressed table (same layout): the constraint holds iff no row matches.
+    /// scope variable, a set of allowed indices.
+    Table(Rows),
+    /// A negative compressed table: the constraint holds iff no row matches.
     /// Used when the complement of a rule is much smaller than the rule (e.g. `forbid` tables).
-    NegTable {
-        rows: Vec<u64>,
-        nrows: usize,
-        row_words: usize,
-        cell_off: Vec<usize>,
-    },
+    NegTable(Rows),
     /// An expression too large to tabulate: checked when at most one scope variable is unfixed.
     Check(Expr),
+}
+
+/// The rows of a compressed table, row-major: each row is the concatenation of its cells' words
+/// (the cell of scope variable `j` starts at `cell_off[j]` and has that variable's word count).
+#[derive(Debug, Clone)]
+pub struct Rows {
+    pub words: Vec<u64>,
+    pub nrows: usize,
+    pub row_words: usize,
+    pub cell_off: Vec<usize>,
+}
+
+impl Rows {
+    pub fn row(&self, r: usize) -> &[u64] {
+        &self.words[r * self.row_words..(r + 1) * self.row_words]
+    }
+
+    /// The cell of scope variable `j` in `row` (from its first word on; zip it with the domain).
+    pub fn cell<'a>(&self, row: &'a [u64], j: usize) -> &'a [u64] {
+        &row[self.cell_off[j]..]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u64]> {
+        (0..self.nrows).map(|r| self.row(r))
+    }
+
+    /// Whether some row contains every variable's assigned index.
+    pub fn matches(&self, scope: &[usize], assignment: &[usize]) -> bool {
+        self.iter().any(|row| {
+            scope
+                .iter()
+                .enumerate()
+                .all(|(j, &v)| bit(self.cell(row, j), assignment[v]))
+        })
+    }
 }
 
 /// Bounds on compile work: a rule that would expand beyond these stays a checked expression.
@@ -293,30 +317,8 @@ impl Model {
     /// Whether constraint `c` holds for a full assignment (one index per variable).
     pub fn holds(&self, c: &Con, assignment: &[usize]) -> bool {
         match &c.kind {
-            ConKind::Table {
-                rows,
-                nrows,
-                row_words,
-                cell_off,
-            } => (0..*nrows).any(|r| {
-                let row = &rows[r * row_words..(r + 1) * row_words];
-                c.scope
-                    .iter()
-                    .enumerate()
-                    .all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
-            }),
-            ConKind::NegTable {
-                rows,
-                nrows,
-                row_words,
-                cell_off,
-            } => !(0..*nrows).any(|r| {
-                let row = &rows[r * row_words..(r + 1) * row_words];
-                c.scope
-                    .iter()
-                    .enumerate()
-                    .all(|(j, &v)| bit(&row[cell_off[j]..], assignment[v]))
-            }),
+            ConKind::Table(t) => t.matches(&c.scope, assignment),
+            ConKind::NegTable(t) => !t.matches(&c.scope, assignment),
             ConKind::Check(e) => {
                 e.eval(&|o| assignment.get(o).and_then(|&i| self.vars.get(o)?.val(i)))
             }
@@ -353,21 +355,16 @@ impl Model {
                 }
             }
         }
-        let nrows = rows.len();
+        let t = Rows {
+            nrows: rows.len(),
+            words: flat,
+            row_words,
+            cell_off,
+        };
         let kind = if positive {
-            ConKind::Table {
-                nrows,
-                rows: flat,
-                row_words,
-                cell_off,
-            }
+            ConKind::Table(t)
         } else {
-            ConKind::NegTable {
-                nrows,
-                rows: flat,
-                row_words,
-                cell_off,
-            }
+            ConKind::NegTable(t)
         };
         Con { scope, kind }
     }

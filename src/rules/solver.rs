@@ -261,17 +261,15 @@ impl<'m> Solver<'m> {
     /// A negative compressed table: a row whose cells contain every current value of all scope
     /// variables but one forbids, for that one, the values in its cell; if it contains them all,
     /// every remaining combination is forbidden.
-    #[allow(clippy::too_many_arguments)] // the table's parts, borrowed from the model
     fn revise_negative(
         &mut self,
         c: usize,
         scope: &[usize],
-        rows: &[u64],
-        nrows: usize,
-        row_words: usize,
-        cell_off: &[usize],
+        t: &super::model::Rows,
         budget: &mut Budget,
     ) -> Result<bool, OutOfWork> {
+        let (rows, nrows, row_words, cell_off) =
+            (t.words.as_slice(), t.nrows, t.row_words, &t.cell_off);
         let model: &'m Model = self.model;
         loop {
             if !budget.spend(1 + (nrows * row_words) as u64 / 64) {
@@ -324,19 +322,10 @@ impl<'m> Solver<'m> {
         let con = self.con(c);
         let extra: &'m [super::model::Con] = self.extra;
         match &con.kind {
-            ConKind::NegTable {
-                rows,
-                nrows,
-                row_words,
-                cell_off,
-            } => self.revise_negative(c, &con.scope, rows, *nrows, *row_words, cell_off, budget),
-            ConKind::Table {
-                rows,
-                nrows,
-                row_words,
-                cell_off,
-            } => {
-                let (rows, nrows, row_words) = (rows.as_slice(), *nrows, *row_words);
+            ConKind::NegTable(t) => self.revise_negative(c, &con.scope, t, budget),
+            ConKind::Table(t) => {
+                let (rows, nrows, row_words, cell_off) =
+                    (t.words.as_slice(), t.nrows, t.row_words, &t.cell_off);
                 let scope = &con.scope;
                 if !budget.spend(1 + (nrows * row_words) as u64 / 64) {
                     return Err(OutOfWork);
@@ -446,33 +435,23 @@ impl<'m> Solver<'m> {
         if open <= 1 {
             return true;
         }
+        let dom = |v: usize| self.model.dom(&self.doms, v);
         match &con.kind {
-            ConKind::Table {
-                rows,
-                nrows,
-                row_words,
-                cell_off,
-            } => (0..*nrows).any(|r| {
-                let row = &rows[r * row_words..(r + 1) * row_words];
+            // Entailed when one row admits every remaining combination.
+            ConKind::Table(t) => t.iter().any(|row| {
                 con.scope.iter().enumerate().all(|(j, &v)| {
-                    let d = self.model.dom(&self.doms, v);
-                    d.iter()
-                        .zip(&row[cell_off[j]..])
+                    dom(v)
+                        .iter()
+                        .zip(t.cell(row, j))
                         .all(|(dw, cw)| dw & !cw == 0)
                 })
             }),
             // Entailed when no forbidden row can match any more.
-            ConKind::NegTable {
-                rows,
-                nrows,
-                row_words,
-                cell_off,
-            } => (0..*nrows).all(|r| {
-                let row = &rows[r * row_words..(r + 1) * row_words];
+            ConKind::NegTable(t) => t.iter().all(|row| {
                 con.scope.iter().enumerate().any(|(j, &v)| {
-                    let d = self.model.dom(&self.doms, v);
-                    d.iter()
-                        .zip(&row[cell_off[j]..])
+                    dom(v)
+                        .iter()
+                        .zip(t.cell(row, j))
                         .all(|(dw, cw)| dw & cw == 0)
                 })
             }),
