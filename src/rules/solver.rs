@@ -12,6 +12,9 @@ pub struct Budget {
     pub limit: u64,
     /// Conflict weights per constraint (dom/wdeg), learned across the searches of one operation.
     pub weights: Vec<u64>,
+    /// Per variable: the sum over its constraints of their learned weight (weight − 1), kept
+    /// up to date by `bump` so that choosing a variable does not re-add weights at every node.
+    var_learned: Vec<u64>,
     /// State of the tie-breaking generator (deterministic).
     rng: u64,
 }
@@ -22,19 +25,28 @@ impl Budget {
             remaining: limit,
             limit,
             weights: Vec::new(),
+            var_learned: Vec::new(),
             rng: 0x2545_F491_4F6C_DD1D,
         }
     }
 
-    fn bump(&mut self, c: usize) {
+    /// Records a failure of constraint `c`; `scope` is given for the model's own constraints
+    /// (the ones variable selection weighs).
+    fn bump(&mut self, c: usize, scope: Option<&[usize]>) {
         if self.weights.len() <= c {
             self.weights.resize(c + 1, 1);
         }
         self.weights[c] = self.weights[c].saturating_add(1);
+        for &v in scope.unwrap_or(&[]) {
+            if self.var_learned.len() <= v {
+                self.var_learned.resize(v + 1, 0);
+            }
+            self.var_learned[v] = self.var_learned[v].saturating_add(1);
+        }
     }
 
-    fn weight(&self, c: usize) -> u64 {
-        self.weights.get(c).copied().unwrap_or(1)
+    fn learned(&self, v: usize) -> u64 {
+        self.var_learned.get(v).copied().unwrap_or(0)
     }
 
     fn random(&mut self) -> u64 {
@@ -231,7 +243,9 @@ impl<'m> Solver<'m> {
             self.queued[c] = false;
             let ok = self.revise(c, budget)?;
             if !ok {
-                budget.bump(c);
+                let scope =
+                    (c < self.model.cons.len()).then(|| self.model.cons[c].scope.as_slice());
+                budget.bump(c, scope);
                 while let Some(c) = self.queue.pop_front() {
                     self.queued[c] = false;
                 }
@@ -523,10 +537,9 @@ impl<'m> Solver<'m> {
             if s <= 1 {
                 continue;
             }
-            let mut w: u64 = 1;
-            for &c in &self.model.var_cons[v] {
-                w = w.saturating_add(budget.weight(c));
-            }
+            // 1 + the sum of its constraints' weights (each starts at 1).
+            let w: u64 =
+                (1 + self.model.var_cons[v].len() as u64).saturating_add(budget.learned(v));
             let better = match best {
                 None => true,
                 Some((bs, bw, bv)) => {
