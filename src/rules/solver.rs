@@ -334,7 +334,6 @@ impl<'m> Solver<'m> {
     fn revise(&mut self, c: usize, budget: &mut Budget) -> Result<bool, OutOfWork> {
         let model: &'m Model = self.model;
         let con = self.con(c);
-        let extra: &'m [super::model::Con] = self.extra;
         match &con.kind {
             ConKind::NegTable(t) => self.revise_negative(c, &con.scope, t, budget),
             ConKind::Table(t) => {
@@ -382,18 +381,7 @@ impl<'m> Solver<'m> {
                         if self.size(v) == 0 {
                             return Ok(false);
                         }
-                        for k in 0..model.var_cons[v].len() {
-                            let c2 = model.var_cons[v][k];
-                            if c2 != c {
-                                self.enqueue(c2);
-                            }
-                        }
-                        for (k, x) in extra.iter().enumerate() {
-                            let c2 = model.cons.len() + k;
-                            if c2 != c && x.scope.contains(&v) {
-                                self.enqueue(c2);
-                            }
-                        }
+                        self.notify(v, c);
                     }
                 }
                 Ok(true)
