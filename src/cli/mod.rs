@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::catalog;
 use crate::rules::{Engine, Selection};
 
+mod merchant;
+mod quote;
+mod render;
 mod report;
+mod serve;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -48,7 +52,15 @@ pub enum Command {
         no_analysis: bool,
     },
     /// Serve the catalog over HTTP (the default command).
-    Serve,
+    Serve(serve::ServeArgs),
+    /// Print the exact, explained price of a selection (or its range while partial).
+    Quote(quote::QuoteArgs),
+    /// Render the preview image of a selection.
+    Render(render::RenderArgs),
+    /// Run the catalog's rule tests (tests/*.yaml in the catalog directory).
+    Test(merchant::TestArgs),
+    /// Compare two catalog directories: options, counts, rules, affected orders.
+    Diff(merchant::DiffArgs),
     /// Show which values are available for a (partial) selection, with explanations, validity,
     /// a repair for conflicts and a completion.
     Configure {
@@ -86,19 +98,21 @@ pub enum ImportFormat {
     Xcsp(ImportArgs),
     /// DIMACS CNF (names from `c <n> <name>` comment lines).
     Dimacs(ImportArgs),
+    /// A Shopify/WooCommerce-style product CSV (variants, option values, prices, SKUs).
+    Csv(ImportArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
     /// The model file.
-    file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Where the product goes: `<catalog dir>/catalog/<product-id>.yaml`; the rules go to
     /// `<catalog dir>/rules/`.
     #[arg(long)]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Overwrite existing files.
     #[arg(long)]
-    force: bool,
+    pub(crate) force: bool,
 }
 
 /// Options shared by the commands that read a catalog.
@@ -106,13 +120,13 @@ pub struct ImportArgs {
 pub struct Common {
     /// The catalog directory (holding catalog/, rules/ and assets/).
     #[arg(long, default_value = ".", env = "BESPOKE_CATALOG")]
-    catalog: PathBuf,
+    pub(crate) catalog: PathBuf,
     /// Print one JSON document.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Work limit for the rules engine (search and propagation steps).
     #[arg(long, default_value_t = crate::rules::engine::DEFAULT_WORK_LIMIT)]
-    work_limit: u64,
+    pub(crate) work_limit: u64,
 }
 
 /// Parses the command line and runs it.
@@ -133,7 +147,16 @@ pub fn run() -> ExitCode {
 
 /// Runs a parsed command, writing to the given streams; returns the exit code.
 pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = match cli.command {
+        Some(c) => c,
+        None => match Cli::try_parse_from(["bespoke", "serve"]) {
+            Ok(Cli {
+                command: Some(c), ..
+            }) => c,
+            _ => return EXIT_USAGE,
+        },
+    };
+    match command {
         Command::Check {
             dir,
             format,
@@ -173,18 +196,16 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         ),
         Command::Analyze { product, common } => analyze(&common, product.as_deref(), out, err),
         Command::Import { format } => import(format, out, err),
-        Command::Serve => {
-            let _ = writeln!(
-                err,
-                "bespoke: the HTTP server is not built yet; `bespoke check [DIR]` validates a catalog"
-            );
-            EXIT_USAGE
-        }
+        Command::Serve(args) => serve::run(args, out, err),
+        Command::Quote(args) => quote::run(args, out, err),
+        Command::Render(args) => render::run(args, out, err),
+        Command::Test(args) => merchant::test(args, out, err),
+        Command::Diff(args) => merchant::diff(args, out, err),
     }
 }
 
 /// Loads the catalog; on errors prints them and returns the exit code.
-fn load_catalog(common: &Common, err: &mut dyn Write) -> Result<catalog::Catalog, u8> {
+pub(crate) fn load_catalog(common: &Common, err: &mut dyn Write) -> Result<catalog::Catalog, u8> {
     let result = match catalog::load_dir(&common.catalog) {
         Ok(r) => r,
         Err(e) => {
@@ -204,7 +225,7 @@ fn load_catalog(common: &Common, err: &mut dyn Write) -> Result<catalog::Catalog
     result.catalog.ok_or(EXIT_CATALOG_ERRORS)
 }
 
-fn find_product(
+pub(crate) fn find_product(
     cat: &catalog::Catalog,
     id: &str,
     err: &mut dyn Write,
@@ -223,7 +244,7 @@ fn find_product(
 }
 
 /// Parses `option=value` arguments.
-fn parse_choices(
+pub(crate) fn parse_choices(
     product: &catalog::Product,
     args: &[String],
     err: &mut dyn Write,
@@ -242,7 +263,7 @@ fn parse_choices(
     })
 }
 
-fn engine_cmd(
+pub(crate) fn engine_cmd(
     common: &Common,
     product: &str,
     choices: &[String],
@@ -397,6 +418,7 @@ fn import(format: ImportFormat, out: &mut dyn Write, err: &mut dyn Write) -> u8 
     let (args, xcsp) = match format {
         ImportFormat::Xcsp(a) => (a, true),
         ImportFormat::Dimacs(a) => (a, false),
+        ImportFormat::Csv(a) => return merchant::import_csv(a, out, err),
     };
     let usage = |err: &mut dyn Write, msg: String| {
         let _ = writeln!(err, "error: {msg}");

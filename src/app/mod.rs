@@ -1,0 +1,1 @@
+//! app: placeholder module until its issue lands.

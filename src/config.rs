@@ -1,0 +1,1 @@
+//! Settings: one value loaded explicitly (flags, environment, defaults) and passed down.

@@ -1,0 +1,1 @@
+//! db: placeholder module until its issue lands.

@@ -1,0 +1,1 @@
+//! orders: placeholder module until its issue lands.

@@ -1,0 +1,1 @@
+//! preview: placeholder module until its issue lands.

@@ -1,0 +1,1 @@
+//! pricing: placeholder module until its issue lands.
