@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod merchant;
 pub mod orders;
 pub mod preview;
 pub mod pricing;
