@@ -180,7 +180,10 @@ fn price(text: &str) -> Result<Decimal, String> {
         && !t.starts_with('.');
     let d = if ok { Decimal::from_str(t).ok() } else { None };
     match d {
-        Some(d) if d.scale() <= MINOR_UNITS => Ok(d),
+        Some(mut d) if d.scale() <= MINOR_UNITS => {
+            d.rescale(MINOR_UNITS);
+            Ok(d)
+        }
         Some(_) => Err(format!(
             "price `{t}` has more than {MINOR_UNITS} decimals"
         )),
@@ -571,7 +574,11 @@ fn rules_yaml(imp: &CsvImport) -> String {
             v.row,
             q(&label),
             q(&cond.join(" and ")),
-            v.price - imp.base_price
+            {
+                let mut delta = v.price - imp.base_price;
+                delta.rescale(MINOR_UNITS);
+                delta
+            }
         ));
     }
     s

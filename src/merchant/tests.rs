@@ -399,8 +399,8 @@ fn rule_ids(r: &mut Reader, p: &Product, node: &Node, what: &str) -> BTreeSet<St
 
 fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case> {
     let p: &Product = product;
-    let f = r.fields(node, "a test case", CASE_KEYS)?;
     let before = r.diags.len();
+    let f = r.fields(node, "a test case", CASE_KEYS)?;
     let name = match get(&f, "name") {
         Some(n) => r.text(n, "`name`")?,
         None => {
