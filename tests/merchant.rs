@@ -71,7 +71,10 @@ fn sample_catalog_rule_tests_cover_every_product_and_pass() {
     let repo = common::repo();
     let cat = catalog::load_dir(&repo).unwrap().catalog.unwrap();
     let mut files = Vec::new();
-    for e in std::fs::read_dir(repo.join("rule-tests")).unwrap().flatten() {
+    for e in std::fs::read_dir(repo.join("rule-tests"))
+        .unwrap()
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().into_owned();
         files.push((
             format!("rule-tests/{name}"),
@@ -79,7 +82,11 @@ fn sample_catalog_rule_tests_cover_every_product_and_pass() {
         ));
     }
     let suite = Suite::read(&cat, &files);
-    assert!(suite.diagnostics.is_empty(), "{}", suite.sources.render(&suite.diagnostics));
+    assert!(
+        suite.diagnostics.is_empty(),
+        "{}",
+        suite.sources.render(&suite.diagnostics)
+    );
     let mut covered: Vec<&str> = suite.files.iter().map(|f| f.product.id.as_str()).collect();
     covered.sort_unstable();
     let mut all: Vec<&str> = cat.products().iter().map(|p| p.id.as_str()).collect();
@@ -93,7 +100,10 @@ fn sample_catalog_rule_tests_cover_every_product_and_pass() {
     let (code, out, err) = bespoke(&["test", "--catalog", s(&repo)]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
-        out.contains(&format!("test result: ok. {} passed; 0 failed", suite.case_count())),
+        out.contains(&format!(
+            "test result: ok. {} passed; 0 failed",
+            suite.case_count()
+        )),
         "{out}"
     );
 }
@@ -103,17 +113,29 @@ fn failing_cases_report_what_was_expected_and_where() {
     let cat = load(&fixture("mug-old.txt"));
     let text = fixture("mug-tests.yaml");
     let suite = Suite::read(&cat, &[("rule-tests/mug.yaml".into(), text.clone())]);
-    assert!(suite.diagnostics.is_empty(), "{}", suite.sources.render(&suite.diagnostics));
+    assert!(
+        suite.diagnostics.is_empty(),
+        "{}",
+        suite.sources.render(&suite.diagnostics)
+    );
     let report = suite.run(bespoke::rules::engine::DEFAULT_WORK_LIMIT, None);
-    assert_eq!((report.passed(), report.failed()), (1, 4), "{}", report.to_text());
+    assert_eq!(
+        (report.passed(), report.failed()),
+        (1, 4),
+        "{}",
+        report.to_text()
+    );
     let by_name = |n: &str| report.results.iter().find(|r| r.name == n).unwrap();
     assert!(by_name("green is not for large mugs").passed());
 
     let r = by_name("wrong availability");
-    assert_eq!(r.line, line_of(&text, "- name: wrong availability") );
+    assert_eq!(r.line, line_of(&text, "- name: wrong availability"));
     assert_eq!(r.failures.len(), 1);
     let f = &r.failures[0];
-    assert_eq!((f.check, f.line), ("available", line_of(&text, "available: { color: [green] }")));
+    assert_eq!(
+        (f.check, f.line),
+        ("available", line_of(&text, "available: { color: [green] }"))
+    );
     assert_eq!(
         f.message,
         "expected color=green to be available, but it is unavailable because of [no-green-large, size=L]"
@@ -125,18 +147,28 @@ fn failing_cases_report_what_was_expected_and_where() {
 
     let f = &by_name("wrong explanation").failures[0];
     assert_eq!(f.check, "unavailable");
-    assert!(f.message.contains("because of [no-green-large]"), "{}", f.message);
+    assert!(
+        f.message.contains("because of [no-green-large]"),
+        "{}",
+        f.message
+    );
     assert!(f.message.contains("are [lid-not-small]"), "{}", f.message);
 
     let f = &by_name("wrong validity").failures[0];
     assert_eq!(f.check, "valid");
-    assert_eq!(f.message, "expected the configuration to be invalid, but it is valid");
+    assert_eq!(
+        f.message,
+        "expected the configuration to be invalid, but it is valid"
+    );
 
     // The same through the CLI: exit 1, readable text, and JSON for CI.
     let dir = write_dir("failing", &fixture("mug-old.txt"), &[("mug.yaml", &text)]);
     let (code, out, err) = bespoke(&["test", "--catalog", s(&dir)]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(out.contains("test result: FAILED. 1 passed; 4 failed"), "{out}");
+    assert!(
+        out.contains("test result: FAILED. 1 passed; 4 failed"),
+        "{out}"
+    );
     assert!(
         out.contains(&format!(
             "rule-tests/mug.yaml:{}:5: count: expected 99 valid configurations, found 13",
@@ -178,7 +210,10 @@ fn malformed_rule_tests_are_diagnosed_with_locations() {
     let rendered = suite.sources.render(&suite.diagnostics);
     assert!(rendered.contains("did you mean `color`?"), "{rendered}");
     assert!(rendered.contains("did you mean `available`?"), "{rendered}");
-    assert!(rendered.contains("did you mean `no-green-large`?"), "{rendered}");
+    assert!(
+        rendered.contains("did you mean `no-green-large`?"),
+        "{rendered}"
+    );
     // The well-formed case still runs.
     assert_eq!(suite.case_count(), 1);
     assert!(suite.run(1_000_000, None).ok());
@@ -188,16 +223,30 @@ fn malformed_rule_tests_are_diagnosed_with_locations() {
     let suite = Suite::read(&cat, &[("rule-tests/broken.yaml".into(), broken.into())]);
     assert_eq!(suite.diagnostics.len(), 1);
     assert_eq!(suite.diagnostics[0].code.as_str(), "E003");
-    let suite = Suite::read(&cat, &[("rule-tests/p.yaml".into(), "product: mugs\ntests: []\n".into())]);
+    let suite = Suite::read(
+        &cat,
+        &[(
+            "rule-tests/p.yaml".into(),
+            "product: mugs\ntests: []\n".into(),
+        )],
+    );
     assert_eq!(suite.diagnostics.len(), 1);
-    assert!(suite.sources.render(&suite.diagnostics).contains("did you mean `mug`?"));
+    assert!(
+        suite
+            .sources
+            .render(&suite.diagnostics)
+            .contains("did you mean `mug`?")
+    );
 
     // CLI: diagnostics on stderr with file:line:column, exit 1.
     let dir = write_dir("malformed", &fixture("mug-old.txt"), &[("bad.yaml", &text)]);
     let (code, out, err) = bespoke(&["test", "--catalog", s(&dir)]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        err.contains(&format!("rule-tests/bad.yaml:{}:", line_of(&text, "colour"))),
+        err.contains(&format!(
+            "rule-tests/bad.yaml:{}:",
+            line_of(&text, "colour")
+        )),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -260,7 +309,11 @@ fn a_rule_moved_or_options_reordered_is_not_a_change() {
         .replace("constraints:\n", "# reordered\nconstraints:\n");
     let new = load(&moved);
     let d = diff_catalogs(&old, &new, 1_000_000);
-    assert_eq!(d.changed.len(), 1, "the version changed, so the product is compared");
+    assert_eq!(
+        d.changed.len(),
+        1,
+        "the version changed, so the product is compared"
+    );
     let m = &d.changed[0];
     assert!(m.rules_changed.is_empty() && m.rules_added.is_empty() && m.rules_removed.is_empty());
     assert!(m.options_added.is_empty() && m.values_added.is_empty());
@@ -298,11 +351,16 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
         ),
     ];
     // In-memory pricing: the product's base price (the real quote plugs in the same way).
-    let price = |p: &bespoke::catalog::Product, _: &bespoke::rules::Selection| -> Result<Decimal, String> {
-        Ok(p.base_price)
-    };
+    let price = |p: &bespoke::catalog::Product,
+                 _: &bespoke::rules::Selection|
+     -> Result<Decimal, String> { Ok(p.base_price) };
     let found = check_orders(&new, &orders, &price);
-    let by = |id: &str| found.iter().find(|f| f.order == id).map(|f| f.impacts.clone());
+    let by = |id: &str| {
+        found
+            .iter()
+            .find(|f| f.order == id)
+            .map(|f| f.impacts.clone())
+    };
     assert_eq!(
         by("o1").unwrap(),
         vec![
@@ -316,7 +374,9 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
             },
         ]
     );
-    assert!(matches!(by("o2").unwrap().as_slice(), [OrderImpact::Unreadable(e)] if e.contains("`S` is not a value of `size`")));
+    assert!(
+        matches!(by("o2").unwrap().as_slice(), [OrderImpact::Unreadable(e)] if e.contains("`S` is not a value of `size`"))
+    );
     assert_eq!(by("o3"), None, "unchanged orders are not reported");
     assert_eq!(by("o4").unwrap(), vec![OrderImpact::ProductRemoved]);
     assert_eq!(
@@ -328,8 +388,14 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
     );
     assert_eq!(by("o6"), None);
     let text = orders_text(&found);
-    assert!(text.contains("order o1 (mug): now invalid: misses handle"), "{text}");
-    assert!(text.contains("order o1 (mug): priced differently: 10.00 -> 12.00"), "{text}");
+    assert!(
+        text.contains("order o1 (mug): now invalid: misses handle"),
+        "{text}"
+    );
+    assert!(
+        text.contains("order o1 (mug): priced differently: 10.00 -> 12.00"),
+        "{text}"
+    );
     // Without a stored total the price is not compared.
     let mut o1 = orders[0].clone();
     o1.total = None;
@@ -343,12 +409,21 @@ fn diff_cli_text_and_json() {
     let new = write_dir("diff-new", &fixture("mug-new.txt"), &[]);
     let (code, out, err) = bespoke(&["diff", s(&old), s(&new)]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("+ cup: new product, 2 configurations"), "{out}");
-    assert!(out.contains("- bowl: removed (had 2 configurations)"), "{out}");
+    assert!(
+        out.contains("+ cup: new product, 2 configurations"),
+        "{out}"
+    );
+    assert!(
+        out.contains("- bowl: removed (had 2 configurations)"),
+        "{out}"
+    );
     assert!(out.contains("~ mug: changed"), "{out}");
     assert!(out.contains("    configurations: 13 -> 10"), "{out}");
     assert!(out.contains("    values removed: size=S"), "{out}");
-    assert!(out.contains("1 added, 1 removed, 1 changed, 1 unchanged"), "{out}");
+    assert!(
+        out.contains("1 added, 1 removed, 1 changed, 1 unchanged"),
+        "{out}"
+    );
     let (code, out, _) = bespoke(&["diff", s(&old), s(&new), "--json"]);
     assert_eq!(code, 0);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();

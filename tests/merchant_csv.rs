@@ -22,7 +22,13 @@ fn fixture(name: &str) -> String {
 /// Loads an import's files: they must load with zero diagnostics.
 fn load(imp: &CsvImport) -> Arc<Product> {
     let r = catalog::load(&imp.files());
-    assert!(r.diagnostics.is_empty(), "{}\n{}\n{}", r.render(), imp.product_yaml, imp.rules_yaml);
+    assert!(
+        r.diagnostics.is_empty(),
+        "{}\n{}\n{}",
+        r.render(),
+        imp.product_yaml,
+        imp.rules_yaml
+    );
     r.catalog.unwrap().product(&imp.id).unwrap().clone()
 }
 
@@ -124,7 +130,11 @@ fn shopify_export_round_trips() {
         (strings(&["XL", "Black"]), d("29.90")),
     ];
     round_trip(&imp, &sold);
-    assert!(imp.rules_yaml.contains("# SKU TEE-XL-BLK"), "{}", imp.rules_yaml);
+    assert!(
+        imp.rules_yaml.contains("# SKU TEE-XL-BLK"),
+        "{}",
+        imp.rules_yaml
+    );
     // The image-only row is not a variant.
     assert_eq!(imp.variants.len(), 6);
 }
@@ -137,14 +147,19 @@ fn a_product_sold_in_every_combination_needs_no_table() {
     round_trip(&imp, &[(strings(&["Default Title"]), d("12.00"))]);
     // One option: the variant's SKU is the value's SKU.
     let p = load(&imp);
-    let OptionKind::Choice(c) = &p.options[0].kind else { panic!() };
+    let OptionKind::Choice(c) = &p.options[0].kind else {
+        panic!()
+    };
     assert_eq!(c.values[0].sku.as_deref(), Some("BAG-1"));
 }
 
 #[test]
 fn several_products_need_a_choice() {
     let e = import_csv(&fixture("shopify-tee.csv"), "mug").unwrap_err();
-    assert!(matches!(&e, CsvError::Products(m) if m.contains("organic-tee, canvas-bag")), "{e}");
+    assert!(
+        matches!(&e, CsvError::Products(m) if m.contains("organic-tee, canvas-bag")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -184,7 +199,10 @@ fn bad_input_is_an_error_naming_the_row() {
     let e = import_csv(&format!("{head}t,T,Size,S,1.999\n"), "t").unwrap_err();
     assert!(matches!(e, CsvError::Row { row: 2, .. }), "{e}");
     let e = import_csv(&format!("{head}t,T,Size,S,5\nt,,,S,6\n"), "t").unwrap_err();
-    assert!(matches!(&e, CsvError::Row { row: 3, message } if message.contains("another price")), "{e}");
+    assert!(
+        matches!(&e, CsvError::Row { row: 3, message } if message.contains("another price")),
+        "{e}"
+    );
     let e = import_csv("Handle,Option1 Value\nt,S\n", "t").unwrap_err();
     assert!(matches!(e, CsvError::MissingColumn(_)));
     let e = import_csv("Handle,Variant Price\nt,5\n", "t").unwrap_err();
@@ -201,27 +219,28 @@ fn bad_input_is_an_error_naming_the_row() {
 
 /// A random shop product: 1–3 options of 1–4 values (names that need mapping included), a
 /// non-empty subset of the combinations sold, prices in cents.
-fn shop() -> impl Strategy<Value = (Vec<(String, Vec<String>)>, Vec<(usize, u32)>)> {
+/// Options (name, values) and the sold combinations (index into the cartesian product, cents).
+type Shop = (Vec<(String, Vec<String>)>, Vec<(usize, u32)>);
+
+fn shop() -> impl Strategy<Value = Shop> {
     let name = prop::sample::select(vec![
         "Size", "Color", "Farbe", "Material", "in", "2 Tone", "Größe", "Color",
     ]);
     let value = prop::sample::select(vec![
         "S", "M", "L", "XL", "Rot", "in", "Groß", "10.5", "-3", "true", "a b", "Navy",
     ]);
-    prop::collection::vec(
-        (name, prop::collection::btree_set(value, 1..=4)),
-        1..=3,
+    prop::collection::vec((name, prop::collection::btree_set(value, 1..=4)), 1..=3).prop_flat_map(
+        |opts| {
+            let opts: Vec<(String, Vec<String>)> = opts
+                .into_iter()
+                .map(|(n, vs)| (n.to_owned(), vs.into_iter().map(str::to_owned).collect()))
+                .collect();
+            let combos: usize = opts.iter().map(|(_, v)| v.len()).product();
+            let sold = prop::collection::btree_map(0..combos, 0u32..100_000, 1..=combos)
+                .prop_map(|m| m.into_iter().collect::<Vec<_>>());
+            (Just(opts), sold)
+        },
     )
-    .prop_flat_map(|opts| {
-        let opts: Vec<(String, Vec<String>)> = opts
-            .into_iter()
-            .map(|(n, vs)| (n.to_owned(), vs.into_iter().map(str::to_owned).collect()))
-            .collect();
-        let combos: usize = opts.iter().map(|(_, v)| v.len()).product();
-        let sold = prop::collection::btree_map(0..combos, 0u32..100_000, 1..=combos)
-            .prop_map(|m| m.into_iter().collect::<Vec<_>>());
-        (Just(opts), sold)
-    })
 }
 
 proptest! {
@@ -277,10 +296,19 @@ fn import_csv_cli_writes_a_catalog_that_checks() {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
-    let args = ["import", "csv", csv.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let args = [
+        "import",
+        "csv",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let (code, stdout, stderr) = run(&args);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("imported `organic-tee`: 2 options, 6 variants"), "{stdout}");
+    assert!(
+        stdout.contains("imported `organic-tee`: 2 options, 6 variants"),
+        "{stdout}"
+    );
     assert!(dir.join("rules/organic-tee.yaml").exists());
     let (code, stdout, _) = run(&["check", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}");
@@ -293,9 +321,21 @@ fn import_csv_cli_writes_a_catalog_that_checks() {
     forced.push("--force");
     assert_eq!(run(&forced).0, 0);
     // Usage errors: a bad --out, a CSV with several products and no match.
-    let (code, _, stderr) = run(&["import", "csv", csv.to_str().unwrap(), "--out", dir.join("x.yaml").to_str().unwrap()]);
+    let (code, _, stderr) = run(&[
+        "import",
+        "csv",
+        csv.to_str().unwrap(),
+        "--out",
+        dir.join("x.yaml").to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{stderr}");
-    let (code, _, stderr) = run(&["import", "csv", csv.to_str().unwrap(), "--out", dir.join("catalog/mug.yaml").to_str().unwrap()]);
+    let (code, _, stderr) = run(&[
+        "import",
+        "csv",
+        csv.to_str().unwrap(),
+        "--out",
+        dir.join("catalog/mug.yaml").to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     assert!(stderr.contains("holds 2 products"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -47,8 +47,7 @@ fn read_tests(dir: &Path) -> Result<Option<Vec<(String, String)>>, String> {
         .map(|e| e.path())
         .filter(|p| {
             p.is_file()
-                && p.extension()
-                    .is_some_and(|x| x == "yaml" || x == "yml")
+                && p.extension().is_some_and(|x| x == "yaml" || x == "yml")
                 && !p
                     .file_name()
                     .and_then(|n| n.to_str())

@@ -86,7 +86,10 @@ impl CsvImport {
     /// `catalog/<id>.yaml` and `rules/<id>.yaml`, relative to the catalog directory.
     pub fn files(&self) -> FileSet {
         let mut f = FileSet::new();
-        f.insert(format!("catalog/{}.yaml", self.id), self.product_yaml.clone());
+        f.insert(
+            format!("catalog/{}.yaml", self.id),
+            self.product_yaml.clone(),
+        );
         f.insert(format!("rules/{}.yaml", self.id), self.rules_yaml.clone());
         f
     }
@@ -98,7 +101,10 @@ impl CsvImport {
             s.push_str(&format!("note: {n}\n"));
         }
         for r in &self.renamed {
-            s.push_str(&format!("renamed {} `{}` to `{}`\n", r.what, r.source, r.id));
+            s.push_str(&format!(
+                "renamed {} `{}` to `{}`\n",
+                r.what, r.source, r.id
+            ));
         }
         s
     }
@@ -184,9 +190,7 @@ fn price(text: &str) -> Result<Decimal, String> {
             d.rescale(MINOR_UNITS);
             Ok(d)
         }
-        Some(_) => Err(format!(
-            "price `{t}` has more than {MINOR_UNITS} decimals"
-        )),
+        Some(_) => Err(format!("price `{t}` has more than {MINOR_UNITS} decimals")),
         None => Err(format!("`{t}` is not a price (write it as 19.90)")),
     }
 }
@@ -315,7 +319,11 @@ pub fn import_csv(text: &str, product_id: &str) -> Result<CsvImport, CsvError> {
         if kind == "variable" {
             continue;
         }
-        let values: Vec<String> = cols.options.iter().map(|(_, _, vc)| cell(rec, *vc)).collect();
+        let values: Vec<String> = cols
+            .options
+            .iter()
+            .map(|(_, _, vc)| cell(rec, *vc))
+            .collect();
         let p = cell(rec, Some(price_col));
         if values.iter().all(String::is_empty) {
             if !p.is_empty() {

@@ -278,11 +278,9 @@ fn compare(
 /// A constraint written out with option and value ids: its form, message and expression.
 pub fn constraint_text(p: &Product, c: &Constraint) -> String {
     let body = match &c.form {
-        ConstraintForm::IfThen { condition, then } => format!(
-            "if {} then {}",
-            expr_text(p, condition),
-            expr_text(p, then)
-        ),
+        ConstraintForm::IfThen { condition, then } => {
+            format!("if {} then {}", expr_text(p, condition), expr_text(p, then))
+        }
         ConstraintForm::Forbid(e) => format!("forbid {}", expr_text(p, e)),
         ConstraintForm::Require(e) => format!("require {}", expr_text(p, e)),
         ConstraintForm::Table(t) => table_text(p, t),
@@ -345,7 +343,9 @@ fn price_rule_text(p: &Product, r: &PriceRule) -> String {
 }
 
 fn opt_name(p: &Product, o: usize) -> String {
-    p.options.get(o).map_or_else(|| format!("#{o}"), |d| d.id.clone())
+    p.options
+        .get(o)
+        .map_or_else(|| format!("#{o}"), |d| d.id.clone())
 }
 
 /// An expression written with option and value ids (the engine's lowered form, not the source text).

@@ -64,7 +64,10 @@ pub enum CheckKind {
         because: Option<BTreeSet<String>>,
     },
     /// The available values of the option are exactly these.
-    Only { option: OptId, indices: BTreeSet<usize> },
+    Only {
+        option: OptId,
+        indices: BTreeSet<usize>,
+    },
     /// The smallest and largest available value of an integer option or text length.
     Range { option: OptId, lo: i64, hi: i64 },
     /// The configuration (the choices, then defaults for the rest) is valid.
@@ -306,7 +309,7 @@ fn read_file(r: &mut Reader, catalog: &Catalog, path: &str, node: &Node) -> Opti
 }
 
 /// Resolves an option id, reporting unknown ones with a suggestion.
-fn option<'p>(r: &mut Reader, p: &'p Product, id: &str, span: Span) -> Option<OptId> {
+fn option(r: &mut Reader, p: &Product, id: &str, span: Span) -> Option<OptId> {
     match p.option(id) {
         Some((o, _)) => Some(o),
         None => {
@@ -325,7 +328,13 @@ fn option<'p>(r: &mut Reader, p: &'p Product, id: &str, span: Span) -> Option<Op
 
 /// Resolves a value node of an option to its domain index in the engine's model: a value id,
 /// `true`/`false`, an integer, a text length (for text options) or null for "unset".
-fn value_index(r: &mut Reader, engine_vars: &Model, p: &Product, opt: OptId, node: &Node) -> Option<usize> {
+fn value_index(
+    r: &mut Reader,
+    engine_vars: &Model,
+    p: &Product,
+    opt: OptId,
+    node: &Node,
+) -> Option<usize> {
     let var = engine_vars.vars.get(opt)?;
     let o = &p.options[opt];
     if node.kind == NodeKind::Null {
@@ -350,7 +359,10 @@ fn value_index(r: &mut Reader, engine_vars: &Model, p: &Product, opt: OptId, nod
                 r.error(
                     Code::WrongType,
                     node.span,
-                    format!("`{}` is a text option: its values here are lengths (numbers)", o.id),
+                    format!(
+                        "`{}` is a text option: its values here are lengths (numbers)",
+                        o.id
+                    ),
                     None,
                 );
                 return None;
@@ -388,7 +400,9 @@ fn rule_ids(r: &mut Reader, p: &Product, node: &Node, what: &str) -> BTreeSet<St
                 Code::UnknownOption,
                 span,
                 format!("`{}` has no rule `{id}`", p.id),
-                hint.or(Some("rule ids are the `id` of constraints in the product's rules files".into())),
+                hint.or(Some(
+                    "rule ids are the `id` of constraints in the product's rules files".into(),
+                )),
             );
             continue;
         }
@@ -418,7 +432,9 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
     if let Some(g) = get(&f, "given") {
         let entries = r.entries(g, "`given`").unwrap_or_default();
         for (k, kn, v) in entries {
-            let Some(o) = option(r, p, &k, kn.span) else { continue };
+            let Some(o) = option(r, p, &k, kn.span) else {
+                continue;
+            };
             let raw = if v.kind == NodeKind::Null {
                 String::new()
             } else {
@@ -450,13 +466,15 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
             "conflict" => push(kn.span, CheckKind::Conflict(rule_ids(r, p, v, "a rule id"))),
             "violated" => push(kn.span, CheckKind::Violated(rule_ids(r, p, v, "a rule id"))),
             "messages" => {
-                let m = r.texts(v, "a message").into_iter().map(|(t, _)| t).collect();
+                let m = r
+                    .texts(v, "a message")
+                    .into_iter()
+                    .map(|(t, _)| t)
+                    .collect();
                 push(kn.span, CheckKind::Messages(m));
             }
             "count" => {
-                let n = r
-                    .text(v, "`count`")
-                    .and_then(|t| t.parse::<BigUint>().ok());
+                let n = r.text(v, "`count`").and_then(|t| t.parse::<BigUint>().ok());
                 match n {
                     Some(n) => push(kn.span, CheckKind::Count(n)),
                     None => r.wrong_type(v, "a whole number", "`count`"),
@@ -464,7 +482,9 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
             }
             "available" | "only" => {
                 for (ok, okn, vals) in r.entries(v, &format!("`{key}`")).unwrap_or_default() {
-                    let Some(o) = option(r, p, &ok, okn.span) else { continue };
+                    let Some(o) = option(r, p, &ok, okn.span) else {
+                        continue;
+                    };
                     let items: Vec<&Node> = match &vals.kind {
                         NodeKind::Seq(xs) => xs.iter().collect(),
                         _ => vec![vals],
@@ -473,19 +493,33 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
                     for it in items {
                         if let Some(i) = value_index(r, &model, p, o, it) {
                             if key == "available" {
-                                push(it.span, CheckKind::Available { option: o, index: i });
+                                push(
+                                    it.span,
+                                    CheckKind::Available {
+                                        option: o,
+                                        index: i,
+                                    },
+                                );
                             }
                             set.insert(i);
                         }
                     }
                     if key == "only" {
-                        push(okn.span, CheckKind::Only { option: o, indices: set });
+                        push(
+                            okn.span,
+                            CheckKind::Only {
+                                option: o,
+                                indices: set,
+                            },
+                        );
                     }
                 }
             }
             "unavailable" => {
                 for (ok, okn, vals) in r.entries(v, "`unavailable`").unwrap_or_default() {
-                    let Some(o) = option(r, p, &ok, okn.span) else { continue };
+                    let Some(o) = option(r, p, &ok, okn.span) else {
+                        continue;
+                    };
                     match &vals.kind {
                         // value -> [rule ids]
                         NodeKind::Map(pairs) => {
@@ -534,7 +568,9 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
             }
             "range" => {
                 for (ok, okn, bounds) in r.entries(v, "`range`").unwrap_or_default() {
-                    let Some(o) = option(r, p, &ok, okn.span) else { continue };
+                    let Some(o) = option(r, p, &ok, okn.span) else {
+                        continue;
+                    };
                     let nums: Vec<i64> = match &bounds.kind {
                         NodeKind::Seq(xs) => xs
                             .iter()
@@ -562,7 +598,9 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
                             Code::WrongType,
                             okn.span,
                             format!("`{ok}` is not an integer, quantity or text option"),
-                            Some("use `available`, `unavailable` or `only` for other options".into()),
+                            Some(
+                                "use `available`, `unavailable` or `only` for other options".into(),
+                            ),
                         ),
                         _ => r.wrong_type(bounds, "a list [min, max] of two integers", "a range"),
                     }
@@ -734,7 +772,9 @@ fn run_case(engine: &Engine, file: &str, case: &Case) -> CaseResult {
                     value_name(engine, *option, *index)
                 );
                 if a.is_some_and(|a| a.available.contains(index)) {
-                    Some(format!("expected {name} to be unavailable, but it is available"))
+                    Some(format!(
+                        "expected {name} to be unavailable, but it is available"
+                    ))
                 } else {
                     match because {
                         None => None,

@@ -23,16 +23,17 @@ impl Reader {
         self.error(
             Code::WrongType,
             node.span,
-            format!(
-                "{what} must be {expected}, found {}",
-                node.kind.describe()
-            ),
+            format!("{what} must be {expected}, found {}", node.kind.describe()),
             None,
         );
     }
 
     /// The entries of a mapping with string keys; duplicates and non-string keys are reported.
-    pub fn entries<'n>(&mut self, node: &'n Node, what: &str) -> Option<Vec<(String, &'n Node, &'n Node)>> {
+    pub fn entries<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+    ) -> Option<Vec<(String, &'n Node, &'n Node)>> {
         let NodeKind::Map(items) = &node.kind else {
             self.wrong_type(node, "a mapping", what);
             return None;
@@ -133,5 +134,8 @@ impl Reader {
 
 /// Finds an entry by key.
 pub(crate) fn get<'n>(entries: &[(String, &'n Node, &'n Node)], key: &str) -> Option<&'n Node> {
-    entries.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| *v)
+    entries
+        .iter()
+        .find(|(k, _, _)| k == key)
+        .map(|(_, _, v)| *v)
 }
