@@ -276,6 +276,32 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// No input makes the importer panic; whatever it accepts loads without diagnostics.
+    #[test]
+    fn any_input_is_refused_or_loads(
+        cells in prop::collection::vec(
+            prop::sample::select(vec![
+                "Handle", "Option1 Name", "Option1 Value", "Option2 Value", "Variant Price",
+                "Type", "variable", "t", "S", "M", "5", "5.5", "x.y", "", "\"", ",", "\n", "é", "-1",
+            ]),
+            0..60,
+        )
+    ) {
+        let text: String = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i % 5 == 4 { format!("{c}\n") } else { format!("{c},") })
+            .collect();
+        if let Ok(imp) = import_csv(&text, "t") {
+            let r = catalog::load(&imp.files());
+            prop_assert!(r.diagnostics.is_empty(), "{}\n{}", r.render(), imp.product_yaml);
+        }
+    }
+}
+
 // ---- the command line ----
 
 #[test]

@@ -4,7 +4,7 @@
 //! importers, the output is ordinary catalog YAML that the loader checks; names are mapped to
 //! ids by the same rule (`rules::import::map_option_names` / `map_value_names`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
@@ -250,16 +250,20 @@ pub fn import_csv(text: &str, product_id: &str) -> Result<CsvImport, CsvError> {
     // Group rows into products: by Shopify handle (a row without one continues the previous
     // product); without handles the file is one product.
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
     for (k, (_, rec)) in rows.iter().enumerate() {
         let h = cell(rec, cols.handle);
         let target = if h.is_empty() {
             groups.len().checked_sub(1)
         } else {
-            groups.iter().position(|(g, _)| *g == h)
+            group_of.get(&h).copied()
         };
         match target {
             Some(i) => groups[i].1.push(k),
-            None => groups.push((h, vec![k])),
+            None => {
+                group_of.insert(h.clone(), groups.len());
+                groups.push((h, vec![k]));
+            }
         }
     }
     let chosen: Vec<usize> = if groups.len() <= 1 {
@@ -384,8 +388,9 @@ pub fn import_csv(text: &str, product_id: &str) -> Result<CsvImport, CsvError> {
             });
         }
         let mut vals: Vec<String> = Vec::new();
+        let mut known: HashSet<&str> = HashSet::new();
         for r in &raws {
-            if !vals.contains(&r.values[j]) {
+            if known.insert(r.values[j].as_str()) {
                 vals.push(r.values[j].clone());
             }
         }
@@ -408,15 +413,22 @@ pub fn import_csv(text: &str, product_id: &str) -> Result<CsvImport, CsvError> {
     // Variants with value ids; repeated combinations must agree on the price.
     let mut variants: Vec<Variant> = Vec::new();
     let mut seen: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    let lookup: Vec<HashMap<&str, &str>> = options
+        .iter()
+        .map(|o| {
+            o.values
+                .iter()
+                .map(|(id, src)| (src.as_str(), id.as_str()))
+                .collect()
+        })
+        .collect();
     for r in raws {
         let values: Vec<String> = used
             .iter()
-            .zip(&options)
-            .map(|(&j, o)| {
-                o.values
-                    .iter()
-                    .find(|(_, s)| *s == r.values[j])
-                    .map_or_else(String::new, |(id, _)| id.clone())
+            .zip(&lookup)
+            .map(|(&j, l)| {
+                l.get(r.values[j].as_str())
+                    .map_or_else(String::new, |id| (*id).to_owned())
             })
             .collect();
         if let Some(&first) = seen.get(&values) {
@@ -493,7 +505,16 @@ fn product_yaml(imp: &CsvImport) -> String {
     s.push_str(&format!("rules: [rules/{}.yaml]\n", imp.id));
     s.push_str("options:\n");
     let one = imp.options.len() == 1;
-    for (k, o) in imp.options.iter().enumerate() {
+    // With a single option, each value is one variant: value id -> SKU.
+    let skus: HashMap<&str, &str> = if one {
+        imp.variants
+            .iter()
+            .filter_map(|v| Some((v.values.first()?.as_str(), v.sku.as_deref()?)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    for o in &imp.options {
         s.push_str(&format!("  {}:\n", o.id));
         s.push_str("    type: choice\n");
         s.push_str(&format!("    label: {}\n", q(&o.name)));
@@ -501,10 +522,7 @@ fn product_yaml(imp: &CsvImport) -> String {
         for (id, src) in &o.values {
             // With a single option a variant is a value: its SKU belongs to the value.
             let sku = if one {
-                imp.variants
-                    .iter()
-                    .find(|v| v.values.get(k) == Some(id))
-                    .and_then(|v| v.sku.as_deref())
+                skus.get(id.as_str())
                     .map(|s| format!(", sku: {}", q(s)))
                     .unwrap_or_default()
             } else {
