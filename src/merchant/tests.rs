@@ -15,6 +15,7 @@ use crate::catalog::model::{OptId, OptionKind, Product, Value};
 use crate::catalog::yaml::{self, Node, NodeKind};
 use crate::catalog::{Catalog, Code, Diagnostic, SourceMap, Span};
 use crate::rules::engine::{Propagation, Validation};
+use crate::rules::model::Model;
 use crate::rules::selection::value_text;
 use crate::rules::{Engine, Selection};
 
@@ -284,8 +285,9 @@ fn read_file(r: &mut Reader, catalog: &Catalog, path: &str, node: &Node) -> Opti
     }
     let mut names: BTreeMap<String, Span> = BTreeMap::new();
     let mut cases = Vec::new();
+    let model = Model::compile(product);
     for item in items {
-        if let Some(c) = read_case(r, product, item) {
+        if let Some(c) = read_case(r, product, &model, item) {
             if let Some(first) = names.get(&c.name) {
                 r.diags.push(
                     Diagnostic::new(
@@ -330,12 +332,12 @@ fn option(r: &mut Reader, p: &Product, id: &str, span: Span) -> Option<OptId> {
 /// `true`/`false`, an integer, a text length (for text options) or null for "unset".
 fn value_index(
     r: &mut Reader,
-    engine_vars: &Model,
+    model: &Model,
     p: &Product,
     opt: OptId,
     node: &Node,
 ) -> Option<usize> {
-    let var = engine_vars.vars.get(opt)?;
+    let var = model.vars.get(opt)?;
     let o = &p.options[opt];
     if node.kind == NodeKind::Null {
         return match var.unset() {
@@ -388,8 +390,6 @@ fn value_index(
     idx
 }
 
-use crate::rules::model::Model;
-
 fn rule_ids(r: &mut Reader, p: &Product, node: &Node, what: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (id, span) in r.texts(node, what) {
@@ -411,7 +411,7 @@ fn rule_ids(r: &mut Reader, p: &Product, node: &Node, what: &str) -> BTreeSet<St
     out
 }
 
-fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case> {
+fn read_case(r: &mut Reader, product: &Arc<Product>, model: &Model, node: &Node) -> Option<Case> {
     let p: &Product = product;
     let before = r.diags.len();
     let f = r.fields(node, "a test case", CASE_KEYS)?;
@@ -427,7 +427,6 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
             return None;
         }
     };
-    let model = Model::compile(p);
     let mut given = Selection::default();
     if let Some(g) = get(&f, "given") {
         let entries = r.entries(g, "`given`").unwrap_or_default();
@@ -491,7 +490,7 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
                     };
                     let mut set = BTreeSet::new();
                     for it in items {
-                        if let Some(i) = value_index(r, &model, p, o, it) {
+                        if let Some(i) = value_index(r, model, p, o, it) {
                             if key == "available" {
                                 push(
                                     it.span,
@@ -524,7 +523,7 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
                         // value -> [rule ids]
                         NodeKind::Map(pairs) => {
                             for (vk, rules) in pairs {
-                                if let Some(i) = value_index(r, &model, p, o, vk) {
+                                if let Some(i) = value_index(r, model, p, o, vk) {
                                     let because = rule_ids(r, p, rules, "a rule id");
                                     push(
                                         vk.span,
@@ -539,7 +538,7 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
                         }
                         NodeKind::Seq(xs) => {
                             for it in xs {
-                                if let Some(i) = value_index(r, &model, p, o, it) {
+                                if let Some(i) = value_index(r, model, p, o, it) {
                                     push(
                                         it.span,
                                         CheckKind::Unavailable {
@@ -552,7 +551,7 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, node: &Node) -> Option<Case
                             }
                         }
                         _ => {
-                            if let Some(i) = value_index(r, &model, p, o, vals) {
+                            if let Some(i) = value_index(r, model, p, o, vals) {
                                 push(
                                     vals.span,
                                     CheckKind::Unavailable {
