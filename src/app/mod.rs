@@ -1,1 +1,247 @@
-//! app: placeholder module until its issue lands.
+//! Use cases (products, configure, quote, preview, orders, reload) over the serving catalog snapshot; no HTTP here.
+//!
+//! [`App`] owns the serving [`Snapshot`] behind an `RwLock<Arc<_>>`: a request clones the `Arc`
+//! once and finishes on that version even if a reload swaps in a new one meanwhile. Reload is
+//! validate-then-swap: a catalog with errors never replaces the one that is serving.
+
+pub mod error;
+pub mod report;
+pub mod views;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use crate::catalog::{self, Catalog, FileSet, Product};
+use crate::config::Settings;
+use crate::rules::{Engine, Selection};
+
+pub use error::AppError;
+
+/// One loaded, validated catalog version with everything compiled from it.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub catalog: Catalog,
+    pub engines: BTreeMap<String, Engine>,
+    pub files: Arc<FileSet>,
+    pub warnings: serde_json::Value,
+    pub loaded_at: SystemTime,
+}
+
+impl Snapshot {
+    /// Builds a snapshot from catalog files; `Err` holds the diagnostics (as JSON) when the files have errors.
+    pub fn build(files: FileSet, work_limit: u64) -> Result<Snapshot, serde_json::Value> {
+        let result = catalog::load(&files);
+        let diagnostics = result.sources.to_json(&result.diagnostics);
+        let catalog = match result.catalog {
+            Some(c) if !result.has_errors() => c,
+            _ => return Err(diagnostics),
+        };
+        let engines = catalog
+            .products()
+            .iter()
+            .map(|p| {
+                (
+                    p.id.clone(),
+                    Engine::new(Arc::clone(p)).with_work_limit(work_limit),
+                )
+            })
+            .collect();
+        Ok(Snapshot {
+            catalog,
+            engines,
+            files: Arc::new(files),
+            warnings: diagnostics,
+            loaded_at: SystemTime::now(),
+        })
+    }
+
+    pub fn version(&self) -> &str {
+        &self.catalog.version
+    }
+
+    /// The product and its engine.
+    pub fn product(&self, id: &str) -> Result<(&Arc<Product>, &Engine), AppError> {
+        match (self.catalog.product(id), self.engines.get(id)) {
+            (Some(p), Some(e)) => Ok((p, e)),
+            _ => Err(AppError::UnknownProduct {
+                id: id.to_owned(),
+                suggestion: catalog::expr::did_you_mean(
+                    id,
+                    self.catalog.products().iter().map(|p| p.id.as_str()),
+                ),
+            }),
+        }
+    }
+}
+
+/// The outcome of the last reload attempt.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReloadStatus {
+    /// `ok` (swapped in, or unchanged) or `rejected` (errors; the old version keeps serving).
+    pub outcome: String,
+    /// What triggered it: `startup`, `watch` or `admin`.
+    pub trigger: String,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// The version the attempt produced (when it loaded).
+    pub version: Option<String>,
+    /// Diagnostics of the attempt (errors and warnings) as `bespoke check --format json` prints them.
+    #[schema(value_type = Object)]
+    pub diagnostics: serde_json::Value,
+}
+
+/// Application state shared by all workers.
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    current: RwLock<Arc<Snapshot>>,
+    last_reload: Mutex<Option<ReloadStatus>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl App {
+    /// Loads the catalog directory; fails if it has errors (nothing to serve yet).
+    pub fn start(settings: Settings) -> Result<App, AppError> {
+        let files = FileSet::from_dir(&settings.catalog_dir)
+            .map_err(|e| AppError::BadRequest(format!("cannot read the catalog: {e}")))?;
+        let snapshot = Snapshot::build(files, settings.work_limit)
+            .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
+        let status = ReloadStatus {
+            outcome: "ok".into(),
+            trigger: "startup".into(),
+            at: now_secs(),
+            version: Some(snapshot.version().to_owned()),
+            diagnostics: snapshot.warnings.clone(),
+        };
+        Ok(App {
+            settings,
+            current: RwLock::new(Arc::new(snapshot)),
+            last_reload: Mutex::new(Some(status)),
+        })
+    }
+
+    /// The serving snapshot; the caller keeps it for the whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The last reload attempt.
+    pub fn last_reload(&self) -> Option<ReloadStatus> {
+        match self.last_reload.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Validate-then-swap: reads the catalog directory again and swaps it in only if it is clean
+    /// of errors. Returns the status recorded (also on rejection).
+    pub fn reload(&self, trigger: &str) -> ReloadStatus {
+        let status = match FileSet::from_dir(&self.settings.catalog_dir) {
+            Err(e) => ReloadStatus {
+                outcome: "rejected".into(),
+                trigger: trigger.into(),
+                at: now_secs(),
+                version: None,
+                diagnostics: serde_json::json!({"error": e.to_string()}),
+            },
+            Ok(files) => self.install(files, trigger),
+        };
+        if let Ok(mut g) = self.last_reload.lock() {
+            *g = Some(status.clone());
+        }
+        status
+    }
+
+    fn install(&self, files: FileSet, trigger: &str) -> ReloadStatus {
+        match Snapshot::build(files, self.settings.work_limit) {
+            Err(diagnostics) => {
+                tracing::warn!(
+                    trigger,
+                    "catalog reload rejected: it has errors; the serving version stays"
+                );
+                ReloadStatus {
+                    outcome: "rejected".into(),
+                    trigger: trigger.into(),
+                    at: now_secs(),
+                    version: None,
+                    diagnostics,
+                }
+            }
+            Ok(snapshot) => {
+                let version = snapshot.version().to_owned();
+                let diagnostics = snapshot.warnings.clone();
+                let unchanged = self.snapshot().version() == version;
+                if !unchanged {
+                    match self.current.write() {
+                        Ok(mut g) => *g = Arc::new(snapshot),
+                        Err(p) => *p.into_inner() = Arc::new(snapshot),
+                    }
+                    tracing::info!(trigger, %version, "catalog reloaded");
+                }
+                ReloadStatus {
+                    outcome: if unchanged { "unchanged" } else { "ok" }.into(),
+                    trigger: trigger.into(),
+                    at: now_secs(),
+                    version: Some(version),
+                    diagnostics,
+                }
+            }
+        }
+    }
+}
+
+/// Turns JSON choices (in the order given) into text pairs for [`Selection::parse`].
+pub fn choices_from_json(
+    choices: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<(String, String)>, AppError> {
+    choices
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => {
+                    return Err(AppError::BadRequest(format!(
+                        "the value of `{k}` must be a string, number or boolean"
+                    )));
+                }
+            };
+            Ok((k.clone(), text))
+        })
+        .collect()
+}
+
+/// Parses a selection (and an optional quantity) against a product.
+pub fn selection(
+    product: &Product,
+    mut pairs: Vec<(String, String)>,
+    quantity: Option<i64>,
+) -> Result<Selection, AppError> {
+    if let Some(q) = quantity {
+        let Some(o) = product.quantity_option() else {
+            return Err(AppError::BadRequest(format!(
+                "product `{}` has no quantity option",
+                product.id
+            )));
+        };
+        let id = product.options[o].id.clone();
+        if pairs.iter().any(|(k, _)| *k == id) {
+            return Err(AppError::BadRequest(format!(
+                "quantity given twice: as `quantity` and as the option `{id}`"
+            )));
+        }
+        pairs.push((id, q.to_string()));
+    }
+    Ok(Selection::parse(product, &pairs)?)
+}

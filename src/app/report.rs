@@ -1,4 +1,4 @@
-//! Machine-readable and human reports of engine answers (configure, count, analyze) for the command line.
+//! Machine-readable and human reports of engine answers (configure, count, analyze), shared by the CLI and the HTTP API.
 
 use serde_json::{Map, Value as Json, json};
 
