@@ -7,6 +7,7 @@
 pub mod error;
 pub mod report;
 pub mod views;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};

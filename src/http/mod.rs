@@ -102,7 +102,19 @@ pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, AppError> {
 /// Runs the server until SIGINT/SIGTERM; in-flight requests finish (graceful shutdown).
 pub fn serve(app: App) -> std::io::Result<()> {
     let listen = app.settings.listen;
-    let app = web::Data::from(Arc::new(app));
+    let app = Arc::new(app);
+    let _watcher = if app.settings.watch {
+        match crate::app::watch::watch(Arc::clone(&app)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the catalog; reload through the admin API");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let app = web::Data::from(app);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new({
