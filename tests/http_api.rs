@@ -274,3 +274,55 @@ async fn responses_carry_a_request_id() {
     let res = test::call_service(&svc, test::TestRequest::get().uri("/healthz").to_request()).await;
     assert!(!res.headers().get("x-request-id").unwrap().is_empty());
 }
+
+#[actix_web::test]
+async fn admin_check_reports_diagnostics_without_deploying() {
+    let app = app();
+    let v0 = app.snapshot().version().to_owned();
+    let tee = std::fs::read_to_string(common::repo().join("catalog/classic-tee.yaml")).unwrap();
+    let broken = tee.replacen("name:", "nmae:", 1);
+    let (status, _, report) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/v1/admin/check")
+            .insert_header(("authorization", format!("Bearer {ADMIN}")))
+            .set_json(json!({"files": {"catalog/classic-tee.yaml": broken}}))
+    );
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["ok"], false);
+    let d = &report["diagnostics"];
+    let text = d.to_string();
+    assert!(
+        text.contains("catalog/classic-tee.yaml") && text.contains("nmae"),
+        "{text}"
+    );
+    // Overlay mode: the other products still load from the serving catalog.
+    assert!(
+        report["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "custom-desk")
+    );
+    // Nothing was deployed.
+    assert_eq!(app.snapshot().version(), v0);
+
+    let (status, _, report) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/v1/admin/check")
+            .insert_header(("authorization", format!("Bearer {ADMIN}")))
+            .set_json(json!({"files": {"catalog/classic-tee.yaml": tee}, "mode": "replace"}))
+    );
+    assert_eq!(status, StatusCode::OK);
+    // Alone, the tee misses its shared rules file and template: errors, located.
+    assert_eq!(report["ok"], false, "{report}");
+
+    let (status, _, _) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/v1/admin/check")
+            .set_json(json!({"files": {}}))
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -246,3 +246,33 @@ pub fn selection(
     }
     Ok(Selection::parse(product, &pairs)?)
 }
+
+/// Most bytes a catalog sent for checking may hold.
+pub const CHECK_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Checks catalog files without deploying them: load + rule analysis, as `bespoke check --format json`
+/// reports it. `overlay` files are laid over `base` (the serving catalog) unless `base` is `None`.
+pub fn check_files(base: Option<&FileSet>, overlay: &[(String, String)]) -> serde_json::Value {
+    let mut files = base.cloned().unwrap_or_default();
+    for (path, text) in overlay {
+        files.insert(path.clone(), text.clone().into_bytes());
+    }
+    let mut result = catalog::load(&files);
+    crate::rules::analyze::check_catalog(&mut result, crate::rules::analyze::ANALYSIS_WORK_LIMIT);
+    check_report(&result)
+}
+
+/// The JSON report of a checked catalog (shared with `bespoke check --format json`).
+pub fn check_report(result: &catalog::LoadResult) -> serde_json::Value {
+    serde_json::json!({
+        "ok": !result.has_errors(),
+        "errors": result.error_count(),
+        "warnings": result.warning_count(),
+        "catalog_version": result.catalog.as_ref().map(|c| c.version.clone()),
+        "products": result.catalog.as_ref().map(|c| c.products().iter().map(|p| serde_json::json!({
+            "id": p.id, "version": p.version, "options": p.options.len(),
+            "constraints": p.constraints.len(), "price_rules": p.price_rules.len(),
+        })).collect::<Vec<_>>()).unwrap_or_default(),
+        "diagnostics": result.sources.to_json(&result.diagnostics),
+    })
+}

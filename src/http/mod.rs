@@ -50,6 +50,11 @@ pub fn build(
         .service(products::configure)
         .service(admin::status)
         .service(admin::reload)
+        .service(
+            web::resource("/v1/admin/check")
+                .app_data(web::PayloadConfig::new(crate::app::CHECK_LIMIT))
+                .route(web::post().to(admin::check)),
+        )
         .default_service(web::to(problem::not_found))
 }
 

@@ -29,6 +29,7 @@ impl Modify for Security {
         super::products::configure,
         super::admin::status,
         super::admin::reload,
+        super::admin::check,
     ),
     modifiers(&Security),
 )]
