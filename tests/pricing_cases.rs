@@ -43,9 +43,15 @@ struct Case {
 /// Checks the invariants every quote keeps: lines sum to the total, unit amounts to the unit.
 pub fn assert_adds_up(q: &pricing::Quote, what: &str) {
     let sum: Decimal = q.lines.iter().map(|l| l.amount).sum();
-    assert_eq!(sum, q.total, "{what}: lines do not sum to the total: {q:#?}");
+    assert_eq!(
+        sum, q.total,
+        "{what}: lines do not sum to the total: {q:#?}"
+    );
     let unit: Decimal = q.lines.iter().filter_map(|l| l.unit_amount).sum();
-    assert_eq!(unit, q.unit, "{what}: unit amounts do not sum to the unit price");
+    assert_eq!(
+        unit, q.unit,
+        "{what}: unit amounts do not sum to the unit price"
+    );
     let mu = q.currency.minor_units();
     for l in &q.lines {
         assert_eq!(l.amount.scale(), mu, "{what}: {l:?} is not in minor units");
@@ -70,7 +76,10 @@ fn run_fixture(name: &str) -> usize {
     for case in &fx.cases {
         let what = format!("{name}: {}", case.name);
         let product: Arc<catalog::Product> = match &case.product {
-            Some(id) => cat.product(id).unwrap_or_else(|| panic!("{what}: no {id}")).clone(),
+            Some(id) => cat
+                .product(id)
+                .unwrap_or_else(|| panic!("{what}: no {id}"))
+                .clone(),
             None => {
                 assert_eq!(cat.products().len(), 1, "{what}: name the product");
                 cat.products()[0].clone()
@@ -125,8 +134,11 @@ fn run_fixture(name: &str) -> usize {
                     for (s, want) in [(&r.cheapest, r.min), (&r.dearest, r.max)] {
                         assert!(engine.validate(s).valid, "{what}: {s:?} is not valid");
                         for (o, v) in &sel.choices {
-                            assert_eq!(s.get(*o).map(|x| engine.model.vars[*o].index_of(x)),
-                                Some(engine.model.vars[*o].index_of(v)), "{what}: keeps choices");
+                            assert_eq!(
+                                s.get(*o).map(|x| engine.model.vars[*o].index_of(x)),
+                                Some(engine.model.vars[*o].index_of(v)),
+                                "{what}: keeps choices"
+                            );
                         }
                         assert_eq!(pricing::quote(&product, s).unwrap().total, want, "{what}");
                     }
@@ -213,6 +225,11 @@ fn sample_catalog_quotes_add_up() {
         let q = pricing::quote(p, &sel).unwrap();
         assert_adds_up(&q, &p.id);
         let r = pricing::range(&engine, &Selection::default()).unwrap();
-        assert!(r.min <= q.total && q.total <= r.max, "{}: {r:?} vs {}", p.id, q.total);
+        assert!(
+            r.min <= q.total && q.total <= r.max,
+            "{}: {r:?} vs {}",
+            p.id,
+            q.total
+        );
     }
 }

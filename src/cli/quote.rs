@@ -49,7 +49,10 @@ fn go(args: &QuoteArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), 
         };
         let qid = product.options.get(q).map_or("quantity", |o| o.id.as_str());
         if sel.get(q).is_some() {
-            let _ = writeln!(err, "error: `{qid}` is chosen twice (--quantity and {qid}=)");
+            let _ = writeln!(
+                err,
+                "error: `{qid}` is chosen twice (--quantity and {qid}=)"
+            );
             return Err(EXIT_USAGE);
         }
         let pairs = [(qid.to_owned(), n.to_string())];

@@ -5,15 +5,17 @@
 //! `x ± round(x·p/100)` is monotone for `p ≤ 100`, and a condition that is not decided by the
 //! domains keeps the hull of "applied" and "not applied". Overflow gives no bound (`None`).
 
+use std::cmp::Ordering;
+
 use rust_decimal::Decimal;
 
-use super::eval::{option_parts, percent_of, round, tier_for};
+use super::eval::{Fx, Units, option_parts, percent_of, tier_for, units};
 use crate::catalog::expr::{Expr, Term, Val};
 use crate::catalog::model::{PriceEffect, PriceRule, Product, Stage, TierEffect};
 use crate::rules::model::{Model, iter_bits};
 
-/// Closed interval `[lo, hi]`.
-pub(crate) type Iv = (Decimal, Decimal);
+/// Closed interval `[lo, hi]` of minor units.
+pub(crate) type Iv = (Units, Units);
 
 /// Condition combinations enumerated before a condition is called undecided.
 const ENUMERATE: usize = 64;
@@ -31,12 +33,13 @@ pub(crate) struct Plan<'a> {
     pub product: &'a Product,
     pub model: &'a Model,
     pub mu: u32,
-    pub quantity: Decimal,
-    base: Decimal,
+    pub quantity: Units,
+    /// `None` when the base price does not fit (every quote then overflows too).
+    base: Option<Units>,
     tier_discount: Option<Decimal>,
     /// Per variable: its unit-stage contribution per domain index (`None` inside on overflow),
     /// or `None` when the option has no price of its own.
-    pub contrib: Vec<Option<Vec<Option<Decimal>>>>,
+    pub contrib: Vec<Option<Vec<Option<Units>>>>,
     /// Per price rule: the variables its condition reads.
     cond_scope: Vec<Vec<usize>>,
     /// Per price rule: the variables its formula reads.
@@ -48,8 +51,8 @@ impl<'a> Plan<'a> {
         let mu = product.currency.minor_units();
         let tier = tier_for(&product.quantity_tiers, quantity);
         let base = match tier.map(|t| &t.effect) {
-            Some(TierEffect::UnitPrice(p)) => *p,
-            _ => product.base_price,
+            Some(TierEffect::UnitPrice(p)) => units(*p, mu).ok(),
+            _ => units(product.base_price, mu).ok(),
         };
         let tier_discount = match tier.map(|t| &t.effect) {
             Some(TierEffect::Discount(p)) => Some(*p),
@@ -60,13 +63,13 @@ impl<'a> Plan<'a> {
             .iter()
             .map(|var| {
                 let opt = product.options.get(var.opt)?;
-                let per: Vec<Option<Decimal>> = (0..var.size)
+                let per: Vec<Option<Units>> = (0..var.size)
                     .map(|i| {
                         let parts = option_parts(&opt.kind, var.val(i), mu).ok()?;
                         parts
                             .iter()
                             .flatten()
-                            .try_fold(Decimal::ZERO, |acc, (a, _)| acc.checked_add(*a))
+                            .try_fold(0, |acc: Units, (a, _)| acc.checked_add(*a))
                     })
                     .collect();
                 let priced = super::price_relevant_kind(&opt.kind);
@@ -104,7 +107,7 @@ impl<'a> Plan<'a> {
             product,
             model,
             mu,
-            quantity: Decimal::from(quantity),
+            quantity: Units::from(quantity),
             base,
             tier_discount,
             contrib,
@@ -131,7 +134,8 @@ impl<'a> Plan<'a> {
 
     /// An interval containing the total of every configuration left in `doms` (`None`: unknown).
     pub fn bound(&self, doms: &[u64]) -> Option<Iv> {
-        let mut iv = (self.base, self.base);
+        let base = self.base?;
+        let mut iv = (base, base);
         for v in 0..self.model.vars.len() {
             if let Some((lo, hi)) = self.var_iv(doms, v)? {
                 iv = (iv.0.checked_add(lo)?, iv.1.checked_add(hi)?);
@@ -179,8 +183,14 @@ impl<'a> Plan<'a> {
         doms: &[u64],
     ) -> Option<Option<(Iv, bool)>> {
         let out = match &rule.effect {
-            PriceEffect::Add(a) => (lo.checked_add(*a)?, hi.checked_add(*a)?),
-            PriceEffect::Subtract(a) => (lo.checked_sub(*a)?, hi.checked_sub(*a)?),
+            PriceEffect::Add(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.checked_add(a)?, hi.checked_add(a)?)
+            }
+            PriceEffect::Subtract(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.checked_sub(a)?, hi.checked_sub(a)?)
+            }
             PriceEffect::Formula(t) => {
                 let scope = self.formula_scope.get(k)?;
                 let mut surely = true;
@@ -191,78 +201,109 @@ impl<'a> Plan<'a> {
                     if !has_set {
                         return Some(None);
                     }
-                    if var.unset().is_some_and(|u| crate::rules::model::bit(dom, u)) {
+                    if var
+                        .unset()
+                        .is_some_and(|u| crate::rules::model::bit(dom, u))
+                    {
                         surely = false;
                     }
                 }
                 let (tl, th) = self.term(t, doms)?;
-                let (tl, th) = (round(tl, self.mu), round(th, self.mu));
+                let (tl, th) = (tl.units(self.mu).ok()?, th.units(self.mu).ok()?);
                 return Some(Some(((lo.checked_add(tl)?, hi.checked_add(th)?), surely)));
             }
             PriceEffect::Discount(p) => self.pct((lo, hi), -*p)?,
             PriceEffect::Markup(p) => self.pct((lo, hi), *p)?,
-            PriceEffect::Set(a) => (*a, *a),
-            PriceEffect::Min(a) => (lo.max(*a), hi.max(*a)),
-            PriceEffect::Max(a) => (lo.min(*a), hi.min(*a)),
+            PriceEffect::Set(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (a, a)
+            }
+            PriceEffect::Min(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.max(a), hi.max(a))
+            }
+            PriceEffect::Max(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.min(a), hi.min(a))
+            }
         };
         Some(Some((out, true)))
     }
 
     /// `x + round(x·k/100)` over `[lo, hi]`.
     fn pct(&self, (lo, hi): Iv, k: Decimal) -> Option<Iv> {
-        let f = |x: Decimal| -> Option<Decimal> {
-            x.checked_add(percent_of(x, k, self.mu).ok()?)
-        };
+        let f = |x: Units| -> Option<Units> { x.checked_add(percent_of(x, k).ok()?) };
         if k >= -Decimal::ONE_HUNDRED {
             Some((f(lo)?, f(hi)?))
         } else {
             // Decreasing overall; bound each part separately.
             Some((
-                lo.checked_add(percent_of(hi, k, self.mu).ok()?)?,
-                hi.checked_add(percent_of(lo, k, self.mu).ok()?)?,
+                lo.checked_add(percent_of(hi, k).ok()?)?,
+                hi.checked_add(percent_of(lo, k).ok()?)?,
             ))
         }
     }
 
-    /// Interval of an arithmetic term over the set values of the domains.
-    fn term(&self, t: &Term, doms: &[u64]) -> Option<Iv> {
+    /// Interval of an arithmetic term over the set values of the domains (exact fixed point).
+    fn term(&self, t: &Term, doms: &[u64]) -> Option<(Fx, Fx)> {
+        let min = |a: Fx, b: Fx| -> Option<Fx> {
+            Some(if Fx::cmp(a, b).ok()? == Ordering::Greater {
+                b
+            } else {
+                a
+            })
+        };
+        let max = |a: Fx, b: Fx| -> Option<Fx> {
+            Some(if Fx::cmp(a, b).ok()? == Ordering::Less {
+                b
+            } else {
+                a
+            })
+        };
         Some(match t {
-            Term::Int(n) => (Decimal::from(*n), Decimal::from(*n)),
-            Term::Dec(d) => (*d, *d),
+            Term::Int(n) => (Fx::int(*n), Fx::int(*n)),
+            Term::Dec(d) => (Fx::dec(*d), Fx::dec(*d)),
             Term::Opt(o) | Term::Len(o) => {
                 let var = self.model.vars.get(*o)?;
-                let mut iv: Option<Iv> = None;
+                let mut iv: Option<(i64, i64)> = None;
                 for i in iter_bits(self.model.dom(doms, *o)) {
                     if let Some(Val::Int(n)) = var.val(i) {
-                        let d = Decimal::from(n);
-                        iv = Some(iv.map_or((d, d), |(a, b)| (a.min(d), b.max(d))));
+                        iv = Some(iv.map_or((n, n), |(a, b)| (a.min(n), b.max(n))));
                     }
                 }
-                iv?
+                let (a, b) = iv?;
+                (Fx::int(a), Fx::int(b))
             }
             Term::Add(a, b) => {
                 let (a, b) = (self.term(a, doms)?, self.term(b, doms)?);
-                (a.0.checked_add(b.0)?, a.1.checked_add(b.1)?)
+                (Fx::add(a.0, b.0).ok()?, Fx::add(a.1, b.1).ok()?)
             }
             Term::Sub(a, b) => {
                 let (a, b) = (self.term(a, doms)?, self.term(b, doms)?);
-                (a.0.checked_sub(b.1)?, a.1.checked_sub(b.0)?)
+                (
+                    Fx::add(a.0, Fx::neg(b.1).ok()?).ok()?,
+                    Fx::add(a.1, Fx::neg(b.0).ok()?).ok()?,
+                )
             }
             Term::Mul(a, b) => {
                 let (a, b) = (self.term(a, doms)?, self.term(b, doms)?);
                 let ps = [
-                    a.0.checked_mul(b.0)?,
-                    a.0.checked_mul(b.1)?,
-                    a.1.checked_mul(b.0)?,
-                    a.1.checked_mul(b.1)?,
+                    Fx::mul(a.0, b.0).ok()?,
+                    Fx::mul(a.0, b.1).ok()?,
+                    Fx::mul(a.1, b.0).ok()?,
+                    Fx::mul(a.1, b.1).ok()?,
                 ];
-                let lo = ps.iter().copied().min()?;
-                let hi = ps.iter().copied().max()?;
+                let mut lo = ps[0];
+                let mut hi = ps[0];
+                for &p in &ps[1..] {
+                    lo = min(lo, p)?;
+                    hi = max(hi, p)?;
+                }
                 (lo, hi)
             }
             Term::Neg(a) => {
                 let a = self.term(a, doms)?;
-                (-a.1, -a.0)
+                (Fx::neg(a.1).ok()?, Fx::neg(a.0).ok()?)
             }
         })
     }

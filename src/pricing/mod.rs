@@ -137,16 +137,16 @@ pub fn quote(product: &Product, selection: &Selection) -> Result<Quote, PricingE
         Some(&mut lines),
     )?;
     let mu = product.currency.minor_units();
-    if p.total.is_sign_negative() && !p.total.is_zero() {
+    if p.total < 0 {
         return Err(PricingError::NegativeTotal {
-            total: eval::fix(p.total, mu),
+            total: eval::to_decimal(p.total, mu)?,
         });
     }
     Ok(Quote {
         currency: product.currency,
         quantity: p.quantity,
-        unit: eval::fix(p.unit, mu),
-        total: eval::fix(p.total, mu),
+        unit: eval::to_decimal(p.unit, mu)?,
+        total: eval::to_decimal(p.total, mu)?,
         lines,
     })
 }
@@ -260,17 +260,25 @@ pub(crate) fn price_relevant(product: &Product) -> Vec<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::eval::round;
+    use super::eval::{Fx, to_decimal};
     use rust_decimal::Decimal;
     use std::str::FromStr;
 
     #[test]
     fn rounding_is_half_even() {
-        let r = |s: &str, mu| round(Decimal::from_str(s).unwrap(), mu).to_string();
+        let r = |s: &str, mu| {
+            let u = Fx::dec(Decimal::from_str(s).unwrap()).units(mu).unwrap();
+            to_decimal(u, mu).unwrap().to_string()
+        };
         assert_eq!(r("0.125", 2), "0.12");
         assert_eq!(r("0.135", 2), "0.14");
         assert_eq!(r("-0.125", 2), "-0.12");
         assert_eq!(r("2.5", 0), "2");
         assert_eq!(r("3.5", 0), "4");
+        assert_eq!(r("-2.5", 0), "-2");
+        assert_eq!(r("-3.5", 0), "-4");
+        assert_eq!(r("0.126", 2), "0.13");
+        assert_eq!(r("-0.126", 2), "-0.13");
+        assert_eq!(r("7", 3), "7.000");
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::PricingError;
 use super::bound::Plan;
-use super::eval::{self, fix};
+use super::eval::{self, Units, to_decimal};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptionKind, Value};
 use crate::catalog::money::Currency;
@@ -88,7 +88,10 @@ pub fn range(engine: &Engine, selection: &Selection) -> Result<PriceRange, Prici
     for (o, v) in &sel.choices {
         let Some(i) = model.vars.get(*o).and_then(|var| var.index_of(v)) else {
             return Err(PricingError::InvalidValue {
-                option: product.options.get(*o).map_or_else(String::new, |x| x.id.clone()),
+                option: product
+                    .options
+                    .get(*o)
+                    .map_or_else(String::new, |x| x.id.clone()),
                 value: crate::rules::selection::value_text(product, *o, v),
             });
         };
@@ -128,9 +131,9 @@ pub fn range(engine: &Engine, selection: &Selection) -> Result<PriceRange, Prici
     }
     let [(min, cheapest), (max, dearest)] = out;
     let mu = product.currency.minor_units();
-    if min.is_sign_negative() && !min.is_zero() {
+    if min < 0 {
         return Err(PricingError::NegativeTotal {
-            total: fix(min, mu),
+            total: to_decimal(min, mu)?,
         });
     }
     let as_sel = |sol: &[usize]| Selection {
@@ -144,15 +147,15 @@ pub fn range(engine: &Engine, selection: &Selection) -> Result<PriceRange, Prici
     Ok(PriceRange {
         currency: product.currency,
         quantity,
-        min: fix(min, mu),
-        max: fix(max, mu),
+        min: to_decimal(min, mu)?,
+        max: to_decimal(max, mu)?,
         cheapest: as_sel(&cheapest),
         dearest: as_sel(&dearest),
     })
 }
 
 /// The total of a configuration given as one domain index per variable.
-fn total_of(plan: &Plan<'_>, sol: &[usize]) -> Result<Decimal, PricingError> {
+fn total_of(plan: &Plan<'_>, sol: &[usize]) -> Result<Units, PricingError> {
     let vars = &plan.model.vars;
     let get = |o: usize| -> Option<Val> { vars.get(o)?.val(*sol.get(o)?) };
     Ok(eval::evaluate(plan.product, &get, None)?.total)
@@ -162,14 +165,14 @@ struct Search<'s, 'p> {
     plan: &'s Plan<'p>,
     relevant: &'s [bool],
     dir: Dir,
-    best: &'s mut Decimal,
+    best: &'s mut Units,
     best_sol: &'s mut Vec<usize>,
     budget: &'s mut Budget,
     prefer: &'s [Option<usize>],
 }
 
 impl Search<'_, '_> {
-    fn better(&self, total: Decimal) -> bool {
+    fn better(&self, total: Units) -> bool {
         match self.dir {
             Dir::Min => total < *self.best,
             Dir::Max => total > *self.best,
@@ -222,7 +225,7 @@ impl Search<'_, '_> {
         };
         let mut order: Vec<usize> = iter_bits(self.plan.model.dom(&s.doms, v)).collect();
         if let Some(Some(per)) = self.plan.contrib.get(v) {
-            let key = |i: &usize| per.get(*i).copied().flatten().unwrap_or(Decimal::ZERO);
+            let key = |i: &usize| per.get(*i).copied().flatten().unwrap_or(0);
             match self.dir {
                 Dir::Min => order.sort_by_key(key),
                 Dir::Max => order.sort_by_key(|i| std::cmp::Reverse(key(i))),
