@@ -99,7 +99,9 @@ fn quotes(c: &mut Criterion) {
     }
     let n = d.len();
     let (p50, p99, max) = percentiles(d);
-    println!("latency quote: {n} quotes over the sample products: p50 {p50:?}, p99 {p99:?}, max {max:?}");
+    println!(
+        "latency quote: {n} quotes over the sample products: p50 {p50:?}, p99 {p99:?}, max {max:?}"
+    );
 }
 
 fn ranges(c: &mut Criterion) {

@@ -25,7 +25,11 @@ fn bespoke(args: &[&str]) -> (i32, String, String) {
 }
 
 fn dec(v: &serde_json::Value) -> Decimal {
-    Decimal::from_str(v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string"))).unwrap()
+    Decimal::from_str(
+        v.as_str()
+            .unwrap_or_else(|| panic!("{v} is not a decimal string")),
+    )
+    .unwrap()
 }
 
 const FULL_TEE: &[&str] = &[
@@ -58,7 +62,10 @@ fn quote_json_of_a_complete_selection() {
     let tier = lines.iter().find(|l| l["source"] == "tier:25").unwrap();
     assert_eq!(tier["amount"], "-116.40");
     assert_eq!(tier["unit_amount"], "-3.88");
-    let setup = lines.iter().find(|l| l["source"] == "rule:print-setup").unwrap();
+    let setup = lines
+        .iter()
+        .find(|l| l["source"] == "rule:print-setup")
+        .unwrap();
     assert_eq!(setup["stage"], "order");
     assert_eq!(setup["amount"], "6.00");
     assert!(lines.iter().all(|l| l["label"].is_string()));

@@ -37,6 +37,9 @@ enum OptSpec {
     },
 }
 
+/// A price rule: condition (option, atom kind), effect kind, amount, order stage.
+type RuleSpec = (Option<(usize, usize)>, usize, u64, bool);
+
 #[derive(Debug, Clone)]
 struct Spec {
     base: u64,
@@ -45,7 +48,7 @@ struct Spec {
     quantity: Option<(i64, i64)>,
     tiers: Vec<(i64, Result<u64, u64>)>,
     constraints: Vec<(usize, usize, usize, bool)>,
-    rules: Vec<(Option<(usize, usize)>, usize, u64, bool)>,
+    rules: Vec<RuleSpec>,
 }
 
 fn cents(c: u64) -> String {
@@ -135,7 +138,7 @@ fn atom(spec: &Spec, o: usize, k: usize) -> String {
             _ => format!("{name} == v{}", k % n),
         },
         OptSpec::Bool { .. } => {
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 name
             } else {
                 format!("not {name}")

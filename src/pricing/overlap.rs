@@ -100,9 +100,10 @@ pub fn check_catalog(result: &mut LoadResult, work_limit: u64) {
             continue;
         };
         for d in diagnostics(p, &found) {
-            let dup = extra
-                .iter()
-                .any(|e| e.span == d.span && e.labels.first().map(|l| l.span) == d.labels.first().map(|l| l.span));
+            let dup = extra.iter().any(|e| {
+                e.span == d.span
+                    && e.labels.first().map(|l| l.span) == d.labels.first().map(|l| l.span)
+            });
             if !dup {
                 extra.push(d);
             }

@@ -1785,38 +1785,6 @@ fn small_arith(rng: &mut Rng, options: &[Opt]) -> Option<String> {
     Some(format!("{a} {op} {b} {cmp} {k}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rng_is_stable() {
-        let mut r = Rng::new(0);
-        // SplitMix64 reference values for seed 0.
-        assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
-        let mut r = Rng::new(7);
-        for n in 1..50 {
-            assert!(r.below(n) < n);
-        }
-        let s = r.sample(10, 4);
-        assert_eq!(s.len(), 4);
-        assert_eq!(s.iter().collect::<BTreeSet<_>>().len(), 4);
-    }
-
-    #[test]
-    fn scalars_read_back() {
-        assert_eq!(id_scalar("v1"), "v1");
-        assert_eq!(id_scalar("42"), "42");
-        assert_eq!(id_scalar("007"), "\"007\"");
-        assert_eq!(id_scalar("null"), "\"null\"");
-        assert_eq!(id_scalar("True"), "\"True\"");
-        assert_eq!(text_scalar("a or not b"), "a or not b");
-        assert_eq!(text_scalar("a in [x, y]"), "\"a in [x, y]\"");
-        assert_eq!(quote("é\"\\"), "\"\\u00E9\\\"\\\\\"");
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Prices for generated models (pricing benchmarks and tests)
 // ---------------------------------------------------------------------------------------------
@@ -1872,7 +1840,7 @@ pub fn with_prices(product: &crate::catalog::Product, seed: u64) -> crate::catal
     };
     let effects = [
         PriceEffect::Markup(Decimal::new(4, 0)),
-        PriceEffect::Add(cents(120_00)),
+        PriceEffect::Add(cents(12_000)),
         PriceEffect::Discount(Decimal::new(3, 0)),
         PriceEffect::Markup(Decimal::new(75, 1)),
     ];
@@ -1894,23 +1862,55 @@ pub fn with_prices(product: &crate::catalog::Product, seed: u64) -> crate::catal
             "bundle".to_owned(),
             Some(Expr::Bool(b)),
             Stage::Unit,
-            PriceEffect::Subtract(cents(50_00)),
+            PriceEffect::Subtract(cents(5_000)),
         );
     }
     rule(
         "floor".to_owned(),
         None,
         Stage::Unit,
-        PriceEffect::Min(cents(100_00)),
+        PriceEffect::Min(cents(10_000)),
     );
     if let Some(&b) = booleans.last() {
         rule(
             "delivery".to_owned(),
             Some(Expr::Bool(b)),
             Stage::Order,
-            PriceEffect::Add(cents(99_00)),
+            PriceEffect::Add(cents(9_900)),
         );
     }
     p.price_rules = rules;
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_stable() {
+        let mut r = Rng::new(0);
+        // SplitMix64 reference values for seed 0.
+        assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+        let mut r = Rng::new(7);
+        for n in 1..50 {
+            assert!(r.below(n) < n);
+        }
+        let s = r.sample(10, 4);
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.iter().collect::<BTreeSet<_>>().len(), 4);
+    }
+
+    #[test]
+    fn scalars_read_back() {
+        assert_eq!(id_scalar("v1"), "v1");
+        assert_eq!(id_scalar("42"), "42");
+        assert_eq!(id_scalar("007"), "\"007\"");
+        assert_eq!(id_scalar("null"), "\"null\"");
+        assert_eq!(id_scalar("True"), "\"True\"");
+        assert_eq!(text_scalar("a or not b"), "a or not b");
+        assert_eq!(text_scalar("a in [x, y]"), "\"a in [x, y]\"");
+        assert_eq!(quote("é\"\\"), "\"\\u00E9\\\"\\\\\"");
+    }
 }
