@@ -154,11 +154,16 @@ fn quote_and_print(
                 .iter()
                 .filter(|(o, _)| sel.get(*o).is_none())
                 .filter_map(|(o, v)| {
-                    let id = product.options.get(*o)?.id.clone();
-                    Some((
-                        id,
-                        serde_json::json!(crate::rules::selection::value_text(product, *o, v)),
-                    ))
+                    let opt = product.options.get(*o)?;
+                    // The engine completes texts by length only: an empty text is "".
+                    let text = match (&opt.kind, v) {
+                        (crate::catalog::OptionKind::Text(_), Value::Int(0)) => String::new(),
+                        (crate::catalog::OptionKind::Text(_), Value::Int(n)) => {
+                            format!("<{n} characters>")
+                        }
+                        _ => crate::rules::selection::value_text(product, *o, v),
+                    };
+                    Some((opt.id.clone(), serde_json::json!(text)))
                 })
                 .collect(),
         );
