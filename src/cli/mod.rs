@@ -530,6 +530,10 @@ fn check(
             &mut result,
             crate::rules::analyze::ANALYSIS_WORK_LIMIT,
         );
+        crate::pricing::overlap::check_catalog(
+            &mut result,
+            crate::rules::analyze::ANALYSIS_WORK_LIMIT,
+        );
     }
     match format {
         Format::Json => {
