@@ -326,3 +326,62 @@ async fn admin_check_reports_diagnostics_without_deploying() {
     );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[actix_web::test]
+async fn configure_prices_partial_selections_as_ranges_and_complete_ones_as_quotes() {
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+    let app = app();
+    let (status, _, partial) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/v1/products/classic-tee/configure")
+            .set_json(json!({"selection": {"size": "M"}}))
+    );
+    assert_eq!(status, StatusCode::OK, "{partial}");
+    let price = &partial["price"];
+    assert_eq!(price["kind"], "range", "{price}");
+    let min = Decimal::from_str(price["min"].as_str().unwrap()).unwrap();
+    let max = Decimal::from_str(price["max"].as_str().unwrap()).unwrap();
+    assert!(min <= max && min > Decimal::ZERO);
+
+    // Finish the configuration with the engine's completion: now it is a quote.
+    let completion = partial["completion"].as_object().unwrap().clone();
+    let mut selection = serde_json::Map::new();
+    for (k, v) in completion {
+        if !v.is_null() {
+            selection.insert(k, v);
+        }
+    }
+    let (status, _, full) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/v1/products/classic-tee/configure")
+            .set_json(json!({"selection": selection}))
+    );
+    assert_eq!(status, StatusCode::OK, "{full}");
+    assert_eq!(full["validation"]["valid"], true, "{full}");
+    let q = &full["price"];
+    assert_eq!(q["kind"], "quote", "{q}");
+    assert_eq!(q["currency"], "EUR");
+    let total = Decimal::from_str(q["total"].as_str().unwrap()).unwrap();
+    let sum: Decimal = q["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| Decimal::from_str(l["amount"].as_str().unwrap()).unwrap())
+        .sum();
+    assert_eq!(sum, total);
+    assert!(min <= total && total <= max, "{min} ≤ {total} ≤ {max}");
+
+    // The product list shows the "from" price: the minimum over all configurations.
+    let (_, _, list) = call!(app, test::TestRequest::get().uri("/v1/products"));
+    let tee = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "classic-tee")
+        .unwrap();
+    let from = Decimal::from_str(tee["from_price"].as_str().unwrap()).unwrap();
+    assert!(from <= min);
+}

@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub files: Arc<FileSet>,
     pub warnings: serde_json::Value,
     pub loaded_at: SystemTime,
+    /// Per product: the lowest total over all valid configurations ("from" price), when known.
+    pub from_prices: BTreeMap<String, Option<rust_decimal::Decimal>>,
 }
 
 impl Snapshot {
@@ -47,6 +49,15 @@ impl Snapshot {
                     Engine::new(Arc::clone(p)).with_work_limit(work_limit),
                 )
             })
+            .collect::<BTreeMap<_, _>>();
+        let from_prices = engines
+            .iter()
+            .map(|(id, e)| {
+                let min = crate::pricing::range(e, &Selection::default())
+                    .ok()
+                    .map(|r| r.min);
+                (id.clone(), min)
+            })
             .collect();
         Ok(Snapshot {
             catalog,
@@ -54,6 +65,7 @@ impl Snapshot {
             files: Arc::new(files),
             warnings: diagnostics,
             loaded_at: SystemTime::now(),
+            from_prices,
         })
     }
 
@@ -200,6 +212,36 @@ impl App {
     }
 }
 
+/// The price of a selection: the quote when it is a complete, valid configuration; the exact
+/// range over its valid completions while it is partial; `null` when nothing extends it.
+pub fn price_json(
+    engine: &Engine,
+    sel: &Selection,
+    valid: bool,
+    consistent: bool,
+) -> Result<serde_json::Value, AppError> {
+    if valid {
+        let q = crate::pricing::quote(&engine.product, sel)
+            .map_err(|e| AppError::Pricing(e.to_string()))?;
+        let mut v = serde_json::to_value(&q).map_err(|e| AppError::Internal(e.to_string()))?;
+        v["kind"] = serde_json::json!("quote");
+        Ok(v)
+    } else if consistent {
+        match crate::pricing::range(engine, sel) {
+            Ok(r) => {
+                let mut v =
+                    serde_json::to_value(&r).map_err(|e| AppError::Internal(e.to_string()))?;
+                v["kind"] = serde_json::json!("range");
+                Ok(v)
+            }
+            Err(crate::pricing::PricingError::NoCompletion) => Ok(serde_json::Value::Null),
+            Err(e) => Err(AppError::Pricing(e.to_string())),
+        }
+    } else {
+        Ok(serde_json::Value::Null)
+    }
+}
+
 /// Turns JSON choices (in the order given) into text pairs for [`Selection::parse`].
 pub fn choices_from_json(
     choices: &serde_json::Map<String, serde_json::Value>,
@@ -259,6 +301,7 @@ pub fn check_files(base: Option<&FileSet>, overlay: &[(String, String)]) -> serd
     }
     let mut result = catalog::load(&files);
     crate::rules::analyze::check_catalog(&mut result, crate::rules::analyze::ANALYSIS_WORK_LIMIT);
+    crate::pricing::overlap::check_catalog(&mut result, crate::rules::analyze::ANALYSIS_WORK_LIMIT);
     check_report(&result)
 }
 

@@ -32,7 +32,12 @@ pub async fn list(app: web::Data<App>) -> Result<HttpResponse, AppError> {
             name: p.name.clone(),
             description: p.description.clone(),
             currency: p.currency.code().to_owned(),
-            from_price: None,
+            from_price: snap
+                .from_prices
+                .get(&p.id)
+                .copied()
+                .flatten()
+                .map(|d| d.to_string()),
             thumbnail: p
                 .preview
                 .as_ref()
@@ -110,7 +115,7 @@ fn configure_sync(
         conflict: doc["conflict"].clone(),
         options: doc["options"].clone(),
         validation: report::validation_json(engine, &val),
-        price: serde_json::Value::Null,
+        price: app::price_json(engine, &sel, val.valid, prop.consistent)?,
         repair,
         completion,
         preview_url: p
