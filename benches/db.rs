@@ -30,7 +30,11 @@ fn order(key: &str) -> NewOrder {
 }
 
 fn fresh_key() -> String {
-    format!("bench-{}-{}", std::process::id(), KEYS.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "bench-{}-{}",
+        std::process::id(),
+        KEYS.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn run(c: &mut Criterion, name: &str, db: &Db) {
@@ -45,7 +49,9 @@ fn run(c: &mut Criterion, name: &str, db: &Db) {
     g.bench_function("create_order (idempotent replay)", |b| {
         b.iter(|| db.create_order(order("replayed")).unwrap())
     });
-    g.bench_function("get_order", |b| b.iter(|| db.get_order(&existing.id).unwrap()));
+    g.bench_function("get_order", |b| {
+        b.iter(|| db.get_order(&existing.id).unwrap())
+    });
     g.bench_function("list_orders (page of 50, status filter)", |b| {
         let filter = OrderFilter {
             status: Some(Status::Submitted),
@@ -71,13 +77,17 @@ fn bench(c: &mut Criterion) {
     if let Ok(base) = std::env::var("BESPOKE_TEST_POSTGRES_URL") {
         let schema = format!("bench_{}", std::process::id());
         let mut admin = PgConnection::establish(&base).unwrap();
-        diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut admin).unwrap();
+        diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .unwrap();
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
         let db = Db::connect_with(&url, &DbOptions::default()).unwrap();
         run(c, "postgres", &db);
         drop(db);
-        diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut admin).unwrap();
+        diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut admin)
+            .unwrap();
     } else {
         eprintln!("db bench: PostgreSQL skipped (BESPOKE_TEST_POSTGRES_URL is not set)");
     }

@@ -83,7 +83,11 @@ fn race_one_key(dbs: &[Db], name: &str) {
     for db in dbs {
         assert_eq!(all_ids(db, OrderFilter::default(), 100).len(), 1, "{name}");
         let id = ids.iter().next().unwrap();
-        assert_eq!(db.events(id).unwrap().len(), 1, "{name}: one creation event");
+        assert_eq!(
+            db.events(id).unwrap().len(),
+            1,
+            "{name}: one creation event"
+        );
     }
 }
 
@@ -134,7 +138,12 @@ fn cursor_pages_stay_stable_while_orders_are_inserted() {
     for t in TestDb::all("cursor_pagination") {
         let db = t.open();
         let before: Vec<String> = (0..23)
-            .map(|i| db.create_order(new_order(&format!("k{i}"), "red")).unwrap().0.id)
+            .map(|i| {
+                db.create_order(new_order(&format!("k{i}"), "red"))
+                    .unwrap()
+                    .0
+                    .id
+            })
             .collect();
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
@@ -184,8 +193,18 @@ fn the_status_filter_lists_only_matching_orders() {
             }
         }
         let by = |s| OrderFilter { status: Some(s) };
-        assert_eq!(all_ids(&db, by(Status::Accepted), 2), accepted, "{}", t.name);
-        assert_eq!(all_ids(&db, by(Status::Submitted), 3), submitted, "{}", t.name);
+        assert_eq!(
+            all_ids(&db, by(Status::Accepted), 2),
+            accepted,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            all_ids(&db, by(Status::Submitted), 3),
+            submitted,
+            "{}",
+            t.name
+        );
         assert!(all_ids(&db, by(Status::Shipped), 3).is_empty());
         assert_eq!(all_ids(&db, OrderFilter::default(), 500).len(), 12);
         let page = db.list_orders(by(Status::Accepted), None, 100).unwrap();
@@ -223,11 +242,19 @@ fn legal_transitions_apply_and_illegal_ones_are_refused() {
             })
         ));
         let unchanged = db.get_order(&o2.id).unwrap();
-        assert_eq!((unchanged.status, unchanged.version), (Status::Submitted, 1));
+        assert_eq!(
+            (unchanged.status, unchanged.version),
+            (Status::Submitted, 1)
+        );
         let cancelled = db.transition(&o2.id, Status::Cancelled, 1, None).unwrap();
         assert_eq!(cancelled.status, Status::Cancelled);
         assert!(matches!(
-            db.transition("0190f1a2-b3c4-7d8e-9f00-112233445566", Status::Accepted, 1, None),
+            db.transition(
+                "0190f1a2-b3c4-7d8e-9f00-112233445566",
+                Status::Accepted,
+                1,
+                None
+            ),
             Err(DbError::NotFound)
         ));
     }
@@ -250,7 +277,11 @@ fn a_stale_version_is_a_typed_conflict_and_only_one_racer_wins() {
                 let (db, barrier, id) = (db.clone(), Arc::clone(&barrier), o.id.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    let to = if i % 2 == 0 { Status::InProduction } else { Status::Cancelled };
+                    let to = if i % 2 == 0 {
+                        Status::InProduction
+                    } else {
+                        Status::Cancelled
+                    };
                     db.transition(&id, to, 2, Some(format!("system {i}")))
                 })
             })
@@ -291,8 +322,18 @@ fn the_event_history_records_creation_and_each_transition() {
             summary,
             vec![
                 (1, None, Status::Submitted, None),
-                (2, Some(Status::Submitted), Status::Accepted, Some("checked")),
-                (3, Some(Status::Accepted), Status::Cancelled, Some("customer asked")),
+                (
+                    2,
+                    Some(Status::Submitted),
+                    Status::Accepted,
+                    Some("checked")
+                ),
+                (
+                    3,
+                    Some(Status::Accepted),
+                    Status::Cancelled,
+                    Some("customer asked")
+                ),
             ],
             "{}",
             t.name
@@ -314,20 +355,29 @@ fn catalog_version_snapshots_round_trip_byte_for_byte() {
         .paths()
         .map(|p| (p.to_owned(), files.get(p).unwrap().to_vec()))
         .collect();
-    assert!(snapshot.iter().any(|(_, b)| std::str::from_utf8(b).is_err()), "binary assets included");
+    assert!(
+        snapshot
+            .iter()
+            .any(|(_, b)| std::str::from_utf8(b).is_err()),
+        "binary assets included"
+    );
     let pairs = |s: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> { s.to_vec() };
     for t in TestDb::all("catalog_versions") {
         let db = t.open();
         let as_refs = snapshot.iter().map(|(p, b)| (p.as_str(), b.as_slice()));
         assert!(db.put_catalog_version("v1", as_refs.clone()).unwrap());
-        assert!(!db.put_catalog_version("v1", as_refs).unwrap(), "idempotent");
+        assert!(
+            !db.put_catalog_version("v1", as_refs).unwrap(),
+            "idempotent"
+        );
         // A second version sharing all but one file.
         let mut edited = pairs(&snapshot);
         edited[0].1.extend_from_slice(b"\n# edited\n");
         edited.push(("catalog/new.yaml".into(), Vec::new()));
-        assert!(db
-            .put_catalog_version("v2", edited.iter().map(|(p, b)| (p.as_str(), b.as_slice())))
-            .unwrap());
+        assert!(
+            db.put_catalog_version("v2", edited.iter().map(|(p, b)| (p.as_str(), b.as_slice())))
+                .unwrap()
+        );
 
         let v1 = db.get_catalog_version("v1").unwrap();
         assert_eq!(v1.files, snapshot, "{}", t.name);
@@ -345,7 +395,10 @@ fn catalog_version_snapshots_round_trip_byte_for_byte() {
             .map(|v| v.hash)
             .collect();
         assert_eq!(listed, ["v1", "v2"]);
-        assert!(matches!(db.get_catalog_version("v3"), Err(DbError::NotFound)));
+        assert!(matches!(
+            db.get_catalog_version("v3"),
+            Err(DbError::NotFound)
+        ));
         // The snapshot loads back into a catalog identical to the original.
         let mut back = bespoke::catalog::FileSet::new();
         for (p, b) in v1.files {
@@ -358,7 +411,10 @@ fn catalog_version_snapshots_round_trip_byte_for_byte() {
             db.put_catalog_version("v4", [("a", huge.as_slice())]),
             Err(DbError::Invalid(_))
         ));
-        assert!(matches!(db.get_catalog_version("v4"), Err(DbError::NotFound)));
+        assert!(matches!(
+            db.get_catalog_version("v4"),
+            Err(DbError::NotFound)
+        ));
     }
 }
 
@@ -410,29 +466,56 @@ fn durability_settings_are_applied() {
 fn bad_input_is_a_typed_error_not_a_panic() {
     for t in TestDb::all("bad_input") {
         let db = t.open();
-        for bad in ["", "o1.", "garbage", "o1.zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", &"x".repeat(10_000)] {
+        for bad in [
+            "",
+            "o1.",
+            "garbage",
+            "o1.zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+            &"x".repeat(10_000),
+        ] {
             assert!(matches!(
                 db.list_orders(OrderFilter::default(), Some(bad), 10),
                 Err(DbError::BadCursor)
             ));
         }
         let mut o = new_order("", "red");
-        assert!(matches!(db.create_order(o.clone()), Err(DbError::Invalid(_))));
+        assert!(matches!(
+            db.create_order(o.clone()),
+            Err(DbError::Invalid(_))
+        ));
         o.idempotency_key = "k".into();
         o.metadata = serde_json::json!({"x": "y".repeat(300_000)});
         assert!(matches!(db.create_order(o), Err(DbError::Invalid(_))));
-        assert!(matches!(db.get_order(&"x".repeat(100_000)), Err(DbError::NotFound)));
-        assert!(matches!(db.get_order("no-such-order"), Err(DbError::NotFound)));
+        assert!(matches!(
+            db.get_order(&"x".repeat(100_000)),
+            Err(DbError::NotFound)
+        ));
+        assert!(matches!(
+            db.get_order("no-such-order"),
+            Err(DbError::NotFound)
+        ));
         let (o, _) = db.create_order(new_order("note", "red")).unwrap();
         assert!(matches!(
             db.transition(&o.id, Status::Accepted, 1, Some("n".repeat(5000))),
             Err(DbError::Invalid(_))
         ));
         // limit is clamped, never an error
-        assert_eq!(db.list_orders(OrderFilter::default(), None, 0).unwrap().items.len(), 1);
+        assert_eq!(
+            db.list_orders(OrderFilter::default(), None, 0)
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
     }
-    assert!(matches!(Db::connect("mysql://h/db"), Err(DbError::BadUrl(_))));
-    assert!(matches!(Db::connect("sqlite::memory:"), Err(DbError::BadUrl(_))));
+    assert!(matches!(
+        Db::connect("mysql://h/db"),
+        Err(DbError::BadUrl(_))
+    ));
+    assert!(matches!(
+        Db::connect("sqlite::memory:"),
+        Err(DbError::BadUrl(_))
+    ));
 }
 
 #[test]

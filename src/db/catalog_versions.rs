@@ -226,7 +226,10 @@ pub(crate) fn get(conn: &mut AnyConnection, hash: &str) -> Result<CatalogVersion
 /// Every stored version, oldest first.
 pub(crate) fn list(conn: &mut AnyConnection) -> Result<Vec<CatalogVersionInfo>, DbError> {
     Ok(catalog_versions::table
-        .order((catalog_versions::created_at.asc(), catalog_versions::hash.asc()))
+        .order((
+            catalog_versions::created_at.asc(),
+            catalog_versions::hash.asc(),
+        ))
         .select(VersionRow::as_select())
         .load(conn)?
         .into_iter()

@@ -79,7 +79,8 @@ impl Target {
                     diesel::ConnectionError::BadConnection("non-UTF-8 SQLite path".into())
                 })?;
                 let mut conn = SqliteConnection::establish(text)?;
-                apply_sqlite_pragmas(&mut conn).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                apply_sqlite_pragmas(&mut conn)
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -142,13 +143,20 @@ impl ManageConnection for Manager {
 pub(crate) fn migrate(conn: &mut AnyConnection) -> Result<usize, DbError> {
     let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
     match conn {
-        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(err),
+        AnyConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(err),
         AnyConnection::Postgres(c) => {
             diesel::sql_query(format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
                 .execute(c)?;
-            let ran = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()).map_err(err);
-            let unlock = diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))
-                .execute(c);
+            let ran = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(err);
+            let unlock =
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))
+                    .execute(c);
             let ran = ran?;
             unlock?;
             Ok(ran)
@@ -167,7 +175,12 @@ pub(crate) fn settings(conn: &mut AnyConnection) -> Result<Vec<(&'static str, St
     let mut out = Vec::new();
     match conn {
         AnyConnection::Sqlite(c) => {
-            for name in ["journal_mode", "synchronous", "busy_timeout", "foreign_keys"] {
+            for name in [
+                "journal_mode",
+                "synchronous",
+                "busy_timeout",
+                "foreign_keys",
+            ] {
                 let v: Setting = diesel::sql_query(format!(
                     "SELECT CAST((SELECT * FROM pragma_{name}) AS TEXT) AS value"
                 ))
@@ -176,11 +189,14 @@ pub(crate) fn settings(conn: &mut AnyConnection) -> Result<Vec<(&'static str, St
             }
         }
         AnyConnection::Postgres(c) => {
-            for name in ["synchronous_commit", "fsync", "default_transaction_isolation"] {
-                let v: Setting = diesel::sql_query(format!(
-                    "SELECT current_setting('{name}') AS value"
-                ))
-                .get_result(c)?;
+            for name in [
+                "synchronous_commit",
+                "fsync",
+                "default_transaction_isolation",
+            ] {
+                let v: Setting =
+                    diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
+                        .get_result(c)?;
                 out.push((name, v.value));
             }
         }
@@ -199,7 +215,9 @@ mod tests {
             Some(Target::Postgres("postgres://u@h/db".into()))
         );
         assert_eq!(
-            Target::parse("postgresql://u@h/db").map(|t| t.backend()).ok(),
+            Target::parse("postgresql://u@h/db")
+                .map(|t| t.backend())
+                .ok(),
             Some("postgres")
         );
         assert_eq!(
@@ -214,8 +232,17 @@ mod tests {
             Target::parse("./x.db").ok(),
             Some(Target::Sqlite("./x.db".into()))
         );
-        for bad in ["", "sqlite::memory:", ":memory:", "mysql://h/db", "sqlite://"] {
-            assert!(matches!(Target::parse(bad), Err(DbError::BadUrl(_))), "{bad}");
+        for bad in [
+            "",
+            "sqlite::memory:",
+            ":memory:",
+            "mysql://h/db",
+            "sqlite://",
+        ] {
+            assert!(
+                matches!(Target::parse(bad), Err(DbError::BadUrl(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -70,7 +70,14 @@ mod tests {
 
     #[test]
     fn rejects_foreign_strings() {
-        for bad in ["", "o1.", "abc", "o1.ZZZZ", "o2.0190f1a2b3c47d8e9f00112233445566", "o1.0190F1A2B3C47D8E9F00112233445566"] {
+        for bad in [
+            "",
+            "o1.",
+            "abc",
+            "o1.ZZZZ",
+            "o2.0190f1a2b3c47d8e9f00112233445566",
+            "o1.0190F1A2B3C47D8E9F00112233445566",
+        ] {
             assert_eq!(Cursor::decode(bad), Err(CursorError), "{bad}");
         }
     }

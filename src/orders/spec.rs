@@ -136,7 +136,11 @@ impl NewOrder {
             &self.idempotency_key,
             MAX_IDEMPOTENCY_KEY_LEN,
         )?;
-        if !self.idempotency_key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if !self
+            .idempotency_key
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b))
+        {
             return Err(SpecError::NotPrintable {
                 field: "idempotency_key",
             });

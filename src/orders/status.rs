@@ -27,7 +27,9 @@ pub enum Status {
 
 /// A status name that is not one of [`Status::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown order status {0:?} (expected one of submitted, accepted, in_production, shipped, cancelled)")]
+#[error(
+    "unknown order status {0:?} (expected one of submitted, accepted, in_production, shipped, cancelled)"
+)]
 pub struct UnknownStatus(pub String);
 
 /// A transition the status machine forbids.

@@ -90,7 +90,8 @@ impl Drop for TestDb {
         if let Some((base, schema)) = &self.pg
             && let Ok(mut conn) = PgConnection::establish(base)
         {
-            let _ = diesel::sql_query(format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&mut conn);
+            let _ =
+                diesel::sql_query(format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&mut conn);
         }
     }
 }
