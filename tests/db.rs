@@ -527,3 +527,18 @@ fn an_unreachable_postgres_is_unavailable() {
     .unwrap_err();
     assert!(matches!(err, DbError::Unavailable(_)), "{err:?}");
 }
+
+#[test]
+fn requiring_tls_fails_with_a_clear_error() {
+    // pq-sys is built without OpenSSL: libpq refuses the option before touching the network.
+    for mode in ["require", "verify-full"] {
+        let url = format!("postgres://postgres@127.0.0.1:5432/test?sslmode={mode}");
+        match Db::connect(&url) {
+            Err(DbError::BadUrl(msg)) => {
+                assert!(msg.contains("SSL support is not compiled in"), "{msg}");
+                assert!(msg.contains("docs/persistence.md"), "{msg}");
+            }
+            other => panic!("sslmode={mode}: {other:?}"),
+        }
+    }
+}

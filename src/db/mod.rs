@@ -84,9 +84,17 @@ impl Db {
         let backend = target.backend();
         let manager = Manager { target };
         // Migrate on one connection before the pool opens the others.
-        let mut first = manager
-            .connect()
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let mut first = manager.connect().map_err(|e| {
+            let text = e.to_string();
+            if text.contains("SSL support is not compiled in") {
+                DbError::BadUrl(format!(
+                    "{text}: this build has no TLS client; connect over a local socket, a \
+                     TLS-terminating sidecar or a private network (docs/persistence.md)"
+                ))
+            } else {
+                DbError::Unavailable(text)
+            }
+        })?;
         let migrations_run = conn::migrate(&mut first)?;
         drop(first);
         let pool = Pool::builder()
