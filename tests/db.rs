@@ -542,3 +542,36 @@ fn requiring_tls_fails_with_a_clear_error() {
         }
     }
 }
+
+#[test]
+fn instances_starting_together_migrate_once() {
+    for t in TestDb::all("concurrent_starts") {
+        let url = t.url.clone();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let options = bespoke::db::DbOptions {
+                        max_connections: 2,
+                        ..Default::default()
+                    };
+                    Db::connect_with(&url, &options).map(|db| db.migrations_run())
+                })
+            })
+            .collect();
+        let runs: Vec<usize> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{}: {e}", t.name))
+            })
+            .collect();
+        assert_eq!(runs.iter().sum::<usize>(), 2, "{}: {runs:?}", t.name);
+        assert!(
+            runs.iter().all(|&n| n == 0 || n == 2),
+            "{}: {runs:?}",
+            t.name
+        );
+    }
+}

@@ -47,10 +47,13 @@ impl Target {
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             return Ok(Target::Postgres(url.to_owned()));
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let path = if lower.starts_with("sqlite://") {
+            url.get(9..).unwrap_or_default()
+        } else if lower.starts_with("sqlite:") {
+            url.get(7..).unwrap_or_default()
+        } else {
+            url
+        };
         if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
             return Err(DbError::BadUrl(format!(
                 "{url}: SQLite needs a file path (e.g. sqlite://data/bespoke.db)"
@@ -143,10 +146,13 @@ impl ManageConnection for Manager {
 pub(crate) fn migrate(conn: &mut AnyConnection) -> Result<usize, DbError> {
     let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
     match conn {
-        AnyConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.len())
-            .map_err(err),
+        // BEGIN IMMEDIATE: a second process starting on the same file waits (busy_timeout), then
+        // finds the migrations applied, instead of racing the same DDL.
+        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(err)
+        }),
         AnyConnection::Postgres(c) => {
             diesel::sql_query(format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
                 .execute(c)?;
@@ -225,7 +231,7 @@ mod tests {
             Some(Target::Sqlite("data/x.db".into()))
         );
         assert_eq!(
-            Target::parse("sqlite:///tmp/x.db").ok(),
+            Target::parse("SQLite:///tmp/x.db").ok(),
             Some(Target::Sqlite("/tmp/x.db".into()))
         );
         assert_eq!(
