@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use crate::catalog::expr::Val;
 use crate::catalog::model::{
-    Align, Binding, ColorSource, Fit, OptId, OptionKind, Preview, Product, TextBinding, Value,
+    Align, Binding, ColorSource, Fit, ImageFit, OptId, OptionKind, Preview, Product, TextBinding, Value,
 };
 use crate::rules::selection::Selection;
 
@@ -227,8 +227,25 @@ pub(crate) fn relevant_options(preview: &Preview) -> Vec<OptId> {
         if let Some(s) = &b.scale {
             set.insert(s.by);
         }
+        set.extend(b.upload);
     }
     set.into_iter().collect()
+}
+
+/// The upload ids a selection places into the template (bound upload options with a value).
+pub(crate) fn upload_ids(product: &Product, preview: &Preview, sel: &Selection) -> Vec<String> {
+    let mut ids: Vec<String> = preview
+        .bindings
+        .iter()
+        .filter_map(|b| b.upload)
+        .filter_map(|o| match effective(product, sel, o) {
+            Some(Value::Text(id)) => Some(id),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Everything a render needs besides the template: product, selection and fonts.
@@ -313,6 +330,17 @@ fn apply(e: &mut Elem, b: &Binding, cx: &BindCx<'_>, t: &Template) {
         };
         let prev = e.attr("transform").unwrap_or("").to_owned();
         e.set("transform", format!("{prev} scale({f:.4})").trim().to_owned());
+    }
+    if let Some(o) = b.upload
+        && let (Some(Value::Text(id)), Some(OptionKind::Upload(spec))) =
+            (cx.value(o), cx.product.options.get(o).map(|d| &d.kind))
+    {
+        e.set("href", format!("upload:{id}"));
+        let par = match spec.fit {
+            ImageFit::Contain => "xMidYMid meet",
+            ImageFit::Cover => "xMidYMid slice",
+        };
+        e.set("preserveAspectRatio", par.into());
     }
     if let Some(tb) = &b.text
         && let Some(Value::Text(text)) = cx.value(tb.option)

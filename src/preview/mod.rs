@@ -60,6 +60,8 @@ pub enum PreviewError {
     Size { width: u32, height: u32 },
     #[error("the template `{template}` cannot be rendered: {reason}")]
     Template { template: String, reason: String },
+    #[error("the upload cannot be placed: {0}")]
+    Upload(String),
     #[error("encoding failed: {0}")]
     Encode(String),
 }
@@ -77,8 +79,37 @@ struct Prepared {
 pub struct Previewer {
     products: HashMap<String, Prepared>,
     fonts: HashMap<String, FontFace>,
-    options: usvg::Options<'static>,
+    fontdb: Arc<usvg::fontdb::Database>,
+    assets: Arc<HashMap<String, usvg::ImageKind>>,
+    uploads: Option<Arc<dyn upload::UploadStore>>,
     cache: cache::Cache,
+}
+
+/// How a [`Previewer`] is set up.
+#[derive(Clone)]
+pub struct PreviewConfig {
+    /// Bound on the cache, in bytes of encoded images.
+    pub cache_bytes: u64,
+    /// Where customer uploads are read from (none: selections with uploads cannot be rendered).
+    pub uploads: Option<Arc<dyn upload::UploadStore>>,
+}
+
+impl Default for PreviewConfig {
+    fn default() -> Self {
+        PreviewConfig {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            uploads: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PreviewConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviewConfig")
+            .field("cache_bytes", &self.cache_bytes)
+            .field("uploads", &self.uploads.is_some())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Previewer {
@@ -93,14 +124,14 @@ impl Previewer {
     /// Prepares every product with a preview: parses its template, loads shipped fonts and the
     /// assets the templates may reference from `files` (the catalog's files, as loaded).
     pub fn new(catalog: &Catalog, files: &FileSet) -> Result<Previewer, PreviewError> {
-        Self::with_cache_bytes(catalog, files, DEFAULT_CACHE_BYTES)
+        Self::with_config(catalog, files, PreviewConfig::default())
     }
 
-    /// As [`Previewer::new`], with the cache bounded to `cache_bytes` of encoded images.
-    pub fn with_cache_bytes(
+    /// As [`Previewer::new`], with a cache bound and an upload store.
+    pub fn with_config(
         catalog: &Catalog,
         files: &FileSet,
-        cache_bytes: u64,
+        config: PreviewConfig,
     ) -> Result<Previewer, PreviewError> {
         let mut db = usvg::fontdb::Database::new();
         let mut fonts = HashMap::new();
@@ -182,8 +213,10 @@ impl Previewer {
         Ok(Previewer {
             products,
             fonts,
-            options: render::options(db, Arc::new(assets)),
-            cache: cache::Cache::new(cache_bytes),
+            fontdb: db,
+            assets: Arc::new(assets),
+            uploads: config.uploads,
+            cache: cache::Cache::new(config.cache_bytes),
         })
     }
 
@@ -330,13 +363,31 @@ impl Previewer {
             .preview
             .as_ref()
             .ok_or_else(|| PreviewError::NoPreview(product.id.clone()))?;
+        let mut uploads = HashMap::new();
+        for id in bind::upload_ids(product, preview, selection) {
+            let bytes = match &self.uploads {
+                Some(store) => store
+                    .get(&id)
+                    .map_err(|e| PreviewError::Upload(e.to_string()))?,
+                None => None,
+            };
+            let bytes = bytes.ok_or_else(|| PreviewError::Upload(format!("no upload `{id}`")))?;
+            uploads.insert(id, Arc::new(bytes));
+        }
+        let options = render::options(self.fontdb.clone(), self.assets.clone(), uploads);
         let doc = self.document(product, selection)?;
-        let tree = usvg::Tree::from_str(&doc, &self.options).map_err(|e| {
+        let tree = usvg::Tree::from_str(&doc, &options).map_err(|e| {
             PreviewError::Template {
                 template: prep.path.clone(),
                 reason: e.to_string(),
             }
         })?;
+        if !tree.root().has_children() {
+            return Err(PreviewError::Template {
+                template: prep.path.clone(),
+                reason: "it draws nothing".into(),
+            });
+        }
         let height = render::height_for(width, preview.width, preview.height);
         let pixmap = render::rasterize(&tree, width, height)?;
         let bytes = render::encode_with(&pixmap, format, png)?;

@@ -54,15 +54,19 @@ impl ImageFormat {
     }
 }
 
-/// Builds usvg options that load fonts only from `fonts` (the shipped files) and images only
-/// from `assets` (catalog path → bytes, already in memory). Nothing touches the file system or
-/// the network.
+/// Builds usvg options that load fonts only from `fontdb` (the shipped files) and images only
+/// from `assets` (catalog path → image, already in memory) and `uploads` (`upload:<id>` → PNG
+/// bytes, fetched before the render). Nothing touches the file system or the network.
 pub(crate) fn options(
     fontdb: Arc<usvg::fontdb::Database>,
     assets: Arc<HashMap<String, usvg::ImageKind>>,
+    uploads: HashMap<String, Arc<Vec<u8>>>,
 ) -> usvg::Options<'static> {
     let resolve_string: usvg::ImageHrefStringResolverFn<'static> =
-        Box::new(move |href: &str, _opts: &usvg::Options| assets.get(href).cloned());
+        Box::new(move |href: &str, _opts: &usvg::Options| match href.strip_prefix("upload:") {
+            Some(id) => uploads.get(id).map(|b| usvg::ImageKind::PNG(b.clone())),
+            None => assets.get(href).cloned(),
+        });
     let resolve_data: usvg::ImageHrefDataResolverFn<'static> = Box::new(
         |mime: &str, data: Arc<Vec<u8>>, _opts: &usvg::Options| match mime {
             "image/png" => Some(usvg::ImageKind::PNG(data)),
