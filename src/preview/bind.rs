@@ -342,10 +342,16 @@ fn apply(e: &mut Elem, b: &Binding, cx: &BindCx<'_>, t: &Template) {
         };
         e.set("preserveAspectRatio", par.into());
     }
-    if let Some(tb) = &b.text
-        && let Some(Value::Text(text)) = cx.value(tb.option)
-    {
-        set_text(e, tb, &text, cx, t);
+    if let Some(tb) = &b.text {
+        match cx.value(tb.option) {
+            Some(Value::Text(text)) => set_text(e, tb, &text, cx, t),
+            // An unset required text shows the template's placeholder ("YOUR TEXT"); an unset
+            // optional text shows nothing.
+            _ if cx.product.options.get(tb.option).is_some_and(|o| !o.required) => {
+                e.children.clear();
+            }
+            _ => {}
+        }
     }
 }
 
