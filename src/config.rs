@@ -1,1 +1,161 @@
-//! Settings: one value loaded explicitly (flags, environment, defaults) and passed down.
+//! Settings: one value loaded explicitly (flags, environment, defaults) and passed down; no globals.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// A permission an API key can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum Scope {
+    /// Read the order feed (list, get, events).
+    #[serde(rename = "orders:read")]
+    OrdersRead,
+    /// Change an order's status.
+    #[serde(rename = "orders:write")]
+    OrdersWrite,
+    /// Reload and inspect catalogs, check catalogs without deploying them.
+    #[serde(rename = "admin")]
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::OrdersRead => "orders:read",
+            Scope::OrdersWrite => "orders:write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// One API key, stored as the hex SHA-256 of the secret (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Who holds the key (shown in logs, never the secret).
+    pub name: String,
+    /// Lower-case hex SHA-256 of the bearer token.
+    pub sha256: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl ApiKey {
+    /// The stored form of a secret.
+    pub fn hash(secret: &str) -> String {
+        hex(&Sha256::digest(secret.as_bytes()))
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// The keys file: `keys: [{name, sha256, scopes}]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysFile {
+    #[serde(default)]
+    keys: Vec<ApiKey>,
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the API keys file {path}: {source}")]
+    KeysRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the API keys file {path} is not valid: {message}")]
+    KeysInvalid { path: PathBuf, message: String },
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// `sqlite://path`, a bare path, or `postgres://…`.
+    pub database_url: String,
+    /// The catalog directory (holding catalog/, rules/ and assets/).
+    pub catalog_dir: PathBuf,
+    /// Where uploads are stored (content-addressed).
+    pub data_dir: PathBuf,
+    /// Origins allowed by CORS (`*` allows any).
+    pub cors_origins: Vec<String>,
+    pub api_keys: Vec<ApiKey>,
+    /// Largest JSON request body, in bytes.
+    pub json_limit: usize,
+    /// Largest upload, in bytes.
+    pub upload_limit: usize,
+    /// Watch the catalog directory and reload on change.
+    pub watch: bool,
+    /// Work limit for the rules engine per request.
+    pub work_limit: u64,
+    /// Print logs as JSON lines.
+    pub log_json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://data/bespoke.sqlite".to_owned(),
+            catalog_dir: PathBuf::from("."),
+            data_dir: PathBuf::from("data"),
+            cors_origins: Vec::new(),
+            api_keys: Vec::new(),
+            json_limit: 256 * 1024,
+            upload_limit: 8 * 1024 * 1024,
+            watch: true,
+            work_limit: crate::rules::engine::DEFAULT_WORK_LIMIT,
+            log_json: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads API keys from a YAML file (`keys: [{name, sha256, scopes: [orders:read, …]}]`).
+    pub fn load_keys(path: &Path) -> Result<Vec<ApiKey>, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::KeysRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        let file: KeysFile =
+            serde_saphyr::from_str(&text).map_err(|e| ConfigError::KeysInvalid {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        for k in &file.keys {
+            if k.sha256.len() != 64 || !k.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::KeysInvalid {
+                    path: path.to_owned(),
+                    message: format!(
+                        "key `{}`: sha256 must be 64 hex digits (the SHA-256 of the secret, e.g. `printf %s SECRET | sha256sum`)",
+                        k.name
+                    ),
+                });
+            }
+        }
+        Ok(file
+            .keys
+            .into_iter()
+            .map(|mut k| {
+                k.sha256.make_ascii_lowercase();
+                k
+            })
+            .collect())
+    }
+
+    /// The key a bearer token belongs to, compared by hash.
+    pub fn key_for(&self, token: &str) -> Option<&ApiKey> {
+        let h = ApiKey::hash(token);
+        self.api_keys.iter().find(|k| k.sha256 == h)
+    }
+}

@@ -16,6 +16,7 @@ fn check(text: &str) -> catalog::LoadResult {
     let files = common::with_fonts(common::fixture_files(text));
     let mut result = catalog::load(&files);
     bespoke::rules::analyze::check_catalog(&mut result, limit);
+    bespoke::pricing::overlap::check_catalog(&mut result, limit);
     result
 }
 

@@ -1,1 +1,321 @@
-//! app: placeholder module until its issue lands.
+//! Use cases (products, configure, quote, preview, orders, reload) over the serving catalog snapshot; no HTTP here.
+//!
+//! [`App`] owns the serving [`Snapshot`] behind an `RwLock<Arc<_>>`: a request clones the `Arc`
+//! once and finishes on that version even if a reload swaps in a new one meanwhile. Reload is
+//! validate-then-swap: a catalog with errors never replaces the one that is serving.
+
+pub mod error;
+pub mod report;
+pub mod views;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use crate::catalog::{self, Catalog, FileSet, Product};
+use crate::config::Settings;
+use crate::rules::{Engine, Selection};
+
+pub use error::AppError;
+
+/// One loaded, validated catalog version with everything compiled from it.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub catalog: Catalog,
+    pub engines: BTreeMap<String, Engine>,
+    pub files: Arc<FileSet>,
+    pub warnings: serde_json::Value,
+    pub loaded_at: SystemTime,
+    /// Per product: the lowest total over all valid configurations ("from" price), when known.
+    pub from_prices: BTreeMap<String, Option<rust_decimal::Decimal>>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot from catalog files; `Err` holds the diagnostics (as JSON) when the files have errors.
+    pub fn build(files: FileSet, work_limit: u64) -> Result<Snapshot, serde_json::Value> {
+        let result = catalog::load(&files);
+        let diagnostics = result.sources.to_json(&result.diagnostics);
+        let catalog = match result.catalog {
+            Some(c) if !result.has_errors() => c,
+            _ => return Err(diagnostics),
+        };
+        let engines = catalog
+            .products()
+            .iter()
+            .map(|p| {
+                (
+                    p.id.clone(),
+                    Engine::new(Arc::clone(p)).with_work_limit(work_limit),
+                )
+            })
+            .collect::<BTreeMap<_, _>>();
+        let from_prices = engines
+            .iter()
+            .map(|(id, e)| {
+                let min = crate::pricing::range(e, &Selection::default())
+                    .ok()
+                    .map(|r| r.min);
+                (id.clone(), min)
+            })
+            .collect();
+        Ok(Snapshot {
+            catalog,
+            engines,
+            files: Arc::new(files),
+            warnings: diagnostics,
+            loaded_at: SystemTime::now(),
+            from_prices,
+        })
+    }
+
+    pub fn version(&self) -> &str {
+        &self.catalog.version
+    }
+
+    /// The product and its engine.
+    pub fn product(&self, id: &str) -> Result<(&Arc<Product>, &Engine), AppError> {
+        match (self.catalog.product(id), self.engines.get(id)) {
+            (Some(p), Some(e)) => Ok((p, e)),
+            _ => Err(AppError::UnknownProduct {
+                id: id.to_owned(),
+                suggestion: catalog::expr::did_you_mean(
+                    id,
+                    self.catalog.products().iter().map(|p| p.id.as_str()),
+                ),
+            }),
+        }
+    }
+}
+
+/// The outcome of the last reload attempt.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReloadStatus {
+    /// `ok` (swapped in, or unchanged) or `rejected` (errors; the old version keeps serving).
+    pub outcome: String,
+    /// What triggered it: `startup`, `watch` or `admin`.
+    pub trigger: String,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// The version the attempt produced (when it loaded).
+    pub version: Option<String>,
+    /// Diagnostics of the attempt (errors and warnings) as `bespoke check --format json` prints them.
+    #[schema(value_type = Object)]
+    pub diagnostics: serde_json::Value,
+}
+
+/// Application state shared by all workers.
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    current: RwLock<Arc<Snapshot>>,
+    last_reload: Mutex<Option<ReloadStatus>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl App {
+    /// Loads the catalog directory; fails if it has errors (nothing to serve yet).
+    pub fn start(settings: Settings) -> Result<App, AppError> {
+        let files = FileSet::from_dir(&settings.catalog_dir)
+            .map_err(|e| AppError::BadRequest(format!("cannot read the catalog: {e}")))?;
+        let snapshot = Snapshot::build(files, settings.work_limit)
+            .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
+        let status = ReloadStatus {
+            outcome: "ok".into(),
+            trigger: "startup".into(),
+            at: now_secs(),
+            version: Some(snapshot.version().to_owned()),
+            diagnostics: snapshot.warnings.clone(),
+        };
+        Ok(App {
+            settings,
+            current: RwLock::new(Arc::new(snapshot)),
+            last_reload: Mutex::new(Some(status)),
+        })
+    }
+
+    /// The serving snapshot; the caller keeps it for the whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The last reload attempt.
+    pub fn last_reload(&self) -> Option<ReloadStatus> {
+        match self.last_reload.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Validate-then-swap: reads the catalog directory again and swaps it in only if it is clean
+    /// of errors. Returns the status recorded (also on rejection).
+    pub fn reload(&self, trigger: &str) -> ReloadStatus {
+        let status = match FileSet::from_dir(&self.settings.catalog_dir) {
+            Err(e) => ReloadStatus {
+                outcome: "rejected".into(),
+                trigger: trigger.into(),
+                at: now_secs(),
+                version: None,
+                diagnostics: serde_json::json!({"error": e.to_string()}),
+            },
+            Ok(files) => self.install(files, trigger),
+        };
+        if let Ok(mut g) = self.last_reload.lock() {
+            *g = Some(status.clone());
+        }
+        status
+    }
+
+    fn install(&self, files: FileSet, trigger: &str) -> ReloadStatus {
+        match Snapshot::build(files, self.settings.work_limit) {
+            Err(diagnostics) => {
+                tracing::warn!(
+                    trigger,
+                    "catalog reload rejected: it has errors; the serving version stays"
+                );
+                ReloadStatus {
+                    outcome: "rejected".into(),
+                    trigger: trigger.into(),
+                    at: now_secs(),
+                    version: None,
+                    diagnostics,
+                }
+            }
+            Ok(snapshot) => {
+                let version = snapshot.version().to_owned();
+                let diagnostics = snapshot.warnings.clone();
+                let unchanged = self.snapshot().version() == version;
+                if !unchanged {
+                    match self.current.write() {
+                        Ok(mut g) => *g = Arc::new(snapshot),
+                        Err(p) => *p.into_inner() = Arc::new(snapshot),
+                    }
+                    tracing::info!(trigger, %version, "catalog reloaded");
+                }
+                ReloadStatus {
+                    outcome: if unchanged { "unchanged" } else { "ok" }.into(),
+                    trigger: trigger.into(),
+                    at: now_secs(),
+                    version: Some(version),
+                    diagnostics,
+                }
+            }
+        }
+    }
+}
+
+/// The price of a selection: the quote when it is a complete, valid configuration; the exact
+/// range over its valid completions while it is partial; `null` when nothing extends it.
+pub fn price_json(
+    engine: &Engine,
+    sel: &Selection,
+    valid: bool,
+    consistent: bool,
+) -> Result<serde_json::Value, AppError> {
+    if valid {
+        let q = crate::pricing::quote(&engine.product, sel)
+            .map_err(|e| AppError::Pricing(e.to_string()))?;
+        let mut v = serde_json::to_value(&q).map_err(|e| AppError::Internal(e.to_string()))?;
+        v["kind"] = serde_json::json!("quote");
+        Ok(v)
+    } else if consistent {
+        match crate::pricing::range(engine, sel) {
+            Ok(r) => {
+                let mut v =
+                    serde_json::to_value(&r).map_err(|e| AppError::Internal(e.to_string()))?;
+                v["kind"] = serde_json::json!("range");
+                Ok(v)
+            }
+            Err(crate::pricing::PricingError::NoCompletion) => Ok(serde_json::Value::Null),
+            Err(e) => Err(AppError::Pricing(e.to_string())),
+        }
+    } else {
+        Ok(serde_json::Value::Null)
+    }
+}
+
+/// Turns JSON choices (in the order given) into text pairs for [`Selection::parse`].
+pub fn choices_from_json(
+    choices: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<(String, String)>, AppError> {
+    choices
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => {
+                    return Err(AppError::BadRequest(format!(
+                        "the value of `{k}` must be a string, number or boolean"
+                    )));
+                }
+            };
+            Ok((k.clone(), text))
+        })
+        .collect()
+}
+
+/// Parses a selection (and an optional quantity) against a product.
+pub fn selection(
+    product: &Product,
+    mut pairs: Vec<(String, String)>,
+    quantity: Option<i64>,
+) -> Result<Selection, AppError> {
+    if let Some(q) = quantity {
+        let Some(o) = product.quantity_option() else {
+            return Err(AppError::BadRequest(format!(
+                "product `{}` has no quantity option",
+                product.id
+            )));
+        };
+        let id = product.options[o].id.clone();
+        if pairs.iter().any(|(k, _)| *k == id) {
+            return Err(AppError::BadRequest(format!(
+                "quantity given twice: as `quantity` and as the option `{id}`"
+            )));
+        }
+        pairs.push((id, q.to_string()));
+    }
+    Ok(Selection::parse(product, &pairs)?)
+}
+
+/// Most bytes a catalog sent for checking may hold.
+pub const CHECK_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Checks catalog files without deploying them: load + rule analysis, as `bespoke check --format json`
+/// reports it. `overlay` files are laid over `base` (the serving catalog) unless `base` is `None`.
+pub fn check_files(base: Option<&FileSet>, overlay: &[(String, String)]) -> serde_json::Value {
+    let mut files = base.cloned().unwrap_or_default();
+    for (path, text) in overlay {
+        files.insert(path.clone(), text.clone().into_bytes());
+    }
+    let mut result = catalog::load(&files);
+    crate::rules::analyze::check_catalog(&mut result, crate::rules::analyze::ANALYSIS_WORK_LIMIT);
+    crate::pricing::overlap::check_catalog(&mut result, crate::rules::analyze::ANALYSIS_WORK_LIMIT);
+    check_report(&result)
+}
+
+/// The JSON report of a checked catalog (shared with `bespoke check --format json`).
+pub fn check_report(result: &catalog::LoadResult) -> serde_json::Value {
+    serde_json::json!({
+        "ok": !result.has_errors(),
+        "errors": result.error_count(),
+        "warnings": result.warning_count(),
+        "catalog_version": result.catalog.as_ref().map(|c| c.version.clone()),
+        "products": result.catalog.as_ref().map(|c| c.products().iter().map(|p| serde_json::json!({
+            "id": p.id, "version": p.version, "options": p.options.len(),
+            "constraints": p.constraints.len(), "price_rules": p.price_rules.len(),
+        })).collect::<Vec<_>>()).unwrap_or_default(),
+        "diagnostics": result.sources.to_json(&result.diagnostics),
+    })
+}

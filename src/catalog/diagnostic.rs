@@ -116,6 +116,7 @@ codes! {
     RedundantRule = "W103", Warning, "a rule is implied by the others", "remove the rule unless it documents intent";
     ConflictingDefaults = "W104", Warning, "the defaults together break a rule", "change one of the conflicting defaults";
     AnalysisIncomplete = "W105", Warning, "analysis stopped at its work limit", "the product is usable; its rules are too large to analyse exhaustively";
+    OverlappingPriceRules = "W106", Warning, "two price rules compete and can apply together", "merge the rules, or make their conditions exclusive";
 }
 
 impl fmt::Display for Code {

@@ -111,6 +111,8 @@ pub enum OptionKind {
     Integer(IntSpec),
     Text(TextSpec),
     Quantity(IntSpec),
+    /// The customer's own image (logo, photo); its value is the upload's content-hash id.
+    Upload(UploadSpec),
 }
 
 impl OptionKind {
@@ -121,6 +123,7 @@ impl OptionKind {
             OptionKind::Integer(_) => "integer",
             OptionKind::Text(_) => "text",
             OptionKind::Quantity(_) => "quantity",
+            OptionKind::Upload(_) => "upload",
         }
     }
 }
@@ -184,6 +187,23 @@ pub struct TextSpec {
     pub unit_label: Option<String>,
     pub price: Option<Decimal>,
     pub price_per_char: Option<Decimal>,
+}
+
+/// An upload option: the customer's image, placed into a bound print area.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSpec {
+    /// Price added when an image is given (priced by the pricing engine).
+    pub price: Option<Decimal>,
+    /// How the image fills its print area.
+    pub fit: ImageFit,
+}
+
+/// How an uploaded image fills its print area: whole image inside (`contain`) or area covered, cropping (`cover`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFit {
+    Contain,
+    Cover,
 }
 
 /// An `#rrggbb` colour.
@@ -317,6 +337,8 @@ pub struct Binding {
     pub image: Option<OptId>,
     pub text: Option<TextBinding>,
     pub scale: Option<ScaleBinding>,
+    /// An upload option whose image is placed into this element (an `<image>` print area).
+    pub upload: Option<OptId>,
     pub span: Span,
 }
 

@@ -25,6 +25,7 @@ const BIND_KEYS: &[&str] = &[
     "align",
     "fit",
     "scale",
+    "upload",
 ];
 const MAX_PREVIEW_SIDE: i64 = 10_000;
 
@@ -533,6 +534,35 @@ fn read_binding(
         }
     };
     let scale = f.get("scale").and_then(|n| read_scale(cx, n, options));
+    let upload = f.get("upload").and_then(|n| {
+        let name = cx.text(n, "`upload`")?;
+        match options.iter().position(|o| o.id == name) {
+            Some(i) if matches!(options[i].kind, OptionKind::Upload(_)) => Some(i),
+            Some(i) => {
+                cx.error(
+                    Code::InvalidBinding,
+                    n.span,
+                    format!(
+                        "`upload` needs an upload option; `{name}` is a {} option",
+                        options[i].kind.type_name()
+                    ),
+                    None,
+                );
+                None
+            }
+            None => {
+                let help = did_you_mean(&name, options.iter().map(|o| o.id.as_str()))
+                    .map(|s| format!("did you mean `{s}`?"));
+                cx.error(
+                    Code::UnknownOption,
+                    n.span,
+                    format!("unknown option `{name}`"),
+                    help,
+                );
+                None
+            }
+        }
+    });
     if cx.diags[before..].iter().any(|d| d.is_error()) {
         return None;
     }
@@ -544,6 +574,7 @@ fn read_binding(
         image,
         text,
         scale,
+        upload,
         span,
     })
 }

@@ -5,8 +5,8 @@ use rust_decimal::Decimal;
 use super::diagnostic::{Code, Diagnostic, Span};
 use super::expr::did_you_mean;
 use super::model::{
-    ChoiceSpec, ChoiceValue, Color, Group, IntSpec, OptionDef, OptionKind, QuantityTier, TextSpec,
-    TierEffect, Value,
+    ChoiceSpec, ChoiceValue, Color, Group, ImageFit, IntSpec, OptionDef, OptionKind, QuantityTier,
+    TextSpec, TierEffect, UploadSpec, Value,
 };
 use super::money::Currency;
 use super::read::{Cx, Fields, IdKind};
@@ -32,7 +32,7 @@ const COMMON_KEYS: &[&str] = &[
     "required",
     "default",
 ];
-const TYPES: &[&str] = &["choice", "boolean", "integer", "text", "quantity"];
+const TYPES: &[&str] = &["choice", "boolean", "integer", "text", "quantity", "upload"];
 const VALUE_KEYS: &[&str] = &["label", "description", "swatch", "image", "sku", "price"];
 /// Most values an integer option may range over, and most choice values.
 pub const MAX_DOMAIN: u64 = 100_000;
@@ -201,6 +201,7 @@ fn read_option(
             "price_per_char",
         ],
         "quantity" => &["min", "max", "step"],
+        "upload" => &["price", "fit"],
         other => {
             let help = did_you_mean(other, TYPES.iter().copied()).map_or_else(
                 || format!("the types are: {}", TYPES.join(", ")),
@@ -272,6 +273,7 @@ fn read_option(
         }),
         "integer" => read_range(cx, &f, &what, currency, None).map(OptionKind::Integer),
         "quantity" => read_range(cx, &f, &what, currency, Some(1)).map(OptionKind::Quantity),
+        "upload" => read_upload(cx, &f, currency).map(OptionKind::Upload),
         _ => read_text(cx, &f, &what, currency, required).map(OptionKind::Text),
     };
     let kind = kind?;
@@ -740,6 +742,11 @@ fn read_default(cx: &mut Cx<'_>, n: &Node, id: &str, kind: &OptionKind) -> Optio
                 None,
             ),
         },
+        OptionKind::Upload(_) => bad(
+            cx,
+            format!("`{id}` is an upload option and cannot have a default"),
+            Some("remove `default:`; the customer supplies the image".into()),
+        ),
         OptionKind::Text(spec) => {
             let t = cx.text(n, "`default`")?;
             match text_allowed(spec, false, &t) {
@@ -748,6 +755,33 @@ fn read_default(cx: &mut Cx<'_>, n: &Node, id: &str, kind: &OptionKind) -> Optio
             }
         }
     }
+}
+
+/// Reads an upload option's `price` and `fit` (contain or cover; contain by default).
+fn read_upload(cx: &mut Cx<'_>, f: &Fields<'_>, currency: Currency) -> Option<UploadSpec> {
+    let price = f
+        .get("price")
+        .and_then(|n| cx.amount(n, currency, "`price`"));
+    let fit = match f.get("fit") {
+        None => ImageFit::Contain,
+        Some(n) => match n.scalar_text().as_deref() {
+            Some("contain") => ImageFit::Contain,
+            Some("cover") => ImageFit::Cover,
+            other => {
+                cx.error(
+                    Code::WrongType,
+                    n.span,
+                    format!(
+                        "`fit` must be contain or cover, not `{}`",
+                        other.unwrap_or("?")
+                    ),
+                    None,
+                );
+                return None;
+            }
+        },
+    };
+    Some(UploadSpec { price, fit })
 }
 
 /// Reads `quantity_tiers`: ascending `min`, each with `unit_price` or `discount`.

@@ -481,11 +481,15 @@ pub fn cell_value(cx: &mut Cx<'_>, opt: &OptionDef, text: &str, span: Span) -> O
                 None
             }
         },
-        OptionKind::Text(_) => {
+        OptionKind::Text(_) | OptionKind::Upload(_) => {
             cx.error(
                 Code::InvalidTable,
                 span,
-                format!("the text option `{}` cannot appear in a table", opt.id),
+                format!(
+                    "the {} option `{}` cannot appear in a table",
+                    opt.kind.type_name(),
+                    opt.id
+                ),
                 Some("constrain text with `len(...)` in an `if`/`then` or `require` rule".into()),
             );
             None

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::app::report;
 use crate::catalog;
 use crate::rules::{Engine, Selection};
 
 mod merchant;
 mod quote;
 mod render;
-mod report;
+
 mod serve;
 
 /// Exit code: success.
@@ -138,11 +139,8 @@ pub fn run() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    ExitCode::from(execute(
-        cli,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    ))
+    // Unlocked handles: the server logs to stderr from other threads.
+    ExitCode::from(execute(cli, &mut std::io::stdout(), &mut std::io::stderr()))
 }
 
 /// Runs a parsed command, writing to the given streams; returns the exit code.
@@ -529,6 +527,10 @@ fn check(
     };
     if analysis {
         crate::rules::analyze::check_catalog(
+            &mut result,
+            crate::rules::analyze::ANALYSIS_WORK_LIMIT,
+        );
+        crate::pricing::overlap::check_catalog(
             &mut result,
             crate::rules::analyze::ANALYSIS_WORK_LIMIT,
         );

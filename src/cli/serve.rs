@@ -1,13 +1,113 @@
-//! `bespoke serve`: placeholder until its issue lands (see the open issues).
+//! `bespoke serve` (the default command): settings from flags and environment, logging, then the HTTP server.
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::app::App;
+use crate::config::Settings;
 
 /// Arguments of `bespoke serve`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BESPOKE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database: `sqlite://PATH` (default, under ./data) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/bespoke.sqlite"
+    )]
+    pub database_url: String,
+    /// The catalog directory (holding catalog/, rules/ and assets/).
+    #[arg(long, env = "BESPOKE_CATALOG", default_value = ".")]
+    pub catalog: PathBuf,
+    /// Where uploads are kept.
+    #[arg(long, env = "BESPOKE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// API keys file (YAML: `keys: [{name, sha256, scopes}]`).
+    #[arg(long, env = "BESPOKE_API_KEYS")]
+    pub api_keys: Option<PathBuf>,
+    /// Allowed CORS origin (repeatable; `*` for any).
+    #[arg(
+        long = "cors-origin",
+        env = "BESPOKE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+    /// Do not watch the catalog directory for changes.
+    #[arg(long)]
+    pub no_watch: bool,
+    /// Log JSON lines instead of text.
+    #[arg(long, env = "BESPOKE_LOG_JSON")]
+    pub log_json: bool,
+}
+
+impl ServeArgs {
+    /// The settings these arguments describe.
+    pub fn settings(&self) -> Result<Settings, crate::config::ConfigError> {
+        let api_keys = match &self.api_keys {
+            Some(p) => Settings::load_keys(p)?,
+            None => Vec::new(),
+        };
+        Ok(Settings {
+            listen: self.listen,
+            database_url: self.database_url.clone(),
+            catalog_dir: self.catalog.clone(),
+            data_dir: self.data_dir.clone(),
+            cors_origins: self.cors_origins.clone(),
+            api_keys,
+            watch: !self.no_watch,
+            log_json: self.log_json,
+            ..Settings::default()
+        })
+    }
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BESPOKE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
 
 /// Runs `bespoke serve`.
-pub fn run(_args: ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let _ = writeln!(err, "bespoke serve: not built yet");
-    super::EXIT_USAGE
+pub fn run(args: ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let settings = match args.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return super::EXIT_USAGE;
+        }
+    };
+    init_logging(settings.log_json);
+    let app = match App::start(settings) {
+        Ok(a) => a,
+        Err(crate::app::AppError::CatalogRejected { diagnostics }) => {
+            let _ = writeln!(
+                err,
+                "error: the catalog has errors; run `bespoke check` to see them\n{}",
+                serde_json::to_string_pretty(&diagnostics).unwrap_or_default()
+            );
+            return super::EXIT_CATALOG_ERRORS;
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return super::EXIT_USAGE;
+        }
+    };
+    match crate::http::serve(app) {
+        Ok(()) => super::EXIT_OK,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            super::EXIT_CATALOG_ERRORS
+        }
+    }
 }

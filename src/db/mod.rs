@@ -1,1 +1,210 @@
-//! db: placeholder module until its issue lands.
+//! Persistence (diesel): one `Db` handle over SQLite or PostgreSQL (a derived MultiConnection,
+//! chosen by the URL), an r2d2 pool, embedded migrations run at connect, and the order and
+//! catalog-version repositories. The only module that names diesel. Synchronous: call it from
+//! blocking threads (actix `web::block`).
+
+mod catalog_versions;
+mod conn;
+mod error;
+mod orders;
+mod schema;
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use diesel::RunQueryDsl;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+
+pub use catalog_versions::{
+    CatalogVersion, CatalogVersionInfo, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_FILE_BYTES,
+    MAX_SNAPSHOT_FILES,
+};
+pub use error::DbError;
+
+use crate::orders::{NewOrder, Order, OrderEvent, OrderFilter, Page, Status};
+use conn::{Manager, Target};
+
+/// The default database: a SQLite file under ./data.
+pub const DEFAULT_URL: &str = "sqlite://data/bespoke.db";
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Most open connections in the pool.
+    pub max_connections: u32,
+    /// How long a call waits for a free connection (or to connect) before `Unavailable`.
+    pub connection_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            max_connections: 8,
+            connection_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A handle on the database: cheap to clone, shareable across threads.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: &'static str,
+    migrations_run: usize,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("state", &self.pool.state())
+            .finish()
+    }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_micros()).ok())
+        .unwrap_or(0)
+}
+
+impl Db {
+    /// Connects with default pool settings and runs pending migrations. `postgres://…` or
+    /// `postgresql://…` selects PostgreSQL; `sqlite://path`, `sqlite:path` or a bare path a SQLite
+    /// file (its folder is created).
+    pub fn connect(url: &str) -> Result<Db, DbError> {
+        Db::connect_with(url, &DbOptions::default())
+    }
+
+    pub fn connect_with(url: &str, options: &DbOptions) -> Result<Db, DbError> {
+        let target = Target::parse(url)?;
+        conn::prepare(&target)?;
+        let backend = target.backend();
+        let manager = Manager { target };
+        // Migrate on one connection before the pool opens the others.
+        let mut first = manager.connect().map_err(|e| {
+            let text = e.to_string();
+            if text.contains("SSL support is not compiled in") {
+                DbError::BadUrl(format!(
+                    "{text}: this build has no TLS client; connect over a local socket, a \
+                     TLS-terminating sidecar or a private network (docs/persistence.md)"
+                ))
+            } else {
+                DbError::Unavailable(text)
+            }
+        })?;
+        let migrations_run = conn::migrate(&mut first)?;
+        drop(first);
+        let pool = Pool::builder()
+            .max_size(options.max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(options.connection_timeout)
+            .build(manager)?;
+        Ok(Db {
+            pool,
+            backend,
+            migrations_run,
+        })
+    }
+
+    fn conn(&self) -> Result<PooledConnection<Manager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// How many migrations the connect call applied (0 when the schema was current).
+    pub fn migrations_run(&self) -> usize {
+        self.migrations_run
+    }
+
+    /// Readiness: a connection within two seconds and a trivial query.
+    pub fn ping(&self) -> Result<(), DbError> {
+        let mut c = self.pool.get_timeout(Duration::from_secs(2))?;
+        diesel::sql_query("SELECT 1").execute(&mut *c)?;
+        Ok(())
+    }
+
+    /// The durability settings in force on a pooled connection, read back from the database
+    /// (SQLite: journal_mode, synchronous, busy_timeout, foreign_keys; PostgreSQL:
+    /// synchronous_commit, fsync, default_transaction_isolation).
+    pub fn settings(&self) -> Result<Vec<(&'static str, String)>, DbError> {
+        conn::settings(&mut *self.conn()?)
+    }
+
+    /// Stores a new order, or — for an Idempotency-Key already used with the same fingerprint —
+    /// returns the stored one. `true` when this call created it. The same key with another
+    /// fingerprint is `IdempotencyConflict`. Safe under concurrent calls and several instances.
+    pub fn create_order(&self, new: NewOrder) -> Result<(Order, bool), DbError> {
+        orders::create(&mut *self.conn()?, &new, now_micros())
+    }
+
+    pub fn get_order(&self, id: &str) -> Result<Order, DbError> {
+        orders::get(&mut *self.conn()?, id)
+    }
+
+    /// One page of the feed, oldest first, `limit` clamped to 1..=`MAX_PAGE_LIMIT`. Pages are
+    /// keyset pages (after the cursor's order id), so inserts never shift them.
+    pub fn list_orders(
+        &self,
+        filter: OrderFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Order>, DbError> {
+        orders::list(&mut *self.conn()?, filter, cursor, limit)
+    }
+
+    /// Moves an order to `to` if it is still at `expected_version` and the move is legal;
+    /// records the event. Returns the order as written.
+    pub fn transition(
+        &self,
+        id: &str,
+        to: Status,
+        expected_version: i64,
+        note: Option<String>,
+    ) -> Result<Order, DbError> {
+        orders::transition(
+            &mut *self.conn()?,
+            id,
+            to,
+            expected_version,
+            note,
+            now_micros(),
+        )
+    }
+
+    /// The order's history, oldest first (creation, then each transition).
+    pub fn events(&self, id: &str) -> Result<Vec<OrderEvent>, DbError> {
+        orders::events(&mut *self.conn()?, id)
+    }
+
+    /// Stores a catalog version's files (path, bytes) under its hash. Idempotent: `false` when the
+    /// version was already stored (the stored files are kept).
+    pub fn put_catalog_version<'a>(
+        &self,
+        hash: &str,
+        files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<bool, DbError> {
+        catalog_versions::put(&mut *self.conn()?, hash, files, now_micros())
+    }
+
+    pub fn get_catalog_version(&self, hash: &str) -> Result<CatalogVersion, DbError> {
+        catalog_versions::get(&mut *self.conn()?, hash)
+    }
+
+    /// Every stored catalog version (without files), oldest first.
+    pub fn list_catalog_versions(&self) -> Result<Vec<CatalogVersionInfo>, DbError> {
+        catalog_versions::list(&mut *self.conn()?)
+    }
+}
+
+// The HTTP layer shares one handle across workers.
+const _: fn() = || {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Db>();
+};

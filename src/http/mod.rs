@@ -1,1 +1,135 @@
-//! http: placeholder module until its issue lands.
+//! The HTTP service (actix-web): routes under /v1, problem+json errors, limits, CORS, request ids, OpenAPI; `serve` runs it.
+
+pub mod admin;
+pub mod dto;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod products;
+
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{HttpResponse, get, web};
+
+use crate::app::{App, AppError};
+use crate::http::dto::Health;
+
+/// The actix application for an [`App`]: every route, the limits, CORS and request ids.
+pub fn build(
+    app: web::Data<App>,
+) -> actix_web::App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json_limit = app.settings.json_limit;
+    let cors = cors(&app.settings.cors_origins);
+    actix_web::App::new()
+        .app_data(app)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(json_limit)
+                .error_handler(problem::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+        .app_data(web::PathConfig::default().error_handler(problem::path_error))
+        .wrap(cors)
+        .wrap(actix_web::middleware::from_fn(middleware::request_id))
+        .service(healthz)
+        .service(readyz)
+        .service(openapi::serve)
+        .service(products::list)
+        .service(products::get_one)
+        .service(products::configure)
+        .service(admin::status)
+        .service(admin::reload)
+        .service(
+            web::resource("/v1/admin/check")
+                .app_data(web::PayloadConfig::new(crate::app::CHECK_LIMIT))
+                .route(web::post().to(admin::check)),
+        )
+        .default_service(web::to(problem::not_found))
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut c = Cors::default()
+        .allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_headers([
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::IF_MATCH,
+            actix_web::http::header::IF_NONE_MATCH,
+        ])
+        .allowed_header("idempotency-key")
+        .expose_headers(["etag", "x-request-id"])
+        .max_age(3600);
+    for o in origins {
+        c = if o == "*" {
+            c.allow_any_origin()
+        } else {
+            c.allowed_origin(o)
+        };
+    }
+    c
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz(app: web::Data<App>) -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        catalog_version: app.snapshot().version().to_owned(),
+        database: None,
+    })
+}
+
+/// Readiness: a catalog is loaded and the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = problem::Problem)))]
+#[get("/readyz")]
+pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, AppError> {
+    let version = app.snapshot().version().to_owned();
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ready".into(),
+        catalog_version: version,
+        database: None,
+    }))
+}
+
+/// Runs the server until SIGINT/SIGTERM; in-flight requests finish (graceful shutdown).
+pub fn serve(app: App) -> std::io::Result<()> {
+    let listen = app.settings.listen;
+    let app = Arc::new(app);
+    let _watcher = if app.settings.watch {
+        match crate::app::watch::watch(Arc::clone(&app)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the catalog; reload through the admin API");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let app = web::Data::from(app);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    actix_web::rt::System::new().block_on(async move {
+        let server = actix_web::HttpServer::new({
+            let app = app.clone();
+            move || build(app.clone())
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .bind(listen)?;
+        tracing::info!(%listen, catalog = %app.snapshot().version(), "serving");
+        server.run().await
+    })
+}

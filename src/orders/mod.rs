@@ -1,1 +1,16 @@
-//! orders: placeholder module until its issue lands.
+//! Orders: the pure order domain — status machine and legal transitions, the stored order spec
+//! (what an order freezes), input bounds, request fingerprints, opaque feed cursors and timestamps.
+//! No database, no IO: `db` persists these types.
+
+mod cursor;
+mod spec;
+mod status;
+mod timestamp;
+
+pub use cursor::{Cursor, CursorError};
+pub use spec::{
+    MAX_IDEMPOTENCY_KEY_LEN, MAX_JSON_BYTES, MAX_NOTE_LEN, MAX_PAGE_LIMIT, MAX_REF_LEN, NewOrder,
+    Order, OrderEvent, OrderFilter, Page, SpecError, check_note, fingerprint,
+};
+pub use status::{IllegalTransition, Status, UnknownStatus};
+pub use timestamp::Timestamp;

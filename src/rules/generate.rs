@@ -1785,6 +1785,104 @@ fn small_arith(rng: &mut Rng, options: &[Opt]) -> Option<String> {
     Some(format!("{a} {op} {b} {cmp} {k}"))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Prices for generated models (pricing benchmarks and tests)
+// ---------------------------------------------------------------------------------------------
+
+/// A copy of a loaded (generated) product with seeded prices, for pricing benchmarks: a base
+/// price; a surcharge on about 70% of choice values; a price on every boolean; a price per unit
+/// on integer options; and a few conditional price rules (markup, discount, add, subtract on
+/// chosen values, a floor, and an order-level add). The rules and constraints are untouched, so
+/// the configurations are those of the generated model.
+pub fn with_prices(product: &crate::catalog::Product, seed: u64) -> crate::catalog::Product {
+    use crate::catalog::expr::Expr;
+    use crate::catalog::model::{OptionKind, PriceEffect, PriceRule, Stage};
+    use rust_decimal::Decimal;
+
+    let mut rng = Rng::new(seed ^ 0x9A1C_E000_0000_0004);
+    let cents = |n: usize| Decimal::new(i64::try_from(n).unwrap_or(0), 2);
+    let mut p = product.clone();
+    p.base_price = cents(rng.between(1_500_000, 4_000_000));
+    let mut choices = Vec::new();
+    let mut booleans = Vec::new();
+    for (o, opt) in p.options.iter_mut().enumerate() {
+        match &mut opt.kind {
+            OptionKind::Choice(c) => {
+                for v in &mut c.values {
+                    if rng.chance(700) {
+                        v.price = Some(cents(rng.between(0, 250_000)));
+                    }
+                }
+                if opt.required {
+                    choices.push((o, c.values.len()));
+                }
+            }
+            OptionKind::Boolean { price } => {
+                *price = Some(cents(rng.between(5_000, 150_000)));
+                booleans.push(o);
+            }
+            OptionKind::Integer(r) => r.price_per_unit = Some(cents(rng.between(100, 5_000))),
+            OptionKind::Text(_) | OptionKind::Quantity(_) => {}
+        }
+    }
+    let span = p.span;
+    let mut rules = Vec::new();
+    let mut rule = |id: String, condition: Option<Expr>, stage: Stage, effect: PriceEffect| {
+        rules.push(PriceRule {
+            label: id.clone(),
+            id,
+            condition,
+            stage,
+            effect,
+            span,
+            file: String::new(),
+        });
+    };
+    let effects = [
+        PriceEffect::Markup(Decimal::new(4, 0)),
+        PriceEffect::Add(cents(12_000)),
+        PriceEffect::Discount(Decimal::new(3, 0)),
+        PriceEffect::Markup(Decimal::new(75, 1)),
+    ];
+    for (k, effect) in effects.into_iter().enumerate() {
+        if choices.is_empty() {
+            break;
+        }
+        let (o, n) = choices[rng.below(choices.len())];
+        let v = rng.below(n);
+        rule(
+            format!("choice-{k}"),
+            Some(Expr::ChoiceIn(o, vec![v])),
+            Stage::Unit,
+            effect,
+        );
+    }
+    if let Some(&b) = booleans.first() {
+        rule(
+            "bundle".to_owned(),
+            Some(Expr::Bool(b)),
+            Stage::Unit,
+            PriceEffect::Subtract(cents(5_000)),
+        );
+    }
+    rule(
+        "floor".to_owned(),
+        None,
+        Stage::Unit,
+        PriceEffect::Min(cents(10_000)),
+    );
+    if let Some(&b) = booleans.last() {
+        rule(
+            "delivery".to_owned(),
+            Some(Expr::Bool(b)),
+            Stage::Order,
+            PriceEffect::Add(cents(9_900)),
+        );
+    }
+    p.price_rules = rules;
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

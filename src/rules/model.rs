@@ -105,6 +105,9 @@ impl Var {
                 lengths.extend(lo..=t.max_len);
                 (VarKind::Text { lengths }, false)
             }
+            // An upload takes part by presence only: one "given" value (its id is always 64
+            // characters long), plus "unset" unless required.
+            OptionKind::Upload(_) => (VarKind::Text { lengths: vec![64] }, !required),
         };
         let base = match &kind {
             VarKind::Choice { n } | VarKind::Int { n, .. } => *n,

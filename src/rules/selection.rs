@@ -32,6 +32,8 @@ pub enum SelectionError {
     },
     #[error("the text for `{option}` {reason}")]
     InvalidText { option: String, reason: String },
+    #[error("the value of `{option}` must be an upload id (64 hex digits, as returned for an accepted upload)")]
+    InvalidUpload { option: String },
     #[error("`{option}` is chosen twice")]
     Repeated { option: String },
 }
@@ -50,6 +52,7 @@ impl SelectionError {
             | SelectionError::UnknownValue { option, .. }
             | SelectionError::OutOfRange { option, .. }
             | SelectionError::InvalidText { option, .. }
+            | SelectionError::InvalidUpload { option }
             | SelectionError::Repeated { option } => option,
         }
     }
@@ -122,6 +125,16 @@ impl Selection {
                         return Err(SelectionError::InvalidText {
                             option: name.clone(),
                             reason,
+                        });
+                    }
+                    Value::Text(raw.clone())
+                }
+                OptionKind::Upload(_) => {
+                    let is_id = raw.len() == 64
+                        && raw.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+                    if !is_id {
+                        return Err(SelectionError::InvalidUpload {
+                            option: name.clone(),
                         });
                     }
                     Value::Text(raw.clone())

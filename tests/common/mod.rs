@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: fixture catalogs and paths.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod db;
+
 use std::path::{Path, PathBuf};
 
 use bespoke::catalog::FileSet;

@@ -356,6 +356,8 @@ impl<'a> Checker<'a> {
                     OptionKind::Integer(_) | OptionKind::Quantity(_) => Typed::Term(Term::Opt(o)),
                     OptionKind::Choice(_) => Typed::Choice(o),
                     OptionKind::Text(_) => Typed::Text(o),
+                    // An upload is read by presence only: its name means "an image is given".
+                    OptionKind::Upload(_) => Typed::Bool(Expr::IsSet(o)),
                 })
             }
             SKind::Call {

@@ -1,4 +1,4 @@
-//! Machine-readable and human reports of engine answers (configure, count, analyze) for the command line.
+//! Machine-readable and human reports of engine answers (configure, count, analyze), shared by the CLI and the HTTP API.
 
 use serde_json::{Map, Value as Json, json};
 
@@ -17,6 +17,7 @@ pub fn index_json(engine: &Engine, o: usize, i: usize) -> Json {
                 crate::catalog::model::Value::Int(n),
             ) => json!(n),
             (OptionKind::Boolean { .. }, crate::catalog::model::Value::Bool(b)) => json!(b),
+            (OptionKind::Upload(_), _) => json!("uploaded"),
             _ => json!(value_text(p, o, &v)),
         },
     }
@@ -89,7 +90,7 @@ pub fn propagation_json(engine: &Engine, sel: &Selection, prop: &Propagation) ->
             unavailable.insert(index_text(engine, o, *i), explanation_json(engine, sel, e));
         }
         match opt.kind {
-            OptionKind::Choice(_) | OptionKind::Boolean { .. } => {
+            OptionKind::Choice(_) | OptionKind::Boolean { .. } | OptionKind::Upload(_) => {
                 entry.insert(
                     "available".into(),
                     Json::Array(

@@ -1,0 +1,57 @@
+//! AppError: every way a use case can fail, typed; `http/problem.rs` maps it to problem+json in one place.
+
+use crate::rules::{EngineError, SelectionError};
+
+/// A use-case failure. The HTTP layer maps each variant to a status and a problem type.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("unknown product `{id}`{}", hint(.suggestion))]
+    UnknownProduct {
+        id: String,
+        suggestion: Option<String>,
+    },
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the selection is not a valid configuration: {summary}")]
+    Invalid {
+        summary: String,
+        /// The validation report (violations, missing options).
+        details: serde_json::Value,
+    },
+    #[error("{0}")]
+    Pricing(String),
+    #[error("{0}")]
+    Preview(String),
+    #[error("{0}")]
+    Upload(String),
+    #[error("catalog version `{0}` is not known to this server")]
+    UnknownCatalogVersion(String),
+    #[error("order `{0}` not found")]
+    OrderNotFound(String),
+    #[error("the Idempotency-Key was already used with a different request body")]
+    IdempotencyConflict,
+    #[error("the order changed meanwhile (current version {current}); re-read it and retry")]
+    VersionConflict { current: i64 },
+    #[error("an order cannot go from `{from}` to `{to}`")]
+    IllegalTransition { from: String, to: String },
+    #[error("this request needs an API key with the `{0}` scope")]
+    Unauthorized(&'static str),
+    #[error("the API key lacks the `{0}` scope")]
+    Forbidden(&'static str),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the catalog has errors; it was not deployed")]
+    CatalogRejected { diagnostics: serde_json::Value },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn hint(s: &Option<String>) -> String {
+    s.as_ref()
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
+}

@@ -1,0 +1,314 @@
+//! The order repository: idempotent creation, reads, the keyset-paged feed, status transitions
+//! under optimistic concurrency, and the event history. Written once against `AnyConnection`.
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use uuid::Uuid;
+
+use super::DbError;
+use super::conn::AnyConnection;
+use super::error::is_unique_violation;
+use super::schema::{order_events, orders};
+use crate::orders::{
+    Cursor, MAX_PAGE_LIMIT, NewOrder, Order, OrderEvent, OrderFilter, Page, Status, Timestamp,
+    check_note,
+};
+
+/// Longest id looked up; anything longer cannot be an order id.
+const MAX_ID_LEN: usize = 64;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = orders)]
+struct OrderRow {
+    id: String,
+    idempotency_key: String,
+    request_fingerprint: String,
+    status: String,
+    version: i64,
+    product_id: String,
+    catalog_version: String,
+    selection: String,
+    quote: String,
+    preview_ref: Option<String>,
+    customer_ref: Option<String>,
+    metadata: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = orders)]
+struct NewOrderRow<'a> {
+    id: &'a str,
+    idempotency_key: &'a str,
+    request_fingerprint: &'a str,
+    status: &'a str,
+    version: i64,
+    product_id: &'a str,
+    catalog_version: &'a str,
+    selection: &'a str,
+    quote: &'a str,
+    preview_ref: Option<&'a str>,
+    customer_ref: Option<&'a str>,
+    metadata: &'a str,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_events)]
+struct EventRow {
+    order_id: String,
+    version: i64,
+    from_status: Option<String>,
+    to_status: String,
+    note: Option<String>,
+    at: i64,
+}
+
+fn status(text: &str) -> Result<Status, DbError> {
+    text.parse()
+        .map_err(|e: crate::orders::UnknownStatus| DbError::Corrupt(e.to_string()))
+}
+
+fn json(field: &str, text: &str) -> Result<serde_json::Value, DbError> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("order {field}: {e}")))
+}
+
+fn to_json(v: &serde_json::Value) -> Result<String, DbError> {
+    serde_json::to_string(v).map_err(|e| DbError::Backend(e.to_string()))
+}
+
+impl OrderRow {
+    fn into_order(self) -> Result<Order, DbError> {
+        Ok(Order {
+            status: status(&self.status)?,
+            selection: json("selection", &self.selection)?,
+            quote: json("quote", &self.quote)?,
+            metadata: json("metadata", &self.metadata)?,
+            id: self.id,
+            version: self.version,
+            idempotency_key: self.idempotency_key,
+            product_id: self.product_id,
+            catalog_version: self.catalog_version,
+            preview_ref: self.preview_ref,
+            customer_ref: self.customer_ref,
+            created_at: Timestamp::from_unix_micros(self.created_at),
+            updated_at: Timestamp::from_unix_micros(self.updated_at),
+        })
+    }
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<OrderEvent, DbError> {
+        Ok(OrderEvent {
+            from: self.from_status.as_deref().map(status).transpose()?,
+            to: status(&self.to_status)?,
+            order_id: self.order_id,
+            version: self.version,
+            note: self.note,
+            at: Timestamp::from_unix_micros(self.at),
+        })
+    }
+}
+
+fn row_by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<OrderRow>, DbError> {
+    Ok(orders::table
+        .filter(orders::idempotency_key.eq(key))
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn row_by_id(conn: &mut AnyConnection, id: &str) -> Result<OrderRow, DbError> {
+    if id.len() > MAX_ID_LEN {
+        return Err(DbError::NotFound);
+    }
+    Ok(orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)?)
+}
+
+/// The stored order for a replayed key, or the conflict when the body differs.
+fn replay(row: OrderRow, fingerprint: &str) -> Result<(Order, bool), DbError> {
+    if row.request_fingerprint == fingerprint {
+        Ok((row.into_order()?, false))
+    } else {
+        Err(DbError::IdempotencyConflict {
+            existing_order: row.id,
+        })
+    }
+}
+
+pub(crate) fn create(
+    conn: &mut AnyConnection,
+    new: &NewOrder,
+    now: i64,
+) -> Result<(Order, bool), DbError> {
+    new.validate()?;
+    // Most replays end here, without taking the write lock.
+    if let Some(row) = row_by_key(conn, &new.idempotency_key)? {
+        return replay(row, &new.fingerprint);
+    }
+    let id = Uuid::now_v7().hyphenated().to_string();
+    let (selection, quote, metadata) = (
+        to_json(&new.selection)?,
+        to_json(&new.quote)?,
+        to_json(&new.metadata)?,
+    );
+    let row = NewOrderRow {
+        id: &id,
+        idempotency_key: &new.idempotency_key,
+        request_fingerprint: &new.fingerprint,
+        status: Status::INITIAL.as_str(),
+        version: 1,
+        product_id: &new.product_id,
+        catalog_version: &new.catalog_version,
+        selection: &selection,
+        quote: &quote,
+        preview_ref: new.preview_ref.as_deref(),
+        customer_ref: new.customer_ref.as_deref(),
+        metadata: &metadata,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = EventRow {
+        order_id: id.clone(),
+        version: 1,
+        from_status: None,
+        to_status: Status::INITIAL.as_str().to_owned(),
+        note: None,
+        at: now,
+    };
+    // The unique index on idempotency_key decides races: exactly one insert commits.
+    let inserted = conn.transaction::<_, DieselError, _>(|c| {
+        diesel::insert_into(orders::table).values(&row).execute(c)?;
+        diesel::insert_into(order_events::table)
+            .values(&event)
+            .execute(c)?;
+        Ok(())
+    });
+    match inserted {
+        Ok(()) => Ok((row_by_id(conn, &id)?.into_order()?, true)),
+        Err(e) if is_unique_violation(&e) => match row_by_key(conn, &new.idempotency_key)? {
+            Some(row) => replay(row, &new.fingerprint),
+            None => Err(DbError::from(e)),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn get(conn: &mut AnyConnection, id: &str) -> Result<Order, DbError> {
+    row_by_id(conn, id)?.into_order()
+}
+
+pub(crate) fn list(
+    conn: &mut AnyConnection,
+    filter: OrderFilter,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page<Order>, DbError> {
+    let limit = limit.clamp(1, MAX_PAGE_LIMIT);
+    let after = cursor
+        .map(Cursor::decode)
+        .transpose()
+        .map_err(|_| DbError::BadCursor)?;
+    let mut query = orders::table
+        .select(OrderRow::as_select())
+        .order(orders::id.asc())
+        .limit(i64::from(limit) + 1)
+        .into_boxed();
+    if let Some(st) = filter.status {
+        query = query.filter(orders::status.eq(st.as_str()));
+    }
+    if let Some(c) = &after {
+        query = query.filter(orders::id.gt(c.after_id()));
+    }
+    let mut rows: Vec<OrderRow> = query.load(conn)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let items = rows
+        .into_iter()
+        .map(OrderRow::into_order)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = match items.last() {
+        Some(last) if more => Cursor::after(&last.id).map(|c| c.encode()),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn transition(
+    conn: &mut AnyConnection,
+    id: &str,
+    to: Status,
+    expected_version: i64,
+    note: Option<String>,
+    now: i64,
+) -> Result<Order, DbError> {
+    check_note(note.as_deref())?;
+    let current = row_by_id(conn, id)?;
+    if current.version != expected_version {
+        return Err(DbError::VersionConflict {
+            current: current.version,
+        });
+    }
+    let from = status(&current.status)?;
+    from.transition(to)?;
+    let event = EventRow {
+        order_id: current.id.clone(),
+        version: expected_version + 1,
+        from_status: Some(from.as_str().to_owned()),
+        to_status: to.as_str().to_owned(),
+        note,
+        at: now,
+    };
+    let updated_at = now.max(current.updated_at);
+    // Compare-and-set on (version, status): a writer that read the same version and got here
+    // first makes this update match no row.
+    let applied = conn.transaction::<_, DieselError, _>(|c| {
+        let n = diesel::update(
+            orders::table
+                .filter(orders::id.eq(&current.id))
+                .filter(orders::version.eq(expected_version))
+                .filter(orders::status.eq(from.as_str())),
+        )
+        .set((
+            orders::status.eq(to.as_str()),
+            orders::version.eq(expected_version + 1),
+            orders::updated_at.eq(updated_at),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        diesel::insert_into(order_events::table)
+            .values(&event)
+            .execute(c)?;
+        Ok(true)
+    })?;
+    if !applied {
+        return Err(DbError::VersionConflict {
+            current: row_by_id(conn, id)?.version,
+        });
+    }
+    // Exactly what this call wrote (a later writer may already have moved the order on).
+    let mut order = current.into_order()?;
+    order.status = to;
+    order.version = expected_version + 1;
+    order.updated_at = Timestamp::from_unix_micros(updated_at);
+    Ok(order)
+}
+
+pub(crate) fn events(conn: &mut AnyConnection, id: &str) -> Result<Vec<OrderEvent>, DbError> {
+    let order = row_by_id(conn, id)?;
+    order_events::table
+        .filter(order_events::order_id.eq(&order.id))
+        .order(order_events::version.asc())
+        .select(EventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(EventRow::into_event)
+        .collect()
+}

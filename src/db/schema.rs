@@ -1,0 +1,69 @@
+//! The diesel schema (`table!`), hand-kept in step with migrations/sqlite and migrations/postgres.
+//! Only types the derived MultiConnection backend supports are used (Text, BigInt), plus Binary
+//! through the impls in `db::blob`.
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        idempotency_key -> Text,
+        request_fingerprint -> Text,
+        status -> Text,
+        version -> BigInt,
+        product_id -> Text,
+        catalog_version -> Text,
+        selection -> Text,
+        quote -> Text,
+        preview_ref -> Nullable<Text>,
+        customer_ref -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_events (order_id, version) {
+        order_id -> Text,
+        version -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Nullable<Text>,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    catalog_blobs (sha256) {
+        sha256 -> Text,
+        size -> BigInt,
+        bytes -> Binary,
+    }
+}
+
+diesel::table! {
+    catalog_versions (hash) {
+        hash -> Text,
+        file_count -> BigInt,
+        total_bytes -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    catalog_version_files (version_hash, path) {
+        version_hash -> Text,
+        path -> Text,
+        blob_sha256 -> Text,
+    }
+}
+
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(catalog_version_files -> catalog_versions (version_hash));
+diesel::joinable!(catalog_version_files -> catalog_blobs (blob_sha256));
+diesel::allow_tables_to_appear_in_same_query!(
+    orders,
+    order_events,
+    catalog_blobs,
+    catalog_versions,
+    catalog_version_files
+);

@@ -1,0 +1,112 @@
+//! Admin endpoints (API key with the `admin` scope): serving catalog status and reload.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::{App, AppError, ReloadStatus};
+use crate::config::Scope;
+use crate::http::middleware::require;
+
+/// The serving catalog and the last reload attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogStatus {
+    pub version: String,
+    pub products: Vec<String>,
+    pub last_reload: Option<ReloadStatus>,
+}
+
+/// The serving catalog version and the last reload attempt with its diagnostics.
+#[utoipa::path(get, path = "/v1/admin/catalog", tag = "admin",
+    responses((status = 200, body = CatalogStatus), (status = 401, body = crate::http::problem::Problem)),
+    security(("bearer" = ["admin"])))]
+#[get("/v1/admin/catalog")]
+pub async fn status(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::Admin)?;
+    let snap = app.snapshot();
+    Ok(HttpResponse::Ok().json(CatalogStatus {
+        version: snap.version().to_owned(),
+        products: snap
+            .catalog
+            .products()
+            .iter()
+            .map(|p| p.id.clone())
+            .collect(),
+        last_reload: app.last_reload(),
+    }))
+}
+
+/// Reload the catalog from disk (validate-then-swap: a catalog with errors is rejected and the
+/// serving version stays).
+#[utoipa::path(post, path = "/v1/admin/reload", tag = "admin",
+    responses((status = 200, body = ReloadStatus), (status = 422, body = crate::http::problem::Problem)),
+    security(("bearer" = ["admin"])))]
+#[post("/v1/admin/reload")]
+pub async fn reload(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::Admin)?;
+    let app2 = app.clone();
+    let outcome = web::block(move || app2.reload("admin"))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if outcome.outcome == "rejected" {
+        return Err(AppError::CatalogRejected {
+            diagnostics: outcome.diagnostics,
+        });
+    }
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// A catalog to check: files (path relative to the catalog directory → text).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// e.g. `{"catalog/classic-tee.yaml": "id: classic-tee\n…"}`.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// `overlay` (default): the files replace or add to the serving catalog's files, so a single
+    /// edited file can be checked; `replace`: check only the files sent.
+    #[serde(default)]
+    pub mode: CheckMode,
+}
+
+#[derive(Debug, Default, Clone, Copy, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckMode {
+    #[default]
+    Overlay,
+    Replace,
+}
+
+/// Check a catalog sent in the body without deploying it: diagnostics as JSON (as `bespoke check --format json`).
+#[utoipa::path(post, path = "/v1/admin/check", tag = "admin", request_body = CheckRequest,
+    responses((status = 200, description = "The check report: ok, errors, warnings, products, diagnostics (file:line:column, code, message, help)", body = Object),
+        (status = 413, body = crate::http::problem::Problem)),
+    security(("bearer" = ["admin"])))]
+
+pub async fn check(
+    app: web::Data<App>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::Admin)?;
+    if body.len() > crate::app::CHECK_LIMIT {
+        return Err(AppError::BadRequest(format!(
+            "the catalog sent is {} bytes; the limit is {}",
+            body.len(),
+            crate::app::CHECK_LIMIT
+        )));
+    }
+    let request: CheckRequest = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("malformed check request: {e}")))?;
+    let snap = app.snapshot();
+    let report = web::block(move || {
+        let overlay: Vec<(String, String)> = request.files.into_iter().collect();
+        let base = match request.mode {
+            CheckMode::Overlay => Some(snap.files.as_ref()),
+            CheckMode::Replace => None,
+        };
+        crate::app::check_files(base, &overlay)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(report))
+}

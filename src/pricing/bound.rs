@@ -1,0 +1,359 @@
+//! Interval bounds of the price pipeline over the engine's current domains, for the exact range search.
+//!
+//! Soundness: every step maps an interval containing the running price of every configuration
+//! left in the domains to an interval containing the next running price. Rounding is monotone,
+//! `x ± round(x·p/100)` is monotone for `p ≤ 100`, and a condition that is not decided by the
+//! domains keeps the hull of "applied" and "not applied". Overflow gives no bound (`None`).
+
+use std::cmp::Ordering;
+
+use rust_decimal::Decimal;
+
+use super::eval::{Fx, Units, option_parts, percent_of, tier_for, units};
+use crate::catalog::expr::{Expr, Term, Val};
+use crate::catalog::model::{PriceEffect, PriceRule, Product, Stage, TierEffect};
+use crate::rules::model::{Model, iter_bits};
+
+/// Closed interval `[lo, hi]` of minor units.
+pub(crate) type Iv = (Units, Units);
+
+/// Condition combinations enumerated before a condition is called undecided.
+const ENUMERATE: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    True,
+    False,
+    Unknown,
+}
+
+/// What the bound needs of one product at one (fixed) quantity, computed once per range call.
+#[derive(Debug)]
+pub(crate) struct Plan<'a> {
+    pub product: &'a Product,
+    pub model: &'a Model,
+    pub mu: u32,
+    pub quantity: Units,
+    /// `None` when the base price does not fit (every quote then overflows too).
+    base: Option<Units>,
+    tier_discount: Option<Decimal>,
+    /// Per variable: its unit-stage contribution per domain index (`None` inside on overflow),
+    /// or `None` when the option has no price of its own.
+    pub contrib: Vec<Option<Vec<Option<Units>>>>,
+    /// Per price rule: the variables its condition reads.
+    cond_scope: Vec<Vec<usize>>,
+    /// Per price rule: the variables its formula reads.
+    formula_scope: Vec<Vec<usize>>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(product: &'a Product, model: &'a Model, quantity: i64) -> Plan<'a> {
+        let mu = product.currency.minor_units();
+        let tier = tier_for(&product.quantity_tiers, quantity);
+        let base = match tier.map(|t| &t.effect) {
+            Some(TierEffect::UnitPrice(p)) => units(*p, mu).ok(),
+            _ => units(product.base_price, mu).ok(),
+        };
+        let tier_discount = match tier.map(|t| &t.effect) {
+            Some(TierEffect::Discount(p)) => Some(*p),
+            _ => None,
+        };
+        let contrib = model
+            .vars
+            .iter()
+            .map(|var| {
+                let opt = product.options.get(var.opt)?;
+                let per: Vec<Option<Units>> = (0..var.size)
+                    .map(|i| {
+                        let parts = option_parts(&opt.kind, var.val(i), mu).ok()?;
+                        parts
+                            .iter()
+                            .flatten()
+                            .try_fold(0, |acc: Units, (a, _)| acc.checked_add(*a))
+                    })
+                    .collect();
+                let priced = super::price_relevant_kind(&opt.kind);
+                priced.then_some(per)
+            })
+            .collect();
+        let scope = |f: &dyn Fn(&mut std::collections::BTreeSet<usize>)| {
+            let mut s = std::collections::BTreeSet::new();
+            f(&mut s);
+            s.into_iter().collect::<Vec<usize>>()
+        };
+        let cond_scope = product
+            .price_rules
+            .iter()
+            .map(|r| {
+                scope(&|s| {
+                    if let Some(c) = &r.condition {
+                        c.options(s);
+                    }
+                })
+            })
+            .collect();
+        let formula_scope = product
+            .price_rules
+            .iter()
+            .map(|r| {
+                scope(&|s| {
+                    if let PriceEffect::Formula(t) = &r.effect {
+                        t.options(s);
+                    }
+                })
+            })
+            .collect();
+        Plan {
+            product,
+            model,
+            mu,
+            quantity: Units::from(quantity),
+            base,
+            tier_discount,
+            contrib,
+            cond_scope,
+            formula_scope,
+        }
+    }
+
+    /// The contribution interval of variable `v` over its domain.
+    pub fn var_iv(&self, doms: &[u64], v: usize) -> Option<Option<Iv>> {
+        let Some(per) = self.contrib.get(v)?.as_ref() else {
+            return Some(None);
+        };
+        let mut iv: Option<Iv> = None;
+        for i in iter_bits(self.model.dom(doms, v)) {
+            let c = (*per.get(i)?)?;
+            iv = Some(match iv {
+                None => (c, c),
+                Some((lo, hi)) => (lo.min(c), hi.max(c)),
+            });
+        }
+        Some(iv)
+    }
+
+    /// An interval containing the total of every configuration left in `doms` (`None`: unknown).
+    pub fn bound(&self, doms: &[u64]) -> Option<Iv> {
+        let base = self.base?;
+        let mut iv = (base, base);
+        for v in 0..self.model.vars.len() {
+            if let Some((lo, hi)) = self.var_iv(doms, v)? {
+                iv = (iv.0.checked_add(lo)?, iv.1.checked_add(hi)?);
+            }
+        }
+        iv = self.rules(Stage::Unit, iv, doms)?;
+        if let Some(p) = self.tier_discount {
+            iv = self.pct(iv, -p)?;
+        }
+        let q = self.quantity;
+        let (a, b) = (iv.0.checked_mul(q)?, iv.1.checked_mul(q)?);
+        iv = (a.min(b), a.max(b));
+        self.rules(Stage::Order, iv, doms)
+    }
+
+    fn rules(&self, stage: Stage, mut iv: Iv, doms: &[u64]) -> Option<Iv> {
+        for (k, rule) in self.product.price_rules.iter().enumerate() {
+            if rule.stage != stage {
+                continue;
+            }
+            let cond = match &rule.condition {
+                None => Tri::True,
+                Some(c) => self.tri(c, self.cond_scope.get(k)?, doms),
+            };
+            if cond == Tri::False {
+                continue;
+            }
+            let applied = self.effect(rule, k, iv, doms)?;
+            iv = match (cond, applied) {
+                (_, None) => iv,
+                (Tri::True, Some((a, true))) => a,
+                (_, Some((a, _))) => hull(iv, a),
+            };
+        }
+        Some(iv)
+    }
+
+    /// The interval after the rule's effect, and whether it surely applies (a formula may read
+    /// options that may be unset). `Some(None)`: it surely does not apply.
+    fn effect(
+        &self,
+        rule: &PriceRule,
+        k: usize,
+        (lo, hi): Iv,
+        doms: &[u64],
+    ) -> Option<Option<(Iv, bool)>> {
+        let out = match &rule.effect {
+            PriceEffect::Add(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.checked_add(a)?, hi.checked_add(a)?)
+            }
+            PriceEffect::Subtract(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.checked_sub(a)?, hi.checked_sub(a)?)
+            }
+            PriceEffect::Formula(t) => {
+                let scope = self.formula_scope.get(k)?;
+                let mut surely = true;
+                for &v in scope {
+                    let var = self.model.vars.get(v)?;
+                    let dom = self.model.dom(doms, v);
+                    let has_set = iter_bits(dom).any(|i| Some(i) != var.unset());
+                    if !has_set {
+                        return Some(None);
+                    }
+                    if var
+                        .unset()
+                        .is_some_and(|u| crate::rules::model::bit(dom, u))
+                    {
+                        surely = false;
+                    }
+                }
+                let (tl, th) = self.term(t, doms)?;
+                let (tl, th) = (tl.units(self.mu).ok()?, th.units(self.mu).ok()?);
+                return Some(Some(((lo.checked_add(tl)?, hi.checked_add(th)?), surely)));
+            }
+            PriceEffect::Discount(p) => self.pct((lo, hi), -*p)?,
+            PriceEffect::Markup(p) => self.pct((lo, hi), *p)?,
+            PriceEffect::Set(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (a, a)
+            }
+            PriceEffect::Min(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.max(a), hi.max(a))
+            }
+            PriceEffect::Max(a) => {
+                let a = units(*a, self.mu).ok()?;
+                (lo.min(a), hi.min(a))
+            }
+        };
+        Some(Some((out, true)))
+    }
+
+    /// `x + round(x·k/100)` over `[lo, hi]`.
+    fn pct(&self, (lo, hi): Iv, k: Decimal) -> Option<Iv> {
+        let f = |x: Units| -> Option<Units> { x.checked_add(percent_of(x, k).ok()?) };
+        if k >= -Decimal::ONE_HUNDRED {
+            Some((f(lo)?, f(hi)?))
+        } else {
+            // Decreasing overall; bound each part separately.
+            Some((
+                lo.checked_add(percent_of(hi, k).ok()?)?,
+                hi.checked_add(percent_of(lo, k).ok()?)?,
+            ))
+        }
+    }
+
+    /// Interval of an arithmetic term over the set values of the domains (exact fixed point).
+    fn term(&self, t: &Term, doms: &[u64]) -> Option<(Fx, Fx)> {
+        let min = |a: Fx, b: Fx| -> Option<Fx> {
+            Some(if Fx::cmp(a, b).ok()? == Ordering::Greater {
+                b
+            } else {
+                a
+            })
+        };
+        let max = |a: Fx, b: Fx| -> Option<Fx> {
+            Some(if Fx::cmp(a, b).ok()? == Ordering::Less {
+                b
+            } else {
+                a
+            })
+        };
+        Some(match t {
+            Term::Int(n) => (Fx::int(*n), Fx::int(*n)),
+            Term::Dec(d) => (Fx::dec(*d), Fx::dec(*d)),
+            Term::Opt(o) | Term::Len(o) => {
+                let var = self.model.vars.get(*o)?;
+                let mut iv: Option<(i64, i64)> = None;
+                for i in iter_bits(self.model.dom(doms, *o)) {
+                    if let Some(Val::Int(n)) = var.val(i) {
+                        iv = Some(iv.map_or((n, n), |(a, b)| (a.min(n), b.max(n))));
+                    }
+                }
+                let (a, b) = iv?;
+                (Fx::int(a), Fx::int(b))
+            }
+            Term::Add(a, b) => {
+                let (a, b) = (self.term(a, doms)?, self.term(b, doms)?);
+                (Fx::add(a.0, b.0).ok()?, Fx::add(a.1, b.1).ok()?)
+            }
+            Term::Sub(a, b) => {
+                let (a, b) = (self.term(a, doms)?, self.term(b, doms)?);
+                (
+                    Fx::add(a.0, Fx::neg(b.1).ok()?).ok()?,
+                    Fx::add(a.1, Fx::neg(b.0).ok()?).ok()?,
+                )
+            }
+            Term::Mul(a, b) => {
+                let (a, b) = (self.term(a, doms)?, self.term(b, doms)?);
+                let ps = [
+                    Fx::mul(a.0, b.0).ok()?,
+                    Fx::mul(a.0, b.1).ok()?,
+                    Fx::mul(a.1, b.0).ok()?,
+                    Fx::mul(a.1, b.1).ok()?,
+                ];
+                let mut lo = ps[0];
+                let mut hi = ps[0];
+                for &p in &ps[1..] {
+                    lo = min(lo, p)?;
+                    hi = max(hi, p)?;
+                }
+                (lo, hi)
+            }
+            Term::Neg(a) => {
+                let a = self.term(a, doms)?;
+                (Fx::neg(a.1).ok()?, Fx::neg(a.0).ok()?)
+            }
+        })
+    }
+
+    /// Whether a condition holds for every, no, or some configurations of the domains.
+    fn tri(&self, e: &Expr, scope: &[usize], doms: &[u64]) -> Tri {
+        let lists: Vec<Vec<usize>> = scope
+            .iter()
+            .map(|&v| iter_bits(self.model.dom(doms, v)).collect())
+            .collect();
+        let mut combos = 1usize;
+        for l in &lists {
+            combos = combos.saturating_mul(l.len());
+        }
+        if combos == 0 || combos > ENUMERATE {
+            return Tri::Unknown;
+        }
+        let mut pos = vec![0usize; lists.len()];
+        let (mut any_true, mut any_false) = (false, false);
+        loop {
+            let get = |o: usize| -> Option<Val> {
+                let j = scope.iter().position(|&v| v == o)?;
+                let i = *lists.get(j)?.get(*pos.get(j)?)?;
+                self.model.vars.get(o)?.val(i)
+            };
+            if e.eval(&get) {
+                any_true = true;
+            } else {
+                any_false = true;
+            }
+            if any_true && any_false {
+                return Tri::Unknown;
+            }
+            // Next combination (odometer).
+            let mut j = 0;
+            loop {
+                if j == pos.len() {
+                    return if any_true { Tri::True } else { Tri::False };
+                }
+                pos[j] += 1;
+                if pos[j] < lists[j].len() {
+                    break;
+                }
+                pos[j] = 0;
+                j += 1;
+            }
+        }
+    }
+}
+
+fn hull(a: Iv, b: Iv) -> Iv {
+    (a.0.min(b.0), a.1.max(b.1))
+}

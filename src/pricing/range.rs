@@ -1,0 +1,245 @@
+//! Exact price ranges of partial selections: branch and bound over the rules engine's propagators.
+//!
+//! The search branches only on price-relevant options (priced options and the options price
+//! rules read), cheapest (or dearest) value first, prunes a subtree when the interval bound of
+//! its prices cannot beat the best total found, and accepts a total only when the engine finds a
+//! full valid configuration with those values. So the reported minimum and maximum are attained.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::PricingError;
+use super::bound::Plan;
+use super::eval::{self, Units, to_decimal};
+use crate::catalog::expr::Val;
+use crate::catalog::model::{OptionKind, Value};
+use crate::catalog::money::Currency;
+use crate::rules::model::iter_bits;
+use crate::rules::solver::{Budget, OutOfWork, Solver};
+use crate::rules::{Engine, Selection};
+
+/// The lowest and highest total over all valid completions of a selection (at its quantity).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriceRange {
+    pub currency: Currency,
+    /// The quantity priced: the chosen one, or the quantity option's default.
+    pub quantity: i64,
+    pub min: Decimal,
+    pub max: Decimal,
+    /// A valid full configuration whose total is `min` (every option; text by its length).
+    #[serde(skip)]
+    pub cheapest: Selection,
+    /// A valid full configuration whose total is `max`.
+    #[serde(skip)]
+    pub dearest: Selection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Min,
+    Max,
+}
+
+enum Stop {
+    Work,
+    Price(PricingError),
+}
+
+impl From<OutOfWork> for Stop {
+    fn from(_: OutOfWork) -> Stop {
+        Stop::Work
+    }
+}
+
+impl From<PricingError> for Stop {
+    fn from(e: PricingError) -> Stop {
+        Stop::Price(e)
+    }
+}
+
+/// The exact minimum and maximum total over all valid completions of `selection`. The quantity
+/// is not ranged over: an unchosen quantity is its default (as in [`super::quote`]). Bounded by
+/// the engine's work limit ([`PricingError::WorkLimit`], never a wrong answer).
+pub fn range(engine: &Engine, selection: &Selection) -> Result<PriceRange, PricingError> {
+    let product = &*engine.product;
+    let model = &engine.model;
+    let mut sel = selection.clone();
+    if let Some(q) = product.quantity_option()
+        && sel.get(q).is_none()
+        && let Some(OptionKind::Quantity(r)) = product.options.get(q).map(|o| &o.kind)
+    {
+        let d = match product.options.get(q).and_then(|o| o.default.clone()) {
+            Some(Value::Int(n)) => n,
+            _ => r.min,
+        };
+        sel.choices.push((q, Value::Int(d)));
+    }
+    let quantity = product
+        .quantity_option()
+        .and_then(|q| sel.get(q))
+        .map_or(1, |v| match v {
+            Value::Int(n) => *n,
+            _ => 1,
+        });
+    let limit = engine.work_limit;
+    let work = |_: OutOfWork| PricingError::WorkLimit { limit };
+    let mut budget = Budget::new(limit);
+    let mut solver = Solver::new(model, model.initial());
+    for (o, v) in &sel.choices {
+        let Some(i) = model.vars.get(*o).and_then(|var| var.index_of(v)) else {
+            return Err(PricingError::InvalidValue {
+                option: product
+                    .options
+                    .get(*o)
+                    .map_or_else(String::new, |x| x.id.clone()),
+                value: crate::rules::selection::value_text(product, *o, v),
+            });
+        };
+        if !solver.assign(*o, i) {
+            return Err(PricingError::NoCompletion);
+        }
+    }
+    solver.queue_all();
+    if !solver.propagate(&mut budget).map_err(work)? {
+        return Err(PricingError::NoCompletion);
+    }
+    let prefer = engine.defaults();
+    let first = solver
+        .solve(&prefer, &mut budget)
+        .map_err(work)?
+        .ok_or(PricingError::NoCompletion)?;
+    let plan = Plan::new(product, model, quantity);
+    let relevant = super::price_relevant(product);
+    let first_total = total_of(&plan, &first)?;
+    let mut out = [(first_total, first.clone()), (first_total, first)];
+    for (k, dir) in [Dir::Min, Dir::Max].into_iter().enumerate() {
+        let (best, sol) = &mut out[k];
+        let mut search = Search {
+            plan: &plan,
+            relevant: &relevant,
+            dir,
+            best,
+            best_sol: sol,
+            budget: &mut budget,
+            prefer: &prefer,
+        };
+        match search.dfs(&mut solver) {
+            Ok(()) => {}
+            Err(Stop::Work) => return Err(PricingError::WorkLimit { limit }),
+            Err(Stop::Price(e)) => return Err(e),
+        }
+    }
+    let [(min, cheapest), (max, dearest)] = out;
+    let mu = product.currency.minor_units();
+    if min < 0 {
+        return Err(PricingError::NegativeTotal {
+            total: to_decimal(min, mu)?,
+        });
+    }
+    let as_sel = |sol: &[usize]| Selection {
+        choices: model
+            .vars
+            .iter()
+            .zip(sol)
+            .filter_map(|(var, &i)| var.value(i).map(|v| (var.opt, v)))
+            .collect(),
+    };
+    Ok(PriceRange {
+        currency: product.currency,
+        quantity,
+        min: to_decimal(min, mu)?,
+        max: to_decimal(max, mu)?,
+        cheapest: as_sel(&cheapest),
+        dearest: as_sel(&dearest),
+    })
+}
+
+/// The total of a configuration given as one domain index per variable.
+fn total_of(plan: &Plan<'_>, sol: &[usize]) -> Result<Units, PricingError> {
+    let vars = &plan.model.vars;
+    let get = |o: usize| -> Option<Val> { vars.get(o)?.val(*sol.get(o)?) };
+    Ok(eval::evaluate(plan.product, &get, None)?.total)
+}
+
+struct Search<'s, 'p> {
+    plan: &'s Plan<'p>,
+    relevant: &'s [bool],
+    dir: Dir,
+    best: &'s mut Units,
+    best_sol: &'s mut Vec<usize>,
+    budget: &'s mut Budget,
+    prefer: &'s [Option<usize>],
+}
+
+impl Search<'_, '_> {
+    fn better(&self, total: Units) -> bool {
+        match self.dir {
+            Dir::Min => total < *self.best,
+            Dir::Max => total > *self.best,
+        }
+    }
+
+    fn dfs(&mut self, s: &mut Solver<'_>) -> Result<(), Stop> {
+        if !self.budget.spend(1) {
+            return Err(Stop::Work);
+        }
+        if let Some((lo, hi)) = self.plan.bound(&s.doms) {
+            let cannot_improve = match self.dir {
+                Dir::Min => lo >= *self.best,
+                Dir::Max => hi <= *self.best,
+            };
+            if cannot_improve {
+                return Ok(());
+            }
+        }
+        // Branch on the open price-relevant variable with the smallest domain.
+        let mut pick: Option<(usize, usize)> = None;
+        for (v, &rel) in self.relevant.iter().enumerate() {
+            if !rel {
+                continue;
+            }
+            let size = s.size(v);
+            if size > 1 && pick.is_none_or(|(_, best)| size < best) {
+                pick = Some((v, size));
+            }
+        }
+        let Some((v, _)) = pick else {
+            // Every price-relevant option is fixed: the price is known; is it attainable?
+            let model = self.plan.model;
+            let fixed: Vec<Option<Val>> = (0..model.vars.len())
+                .map(|v| s.fixed(v).and_then(|i| model.vars.get(v)?.val(i)))
+                .collect();
+            let total = eval::evaluate(
+                self.plan.product,
+                &|o| fixed.get(o).copied().flatten(),
+                None,
+            )?
+            .total;
+            if self.better(total)
+                && let Some(sol) = s.solve(self.prefer, self.budget)?
+            {
+                *self.best = total;
+                *self.best_sol = sol;
+            }
+            return Ok(());
+        };
+        let mut order: Vec<usize> = iter_bits(self.plan.model.dom(&s.doms, v)).collect();
+        if let Some(Some(per)) = self.plan.contrib.get(v) {
+            let key = |i: &usize| per.get(*i).copied().flatten().unwrap_or(0);
+            match self.dir {
+                Dir::Min => order.sort_by_key(key),
+                Dir::Max => order.sort_by_key(|i| std::cmp::Reverse(key(i))),
+            }
+        }
+        for i in order {
+            let m = s.mark();
+            s.assign(v, i);
+            s.queue_var(v);
+            if s.propagate(self.budget)? {
+                self.dfs(s)?;
+            }
+            s.undo(m);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! Database test helpers: a fresh SQLite file per test, and — when BESPOKE_TEST_POSTGRES_URL is
+//! set — a fresh PostgreSQL schema per test (search_path), dropped afterwards.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bespoke::db::{Db, DbOptions};
+use bespoke::orders::NewOrder;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+pub const PG_ENV: &str = "BESPOKE_TEST_POSTGRES_URL";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// One isolated database; removed on drop.
+pub struct TestDb {
+    pub name: &'static str,
+    pub url: String,
+    dir: Option<PathBuf>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(unique("bespoke_db"));
+        std::fs::create_dir_all(&dir).unwrap();
+        TestDb {
+            name: "sqlite",
+            url: format!("sqlite://{}", dir.join("data/orders.db").display()),
+            dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// A new schema on the test server, or `None` (with a note on stderr) when none is configured.
+    pub fn postgres(test: &str) -> Option<TestDb> {
+        let Ok(base) = std::env::var(PG_ENV) else {
+            eprintln!("{test}: PostgreSQL part skipped ({PG_ENV} is not set)");
+            return None;
+        };
+        let schema = unique("t");
+        let mut conn = PgConnection::establish(&base).unwrap();
+        diesel::sql_query(format!("CREATE SCHEMA \"{schema}\""))
+            .execute(&mut conn)
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Some(TestDb {
+            name: "postgres",
+            url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+            dir: None,
+            pg: Some((base, schema)),
+        })
+    }
+
+    /// SQLite always, PostgreSQL when configured.
+    pub fn all(test: &str) -> Vec<TestDb> {
+        let mut v = vec![TestDb::sqlite()];
+        v.extend(TestDb::postgres(test));
+        v
+    }
+
+    pub fn open(&self) -> Db {
+        self.open_with(4)
+    }
+
+    pub fn open_with(&self, max_connections: u32) -> Db {
+        let options = DbOptions {
+            max_connections,
+            ..DbOptions::default()
+        };
+        Db::connect_with(&self.url, &options)
+            .unwrap_or_else(|e| panic!("{}: connect: {e}", self.name))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((base, schema)) = &self.pg
+            && let Ok(mut conn) = PgConnection::establish(base)
+        {
+            let _ =
+                diesel::sql_query(format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&mut conn);
+        }
+    }
+}
+
+/// A plausible new order; `body` varies the request (and so its fingerprint).
+pub fn new_order(key: &str, body: &str) -> NewOrder {
+    let request = serde_json::json!({"product": "mug", "selection": {"color": body}});
+    NewOrder {
+        idempotency_key: key.to_owned(),
+        fingerprint: bespoke::orders::fingerprint(&request),
+        product_id: "mug".into(),
+        catalog_version: "0f".repeat(32),
+        selection: serde_json::json!({"color": body, "size": "m"}),
+        quote: serde_json::json!({"currency": "EUR", "total": "12.50", "lines": [{"label": "base", "amount": "12.50"}]}),
+        preview_ref: Some(format!("previews/{key}.png")),
+        customer_ref: Some("cust-42".into()),
+        metadata: serde_json::json!({"note": "gift wrap", "n": 3}),
+    }
+}

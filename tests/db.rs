@@ -1,0 +1,577 @@
+//! Persistence through the library API, on SQLite always and on PostgreSQL when
+//! BESPOKE_TEST_POSTGRES_URL is set: idempotent creation (also under 50 concurrent creates and
+//! across two pools), the keyset feed, status filter, transitions, optimistic concurrency,
+//! events, catalog version snapshots, migrations on restart, durability settings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Barrier};
+
+use bespoke::db::{Db, DbError};
+use bespoke::orders::{Order, OrderFilter, Status};
+use common::db::{TestDb, new_order};
+
+fn all_ids(db: &Db, filter: OrderFilter, limit: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = db.list_orders(filter, cursor.as_deref(), limit).unwrap();
+        assert!(page.items.len() <= limit as usize);
+        ids.extend(page.items.into_iter().map(|o| o.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return ids,
+        }
+    }
+}
+
+#[test]
+fn same_key_same_body_returns_the_same_order_and_a_different_body_conflicts() {
+    for t in TestDb::all("idempotency") {
+        let db = t.open();
+        let (first, created) = db.create_order(new_order("key-1", "red")).unwrap();
+        assert!(created, "{}", t.name);
+        assert_eq!(first.status, Status::Submitted);
+        assert_eq!(first.version, 1);
+        assert_eq!(first.selection["color"], "red");
+        assert_eq!(first.quote["total"], "12.50");
+        assert_eq!(first.metadata["n"], 3);
+        assert_eq!(first.customer_ref.as_deref(), Some("cust-42"));
+        assert_eq!(first.preview_ref.as_deref(), Some("previews/key-1.png"));
+
+        let (again, created) = db.create_order(new_order("key-1", "red")).unwrap();
+        assert!(!created, "{}", t.name);
+        assert_eq!(again, first, "{}", t.name);
+
+        match db.create_order(new_order("key-1", "blue")) {
+            Err(DbError::IdempotencyConflict { existing_order }) => {
+                assert_eq!(existing_order, first.id)
+            }
+            other => panic!("{}: expected a conflict, got {other:?}", t.name),
+        }
+        // Another key is another order.
+        let (other, created) = db.create_order(new_order("key-2", "red")).unwrap();
+        assert!(created && other.id != first.id);
+        assert_eq!(db.get_order(&first.id).unwrap(), first);
+        assert_eq!(all_ids(&db, OrderFilter::default(), 10).len(), 2);
+    }
+}
+
+fn race_one_key(dbs: &[Db], name: &str) {
+    const N: usize = 50;
+    let barrier = Arc::new(Barrier::new(N));
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            let db = dbs[i % dbs.len()].clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                db.create_order(new_order("same-key", "green"))
+            })
+        })
+        .collect();
+    let results: Vec<(Order, bool)> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap_or_else(|e| panic!("{name}: {e}")))
+        .collect();
+    let created = results.iter().filter(|(_, c)| *c).count();
+    assert_eq!(created, 1, "{name}: exactly one create wins");
+    let ids: BTreeSet<&str> = results.iter().map(|(o, _)| o.id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "{name}: every caller sees the same order");
+    for db in dbs {
+        assert_eq!(all_ids(db, OrderFilter::default(), 100).len(), 1, "{name}");
+        let id = ids.iter().next().unwrap();
+        assert_eq!(
+            db.events(id).unwrap().len(),
+            1,
+            "{name}: one creation event"
+        );
+    }
+}
+
+#[test]
+fn fifty_parallel_creates_with_one_key_create_exactly_one_order() {
+    for t in TestDb::all("parallel_creates") {
+        let db = t.open_with(8);
+        race_one_key(&[db], t.name);
+    }
+}
+
+#[test]
+fn two_pools_on_one_database_share_orders_and_idempotency() {
+    for t in TestDb::all("two_pools") {
+        let a = t.open();
+        let b = t.open();
+        let (order, created) = a.create_order(new_order("shared", "red")).unwrap();
+        assert!(created);
+        assert_eq!(b.get_order(&order.id).unwrap(), order, "{}", t.name);
+        let (replayed, created) = b.create_order(new_order("shared", "red")).unwrap();
+        assert!(!created && replayed.id == order.id, "{}", t.name);
+        assert!(matches!(
+            b.create_order(new_order("shared", "blue")),
+            Err(DbError::IdempotencyConflict { .. })
+        ));
+        // A transition through one pool is seen, and enforced, through the other.
+        let moved = b.transition(&order.id, Status::Accepted, 1, None).unwrap();
+        assert_eq!(a.get_order(&order.id).unwrap().status, Status::Accepted);
+        assert!(matches!(
+            a.transition(&order.id, Status::Cancelled, 1, None),
+            Err(DbError::VersionConflict { current: 2 })
+        ));
+        assert_eq!(moved.version, 2);
+        // And the race on one key across both pools still creates one order.
+        let t2 = if t.name == "postgres" {
+            TestDb::postgres("two_pools race")
+        } else {
+            Some(TestDb::sqlite())
+        };
+        if let Some(t2) = t2 {
+            race_one_key(&[t2.open_with(6), t2.open_with(6)], t2.name);
+        }
+    }
+}
+
+#[test]
+fn cursor_pages_stay_stable_while_orders_are_inserted() {
+    for t in TestDb::all("cursor_pagination") {
+        let db = t.open();
+        let before: Vec<String> = (0..23)
+            .map(|i| {
+                db.create_order(new_order(&format!("k{i}"), "red"))
+                    .unwrap()
+                    .0
+                    .id
+            })
+            .collect();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut inserted = 0;
+        loop {
+            let page = db
+                .list_orders(OrderFilter::default(), cursor.as_deref(), 5)
+                .unwrap();
+            seen.extend(page.items.iter().map(|o| o.id.clone()));
+            // Concurrent writers between pages.
+            for _ in 0..3 {
+                db.create_order(new_order(&format!("late{inserted}"), "blue"))
+                    .unwrap();
+                inserted += 1;
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+            assert!(inserted < 1000, "{}: the feed never ends", t.name);
+        }
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "{}: no duplicates", t.name);
+        for id in &before {
+            assert!(unique.contains(id), "{}: skipped {id}", t.name);
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, seen, "{}: oldest first", t.name);
+        assert_eq!(&seen[..before.len()], &before[..]);
+    }
+}
+
+#[test]
+fn the_status_filter_lists_only_matching_orders() {
+    for t in TestDb::all("status_filter") {
+        let db = t.open();
+        let mut accepted = Vec::new();
+        let mut submitted = Vec::new();
+        for i in 0..12 {
+            let (o, _) = db.create_order(new_order(&format!("s{i}"), "red")).unwrap();
+            if i % 3 == 0 {
+                db.transition(&o.id, Status::Accepted, 1, None).unwrap();
+                accepted.push(o.id);
+            } else {
+                submitted.push(o.id);
+            }
+        }
+        let by = |s| OrderFilter { status: Some(s) };
+        assert_eq!(
+            all_ids(&db, by(Status::Accepted), 2),
+            accepted,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            all_ids(&db, by(Status::Submitted), 3),
+            submitted,
+            "{}",
+            t.name
+        );
+        assert!(all_ids(&db, by(Status::Shipped), 3).is_empty());
+        assert_eq!(all_ids(&db, OrderFilter::default(), 500).len(), 12);
+        let page = db.list_orders(by(Status::Accepted), None, 100).unwrap();
+        assert!(page.items.iter().all(|o| o.status == Status::Accepted));
+        assert_eq!(page.next_cursor, None);
+    }
+}
+
+#[test]
+fn legal_transitions_apply_and_illegal_ones_are_refused() {
+    for t in TestDb::all("transitions") {
+        let db = t.open();
+        let (o, _) = db.create_order(new_order("life", "red")).unwrap();
+        let mut version = o.version;
+        for to in [Status::Accepted, Status::InProduction, Status::Shipped] {
+            let moved = db.transition(&o.id, to, version, None).unwrap();
+            assert_eq!((moved.status, moved.version), (to, version + 1));
+            assert!(moved.updated_at >= moved.created_at);
+            version = moved.version;
+        }
+        for to in Status::ALL {
+            match db.transition(&o.id, to, version, None) {
+                Err(DbError::IllegalTransition { from, to: t2 }) => {
+                    assert_eq!((from, t2), (Status::Shipped, to))
+                }
+                other => panic!("{}: shipped → {to}: {other:?}", t.name),
+            }
+        }
+        let (o2, _) = db.create_order(new_order("skip", "red")).unwrap();
+        assert!(matches!(
+            db.transition(&o2.id, Status::Shipped, 1, None),
+            Err(DbError::IllegalTransition {
+                from: Status::Submitted,
+                to: Status::Shipped
+            })
+        ));
+        let unchanged = db.get_order(&o2.id).unwrap();
+        assert_eq!(
+            (unchanged.status, unchanged.version),
+            (Status::Submitted, 1)
+        );
+        let cancelled = db.transition(&o2.id, Status::Cancelled, 1, None).unwrap();
+        assert_eq!(cancelled.status, Status::Cancelled);
+        assert!(matches!(
+            db.transition(
+                "0190f1a2-b3c4-7d8e-9f00-112233445566",
+                Status::Accepted,
+                1,
+                None
+            ),
+            Err(DbError::NotFound)
+        ));
+    }
+}
+
+#[test]
+fn a_stale_version_is_a_typed_conflict_and_only_one_racer_wins() {
+    for t in TestDb::all("optimistic_concurrency") {
+        let db = t.open_with(6);
+        let (o, _) = db.create_order(new_order("occ", "red")).unwrap();
+        db.transition(&o.id, Status::Accepted, 1, None).unwrap();
+        match db.transition(&o.id, Status::Cancelled, 1, None) {
+            Err(DbError::VersionConflict { current }) => assert_eq!(current, 2),
+            other => panic!("{}: {other:?}", t.name),
+        }
+        // Ten order systems read version 2 and race: exactly one write lands.
+        let barrier = Arc::new(Barrier::new(10));
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let (db, barrier, id) = (db.clone(), Arc::clone(&barrier), o.id.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let to = if i % 2 == 0 {
+                        Status::InProduction
+                    } else {
+                        Status::Cancelled
+                    };
+                    db.transition(&id, to, 2, Some(format!("system {i}")))
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let wins: Vec<&Order> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(wins.len(), 1, "{}: {results:?}", t.name);
+        for r in &results {
+            if let Err(e) = r {
+                assert!(
+                    matches!(e, DbError::VersionConflict { current: 3 }),
+                    "{}: {e:?}",
+                    t.name
+                );
+            }
+        }
+        let now = db.get_order(&o.id).unwrap();
+        assert_eq!((now.status, now.version), (wins[0].status, 3));
+        assert_eq!(db.events(&o.id).unwrap().len(), 3);
+    }
+}
+
+#[test]
+fn the_event_history_records_creation_and_each_transition() {
+    for t in TestDb::all("events") {
+        let db = t.open();
+        let (o, _) = db.create_order(new_order("hist", "red")).unwrap();
+        db.transition(&o.id, Status::Accepted, 1, Some("checked".into()))
+            .unwrap();
+        db.transition(&o.id, Status::Cancelled, 2, Some("customer asked".into()))
+            .unwrap();
+        let events = db.events(&o.id).unwrap();
+        let summary: Vec<_> = events
+            .iter()
+            .map(|e| (e.version, e.from, e.to, e.note.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (1, None, Status::Submitted, None),
+                (
+                    2,
+                    Some(Status::Submitted),
+                    Status::Accepted,
+                    Some("checked")
+                ),
+                (
+                    3,
+                    Some(Status::Accepted),
+                    Status::Cancelled,
+                    Some("customer asked")
+                ),
+            ],
+            "{}",
+            t.name
+        );
+        assert!(events.iter().all(|e| e.order_id == o.id));
+        assert!(events.windows(2).all(|w| w[0].at <= w[1].at));
+        assert_eq!(events[0].at, o.created_at);
+        let json = serde_json::to_value(&events[1]).unwrap();
+        assert!(json["at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(json["from"], "submitted");
+        assert!(matches!(db.events("nope"), Err(DbError::NotFound)));
+    }
+}
+
+#[test]
+fn catalog_version_snapshots_round_trip_byte_for_byte() {
+    let files = bespoke::catalog::FileSet::from_dir(&common::repo()).unwrap();
+    let snapshot: Vec<(String, Vec<u8>)> = files
+        .paths()
+        .map(|p| (p.to_owned(), files.get(p).unwrap().to_vec()))
+        .collect();
+    assert!(
+        snapshot
+            .iter()
+            .any(|(_, b)| std::str::from_utf8(b).is_err()),
+        "binary assets included"
+    );
+    let pairs = |s: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> { s.to_vec() };
+    for t in TestDb::all("catalog_versions") {
+        let db = t.open();
+        let as_refs = snapshot.iter().map(|(p, b)| (p.as_str(), b.as_slice()));
+        assert!(db.put_catalog_version("v1", as_refs.clone()).unwrap());
+        assert!(
+            !db.put_catalog_version("v1", as_refs).unwrap(),
+            "idempotent"
+        );
+        // A second version sharing all but one file.
+        let mut edited = pairs(&snapshot);
+        edited[0].1.extend_from_slice(b"\n# edited\n");
+        edited.push(("catalog/new.yaml".into(), Vec::new()));
+        assert!(
+            db.put_catalog_version("v2", edited.iter().map(|(p, b)| (p.as_str(), b.as_slice())))
+                .unwrap()
+        );
+
+        let v1 = db.get_catalog_version("v1").unwrap();
+        assert_eq!(v1.files, snapshot, "{}", t.name);
+        assert_eq!(v1.info.file_count as usize, snapshot.len());
+        let total: usize = snapshot.iter().map(|(_, b)| b.len()).sum();
+        assert_eq!(v1.info.total_bytes as usize, total);
+        let mut edited_sorted = edited.clone();
+        edited_sorted.sort();
+        assert_eq!(db.get_catalog_version("v2").unwrap().files, edited_sorted);
+
+        let listed: Vec<String> = db
+            .list_catalog_versions()
+            .unwrap()
+            .into_iter()
+            .map(|v| v.hash)
+            .collect();
+        assert_eq!(listed, ["v1", "v2"]);
+        assert!(matches!(
+            db.get_catalog_version("v3"),
+            Err(DbError::NotFound)
+        ));
+        // The snapshot loads back into a catalog identical to the original.
+        let mut back = bespoke::catalog::FileSet::new();
+        for (p, b) in v1.files {
+            back.insert(p, b);
+        }
+        assert_eq!(back, files);
+        // Bounds are checked before anything is written.
+        let huge = vec![0u8; bespoke::db::MAX_SNAPSHOT_FILE_BYTES + 1];
+        assert!(matches!(
+            db.put_catalog_version("v4", [("a", huge.as_slice())]),
+            Err(DbError::Invalid(_))
+        ));
+        assert!(matches!(
+            db.get_catalog_version("v4"),
+            Err(DbError::NotFound)
+        ));
+    }
+}
+
+#[test]
+fn migrations_are_idempotent_on_restart_and_data_survives() {
+    for t in TestDb::all("migrations_restart") {
+        let first = t.open();
+        assert_eq!(first.migrations_run(), 2, "{}", t.name);
+        let (o, _) = first.create_order(new_order("persist", "red")).unwrap();
+        drop(first);
+        let second = t.open();
+        assert_eq!(second.migrations_run(), 0, "{}", t.name);
+        assert_eq!(second.get_order(&o.id).unwrap(), o);
+        let third = t.open();
+        assert_eq!(third.migrations_run(), 0);
+        second.ping().unwrap();
+        third.ping().unwrap();
+        assert_eq!(third.backend(), t.name);
+    }
+}
+
+#[test]
+fn durability_settings_are_applied() {
+    let t = TestDb::sqlite();
+    let db = t.open();
+    let settings: std::collections::BTreeMap<_, _> = db.settings().unwrap().into_iter().collect();
+    assert_eq!(settings["journal_mode"], "wal");
+    assert_eq!(settings["synchronous"], "2", "2 is FULL");
+    assert_eq!(settings["busy_timeout"], "10000");
+    assert_eq!(settings["foreign_keys"], "1");
+    // Every pooled connection carries them, not only the first.
+    let clones: Vec<_> = (0..4).map(|_| db.clone()).collect();
+    let handles: Vec<_> = clones
+        .into_iter()
+        .map(|d| std::thread::spawn(move || d.settings().unwrap()))
+        .collect();
+    for h in handles {
+        let s: std::collections::BTreeMap<_, _> = h.join().unwrap().into_iter().collect();
+        assert_eq!(s["synchronous"], "2");
+    }
+    if let Some(pg) = TestDb::postgres("durability") {
+        let db = pg.open();
+        let s: std::collections::BTreeMap<_, _> = db.settings().unwrap().into_iter().collect();
+        assert_eq!(s["synchronous_commit"], "on");
+    }
+}
+
+#[test]
+fn bad_input_is_a_typed_error_not_a_panic() {
+    for t in TestDb::all("bad_input") {
+        let db = t.open();
+        for bad in [
+            "",
+            "o1.",
+            "garbage",
+            "o1.zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+            &"x".repeat(10_000),
+        ] {
+            assert!(matches!(
+                db.list_orders(OrderFilter::default(), Some(bad), 10),
+                Err(DbError::BadCursor)
+            ));
+        }
+        let mut o = new_order("", "red");
+        assert!(matches!(
+            db.create_order(o.clone()),
+            Err(DbError::Invalid(_))
+        ));
+        o.idempotency_key = "k".into();
+        o.metadata = serde_json::json!({"x": "y".repeat(300_000)});
+        assert!(matches!(db.create_order(o), Err(DbError::Invalid(_))));
+        assert!(matches!(
+            db.get_order(&"x".repeat(100_000)),
+            Err(DbError::NotFound)
+        ));
+        assert!(matches!(
+            db.get_order("no-such-order"),
+            Err(DbError::NotFound)
+        ));
+        let (o, _) = db.create_order(new_order("note", "red")).unwrap();
+        assert!(matches!(
+            db.transition(&o.id, Status::Accepted, 1, Some("n".repeat(5000))),
+            Err(DbError::Invalid(_))
+        ));
+        // limit is clamped, never an error
+        assert_eq!(
+            db.list_orders(OrderFilter::default(), None, 0)
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+    assert!(matches!(
+        Db::connect("mysql://h/db"),
+        Err(DbError::BadUrl(_))
+    ));
+    assert!(matches!(
+        Db::connect("sqlite::memory:"),
+        Err(DbError::BadUrl(_))
+    ));
+}
+
+#[test]
+fn an_unreachable_postgres_is_unavailable() {
+    let err = Db::connect_with(
+        "postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+        &bespoke::db::DbOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DbError::Unavailable(_)), "{err:?}");
+}
+
+#[test]
+fn requiring_tls_fails_with_a_clear_error() {
+    // pq-sys is built without OpenSSL: libpq refuses the option before touching the network.
+    for mode in ["require", "verify-full"] {
+        let url = format!("postgres://postgres@127.0.0.1:5432/test?sslmode={mode}");
+        match Db::connect(&url) {
+            Err(DbError::BadUrl(msg)) => {
+                assert!(msg.contains("SSL support is not compiled in"), "{msg}");
+                assert!(msg.contains("docs/persistence.md"), "{msg}");
+            }
+            other => panic!("sslmode={mode}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn instances_starting_together_migrate_once() {
+    for t in TestDb::all("concurrent_starts") {
+        let url = t.url.clone();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let options = bespoke::db::DbOptions {
+                        max_connections: 2,
+                        ..Default::default()
+                    };
+                    Db::connect_with(&url, &options).map(|db| db.migrations_run())
+                })
+            })
+            .collect();
+        let runs: Vec<usize> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{}: {e}", t.name))
+            })
+            .collect();
+        assert_eq!(runs.iter().sum::<usize>(), 2, "{}: {runs:?}", t.name);
+        assert!(
+            runs.iter().all(|&n| n == 0 || n == 2),
+            "{}: {runs:?}",
+            t.name
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Safe reload over HTTP: a broken edit never replaces the serving catalog; good edits swap in; the watcher reloads on change.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::{test, web};
+use bespoke::app::App;
+use bespoke::config::{ApiKey, Scope, Settings};
+use serde_json::Value;
+
+const ADMIN: &str = "admin-secret";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// A private copy of the sample catalog.
+fn sample_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bespoke-reload-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["catalog", "rules", "assets"] {
+        copy_dir(&common::repo().join(sub), &dir.join(sub));
+    }
+    dir
+}
+
+fn app(dir: &Path) -> Arc<App> {
+    Arc::new(
+        App::start(Settings {
+            catalog_dir: dir.to_owned(),
+            api_keys: vec![ApiKey {
+                name: "ops".into(),
+                sha256: ApiKey::hash(ADMIN),
+                scopes: vec![Scope::Admin],
+            }],
+            ..Settings::default()
+        })
+        .unwrap(),
+    )
+}
+
+async fn get(app: &Arc<App>, uri: &str, post: bool) -> (StatusCode, Value) {
+    let svc = test::init_service(bespoke::http::build(web::Data::from(Arc::clone(app)))).await;
+    let req = if post {
+        test::TestRequest::post()
+    } else {
+        test::TestRequest::get()
+    };
+    let res = test::call_service(
+        &svc,
+        req.uri(uri)
+            .insert_header(("authorization", format!("Bearer {ADMIN}")))
+            .to_request(),
+    )
+    .await;
+    let status = res.status();
+    let body = test::read_body(res).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn edit(dir: &Path, file: &str, from: &str, to: &str) {
+    let p = dir.join(file);
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "{file} has no `{from}`");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+}
+
+#[actix_web::test]
+async fn a_broken_edit_keeps_the_old_version_serving() {
+    let dir = sample_copy("broken");
+    let app = app(&dir);
+    let (_, before) = get(&app, "/v1/products/classic-tee", false).await;
+    let v0 = before["version"].as_str().unwrap().to_owned();
+
+    // Break the product: an unknown key and a bad price.
+    edit(&dir, "catalog/classic-tee.yaml", "name:", "nmae:");
+    let (status, problem) = get(&app, "/v1/admin/reload", true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["type"], "/problems/catalog-rejected");
+    let diags = problem["diagnostics"].to_string();
+    assert!(
+        diags.contains("classic-tee.yaml"),
+        "diagnostics name the file: {diags}"
+    );
+
+    // Still serving the old version, and the status says the attempt was rejected.
+    let (status, after) = get(&app, "/v1/products/classic-tee", false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after["version"], v0.as_str());
+    let (_, st) = get(&app, "/v1/admin/catalog", false).await;
+    assert_eq!(st["last_reload"]["outcome"], "rejected");
+    assert_eq!(st["last_reload"]["trigger"], "admin");
+
+    // Fix it with a real change: the new version swaps in.
+    edit(&dir, "catalog/classic-tee.yaml", "nmae:", "name:");
+    edit(&dir, "catalog/classic-tee.yaml", "name: ", "name: Renamed ");
+    let (status, ok) = get(&app, "/v1/admin/reload", true).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    assert_eq!(ok["outcome"], "ok");
+    let (_, now) = get(&app, "/v1/products/classic-tee", false).await;
+    assert_ne!(now["version"], v0.as_str());
+    assert!(now["name"].as_str().unwrap().starts_with("Renamed "));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn in_flight_work_finishes_on_the_version_it_started_with() {
+    let dir = sample_copy("inflight");
+    let app = app(&dir);
+    let held = app.snapshot();
+    let v0 = held.version().to_owned();
+    edit(&dir, "catalog/classic-tee.yaml", "name: ", "name: Changed ");
+    assert_eq!(app.reload("admin").outcome, "ok");
+    assert_ne!(app.snapshot().version(), v0);
+    // The request that started before the swap still sees its own, whole snapshot.
+    assert_eq!(held.version(), v0);
+    let (p, engine) = held.product("classic-tee").unwrap();
+    assert!(!p.name.starts_with("Changed "));
+    assert!(engine.propagate(&Default::default()).unwrap().consistent);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn the_watcher_reloads_on_change_and_ignores_broken_saves() {
+    let dir = sample_copy("watch");
+    let app = app(&dir);
+    let v0 = app.snapshot().version().to_owned();
+    let _w = bespoke::app::watch::watch(Arc::clone(&app)).unwrap();
+    let wait_for = |pred: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !pred() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pred()
+    };
+
+    edit(&dir, "rules/apparel.yaml", "constraints:", "constraints: [");
+    assert!(
+        wait_for(&|| app.last_reload().is_some_and(|s| s.trigger == "watch")),
+        "the watcher saw the broken save"
+    );
+    assert_eq!(app.last_reload().unwrap().outcome, "rejected");
+    assert_eq!(app.snapshot().version(), v0);
+
+    edit(&dir, "rules/apparel.yaml", "constraints: [", "constraints:");
+    edit(&dir, "catalog/classic-tee.yaml", "name: ", "name: Watched ");
+    assert!(
+        wait_for(&|| app.snapshot().version() != v0),
+        "the watcher swapped in the fixed catalog"
+    );
+    let snap = app.snapshot();
+    assert!(
+        snap.product("classic-tee")
+            .unwrap()
+            .0
+            .name
+            .starts_with("Watched ")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
