@@ -48,7 +48,7 @@ impl ApiKey {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -100,6 +100,8 @@ pub struct Settings {
     pub work_limit: u64,
     /// Print logs as JSON lines.
     pub log_json: bool,
+    /// Resolution of the print file rendered for each order.
+    pub print_dpi: u32,
 }
 
 impl Default for Settings {
@@ -116,6 +118,7 @@ impl Default for Settings {
             watch: true,
             work_limit: crate::rules::engine::DEFAULT_WORK_LIMIT,
             log_json: false,
+            print_dpi: 150,
         }
     }
 }

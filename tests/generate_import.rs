@@ -29,7 +29,7 @@ fn val_of(p: &Product, o: usize, text: &str) -> Val {
         OptionKind::Choice(c) => Val::Choice(c.index_of(text).expect("a value")),
         OptionKind::Boolean { .. } => Val::Bool(text == "true"),
         OptionKind::Integer(_) | OptionKind::Quantity(_) => Val::Int(text.parse().unwrap()),
-        OptionKind::Text(_) => Val::Int(text.chars().count() as i64),
+        OptionKind::Text(_) | OptionKind::Upload(_) => Val::Int(text.chars().count() as i64),
     }
 }
 
@@ -208,6 +208,14 @@ fn domain_of(o: &OptionDef) -> Vec<Option<Val>> {
                 out.push(Some(Val::Int(v)));
                 v += r.step;
             }
+        }
+        OptionKind::Upload(_) => {
+            // An upload is seen through its presence (the length of its 64-digit id).
+            if !o.required {
+                out.push(None);
+            }
+            out.push(Some(Val::Int(64)));
+            return out;
         }
         OptionKind::Text(t) => {
             // Text is always seen through its length; an optional text may be empty.

@@ -12,9 +12,11 @@ use serde_json::{Value, json};
 const ADMIN: &str = "admin-secret";
 const FEED: &str = "feed-secret";
 
-fn settings(catalog: &std::path::Path) -> Settings {
+fn settings(catalog: &std::path::Path, db: &common::db::TestDb) -> Settings {
     Settings {
         catalog_dir: catalog.to_owned(),
+        database_url: db.url.clone(),
+        data_dir: db.dir().join("data"),
         api_keys: vec![
             ApiKey {
                 name: "ops".into(),
@@ -31,13 +33,27 @@ fn settings(catalog: &std::path::Path) -> Settings {
     }
 }
 
-fn app() -> web::Data<App> {
-    web::Data::new(App::start(settings(&common::repo())).unwrap())
+/// The app on a fresh SQLite database (kept alive by the returned guard).
+struct TestApp(web::Data<App>, #[allow(dead_code)] common::db::TestDb);
+
+impl std::ops::Deref for TestApp {
+    type Target = web::Data<App>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+fn app() -> TestApp {
+    let db = common::db::TestDb::sqlite();
+    TestApp(
+        web::Data::new(App::start(settings(&common::repo(), &db)).unwrap()),
+        db,
+    )
 }
 
 macro_rules! call {
     ($app:expr, $req:expr) => {{
-        let svc = test::init_service(bespoke::http::build($app.clone())).await;
+        let svc = test::init_service(bespoke::http::build(web::Data::clone(&$app))).await;
         let res = test::call_service(&svc, $req.to_request()).await;
         let status = res.status();
         let ctype = res
@@ -261,7 +277,7 @@ async fn health_openapi_and_unknown_routes() {
 #[actix_web::test]
 async fn responses_carry_a_request_id() {
     let app = app();
-    let svc = test::init_service(bespoke::http::build(app.clone())).await;
+    let svc = test::init_service(bespoke::http::build(web::Data::clone(&app))).await;
     let res = test::call_service(
         &svc,
         test::TestRequest::get()

@@ -42,6 +42,8 @@ fn app(dir: &Path) -> Arc<App> {
     Arc::new(
         App::start(Settings {
             catalog_dir: dir.to_owned(),
+            database_url: format!("sqlite://{}", dir.join("data/test.sqlite").display()),
+            data_dir: dir.join("data"),
             api_keys: vec![ApiKey {
                 name: "ops".into(),
                 sha256: ApiKey::hash(ADMIN),

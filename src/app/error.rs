@@ -36,6 +36,10 @@ pub enum AppError {
     IdempotencyConflict,
     #[error("the order changed meanwhile (current version {current}); re-read it and retry")]
     VersionConflict { current: i64 },
+    #[error(
+        "a status change needs the order version read: send If-Match (the ETag) or expected_version"
+    )]
+    PreconditionRequired,
     #[error("an order cannot go from `{from}` to `{to}`")]
     IllegalTransition { from: String, to: String },
     #[error("this request needs an API key with the `{0}` scope")]

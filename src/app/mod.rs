@@ -5,6 +5,7 @@
 //! validate-then-swap: a catalog with errors never replaces the one that is serving.
 
 pub mod error;
+pub mod orders;
 pub mod report;
 pub mod views;
 pub mod watch;
@@ -15,6 +16,9 @@ use std::time::SystemTime;
 
 use crate::catalog::{self, Catalog, FileSet, Product};
 use crate::config::Settings;
+use crate::db::Db;
+use crate::preview::upload::{FsUploadStore, UploadStore};
+use crate::preview::{PreviewConfig, Previewer};
 use crate::rules::{Engine, Selection};
 
 pub use error::AppError;
@@ -24,6 +28,7 @@ pub use error::AppError;
 pub struct Snapshot {
     pub catalog: Catalog,
     pub engines: BTreeMap<String, Engine>,
+    pub previewer: Previewer,
     pub files: Arc<FileSet>,
     pub warnings: serde_json::Value,
     pub loaded_at: SystemTime,
@@ -33,13 +38,26 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Builds a snapshot from catalog files; `Err` holds the diagnostics (as JSON) when the files have errors.
-    pub fn build(files: FileSet, work_limit: u64) -> Result<Snapshot, serde_json::Value> {
+    pub fn build(
+        files: FileSet,
+        work_limit: u64,
+        uploads: Option<Arc<dyn UploadStore>>,
+    ) -> Result<Snapshot, serde_json::Value> {
         let result = catalog::load(&files);
         let diagnostics = result.sources.to_json(&result.diagnostics);
         let catalog = match result.catalog {
             Some(c) if !result.has_errors() => c,
             _ => return Err(diagnostics),
         };
+        let previewer = Previewer::with_config(
+            &catalog,
+            &files,
+            PreviewConfig {
+                uploads,
+                ..PreviewConfig::default()
+            },
+        )
+        .map_err(|e| serde_json::json!({"error": format!("previews: {e}")}))?;
         let engines = catalog
             .products()
             .iter()
@@ -62,6 +80,7 @@ impl Snapshot {
         Ok(Snapshot {
             catalog,
             engines,
+            previewer,
             files: Arc::new(files),
             warnings: diagnostics,
             loaded_at: SystemTime::now(),
@@ -108,8 +127,12 @@ pub struct ReloadStatus {
 #[derive(Debug)]
 pub struct App {
     pub settings: Settings,
+    pub db: Db,
+    pub uploads: Arc<FsUploadStore>,
     current: RwLock<Arc<Snapshot>>,
     last_reload: Mutex<Option<ReloadStatus>>,
+    /// Recently used older catalog versions (orders pinned to them), rebuilt from the database.
+    old_snapshots: moka::sync::Cache<String, Arc<Snapshot>>,
 }
 
 fn now_secs() -> u64 {
@@ -123,8 +146,16 @@ impl App {
     pub fn start(settings: Settings) -> Result<App, AppError> {
         let files = FileSet::from_dir(&settings.catalog_dir)
             .map_err(|e| AppError::BadRequest(format!("cannot read the catalog: {e}")))?;
-        let snapshot = Snapshot::build(files, settings.work_limit)
+        let uploads = Arc::new(
+            FsUploadStore::new(settings.data_dir.join("uploads"))
+                .map_err(|e| AppError::Unavailable(format!("upload store: {e}")))?,
+        );
+        let store: Arc<dyn UploadStore> = uploads.clone();
+        let snapshot = Snapshot::build(files, settings.work_limit, Some(store))
             .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
+        let db = Db::connect(&settings.database_url)
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        pin_version(&db, &snapshot)?;
         let status = ReloadStatus {
             outcome: "ok".into(),
             trigger: "startup".into(),
@@ -134,8 +165,11 @@ impl App {
         };
         Ok(App {
             settings,
+            db,
+            uploads,
             current: RwLock::new(Arc::new(snapshot)),
             last_reload: Mutex::new(Some(status)),
+            old_snapshots: moka::sync::Cache::new(8),
         })
     }
 
@@ -175,7 +209,14 @@ impl App {
     }
 
     fn install(&self, files: FileSet, trigger: &str) -> ReloadStatus {
-        match Snapshot::build(files, self.settings.work_limit) {
+        let store: Arc<dyn UploadStore> = self.uploads.clone();
+        let built = Snapshot::build(files, self.settings.work_limit, Some(store)).and_then(|s| {
+            // A version is pinned (stored) before it serves, so its orders can always be re-read.
+            pin_version(&self.db, &s)
+                .map(|()| s)
+                .map_err(|e| serde_json::json!({"error": e.to_string()}))
+        });
+        match built {
             Err(diagnostics) => {
                 tracing::warn!(
                     trigger,
@@ -240,6 +281,18 @@ pub fn price_json(
     } else {
         Ok(serde_json::Value::Null)
     }
+}
+
+/// Stores a catalog version's files in the database (idempotent).
+fn pin_version(db: &Db, snapshot: &Snapshot) -> Result<(), AppError> {
+    let files: Vec<(&str, &[u8])> = snapshot
+        .files
+        .paths()
+        .filter_map(|p| snapshot.files.get(p).map(|b| (p, b)))
+        .collect();
+    db.put_catalog_version(snapshot.version(), files)
+        .map(|_| ())
+        .map_err(|e| AppError::Unavailable(format!("cannot store the catalog version: {e}")))
 }
 
 /// Turns JSON choices (in the order given) into text pairs for [`Selection::parse`].

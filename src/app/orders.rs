@@ -85,7 +85,8 @@ impl App {
         for (path, bytes) in stored.files {
             files.insert(path, bytes);
         }
-        let snap = Snapshot::build(files, self.settings.work_limit).map_err(|_| {
+        let store: Arc<dyn crate::preview::upload::UploadStore> = self.uploads.clone();
+        let snap = Snapshot::build(files, self.settings.work_limit, Some(store)).map_err(|_| {
             AppError::Internal(format!("stored catalog version {v} no longer loads"))
         })?;
         let snap = Arc::new(snap);
@@ -115,8 +116,8 @@ impl App {
             let summary = summary(&details);
             return Err(AppError::Invalid { summary, details });
         }
-        let quote = crate::pricing::quote(product, &sel)
-            .map_err(|e| AppError::Pricing(e.to_string()))?;
+        let quote =
+            crate::pricing::quote(product, &sel).map_err(|e| AppError::Pricing(e.to_string()))?;
         let preview_ref = self.print_preview_ref(&snap, product, &sel)?;
         let new = NewOrder {
             idempotency_key: req.idempotency_key,
@@ -132,6 +133,58 @@ impl App {
         Ok(self.db.create_order(new)?)
     }
 
+    /// Renders the print preview of a selection and keeps it under `data/prints/<etag>.png`;
+    /// the reference is that etag. `None` for products without a preview.
+    fn print_preview_ref(
+        &self,
+        snap: &Snapshot,
+        product: &crate::catalog::Product,
+        sel: &Selection,
+    ) -> Result<Option<String>, AppError> {
+        if product.preview.is_none() {
+            return Ok(None);
+        }
+        let r = snap
+            .previewer
+            .render_print(product, sel, self.settings.print_dpi)
+            .map_err(|e| AppError::Preview(e.to_string()))?;
+        let dir = self.settings.data_dir.join("prints");
+        let path = dir.join(format!("{}.png", r.etag));
+        if !path.exists() {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| {
+                    let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::now_v7().simple()));
+                    std::fs::write(&tmp, &r.bytes)?;
+                    std::fs::rename(&tmp, &path)
+                })
+                .map_err(|e| AppError::Unavailable(format!("cannot store the print file: {e}")))?;
+        }
+        Ok(Some(r.etag))
+    }
+
+    /// The print file of an order: kept from when it was placed, or rendered again from its
+    /// pinned catalog version.
+    pub fn order_print(&self, order: &Order) -> Result<Arc<[u8]>, AppError> {
+        if let Some(r) = &order.preview_ref
+            && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && let Ok(bytes) = std::fs::read(
+                self.settings
+                    .data_dir
+                    .join("prints")
+                    .join(format!("{r}.png")),
+            )
+        {
+            return Ok(bytes.into());
+        }
+        let (snap, sel) = self.order_selection(order)?;
+        let (product, _) = snap.product(&order.product_id)?;
+        let r = snap
+            .previewer
+            .render_print(product, &sel, self.settings.print_dpi)
+            .map_err(|e| AppError::Preview(e.to_string()))?;
+        Ok(r.bytes)
+    }
+
     pub fn order(&self, id: &str) -> Result<Order, AppError> {
         self.db.get_order(id).map_err(not_found(id))
     }
@@ -142,9 +195,7 @@ impl App {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Order>, AppError> {
-        Ok(self
-            .db
-            .list_orders(OrderFilter { status }, cursor, limit)?)
+        Ok(self.db.list_orders(OrderFilter { status }, cursor, limit)?)
     }
 
     pub fn order_events(&self, id: &str) -> Result<Vec<OrderEvent>, AppError> {

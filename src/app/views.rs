@@ -157,6 +157,9 @@ impl ProductDetail {
                         view.step = Some(r.step);
                         view.price_per_unit = r.price_per_unit.as_ref().map(dec);
                     }
+                    OptionKind::Upload(u) => {
+                        view.price = u.price.as_ref().map(dec);
+                    }
                     OptionKind::Text(t) => {
                         view.min_length = Some(t.min_len);
                         view.max_length = Some(t.max_len);

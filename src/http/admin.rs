@@ -110,3 +110,55 @@ pub async fn check(
     .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(report))
 }
+
+/// Stored catalog versions (every version that served, pinned for its orders), oldest first.
+#[utoipa::path(get, path = "/v1/admin/catalog-versions", tag = "admin",
+    responses((status = 200, description = "[{hash, file_count, total_bytes, created_at}]")),
+    security(("bearer" = ["admin"])))]
+#[get("/v1/admin/catalog-versions")]
+pub async fn versions(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::Admin)?;
+    let app2 = app.clone();
+    let list = web::block(move || app2.db.list_catalog_versions())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// A stored catalog version's files: `{hash, files: [{path, bytes, sha256, text}]}` (`text` for UTF-8 files).
+#[utoipa::path(get, path = "/v1/admin/catalog-versions/{hash}", tag = "admin",
+    params(("hash" = String, Path)),
+    responses((status = 200, description = "The version's files"), (status = 404, body = crate::http::problem::Problem)),
+    security(("bearer" = ["admin"])))]
+#[get("/v1/admin/catalog-versions/{hash}")]
+pub async fn version_files(
+    app: web::Data<App>,
+    req: HttpRequest,
+    hash: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::Admin)?;
+    let app2 = app.clone();
+    let h = hash.into_inner();
+    let h2 = h.clone();
+    let v = web::block(move || app2.db.get_catalog_version(&h2))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            crate::db::DbError::NotFound => AppError::UnknownCatalogVersion(h.clone()),
+            other => other.into(),
+        })?;
+    use sha2::Digest;
+    let files: Vec<serde_json::Value> = v
+        .files
+        .iter()
+        .map(|(path, bytes)| {
+            serde_json::json!({
+                "path": path,
+                "bytes": bytes.len(),
+                "sha256": crate::config::hex(&sha2::Sha256::digest(bytes)),
+                "text": std::str::from_utf8(bytes).ok(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"version": v.info, "files": files})))
+}

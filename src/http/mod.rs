@@ -4,6 +4,8 @@ pub mod admin;
 pub mod dto;
 pub mod middleware;
 pub mod openapi;
+pub mod orders;
+pub mod preview;
 pub mod problem;
 pub mod products;
 
@@ -30,6 +32,7 @@ pub fn build(
     >,
 > {
     let json_limit = app.settings.json_limit;
+    let upload_limit = app.settings.upload_limit;
     let cors = cors(&app.settings.cors_origins);
     actix_web::App::new()
         .app_data(app)
@@ -48,6 +51,20 @@ pub fn build(
         .service(products::list)
         .service(products::get_one)
         .service(products::configure)
+        .service(preview::preview)
+        .service(
+            web::resource("/v1/uploads")
+                .app_data(web::PayloadConfig::new(upload_limit))
+                .route(web::post().to(preview::upload)),
+        )
+        .service(orders::create)
+        .service(orders::list)
+        .service(orders::get_one)
+        .service(orders::transition)
+        .service(orders::events)
+        .service(orders::print)
+        .service(admin::versions)
+        .service(admin::version_files)
         .service(admin::status)
         .service(admin::reload)
         .service(
@@ -61,6 +78,9 @@ pub fn build(
 fn cors(origins: &[String]) -> Cors {
     let mut c = Cors::default()
         .allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_header(actix_web::http::header::HeaderName::from_static(
+            "x-request-id",
+        ))
         .allowed_headers([
             actix_web::http::header::CONTENT_TYPE,
             actix_web::http::header::AUTHORIZATION,
@@ -87,7 +107,7 @@ pub async fn healthz(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".into(),
         catalog_version: app.snapshot().version().to_owned(),
-        database: None,
+        database: Some(app.db.backend().to_owned()),
     })
 }
 
@@ -97,10 +117,15 @@ pub async fn healthz(app: web::Data<App>) -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, AppError> {
     let version = app.snapshot().version().to_owned();
+    let app2 = app.clone();
+    web::block(move || app2.db.ping())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ready".into(),
         catalog_version: version,
-        database: None,
+        database: Some(app.db.backend().to_owned()),
     }))
 }
 

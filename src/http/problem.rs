@@ -74,6 +74,7 @@ pub fn problem_of(e: &AppError) -> Problem {
                 SelectionError::OutOfRange { .. } => ("out-of-range", "Value out of range"),
                 SelectionError::InvalidText { .. } => ("invalid-text", "Text not allowed"),
                 SelectionError::Repeated { .. } => ("repeated-option", "Option chosen twice"),
+                SelectionError::InvalidUpload { .. } => ("invalid-upload", "Unknown upload"),
             };
             let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title, d)
                 .with("option", json!(s.option()));
@@ -144,6 +145,12 @@ pub fn problem_of(e: &AppError) -> Problem {
             d,
         )
         .with("current_version", json!(current)),
+        AppError::PreconditionRequired => Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Order version required",
+            d,
+        ),
         AppError::IllegalTransition { from, to } => Problem::new(
             StatusCode::CONFLICT,
             "illegal-transition",

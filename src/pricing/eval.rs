@@ -160,6 +160,7 @@ pub(crate) fn present_price(kind: &OptionKind, val: Option<Val>) -> Option<Decim
     match (kind, val) {
         (OptionKind::Boolean { price }, Some(Val::Bool(true))) => *price,
         (OptionKind::Text(t), Some(Val::Int(n))) if n > 0 => t.price,
+        (OptionKind::Upload(u), Some(Val::Int(n))) if n > 0 => u.price,
         _ => None,
     }
 }
@@ -427,6 +428,7 @@ fn option_line(product: &Product, o: OptId, val: Option<Val>, part: Part) -> (So
             )
         }
         (OptionKind::Boolean { .. }, Some(Val::Bool(b))) => (b.to_string(), opt.label.clone()),
+        (OptionKind::Upload(_), Some(Val::Int(_))) => ("uploaded".to_owned(), opt.label.clone()),
         (OptionKind::Integer(_), Some(Val::Int(n))) => {
             (n.to_string(), format!("{}: {n}", opt.label))
         }

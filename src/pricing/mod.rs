@@ -206,6 +206,14 @@ fn selection_vals(
                 }
                 Some(Val::Int(0))
             }
+            // An upload takes part by presence: the engine models it as a text of length 64 (its id).
+            (OptionKind::Upload(_), Some(Value::Text(_))) => Some(Val::Int(UPLOAD_LEN)),
+            (OptionKind::Upload(_), None) => {
+                if opt.required {
+                    missing.push(opt.id.clone());
+                }
+                Some(Val::Int(0))
+            }
             (_, Some(v)) => return Err(invalid(v)),
             (_, None) => {
                 if opt.required {
@@ -222,6 +230,9 @@ fn selection_vals(
     Ok(vals)
 }
 
+/// The length the engine gives a present upload (its content-hash id).
+pub(crate) const UPLOAD_LEN: i64 = 64;
+
 /// Whether an option of this kind has a price of its own.
 pub(crate) fn price_relevant_kind(kind: &OptionKind) -> bool {
     match kind {
@@ -230,6 +241,7 @@ pub(crate) fn price_relevant_kind(kind: &OptionKind) -> bool {
         OptionKind::Integer(r) => r.price_per_unit.is_some(),
         OptionKind::Text(t) => t.price.is_some() || t.price_per_char.is_some(),
         OptionKind::Quantity(_) => false,
+        OptionKind::Upload(u) => u.price.is_some(),
     }
 }
 

@@ -1822,7 +1822,7 @@ pub fn with_prices(product: &crate::catalog::Product, seed: u64) -> crate::catal
                 booleans.push(o);
             }
             OptionKind::Integer(r) => r.price_per_unit = Some(cents(rng.between(100, 5_000))),
-            OptionKind::Text(_) | OptionKind::Quantity(_) => {}
+            OptionKind::Text(_) | OptionKind::Quantity(_) | OptionKind::Upload(_) => {}
         }
     }
     let span = p.span;

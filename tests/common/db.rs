@@ -68,6 +68,18 @@ impl TestDb {
         v
     }
 
+    /// A private temporary directory of this database (SQLite), or a fresh one (PostgreSQL).
+    pub fn dir(&self) -> PathBuf {
+        match &self.dir {
+            Some(d) => d.clone(),
+            None => {
+                let d = std::env::temp_dir().join(unique("bespoke_pgdata"));
+                std::fs::create_dir_all(&d).unwrap();
+                d
+            }
+        }
+    }
+
     pub fn open(&self) -> Db {
         self.open_with(4)
     }

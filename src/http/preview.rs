@@ -1,0 +1,162 @@
+//! Preview images (ETag, 304, immutable caching when the URL pins the product version) and customer uploads.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::{self, App, AppError};
+use crate::http::dto::MAX_CHOICES;
+use crate::preview::render::ImageFormat;
+use crate::preview::upload::{UploadLimits, UploadStore, accept};
+use crate::preview::{PreviewError, RenderRequest};
+
+/// Default preview width in pixels.
+pub const DEFAULT_WIDTH: u32 = 512;
+
+fn preview_error(e: PreviewError) -> AppError {
+    match e {
+        PreviewError::Width { .. } | PreviewError::Dpi { .. } | PreviewError::Size { .. } => {
+            AppError::BadRequest(e.to_string())
+        }
+        PreviewError::NoPreview(_) => AppError::BadRequest(e.to_string()),
+        PreviewError::Upload(_) => AppError::Upload(e.to_string()),
+        other => AppError::Preview(other.to_string()),
+    }
+}
+
+/// The preview image of a selection. Query: `v` (the product version, pins the URL: the
+/// response is then cacheable forever), `width` (64–2048, default 512), `format`
+/// (`png`, `webp`, `jpeg`), and the choices as `option=value`.
+#[utoipa::path(get, path = "/v1/products/{id}/preview", tag = "storefront",
+    params(("id" = String, Path, description = "Product id"),
+        ("v" = Option<String>, Query, description = "Product version the URL pins"),
+        ("width" = Option<u32>, Query, description = "Width in pixels, 64–2048"),
+        ("format" = Option<String>, Query, description = "png (default), webp or jpeg")),
+    responses((status = 200, description = "The image", content_type = "image/png"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, body = crate::http::problem::Problem),
+        (status = 404, body = crate::http::problem::Problem),
+        (status = 422, body = crate::http::problem::Problem)))]
+#[get("/v1/products/{id}/preview")]
+pub async fn preview(
+    app: web::Data<App>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    if query.len() > MAX_CHOICES + 3 {
+        return Err(AppError::BadRequest(format!(
+            "at most {MAX_CHOICES} choices in a preview URL"
+        )));
+    }
+    let mut version = None;
+    let mut width = DEFAULT_WIDTH;
+    let mut format = ImageFormat::Png;
+    let mut pairs = Vec::new();
+    for (k, v) in query {
+        match k.as_str() {
+            "v" => version = Some(v),
+            "width" => {
+                width = v.parse().map_err(|_| {
+                    AppError::BadRequest(format!("width `{v}` is not a whole number of pixels"))
+                })?;
+            }
+            "format" => {
+                format = ImageFormat::parse(&v).ok_or_else(|| {
+                    AppError::BadRequest(format!("format `{v}`: use png, webp or jpeg"))
+                })?;
+            }
+            _ => pairs.push((k, v)),
+        }
+    }
+    let snap = app.snapshot();
+    let id = id.into_inner();
+    let (product, _) = snap.product(&id)?;
+    let sel = app::selection(product, pairs, None)?;
+    let request = RenderRequest { width, format };
+    let key = snap
+        .previewer
+        .key(product, &sel, &request)
+        .map_err(preview_error)?;
+    let etag = format!("\"{}\"", key.as_str());
+    let pinned = version.as_deref() == Some(product.version.as_str());
+    let cache_control = if pinned {
+        "public, max-age=31536000, immutable"
+    } else if version.is_some() {
+        // A stale version: this is the current product's image, which may change again.
+        "no-cache"
+    } else {
+        "public, max-age=60"
+    };
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish());
+    }
+    let snap2 = snap.clone();
+    let rendered = web::block(move || {
+        let (product, _) = snap2.product(&id)?;
+        snap2
+            .previewer
+            .render(product, &sel, &request)
+            .map_err(preview_error)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(rendered.content_type),
+        ))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .body(rendered.bytes.to_vec()))
+}
+
+/// A stored upload.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadView {
+    /// Content hash (hex SHA-256 of the re-encoded PNG): use it as the upload option's value.
+    pub id: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Upload a customer image (PNG, JPEG or WebP as the raw body). It is decoded with limits,
+/// re-encoded as PNG (metadata dropped) and stored by content hash.
+#[utoipa::path(post, path = "/v1/uploads", tag = "storefront",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The image file"),
+    responses((status = 201, body = UploadView),
+        (status = 413, body = crate::http::problem::Problem),
+        (status = 422, body = crate::http::problem::Problem)))]
+pub async fn upload(app: web::Data<App>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+    let limits = UploadLimits {
+        max_bytes: app.settings.upload_limit,
+        ..UploadLimits::default()
+    };
+    let app2 = app.clone();
+    let up = web::block(move || {
+        let up = accept(&body, &limits).map_err(|e| AppError::Upload(e.to_string()))?;
+        app2.uploads
+            .put(&up)
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        Ok::<_, AppError>(up)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Created().json(UploadView {
+        id: up.id,
+        content_type: up.content_type.to_owned(),
+        width: up.width,
+        height: up.height,
+    }))
+}
