@@ -8,7 +8,7 @@ use std::process::Command;
 
 use bespoke::catalog::{self, Catalog};
 use bespoke::merchant::diff::{
-    Count, OrderImpact, StoredOrder, check_orders, diff_catalogs, orders_text,
+    Count, OrderImpact, StoredOrder, check_orders, diff_catalogs, orders_text, quoted_total,
 };
 use bespoke::merchant::tests::Suite;
 use num_bigint::BigUint;
@@ -121,7 +121,7 @@ fn failing_cases_report_what_was_expected_and_where() {
     let report = suite.run(bespoke::rules::engine::DEFAULT_WORK_LIMIT, None);
     assert_eq!(
         (report.passed(), report.failed()),
-        (1, 4),
+        (1, 5),
         "{}",
         report.to_text()
     );
@@ -154,6 +154,15 @@ fn failing_cases_report_what_was_expected_and_where() {
     );
     assert!(f.message.contains("are [lid-not-small]"), "{}", f.message);
 
+    let f = &by_name("wrong price").failures[0];
+    assert_eq!(f.check, "price");
+    assert!(
+        f.message
+            .starts_with("expected a total of 11.00, the quote is 10.00 ("),
+        "{}",
+        f.message
+    );
+
     let f = &by_name("wrong validity").failures[0];
     assert_eq!(f.check, "valid");
     assert_eq!(
@@ -166,7 +175,7 @@ fn failing_cases_report_what_was_expected_and_where() {
     let (code, out, err) = bespoke(&["test", "--catalog", s(&dir)]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        out.contains("test result: FAILED. 1 passed; 4 failed"),
+        out.contains("test result: FAILED. 1 passed; 5 failed"),
         "{out}"
     );
     assert!(
@@ -180,8 +189,8 @@ fn failing_cases_report_what_was_expected_and_where() {
     assert_eq!(code, 1);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["ok"], false);
-    assert_eq!(doc["failed"], 4);
-    assert_eq!(doc["tests"].as_array().unwrap().len(), 5);
+    assert_eq!(doc["failed"], 5);
+    assert_eq!(doc["tests"].as_array().unwrap().len(), 6);
     // A filter runs only the matching cases.
     let (code, out, _) = bespoke(&["test", "green", "--catalog", s(&dir)]);
     assert_eq!(code, 0, "{out}");
@@ -395,6 +404,17 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
     assert!(
         text.contains("order o1 (mug): priced differently: 10.00 -> 12.00"),
         "{text}"
+    );
+    // With the pricing engine's quote: the new mug costs 12.00.
+    let mut o6 = orders[5].clone();
+    assert!(check_orders(&new, [&o6], &quoted_total).is_empty());
+    o6.total = Some("11.00".parse().unwrap());
+    assert_eq!(
+        check_orders(&new, [&o6], &quoted_total)[0].impacts,
+        vec![OrderImpact::Repriced {
+            before: "11.00".parse().unwrap(),
+            after: "12.00".parse().unwrap()
+        }]
     );
     // Without a stored total the price is not compared.
     let mut o1 = orders[0].clone();

@@ -6,8 +6,7 @@ mod common;
 use std::process::Command;
 use std::sync::Arc;
 
-use bespoke::catalog::expr::Val;
-use bespoke::catalog::model::{OptionKind, PriceEffect, Product, Value};
+use bespoke::catalog::model::{OptionKind, Product, Value};
 use bespoke::catalog::{self};
 use bespoke::merchant::csv::{CsvError, CsvImport, import_csv};
 use bespoke::rules::{Engine, Selection};
@@ -32,30 +31,6 @@ fn load(imp: &CsvImport) -> Arc<Product> {
     r.catalog.unwrap().product(&imp.id).unwrap().clone()
 }
 
-/// The unit price of a full selection from the product's price lines: base price, value
-/// surcharges and `add` rules whose condition holds (what an import emits).
-fn price_of(p: &Product, sel: &Selection) -> Decimal {
-    let get = |o: usize| match sel.get(o) {
-        Some(Value::Choice(i)) => Some(Val::Choice(*i)),
-        _ => None,
-    };
-    let mut total = p.base_price;
-    for (o, def) in p.options.iter().enumerate() {
-        if let (OptionKind::Choice(c), Some(Value::Choice(i))) = (&def.kind, sel.get(o)) {
-            total += c.values[*i].price.unwrap_or_default();
-        }
-    }
-    for r in &p.price_rules {
-        if r.condition.as_ref().is_none_or(|c| c.eval(&get)) {
-            match r.effect {
-                PriceEffect::Add(a) => total += a,
-                _ => panic!("an import only writes `add` price rules"),
-            }
-        }
-    }
-    total
-}
-
 /// Every combination of the product's choice values, as selections.
 fn combinations(p: &Product) -> Vec<Selection> {
     let mut out = vec![Selection::default()];
@@ -78,7 +53,7 @@ fn combinations(p: &Product) -> Vec<Selection> {
 }
 
 /// The round trip: sold variants valid at their CSV price, other combinations invalid, and the
-/// count equal to the number of variants. `sold` holds (source values per option, price).
+/// count equal to the number of variants; each variant's quote is its CSV price. `sold` holds (source values per option, price).
 fn round_trip(imp: &CsvImport, sold: &[(Vec<String>, Decimal)]) {
     let p = load(imp);
     let engine = Engine::new(p.clone());
@@ -97,7 +72,12 @@ fn round_trip(imp: &CsvImport, sold: &[(Vec<String>, Decimal)]) {
         assert_eq!(ok, want.is_some(), "{source:?}\n{}", imp.rules_yaml);
         if let Some((_, price)) = want {
             valid += 1;
-            assert_eq!(price_of(&p, &sel), *price, "{source:?}\n{}", imp.rules_yaml);
+            assert_eq!(
+                bespoke::pricing::quote(&p, &sel).unwrap().total,
+                *price,
+                "{source:?}\n{}",
+                imp.rules_yaml
+            );
         }
     }
     assert_eq!(valid, sold.len());

@@ -142,6 +142,7 @@ pub fn option_shape(p: &Product, o: usize) -> String {
         OptionKind::Integer(r) => format!("integer {}..{} step {}{req}", r.min, r.max, r.step),
         OptionKind::Quantity(r) => format!("quantity {}..{} step {}", r.min, r.max, r.step),
         OptionKind::Text(t) => format!("text of {}..{} characters{req}", t.min_len, t.max_len),
+        OptionKind::Upload(u) => format!("image upload ({:?}){req}", u.fit).to_lowercase(),
     }
 }
 
@@ -542,6 +543,13 @@ pub struct OrderFinding {
     pub order: String,
     pub product: String,
     pub impacts: Vec<OrderImpact>,
+}
+
+/// The pricing function for [`check_orders`] in production: the pricing engine's quoted total.
+pub fn quoted_total(p: &Product, sel: &Selection) -> Result<Decimal, String> {
+    crate::pricing::quote(p, sel)
+        .map(|q| q.total)
+        .map_err(|e| e.to_string())
 }
 
 /// Checks stored orders against a (new) catalog: which would now be invalid or priced

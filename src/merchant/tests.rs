@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use num_bigint::BigUint;
+use rust_decimal::Decimal;
 
 use super::yamlread::{Reader, get};
 use crate::catalog::expr::did_you_mean;
@@ -39,6 +40,8 @@ pub const CASE_KEYS: &[&str] = &[
     "violated",
     "messages",
     "count",
+    "price",
+    "price_range",
 ];
 
 /// One expectation of a case, with where it was written.
@@ -79,6 +82,10 @@ pub enum CheckKind {
     Messages(BTreeSet<String>),
     /// The number of valid configurations extending the choices.
     Count(BigUint),
+    /// The quoted total of the configuration (the choices, then defaults for the rest).
+    Price(Decimal),
+    /// The lowest and highest total over the valid completions of the choices.
+    PriceRange(Decimal, Decimal),
 }
 
 /// One test case, resolved against its product.
@@ -479,6 +486,21 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, model: &Model, node: &Node)
                     None => r.wrong_type(v, "a whole number", "`count`"),
                 }
             }
+            "price" => {
+                if let Some(d) = money(r, v) {
+                    push(kn.span, CheckKind::Price(d));
+                }
+            }
+            "price_range" => {
+                let bounds: Vec<Decimal> = match &v.kind {
+                    NodeKind::Seq(xs) => xs.iter().filter_map(|x| money(r, x)).collect(),
+                    _ => Vec::new(),
+                };
+                match bounds.as_slice() {
+                    [lo, hi] => push(kn.span, CheckKind::PriceRange(*lo, *hi)),
+                    _ => r.wrong_type(v, "a list [min, max] of two amounts", "`price_range`"),
+                }
+            }
             "available" | "only" => {
                 for (ok, okn, vals) in r.entries(v, &format!("`{key}`")).unwrap_or_default() {
                     let Some(o) = option(r, p, &ok, okn.span) else {
@@ -619,6 +641,23 @@ fn read_case(r: &mut Reader, product: &Arc<Product>, model: &Model, node: &Node)
     })
 }
 
+/// An amount as written (`"19.00"` or `19.5`), exact.
+fn money(r: &mut Reader, node: &Node) -> Option<Decimal> {
+    let text = r.text(node, "an amount")?;
+    match text.trim().parse::<Decimal>() {
+        Ok(d) => Some(d),
+        Err(_) => {
+            r.error(
+                Code::InvalidMoney,
+                node.span,
+                format!("`{text}` is not an amount"),
+                Some("write amounts as decimal strings such as \"19.00\"".into()),
+            );
+            None
+        }
+    }
+}
+
 // ---- running ----
 
 /// The configuration validity is judged on: the choices, then each unchosen option's default.
@@ -664,6 +703,8 @@ fn check_name(k: &CheckKind) -> &'static str {
         CheckKind::Violated(_) => "violated",
         CheckKind::Messages(_) => "messages",
         CheckKind::Count(_) => "count",
+        CheckKind::Price(_) => "price",
+        CheckKind::PriceRange(..) => "price_range",
     }
 }
 
@@ -903,6 +944,33 @@ fn run_case(engine: &Engine, file: &str, case: &Case) -> CaseResult {
                     _ => None,
                 }
             }
+            CheckKind::Price(want) => {
+                match crate::pricing::quote(p, &with_defaults(p, &case.given)) {
+                    Ok(q) if q.total == *want => None,
+                    Ok(q) => Some(format!(
+                        "expected a total of {want}, the quote is {} ({})",
+                        q.total,
+                        q.lines
+                            .iter()
+                            .map(|l| format!("{} {}", l.label, l.amount))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )),
+                    Err(e) => Some(format!(
+                        "expected a total of {want}, but there is no quote: {e}"
+                    )),
+                }
+            }
+            CheckKind::PriceRange(lo, hi) => match crate::pricing::range(engine, &case.given) {
+                Ok(rg) if (rg.min, rg.max) == (*lo, *hi) => None,
+                Ok(rg) => Some(format!(
+                    "expected prices from {lo} to {hi}, found {} to {}",
+                    rg.min, rg.max
+                )),
+                Err(e) => Some(format!(
+                    "expected prices from {lo} to {hi}, but there is no range: {e}"
+                )),
+            },
             CheckKind::Count(want) => match engine.count(&case.given) {
                 Ok(n) if n == *want => None,
                 Ok(n) => Some(format!("expected {want} valid configurations, found {n}")),
