@@ -299,6 +299,10 @@ fn diff_reports_options_values_counts_and_rules() {
     assert_eq!(m.rules_removed, vec!["lid-not-small"]);
     assert_eq!(m.rules_changed, vec!["no-green-large"]);
     assert!(m.base_price_changed);
+    let ten = Decimal::new(1000, 2);
+    let twelve = Decimal::new(1200, 2);
+    assert_eq!(m.prices_before, Some((ten, ten)));
+    assert_eq!(m.prices_after, Some((twelve, twelve)));
 
     // The same catalog compared with itself: nothing changed.
     let same = diff_catalogs(&old, &old, 1_000_000);
@@ -439,6 +443,10 @@ fn diff_cli_text_and_json() {
     );
     assert!(out.contains("~ mug: changed"), "{out}");
     assert!(out.contains("    configurations: 13 -> 10"), "{out}");
+    assert!(
+        out.contains("    prices: 10.00 to 10.00 -> 12.00 to 12.00"),
+        "{out}"
+    );
     assert!(out.contains("    values removed: size=S"), "{out}");
     assert!(
         out.contains("1 added, 1 removed, 1 changed, 1 unchanged"),

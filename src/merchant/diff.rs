@@ -67,6 +67,10 @@ pub struct ProductDiff {
     pub values_removed: Vec<(String, String)>,
     pub count_before: Count,
     pub count_after: Count,
+    /// The exact lowest and highest total over all valid configurations (default quantity);
+    /// `None` when unknown (no valid configuration, or the work limit).
+    pub prices_before: Option<(Decimal, Decimal)>,
+    pub prices_after: Option<(Decimal, Decimal)>,
     /// Constraint ids.
     pub rules_added: Vec<String>,
     pub rules_removed: Vec<String>,
@@ -104,6 +108,13 @@ fn count(p: &Arc<Product>, work_limit: u64) -> Count {
         Ok(n) => Count::Exact(n),
         Err(e) => Count::Unknown(e.to_string()),
     }
+}
+
+fn prices(p: &Arc<Product>, work_limit: u64) -> Option<(Decimal, Decimal)> {
+    let engine = Engine::new(p.clone()).with_work_limit(work_limit);
+    crate::pricing::range(&engine, &Selection::default())
+        .ok()
+        .map(|r| (r.min, r.max))
 }
 
 /// Compares two catalogs product by product.
@@ -159,6 +170,8 @@ pub fn diff_products(old: &Arc<Product>, new: &Arc<Product>, work_limit: u64) ->
         values_removed: Vec::new(),
         count_before: count(old, work_limit),
         count_after: count(new, work_limit),
+        prices_before: prices(old, work_limit),
+        prices_after: prices(new, work_limit),
         rules_added: Vec::new(),
         rules_removed: Vec::new(),
         rules_changed: Vec::new(),
@@ -432,6 +445,16 @@ impl CatalogDiff {
                 "    configurations: {} -> {}\n",
                 d.count_before, d.count_after
             ));
+            if d.prices_before != d.prices_after {
+                let show = |p: &Option<(Decimal, Decimal)>| {
+                    p.map_or_else(|| "unknown".to_owned(), |(a, b)| format!("{a} to {b}"))
+                };
+                s.push_str(&format!(
+                    "    prices: {} -> {}\n",
+                    show(&d.prices_before),
+                    show(&d.prices_after)
+                ));
+            }
             let line = |s: &mut String, what: &str, items: &[String]| {
                 if !items.is_empty() {
                     s.push_str(&format!("    {what}: {}\n", items.join(", ")));
@@ -489,6 +512,8 @@ impl CatalogDiff {
                 "new_version": d.new_version,
                 "count_before": d.count_before.json(),
                 "count_after": d.count_after.json(),
+                "prices_before": d.prices_before.map(|(a, b)| serde_json::json!({"min": a.to_string(), "max": b.to_string()})),
+                "prices_after": d.prices_after.map(|(a, b)| serde_json::json!({"min": a.to_string(), "max": b.to_string()})),
                 "options_added": d.options_added,
                 "options_removed": d.options_removed,
                 "options_changed": d.options_changed.iter().map(|c| serde_json::json!({"option": c.option, "before": c.before, "after": c.after})).collect::<Vec<_>>(),
