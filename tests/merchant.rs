@@ -362,6 +362,12 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
             &[("size", "M"), ("color", "blue"), ("handle", "square")],
             "12.00",
         ),
+        order(
+            "o7",
+            "mug",
+            &[("size", "M"), ("color", "blue"), ("handle", "round")],
+            "10.00",
+        ),
     ];
     // In-memory pricing: the product's base price (the real quote plugs in the same way).
     let price = |p: &bespoke::catalog::Product,
@@ -376,16 +382,18 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
     };
     assert_eq!(
         by("o1").unwrap(),
-        vec![
-            OrderImpact::Invalid {
-                violated: vec![],
-                missing: vec!["handle".into()]
-            },
-            OrderImpact::Repriced {
-                before: "10.00".parse().unwrap(),
-                after: "12.00".parse().unwrap()
-            },
-        ]
+        vec![OrderImpact::Invalid {
+            violated: vec![],
+            missing: vec!["handle".into()]
+        }],
+        "an invalid order is not re-priced"
+    );
+    assert_eq!(
+        by("o7").unwrap(),
+        vec![OrderImpact::Repriced {
+            before: "10.00".parse().unwrap(),
+            after: "12.00".parse().unwrap()
+        }]
     );
     assert!(
         matches!(by("o2").unwrap().as_slice(), [OrderImpact::Unreadable(e)] if e.contains("`S` is not a value of `size`"))
@@ -406,7 +414,7 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
         "{text}"
     );
     assert!(
-        text.contains("order o1 (mug): priced differently: 10.00 -> 12.00"),
+        text.contains("order o7 (mug): priced differently: 10.00 -> 12.00"),
         "{text}"
     );
     // With the pricing engine's quote: the new mug costs 12.00.
@@ -421,10 +429,9 @@ fn stored_orders_now_invalid_or_repriced_are_found() {
         }]
     );
     // Without a stored total the price is not compared.
-    let mut o1 = orders[0].clone();
-    o1.total = None;
-    let found = check_orders(&new, [&o1], &price);
-    assert_eq!(found[0].impacts.len(), 1);
+    let mut o7 = orders[6].clone();
+    o7.total = None;
+    assert!(check_orders(&new, [&o7], &price).is_empty());
 }
 
 #[test]
@@ -466,4 +473,112 @@ fn diff_cli_text_and_json() {
     assert_eq!(code, 1, "{err}");
     let _ = std::fs::remove_dir_all(&old);
     let _ = std::fs::remove_dir_all(&new);
+}
+
+#[test]
+fn diff_checks_the_open_orders_of_a_database() {
+    let old_dir = write_dir("db-old", &fixture("mug-old.txt"), &[]);
+    let new_dir = write_dir("db-new", &fixture("mug-new.txt"), &[]);
+    let db_path = std::env::temp_dir().join(format!(
+        "bespoke-merchant-{}-orders.sqlite",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&db_path);
+    let url = format!("sqlite://{}", db_path.display());
+    let db = bespoke::db::Db::connect(&url).unwrap();
+    // Orders as the service stores them: the normalized selection and the quote's JSON.
+    let old = load(&fixture("mug-old.txt"));
+    let place = |key: &str, product: &str, choices: &[(&str, &str)]| {
+        let p = old.product(product).unwrap();
+        let pairs: Vec<(String, String)> = choices
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let sel = bespoke::rules::Selection::parse(p, &pairs).unwrap();
+        let quote = bespoke::pricing::quote(p, &sel).unwrap();
+        let selection: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect();
+        let (order, _) = db
+            .create_order(bespoke::orders::NewOrder {
+                idempotency_key: key.into(),
+                fingerprint: key.into(),
+                product_id: product.into(),
+                catalog_version: old.version.clone(),
+                selection: serde_json::Value::Object(selection),
+                quote: serde_json::to_value(&quote).unwrap(),
+                preview_ref: None,
+                customer_ref: None,
+                metadata: serde_json::Value::Null,
+            })
+            .unwrap();
+        order
+    };
+    let a = place(
+        "a",
+        "mug",
+        &[("size", "M"), ("color", "red"), ("lid", "false")],
+    );
+    let b = place("b", "mug", &[("size", "M"), ("color", "blue")]);
+    place("c", "plate", &[("rim", "gold")]);
+    let d = place("d", "bowl", &[("depth", "deep")]);
+    db.transition(&d.id, bespoke::orders::Status::Cancelled, d.version, None)
+        .unwrap();
+    drop(db);
+
+    let (code, out, err) = bespoke(&["diff", s(&old_dir), s(&new_dir), "--database-url", &url]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "order {} (mug): its choices no longer read: unknown option `lid`",
+            a.id
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("order {} (mug): now invalid: misses handle", b.id)),
+        "{out}"
+    );
+    assert!(!out.contains("cannot be priced"), "{out}");
+    assert!(out.contains("2 of 3 open orders affected"), "{out}");
+    assert!(
+        !out.contains(&d.id),
+        "cancelled orders are not checked: {out}"
+    );
+
+    let (code, out, _) = bespoke(&[
+        "diff",
+        s(&old_dir),
+        s(&new_dir),
+        "--database-url",
+        &url,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["orders"]["checked"], 3);
+    let affected = doc["orders"]["affected"].as_array().unwrap();
+    assert_eq!(affected.len(), 2);
+    let kinds: Vec<&str> = affected[1]["impacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["invalid"]);
+
+    // An unreachable database is an error, not an empty report.
+    let (code, _, err) = bespoke(&[
+        "diff",
+        s(&old_dir),
+        s(&new_dir),
+        "--database-url",
+        "mysql://h/db",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reading orders"), "{err}");
+    let _ = std::fs::remove_file(&db_path);
+    let _ = std::fs::remove_dir_all(&old_dir);
+    let _ = std::fs::remove_dir_all(&new_dir);
 }

@@ -33,6 +33,46 @@ pub struct DiffArgs {
     /// Work limit for the rules engine (per count).
     #[arg(long, default_value_t = crate::rules::engine::DEFAULT_WORK_LIMIT)]
     pub(crate) work_limit: u64,
+    /// Also check the open orders stored in this database (sqlite://path or postgres://...)
+    /// against NEW: which would now be invalid or priced differently.
+    #[arg(long)]
+    pub(crate) database_url: Option<String>,
+}
+
+/// Most stored orders `bespoke diff --database-url` reads.
+pub const MAX_ORDERS: usize = 1_000_000;
+
+/// Reads the open (not shipped or cancelled) orders of a database, at most [`MAX_ORDERS`].
+fn open_orders(url: &str) -> Result<(Vec<diff::StoredOrder>, bool), String> {
+    let db = crate::db::Db::connect(url).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut read = 0usize;
+    loop {
+        let page = db
+            .list_orders(
+                crate::orders::OrderFilter::default(),
+                cursor.as_deref(),
+                crate::orders::MAX_PAGE_LIMIT,
+            )
+            .map_err(|e| e.to_string())?;
+        for o in &page.items {
+            read += 1;
+            if !o.status.is_terminal() {
+                out.push(diff::StoredOrder::from_json(
+                    &o.id,
+                    &o.product_id,
+                    &o.selection,
+                    &o.quote,
+                ));
+            }
+        }
+        match page.next_cursor {
+            Some(c) if read < MAX_ORDERS => cursor = Some(c),
+            Some(_) => return Ok((out, true)),
+            None => return Ok((out, false)),
+        }
+    }
 }
 
 /// Reads `<dir>/rule-tests/*.yaml` (sorted, bounded). `Ok(None)`: the folder does not exist.
@@ -149,15 +189,50 @@ pub fn diff(args: DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let orders = match &args.database_url {
+        None => None,
+        Some(url) => match open_orders(url) {
+            Ok((orders, truncated)) => {
+                let found = diff::check_orders(&new, &orders, &diff::quoted_total);
+                Some((orders.len(), truncated, found))
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: reading orders: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
     let d = diff::diff_catalogs(&old, &new, args.work_limit);
     if args.json {
+        let mut doc = d.to_json();
+        if let Some((checked, truncated, found)) = &orders {
+            doc["orders"] = serde_json::json!({
+                "checked": checked,
+                "truncated": truncated,
+                "affected": diff::orders_json(found),
+            });
+        }
         let _ = writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&d.to_json()).unwrap_or_default()
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
         );
     } else {
         let _ = write!(out, "{}", d.to_text());
+        if let Some((checked, truncated, found)) = &orders {
+            let _ = write!(out, "{}", diff::orders_text(found));
+            let _ = writeln!(
+                out,
+                "{} of {checked} open order{} affected{}",
+                found.len(),
+                if *checked == 1 { "" } else { "s" },
+                if *truncated {
+                    format!(" (stopped after reading {MAX_ORDERS} orders)")
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     EXIT_OK
 }

@@ -544,6 +544,45 @@ pub struct StoredOrder {
     pub total: Option<Decimal>,
 }
 
+impl StoredOrder {
+    /// An order as stored by the service: its frozen selection (a JSON object option id →
+    /// value) and its quote (a JSON object with `total`, as `pricing::Quote` serializes).
+    /// A missing or unreadable total skips the price comparison.
+    pub fn from_json(
+        id: &str,
+        product: &str,
+        selection: &serde_json::Value,
+        quote: &serde_json::Value,
+    ) -> StoredOrder {
+        let choices = selection
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let text = match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Null => String::new(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let total = match &quote["total"] {
+            serde_json::Value::String(s) => s.parse().ok(),
+            serde_json::Value::Number(n) => n.to_string().parse().ok(),
+            _ => None,
+        };
+        StoredOrder {
+            id: id.to_owned(),
+            product: product.to_owned(),
+            choices,
+            total,
+        }
+    }
+}
+
 /// How the new catalog affects one stored order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderImpact {
@@ -579,7 +618,8 @@ pub fn quoted_total(p: &Product, sel: &Selection) -> Result<Decimal, String> {
 
 /// Checks stored orders against a (new) catalog: which would now be invalid or priced
 /// differently. `price` gives the total of a selection (the pricing engine's quote in the CLI;
-/// anything in tests). Only affected orders are returned, in input order.
+/// anything in tests); only orders still valid are re-priced. Only affected orders are returned,
+/// in input order.
 pub fn check_orders<'a>(
     catalog: &Catalog,
     orders: impl IntoIterator<Item = &'a StoredOrder>,
@@ -609,7 +649,10 @@ pub fn check_orders<'a>(
                             missing: v.missing.iter().map(|&m| opt_name(p, m)).collect(),
                         });
                     }
-                    if let Some(before) = o.total {
+                    // An invalid order has to change anyway; only valid ones are re-priced.
+                    if v.valid
+                        && let Some(before) = o.total
+                    {
                         match price(p, &sel) {
                             Ok(after) if after != before => {
                                 impacts.push(OrderImpact::Repriced { before, after });
@@ -630,6 +673,28 @@ pub fn check_orders<'a>(
         }
     }
     out
+}
+
+/// Order findings as JSON: one object per affected order with its impacts.
+pub fn orders_json(findings: &[OrderFinding]) -> serde_json::Value {
+    serde_json::Value::Array(
+        findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "order": f.order,
+                    "product": f.product,
+                    "impacts": f.impacts.iter().map(|i| match i {
+                        OrderImpact::ProductRemoved => serde_json::json!({"kind": "product_removed"}),
+                        OrderImpact::Unreadable(e) => serde_json::json!({"kind": "unreadable", "error": e}),
+                        OrderImpact::Invalid { violated, missing } => serde_json::json!({"kind": "invalid", "violated": violated, "missing": missing}),
+                        OrderImpact::Repriced { before, after } => serde_json::json!({"kind": "repriced", "before": before.to_string(), "after": after.to_string()}),
+                        OrderImpact::PriceUnknown(e) => serde_json::json!({"kind": "price_unknown", "error": e}),
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// Renders order findings as text, one line per impact.
