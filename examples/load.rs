@@ -284,7 +284,11 @@ fn main() {
         }),
         201,
     );
-    row("POST order (validate, price, print file, SQLite)", &order, None);
+    row(
+        "POST order (validate, price, print file, SQLite)",
+        &order,
+        None,
+    );
     let _ = std::fs::remove_dir_all(&tmp);
     std::process::exit(0);
 }
