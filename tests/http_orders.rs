@@ -619,9 +619,7 @@ async fn uploads_are_checked_stored_by_hash_and_previewed() {
 async fn orders_pinned_to_an_old_catalog_version_are_priced_from_it() {
     let db = TestDb::sqlite();
     let dir = db.dir().join("catalog-copy");
-    for sub in ["catalog", "rules", "assets"] {
-        copy_dir(&common::repo().join(sub), &dir.join(sub));
-    }
+    common::copy_sample(&dir);
     let app = web::Data::from(Arc::new(App::start(settings(&db, &dir)).unwrap()));
     let v0 = app.snapshot().version().to_owned();
     let sel = valid_selection(&app, "engraved-bottle").await;
@@ -688,17 +686,4 @@ async fn orders_pinned_to_an_old_catalog_version_are_priced_from_it() {
     )
     .await;
     assert_eq!(r.json().as_array().unwrap().len(), 2);
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let dest = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
 }
