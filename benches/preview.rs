@@ -22,7 +22,10 @@ fn bench(c: &mut Criterion) {
     let cat = catalog::load(&files).catalog.unwrap();
     let pv = Previewer::new(&cat, &files).unwrap();
     let mut db = usvg::fontdb::Database::new();
-    for e in std::fs::read_dir(root.join("assets/fonts")).unwrap().flatten() {
+    for e in std::fs::read_dir(root.join("assets/fonts"))
+        .unwrap()
+        .flatten()
+    {
         if e.path().extension().is_some_and(|x| x == "ttf") {
             db.load_font_data(std::fs::read(e.path()).unwrap());
         }
@@ -38,21 +41,34 @@ fn bench(c: &mut Criterion) {
             fontdb: db.clone(),
             ..usvg::Options::default()
         };
-        let height = (u64::from(WIDTH) * u64::from(preview.height) / u64::from(preview.width)) as u32;
+        let height =
+            (u64::from(WIDTH) * u64::from(preview.height) / u64::from(preview.width)) as u32;
         g.bench_function(format!("floor_resvg/{}", p.id), |b| {
             b.iter(|| {
                 let tree = usvg::Tree::from_data(&svg, &opts).unwrap();
                 let mut pm = tiny_skia::Pixmap::new(WIDTH, height).unwrap();
                 let s = WIDTH as f32 / tree.size().width();
-                resvg::render(&tree, tiny_skia::Transform::from_scale(s, s), &mut pm.as_mut());
+                resvg::render(
+                    &tree,
+                    tiny_skia::Transform::from_scale(s, s),
+                    &mut pm.as_mut(),
+                );
                 black_box(bespoke::preview::render::encode(&pm, ImageFormat::Png).unwrap())
             });
         });
         let sel = Selection::default();
-        let req = RenderRequest { width: WIDTH, format: ImageFormat::Png };
+        let req = RenderRequest {
+            width: WIDTH,
+            format: ImageFormat::Png,
+        };
         let key = pv.key(p, &sel, &req).unwrap();
         g.bench_function(format!("miss/{}", p.id), |b| {
-            b.iter(|| black_box(pv.render_uncached(p, &sel, WIDTH, ImageFormat::Png, &key).unwrap()));
+            b.iter(|| {
+                black_box(
+                    pv.render_uncached(p, &sel, WIDTH, ImageFormat::Png, &key)
+                        .unwrap(),
+                )
+            });
         });
         pv.render(p, &sel, &req).unwrap();
         g.bench_function(format!("hit/{}", p.id), |b| {

@@ -256,8 +256,15 @@ fn domains(p: &Product) -> Vec<Vec<Option<Val>>> {
                         .map(|l| Some(Val::Int(i64::from(l))))
                         .collect()
                 }
+                // An upload is seen by presence: given (an id is 64 characters) or unset.
+                OptionKind::Upload(_) => vec![Some(Val::Int(64))],
             };
-            if !o.required && matches!(o.kind, OptionKind::Choice(_) | OptionKind::Integer(_)) {
+            if !o.required
+                && matches!(
+                    o.kind,
+                    OptionKind::Choice(_) | OptionKind::Integer(_) | OptionKind::Upload(_)
+                )
+            {
                 d.push(None);
             }
             d

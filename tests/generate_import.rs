@@ -29,7 +29,7 @@ fn val_of(p: &Product, o: usize, text: &str) -> Val {
         OptionKind::Choice(c) => Val::Choice(c.index_of(text).expect("a value")),
         OptionKind::Boolean { .. } => Val::Bool(text == "true"),
         OptionKind::Integer(_) | OptionKind::Quantity(_) => Val::Int(text.parse().unwrap()),
-        OptionKind::Text(_) => Val::Int(text.chars().count() as i64),
+        OptionKind::Text(_) | OptionKind::Upload(_) => Val::Int(text.chars().count() as i64),
     }
 }
 
@@ -222,6 +222,8 @@ fn domain_of(o: &OptionDef) -> Vec<Option<Val>> {
             out.extend((lo..=t.max_len).map(|l| Some(Val::Int(i64::from(l)))));
             return out;
         }
+        // An upload is seen by presence: given (an id is 64 characters) or unset.
+        OptionKind::Upload(_) => out.push(Some(Val::Int(64))),
     }
     if !o.required {
         out.push(None);

@@ -92,16 +92,27 @@ fn bindings_change_the_image() {
     let pv = Previewer::new(&cat, &files).unwrap();
     let p = product(&cat, "classic-tee");
     let white = pv
-        .render(&p, &sel(&p, &[("color", "white")]), &req(200, ImageFormat::Png))
+        .render(
+            &p,
+            &sel(&p, &[("color", "white")]),
+            &req(200, ImageFormat::Png),
+        )
         .unwrap();
     let black = pv
-        .render(&p, &sel(&p, &[("color", "black")]), &req(200, ImageFormat::Png))
+        .render(
+            &p,
+            &sel(&p, &[("color", "black")]),
+            &req(200, ImageFormat::Png),
+        )
         .unwrap();
     // A point on the shirt's body below the print area: (400, 600) in an 800 px template.
     let (w, b) = (decode(&white.bytes), decode(&black.bytes));
     let pw = w.get_pixel(100, 150).0;
     let pb = b.get_pixel(100, 150).0;
-    assert!(pw[0] > 200 && pw[1] > 200 && pw[2] > 200, "white body: {pw:?}");
+    assert!(
+        pw[0] > 200 && pw[1] > 200 && pw[2] > 200,
+        "white body: {pw:?}"
+    );
     assert!(pb[0] < 60 && pb[1] < 60 && pb[2] < 60, "black body: {pb:?}");
     assert_ne!(white.etag, black.etag);
 }
@@ -114,7 +125,10 @@ fn visibility_text_and_scale_bindings_apply_to_the_document() {
     let doc = pv
         .document(
             &p,
-            &sel(&p, &[("front_text", "HELLO"), ("print_position", "left-chest")]),
+            &sel(
+                &p,
+                &[("front_text", "HELLO"), ("print_position", "left-chest")],
+            ),
         )
         .unwrap();
     assert!(doc.contains("id=\"chest-text\""));
@@ -146,7 +160,9 @@ fn long_text_shrinks_to_its_box_and_wraps_on_request() {
             .unwrap();
         n.attribute("font-size").unwrap().parse().unwrap()
     };
-    let short = pv.document(&p, &with_text(&p, &base, "front_text", "HI")).unwrap();
+    let short = pv
+        .document(&p, &with_text(&p, &base, "front_text", "HI"))
+        .unwrap();
     let long = pv
         .document(
             &p,
@@ -212,7 +228,12 @@ fn customer_text_is_data_never_markup() {
     assert!(pv.render(&p, &s, &req(128, ImageFormat::Png)).is_ok());
     // And wrapped: the number of lines is bounded.
     let b = product(&cat, "engraved-bottle");
-    let bs = with_text(&b, &sel(&b, &[("gift_wrap", "true")]), "gift_message", &huge);
+    let bs = with_text(
+        &b,
+        &sel(&b, &[("gift_wrap", "true")]),
+        "gift_message",
+        &huge,
+    );
     let doc = pv.document(&b, &bs).unwrap();
     let d = roxmltree::Document::parse(&doc).unwrap();
     let lines = d.descendants().filter(|n| n.has_tag_name("tspan")).count();
@@ -271,8 +292,8 @@ fn templates_cannot_read_files_or_fetch() {
     let dir = temp_dir("escape");
     let red = red_png(&dir);
     let abs = red.display().to_string();
-    let template = String::from_utf8(files.get("assets/custom-desk/front.svg").unwrap().to_vec())
-        .unwrap();
+    let template =
+        String::from_utf8(files.get("assets/custom-desk/front.svg").unwrap().to_vec()).unwrap();
     let evil = format!(
         r#"<image x="0" y="0" width="1000" height="700" href="file://{abs}"/>
 <image x="0" y="0" width="1000" height="700" href="{abs}"/>
@@ -333,7 +354,10 @@ fn cache_hits_share_the_image_and_keys_follow_relevant_options_only() {
     let r = req(160, ImageFormat::Png);
     let a = pv.render(&p, &sel(&p, &[("color", "navy")]), &r).unwrap();
     let b = pv.render(&p, &sel(&p, &[("color", "navy")]), &r).unwrap();
-    assert!(Arc::ptr_eq(&a.bytes, &b.bytes), "the second render is a cache hit");
+    assert!(
+        Arc::ptr_eq(&a.bytes, &b.bytes),
+        "the second render is a cache hit"
+    );
     assert_eq!(a.etag, b.etag);
     let key = pv.key(&p, &sel(&p, &[("color", "navy")]), &r).unwrap();
     assert_eq!(key.as_str(), a.etag);
@@ -348,8 +372,16 @@ fn cache_hits_share_the_image_and_keys_follow_relevant_options_only() {
     let d2 = pv.key(&p, &sel(&p, &[("color", "white")]), &r).unwrap();
     assert_eq!(d1, d2);
     // width and format are part of the key.
-    assert_ne!(pv.key(&p, &sel(&p, &[]), &req(161, ImageFormat::Png)).unwrap(), d1);
-    assert_ne!(pv.key(&p, &sel(&p, &[]), &req(160, ImageFormat::WebP)).unwrap(), d1);
+    assert_ne!(
+        pv.key(&p, &sel(&p, &[]), &req(161, ImageFormat::Png))
+            .unwrap(),
+        d1
+    );
+    assert_ne!(
+        pv.key(&p, &sel(&p, &[]), &req(160, ImageFormat::WebP))
+            .unwrap(),
+        d1
+    );
     // so is the product: another product's key differs for the "same" choices.
     let h = product(&cat, "pullover-hoodie");
     assert_ne!(pv.key(&h, &sel(&h, &[]), &r).unwrap(), d1);
@@ -369,7 +401,10 @@ fn concurrent_identical_requests_render_once() {
         .collect();
     let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     for r in &results[1..] {
-        assert!(Arc::ptr_eq(&r.bytes, &results[0].bytes), "rendered more than once");
+        assert!(
+            Arc::ptr_eq(&r.bytes, &results[0].bytes),
+            "rendered more than once"
+        );
     }
     assert_eq!(pv.cached_entries(), 1);
 }
@@ -384,7 +419,11 @@ fn print_renders_follow_the_dpi() {
     // 800 template px at 96 dpi → 1250 px at 150 dpi.
     assert_eq!(img.dimensions(), (1250, 1250));
     assert_eq!(r.content_type, "image/png");
-    assert_eq!(pv.cached_entries(), 0, "print renders bypass the preview cache");
+    assert_eq!(
+        pv.cached_entries(),
+        0,
+        "print renders bypass the preview cache"
+    );
     assert!(matches!(
         pv.render_print(&p, &sel(&p, &[]), 50),
         Err(PreviewError::Dpi { .. })
@@ -420,7 +459,11 @@ fn an_upload_is_placed_into_its_print_area() {
         .render(&p, &sel(&p, &[]), &req(400, ImageFormat::Png))
         .unwrap();
     let with = pv
-        .render(&p, &sel(&p, &[("photo", &up.id)]), &req(400, ImageFormat::Png))
+        .render(
+            &p,
+            &sel(&p, &[("photo", &up.id)]),
+            &req(400, ImageFormat::Png),
+        )
         .unwrap();
     assert_ne!(without.etag, with.etag);
     // The print is centred at (400, 300) of the 800 px wall: (200, 150) at 400 px.
@@ -436,7 +479,11 @@ fn an_upload_is_placed_into_its_print_area() {
     // An id that is not in the store is an error, not a blank area.
     let missing = "0".repeat(64);
     let err = pv
-        .render(&p, &sel(&p, &[("photo", &missing)]), &req(400, ImageFormat::Png))
+        .render(
+            &p,
+            &sel(&p, &[("photo", &missing)]),
+            &req(400, ImageFormat::Png),
+        )
         .unwrap_err();
     assert!(matches!(err, PreviewError::Upload(_)), "{err}");
     let _ = std::fs::remove_dir_all(dir);
@@ -469,14 +516,23 @@ fn cli_renders_to_a_file() {
     let dir = temp_dir("cli");
     let out = dir.join("tee.webp");
     let o = bin()
-        .args(["classic-tee", "color=black", "front_text=HELLO", "--width", "300"])
+        .args([
+            "classic-tee",
+            "color=black",
+            "front_text=HELLO",
+            "--width",
+            "300",
+        ])
         .args(["--format", "webp", "--out"])
         .arg(&out)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bytes = std::fs::read(&out).unwrap();
-    assert_eq!(image::guess_format(&bytes).unwrap(), image::ImageFormat::WebP);
+    assert_eq!(
+        image::guess_format(&bytes).unwrap(),
+        image::ImageFormat::WebP
+    );
     assert_eq!(decode(&bytes).dimensions(), (300, 300));
     assert!(String::from_utf8_lossy(&o.stdout).contains("etag"));
 

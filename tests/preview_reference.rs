@@ -21,7 +21,13 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "classic-tee-left-chest",
         "classic-tee",
-        &["color=black", "ink=white", "front_text=ACME", "print_position=left-chest", "sleeve_print=true"],
+        &[
+            "color=black",
+            "ink=white",
+            "front_text=ACME",
+            "print_position=left-chest",
+            "sleeve_print=true",
+        ],
     ),
     ("pullover-hoodie-default", "pullover-hoodie", &[]),
     (
@@ -33,25 +39,46 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "custom-sneaker-high",
         "custom-sneaker",
-        &["cut=high", "upper_material=suede", "tongue_logo=bolt", "heel_tab_text=AB 12"],
+        &[
+            "cut=high",
+            "upper_material=suede",
+            "tongue_logo=bolt",
+            "heel_tab_text=AB 12",
+        ],
     ),
     ("custom-desk-default", "custom-desk", &[]),
     (
         "custom-desk-drawers",
         "custom-desk",
-        &["leg_style=a-frame", "drawer_count=2", "grommets=2", "cable_tray=true"],
+        &[
+            "leg_style=a-frame",
+            "drawer_count=2",
+            "grommets=2",
+            "cable_tray=true",
+        ],
     ),
     ("engraved-bottle-default", "engraved-bottle", &[]),
     (
         "engraved-bottle-gift",
         "engraved-bottle",
-        &["font=serif", "engraving=For Ana", "gift_wrap=true", "gift_message=Happy birthday and many happy returns!"],
+        &[
+            "font=serif",
+            "engraving=For Ana",
+            "gift_wrap=true",
+            "gift_message=Happy birthday and many happy returns!",
+        ],
     ),
     ("framed-print-default", "framed-print", &[]),
     (
         "framed-print-mat",
         "framed-print",
-        &["artwork=skyline", "frame=walnut", "mat=true", "caption=City at Dusk", "width_cm=80"],
+        &[
+            "artwork=skyline",
+            "frame=walnut",
+            "mat=true",
+            "caption=City at Dusk",
+            "width_cm=80",
+        ],
     ),
 ];
 
@@ -122,7 +149,10 @@ fn sample_products_match_their_references() {
         let mut differing = 0u64;
         for (x, y, a) in actual.enumerate_pixels() {
             let e = expected.get_pixel(x, y);
-            let off = a.0.iter().zip(e.0.iter()).any(|(p, q)| p.abs_diff(*q) > CHANNEL_TOLERANCE);
+            let off =
+                a.0.iter()
+                    .zip(e.0.iter())
+                    .any(|(p, q)| p.abs_diff(*q) > CHANNEL_TOLERANCE);
             if off {
                 differing += 1;
                 diff.put_pixel(x, y, image::Rgba([255, 0, 255, 255]));
@@ -145,7 +175,11 @@ fn sample_products_match_their_references() {
     }
     for p in cat.products() {
         if p.preview.is_some() {
-            assert!(seen_products.contains(p.id.as_str()), "no reference case for {}", p.id);
+            assert!(
+                seen_products.contains(p.id.as_str()),
+                "no reference case for {}",
+                p.id
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

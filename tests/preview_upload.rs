@@ -38,11 +38,18 @@ fn png_jpeg_and_webp_are_accepted_and_reencoded_as_png() {
         let up = accept(&bytes, &UploadLimits::default()).unwrap();
         assert_eq!((up.width, up.height), (40, 30), "{format:?}");
         assert_eq!(up.content_type, "image/png");
-        assert_eq!(image::guess_format(&up.bytes).unwrap(), image::ImageFormat::Png);
+        assert_eq!(
+            image::guess_format(&up.bytes).unwrap(),
+            image::ImageFormat::Png
+        );
         assert!(is_upload_id(&up.id));
         let decoded = image::load_from_memory(&up.bytes).unwrap().to_rgba8();
         if format != image::ImageFormat::Jpeg {
-            assert_eq!(decoded.as_raw(), img.as_raw(), "lossless formats keep every pixel");
+            assert_eq!(
+                decoded.as_raw(),
+                img.as_raw(),
+                "lossless formats keep every pixel"
+            );
         }
     }
 }
@@ -76,7 +83,8 @@ fn wrong_types_are_refused() {
             .ok();
         out
     };
-    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><image href="file:///etc/passwd"/></svg>"#;
+    let svg =
+        br#"<svg xmlns="http://www.w3.org/2000/svg"><image href="file:///etc/passwd"/></svg>"#;
     for bytes in [
         b"hello, world".as_slice(),
         svg.as_slice(),
@@ -128,10 +136,7 @@ fn byte_and_pixel_limits_hold() {
         Err(UploadError::TooLarge { .. })
     ));
     // A wide strip: few bytes, too many pixels on one side.
-    let wide = encode(
-        &image::RgbaImage::new(5000, 1),
-        image::ImageFormat::Png,
-    );
+    let wide = encode(&image::RgbaImage::new(5000, 1), image::ImageFormat::Png);
     let err = accept(&wide, &UploadLimits::default()).unwrap_err();
     assert!(
         matches!(
@@ -221,10 +226,8 @@ proptest! {
 
 #[test]
 fn the_file_store_round_trips_and_refuses_bad_ids() {
-    let dir = std::env::temp_dir().join(format!(
-        "bespoke-uploads-{}",
-        uuid::Uuid::now_v7().simple()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("bespoke-uploads-{}", uuid::Uuid::now_v7().simple()));
     let store = FsUploadStore::new(&dir).unwrap();
     let up = accept(
         &encode(&gradient(10, 10), image::ImageFormat::Png),
@@ -234,10 +237,26 @@ fn the_file_store_round_trips_and_refuses_bad_ids() {
     assert_eq!(store.get(&up.id).unwrap(), None);
     store.put(&up).unwrap();
     store.put(&up).unwrap();
-    assert_eq!(store.get(&up.id).unwrap().as_deref(), Some(up.bytes.as_slice()));
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "one file, no temporaries left");
-    for bad in ["../../etc/passwd", "", "ABC", &"g".repeat(64), &"A".repeat(64)] {
-        assert!(matches!(store.get(bad), Err(UploadError::BadId(_))), "{bad}");
+    assert_eq!(
+        store.get(&up.id).unwrap().as_deref(),
+        Some(up.bytes.as_slice())
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "one file, no temporaries left"
+    );
+    for bad in [
+        "../../etc/passwd",
+        "",
+        "ABC",
+        &"g".repeat(64),
+        &"A".repeat(64),
+    ] {
+        assert!(
+            matches!(store.get(bad), Err(UploadError::BadId(_))),
+            "{bad}"
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }

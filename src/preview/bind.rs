@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 
 use crate::catalog::expr::Val;
 use crate::catalog::model::{
-    Align, Binding, ColorSource, Fit, ImageFit, OptId, OptionKind, Preview, Product, TextBinding, Value,
+    Align, Binding, ColorSource, Fit, ImageFit, OptId, OptionKind, Preview, Product, TextBinding,
+    Value,
 };
 use crate::rules::selection::Selection;
 
@@ -62,7 +63,11 @@ pub(crate) struct FontFace {
 
 impl Template {
     /// Parses `text` (the template at catalog path `path`) and attaches the preview's bindings.
-    pub(crate) fn parse(path: &str, text: &str, preview: &Preview) -> Result<Template, PreviewError> {
+    pub(crate) fn parse(
+        path: &str,
+        text: &str,
+        preview: &Preview,
+    ) -> Result<Template, PreviewError> {
         let opts = roxmltree::ParsingOptions {
             allow_dtd: false,
             nodes_limit: 200_000,
@@ -80,12 +85,11 @@ impl Template {
             .map(|(i, b)| (b.element.as_str(), i))
             .collect();
         let dir: String = path.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-        let root = convert(doc.root_element(), &ids, &dir, 0).ok_or_else(|| {
-            PreviewError::Template {
+        let root =
+            convert(doc.root_element(), &ids, &dir, 0).ok_or_else(|| PreviewError::Template {
                 template: path.to_owned(),
                 reason: "the template nests too deeply".into(),
-            }
-        })?;
+            })?;
         let view_width = root
             .attr("viewBox")
             .and_then(|vb| vb.split([' ', ',']).filter(|s| !s.is_empty()).nth(2))
@@ -94,7 +98,6 @@ impl Template {
             .unwrap_or(preview.width as f32);
         Ok(Template { root, view_width })
     }
-
 }
 
 impl Elem {
@@ -308,10 +311,8 @@ fn apply(e: &mut Elem, b: &Binding, cx: &BindCx<'_>, t: &Template) {
         e.set("stroke", c);
     }
     if let Some(o) = b.image
-        && let (Some(Value::Choice(i)), Some(OptionKind::Choice(spec))) = (
-            cx.value(o),
-            cx.product.options.get(o).map(|d| &d.kind),
-        )
+        && let (Some(Value::Choice(i)), Some(OptionKind::Choice(spec))) =
+            (cx.value(o), cx.product.options.get(o).map(|d| &d.kind))
         && let Some(path) = spec.values.get(i).and_then(|v| v.image.as_ref())
     {
         e.set("href", path.clone());
@@ -321,7 +322,10 @@ fn apply(e: &mut Elem, b: &Binding, cx: &BindCx<'_>, t: &Template) {
         && let Some(OptionKind::Integer(r) | OptionKind::Quantity(r)) =
             cx.product.options.get(s.by).map(|d| &d.kind)
     {
-        let (lo, hi) = (s.from_milli.0 as f64 / 1000.0, s.from_milli.1 as f64 / 1000.0);
+        let (lo, hi) = (
+            s.from_milli.0 as f64 / 1000.0,
+            s.from_milli.1 as f64 / 1000.0,
+        );
         let span = (r.max - r.min) as f64;
         let f = if span > 0.0 {
             lo + (hi - lo) * ((v - r.min) as f64 / span)
@@ -329,7 +333,10 @@ fn apply(e: &mut Elem, b: &Binding, cx: &BindCx<'_>, t: &Template) {
             hi
         };
         let prev = e.attr("transform").unwrap_or("").to_owned();
-        e.set("transform", format!("{prev} scale({f:.4})").trim().to_owned());
+        e.set(
+            "transform",
+            format!("{prev} scale({f:.4})").trim().to_owned(),
+        );
     }
     if let Some(o) = b.upload
         && let (Some(Value::Text(id)), Some(OptionKind::Upload(spec))) =
@@ -347,7 +354,12 @@ fn apply(e: &mut Elem, b: &Binding, cx: &BindCx<'_>, t: &Template) {
             Some(Value::Text(text)) => set_text(e, tb, &text, cx, t),
             // An unset required text shows the template's placeholder ("YOUR TEXT"); an unset
             // optional text shows nothing.
-            _ if cx.product.options.get(tb.option).is_some_and(|o| !o.required) => {
+            _ if cx
+                .product
+                .options
+                .get(tb.option)
+                .is_some_and(|o| !o.required) =>
+            {
                 e.children.clear();
             }
             _ => {}
@@ -364,7 +376,10 @@ fn set_text(e: &mut Elem, tb: &TextBinding, text: &str, cx: &BindCx<'_>, t: &Tem
         .collect();
     let face = tb.font.as_ref().and_then(|f| cx.fonts.get(&f.file));
     if let Some(face) = face {
-        e.set("font-family", format!("'{}'", face.family.replace('\'', "")));
+        e.set(
+            "font-family",
+            format!("'{}'", face.family.replace('\'', "")),
+        );
         e.set("font-weight", face.weight.to_string());
         e.set(
             "font-style",
@@ -398,7 +413,11 @@ fn set_text(e: &mut Elem, tb: &TextBinding, text: &str, cx: &BindCx<'_>, t: &Tem
         .map(|s| s as f32)
         .or_else(|| e.attr("font-size").and_then(|v| v.parse().ok()))
         .unwrap_or(16.0);
-    let measure = |s: &str, size: f32| face.map_or(s.chars().count() as f32 * size * 0.6, |f| advance(f, s, size));
+    let measure = |s: &str, size: f32| {
+        face.map_or(s.chars().count() as f32 * size * 0.6, |f| {
+            advance(f, s, size)
+        })
+    };
     let (size, lines) = match tb.fit {
         Fit::None => (base, vec![text]),
         Fit::Shrink => {

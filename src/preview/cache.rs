@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::model::Value;
 
-use super::{PreviewError, Rendered, RenderRequest};
+use super::{PreviewError, RenderRequest, Rendered};
 
 /// The identity of a preview image: a hex SHA-256. Also its ETag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -167,7 +167,10 @@ impl Previewer {
                 continue;
             };
             for f in &p.files {
-                if !f.starts_with("assets/") || f.starts_with("assets/fonts/") || *f == preview.template {
+                if !f.starts_with("assets/")
+                    || f.starts_with("assets/fonts/")
+                    || *f == preview.template
+                {
                     continue;
                 }
                 if assets.contains_key(f) {
@@ -332,7 +335,11 @@ impl Previewer {
     }
 
     /// The SVG document a selection binds to (escaped, references rewritten), for inspection and tests.
-    pub fn document(&self, product: &Product, selection: &Selection) -> Result<String, PreviewError> {
+    pub fn document(
+        &self,
+        product: &Product,
+        selection: &Selection,
+    ) -> Result<String, PreviewError> {
         let prep = self.prepared(product)?;
         let preview = product
             .preview
@@ -376,11 +383,9 @@ impl Previewer {
         }
         let options = render::options(self.fontdb.clone(), self.assets.clone(), uploads);
         let doc = self.document(product, selection)?;
-        let tree = usvg::Tree::from_str(&doc, &options).map_err(|e| {
-            PreviewError::Template {
-                template: prep.path.clone(),
-                reason: e.to_string(),
-            }
+        let tree = usvg::Tree::from_str(&doc, &options).map_err(|e| PreviewError::Template {
+            template: prep.path.clone(),
+            reason: e.to_string(),
         })?;
         if !tree.root().has_children() {
             return Err(PreviewError::Template {

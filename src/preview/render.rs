@@ -62,11 +62,12 @@ pub(crate) fn options(
     assets: Arc<HashMap<String, usvg::ImageKind>>,
     uploads: HashMap<String, Arc<Vec<u8>>>,
 ) -> usvg::Options<'static> {
-    let resolve_string: usvg::ImageHrefStringResolverFn<'static> =
-        Box::new(move |href: &str, _opts: &usvg::Options| match href.strip_prefix("upload:") {
+    let resolve_string: usvg::ImageHrefStringResolverFn<'static> = Box::new(
+        move |href: &str, _opts: &usvg::Options| match href.strip_prefix("upload:") {
             Some(id) => uploads.get(id).map(|b| usvg::ImageKind::PNG(b.clone())),
             None => assets.get(href).cloned(),
-        });
+        },
+    );
     let resolve_data: usvg::ImageHrefDataResolverFn<'static> = Box::new(
         |mime: &str, data: Arc<Vec<u8>>, _opts: &usvg::Options| match mime {
             "image/png" => Some(usvg::ImageKind::PNG(data)),
@@ -107,10 +108,8 @@ pub(crate) fn rasterize(
     width: u32,
     height: u32,
 ) -> Result<tiny_skia::Pixmap, PreviewError> {
-    let mut pixmap = tiny_skia::Pixmap::new(width, height).ok_or(PreviewError::Size {
-        width,
-        height,
-    })?;
+    let mut pixmap =
+        tiny_skia::Pixmap::new(width, height).ok_or(PreviewError::Size { width, height })?;
     let size = tree.size();
     let scale = width as f32 / size.width().max(1.0);
     resvg::render(

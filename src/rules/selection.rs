@@ -32,7 +32,9 @@ pub enum SelectionError {
     },
     #[error("the text for `{option}` {reason}")]
     InvalidText { option: String, reason: String },
-    #[error("the value of `{option}` must be an upload id (64 hex digits, as returned for an accepted upload)")]
+    #[error(
+        "the value of `{option}` must be an upload id (64 hex digits, as returned for an accepted upload)"
+    )]
     InvalidUpload { option: String },
     #[error("`{option}` is chosen twice")]
     Repeated { option: String },
