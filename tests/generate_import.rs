@@ -230,6 +230,8 @@ fn domain_of(o: &OptionDef) -> Vec<Option<Val>> {
             out.extend((lo..=t.max_len).map(|l| Some(Val::Int(i64::from(l)))));
             return out;
         }
+        // An upload is seen by presence: given (an id is 64 characters) or unset.
+        OptionKind::Upload(_) => out.push(Some(Val::Int(64))),
     }
     if !o.required {
         out.push(None);
