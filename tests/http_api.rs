@@ -268,7 +268,30 @@ async fn health_openapi_and_unknown_routes() {
     let (status, _, doc) = call!(app, test::TestRequest::get().uri("/openapi.json"));
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    assert!(doc["paths"]["/v1/products/{id}/configure"]["post"].is_object());
+    for (path, method) in [
+        ("/v1/products", "get"),
+        ("/v1/products/{id}", "get"),
+        ("/v1/products/{id}/configure", "post"),
+        ("/v1/products/{id}/preview", "get"),
+        ("/v1/uploads", "post"),
+        ("/v1/orders", "post"),
+        ("/v1/orders", "get"),
+        ("/v1/orders/{id}", "get"),
+        ("/v1/orders/{id}/status", "post"),
+        ("/v1/orders/{id}/events", "get"),
+        ("/v1/orders/{id}/print", "get"),
+        ("/v1/admin/catalog", "get"),
+        ("/v1/admin/reload", "post"),
+        ("/v1/admin/check", "post"),
+        ("/v1/admin/catalog-versions", "get"),
+        ("/v1/admin/catalog-versions/{hash}", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+    }
+    assert!(doc["components"]["schemas"]["ConfigureRequest"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let (status, ctype, _) = call!(app, test::TestRequest::get().uri("/v2/nothing"));
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(ctype, "application/problem+json");
