@@ -15,7 +15,6 @@ use serde_json::Value;
 
 const ADMIN: &str = "admin-secret";
 
-
 /// A private copy of the sample catalog.
 fn sample_copy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bespoke-reload-{name}-{}", std::process::id()));

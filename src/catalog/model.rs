@@ -107,9 +107,7 @@ pub struct OptionDef {
 #[derive(Debug, Clone)]
 pub enum OptionKind {
     Choice(ChoiceSpec),
-    Boolean {
-        price: Option<Decimal>,
-    },
+    Boolean { price: Option<Decimal> },
     Integer(IntSpec),
     Text(TextSpec),
     Quantity(IntSpec),
