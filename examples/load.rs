@@ -258,8 +258,25 @@ fn main() {
         200,
     );
     row(
-        "POST configure (classic-tee, 2 choices)",
+        "POST configure (classic-tee, 2 choices; repeated: cache hit)",
         &configure,
+        Some(json_ceiling.rps),
+    );
+    let miss = run(
+        addr,
+        conns,
+        secs,
+        Arc::new(move |i| {
+            let body = format!(
+                r#"{{"selection": {{"fabric": "polyester", "size": "L", "front_text": "T{i}"}}}}"#
+            );
+            post("/v1/products/classic-tee/configure", &body, "")
+        }),
+        200,
+    );
+    row(
+        "POST configure (3 choices, unique text each: cache miss)",
+        &miss,
         Some(json_ceiling.rps),
     );
     let static_ceiling = run(addr, conns, secs, Arc::new(|_| get("/ceiling/static")), 200);
