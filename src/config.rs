@@ -108,7 +108,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: "sqlite://data/bespoke.sqlite".to_owned(),
+            database_url: crate::db::DEFAULT_URL.to_owned(),
             catalog_dir: PathBuf::from("."),
             data_dir: PathBuf::from("data"),
             cors_origins: Vec::new(),

@@ -209,14 +209,6 @@ fn domain_of(o: &OptionDef) -> Vec<Option<Val>> {
                 v += r.step;
             }
         }
-        OptionKind::Upload(_) => {
-            // An upload is seen through its presence (the length of its 64-digit id).
-            if !o.required {
-                out.push(None);
-            }
-            out.push(Some(Val::Int(64)));
-            return out;
-        }
         OptionKind::Text(t) => {
             // Text is always seen through its length; an optional text may be empty.
             if !o.required && t.min_len > 0 {
@@ -230,6 +222,8 @@ fn domain_of(o: &OptionDef) -> Vec<Option<Val>> {
             out.extend((lo..=t.max_len).map(|l| Some(Val::Int(i64::from(l)))));
             return out;
         }
+        // An upload is seen by presence: given (an id is 64 characters) or unset.
+        OptionKind::Upload(_) => out.push(Some(Val::Int(64))),
     }
     if !o.required {
         out.push(None);

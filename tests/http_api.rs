@@ -17,6 +17,7 @@ fn settings(catalog: &std::path::Path, db: &common::db::TestDb) -> Settings {
         catalog_dir: catalog.to_owned(),
         database_url: db.url.clone(),
         data_dir: db.dir().join("data"),
+        cors_origins: vec!["https://shop.example".into()],
         api_keys: vec![
             ApiKey {
                 name: "ops".into(),
@@ -268,7 +269,33 @@ async fn health_openapi_and_unknown_routes() {
     let (status, _, doc) = call!(app, test::TestRequest::get().uri("/openapi.json"));
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    assert!(doc["paths"]["/v1/products/{id}/configure"]["post"].is_object());
+    for (path, method) in [
+        ("/v1/products", "get"),
+        ("/v1/products/{id}", "get"),
+        ("/v1/products/{id}/configure", "post"),
+        ("/v1/products/{id}/preview", "get"),
+        ("/v1/uploads", "post"),
+        ("/v1/orders", "post"),
+        ("/v1/orders", "get"),
+        ("/v1/orders/{id}", "get"),
+        ("/v1/orders/{id}/status", "post"),
+        ("/v1/orders/{id}/events", "get"),
+        ("/v1/orders/{id}/print", "get"),
+        ("/v1/admin/catalog", "get"),
+        ("/v1/admin/reload", "post"),
+        ("/v1/admin/check", "post"),
+        ("/v1/admin/catalog-versions", "get"),
+        ("/v1/admin/catalog-versions/{hash}", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ConfigureRequest"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let (status, ctype, _) = call!(app, test::TestRequest::get().uri("/v2/nothing"));
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(ctype, "application/problem+json");
@@ -400,4 +427,39 @@ async fn configure_prices_partial_selections_as_ranges_and_complete_ones_as_quot
         .unwrap();
     let from = Decimal::from_str(tee["from_price"].as_str().unwrap()).unwrap();
     assert!(from <= min);
+}
+
+#[actix_web::test]
+async fn cors_allows_the_configured_storefront_origin_only() {
+    let app = app();
+    let svc = test::init_service(bespoke::http::build(web::Data::clone(&app))).await;
+    let preflight = |origin: &str| {
+        test::TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/v1/products/classic-tee/configure")
+            .insert_header(("origin", origin.to_owned()))
+            .insert_header(("access-control-request-method", "POST"))
+            .insert_header(("access-control-request-headers", "content-type"))
+            .to_request()
+    };
+    let res = test::call_service(&svc, preflight("https://shop.example")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(
+        res.headers().get("access-control-allow-origin").unwrap(),
+        "https://shop.example"
+    );
+    let res = test::call_service(&svc, preflight("https://evil.example")).await;
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let res = test::call_service(
+        &svc,
+        test::TestRequest::get()
+            .uri("/v1/products")
+            .insert_header(("origin", "https://shop.example"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        res.headers().get("access-control-allow-origin").unwrap(),
+        "https://shop.example"
+    );
 }

@@ -15,26 +15,11 @@ use serde_json::Value;
 
 const ADMIN: &str = "admin-secret";
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let dest = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
 /// A private copy of the sample catalog.
 fn sample_copy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bespoke-reload-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    for sub in ["catalog", "rules", "assets"] {
-        copy_dir(&common::repo().join(sub), &dir.join(sub));
-    }
+    common::copy_sample(&dir);
     dir
 }
 

@@ -562,3 +562,73 @@ fn cli_renders_to_a_file() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+const UPLOAD_FIXTURE: &str = r##"=== catalog/mug.yaml
+id: mug
+name: Mug
+currency: EUR
+base_price: "9.00"
+options:
+  color: { type: choice, values: { white: { swatch: "#ffffff" }, black: { swatch: "#000000" } }, default: white }
+  logo: { type: upload, label: Your logo, fit: FIT, price: "2.00"DEFAULT }
+  ribbon: { type: boolean }
+preview:
+  template: assets/mug/front.svg
+  size: [200, 100]
+  bind:
+    body: { fill: color.swatch }
+    print: { upload: UPLOADED, visible: logo and not ribbon }
+=== assets/mug/front.svg
+<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" viewBox="0 0 200 100">
+  <rect id="body" width="200" height="100" fill="#888888"/>
+  <image id="print" x="50" y="25" width="100" height="50"/>
+</svg>
+"##;
+
+fn load_mug(fit: &str, default: &str, uploaded: &str) -> catalog::LoadResult {
+    let text = UPLOAD_FIXTURE
+        .replace("FIT", fit)
+        .replace("DEFAULT", default)
+        .replace("UPLOADED", uploaded);
+    catalog::load(&common::with_fonts(common::fixture_files(&text)))
+}
+
+#[test]
+fn upload_options_load_and_are_checked() {
+    let ok = load_mug("contain", "", "logo");
+    assert!(!ok.has_errors(), "{}", ok.render());
+    let cat = ok.catalog.unwrap();
+    let p = cat.product("mug").unwrap();
+    let (_, logo) = p.option("logo").unwrap();
+    assert_eq!(logo.kind.type_name(), "upload");
+    assert!(!logo.required, "uploads are optional unless required");
+    // `logo` in an expression means "an image is given": the print shows only with one.
+    let files = common::with_fonts(common::fixture_files(
+        &UPLOAD_FIXTURE
+            .replace("FIT", "contain")
+            .replace("DEFAULT", "")
+            .replace("UPLOADED", "logo"),
+    ));
+    let pv = Previewer::new(&cat, &files).unwrap();
+    let id = "cd".repeat(32);
+    let none = pv.document(p, &sel(p, &[])).unwrap();
+    assert!(!none.contains("id=\"print\""));
+    let given = pv.document(p, &sel(p, &[("logo", &id)])).unwrap();
+    assert!(given.contains(&format!("href=\"upload:{id}\"")), "{given}");
+    assert!(given.contains("preserveAspectRatio=\"xMidYMid meet\""));
+    let ribbon = pv
+        .document(p, &sel(p, &[("logo", &id), ("ribbon", "true")]))
+        .unwrap();
+    assert!(!ribbon.contains("id=\"print\""));
+
+    for (fit, default, uploaded, needle) in [
+        ("stretch", "", "logo", "`fit` must be contain or cover"),
+        ("cover", ", default: abc", "logo", "cannot have a default"),
+        ("cover", "", "color", "`upload` needs an upload option"),
+        ("cover", "", "logoo", "unknown option `logoo`"),
+    ] {
+        let r = load_mug(fit, default, uploaded);
+        assert!(r.has_errors(), "{fit} {default} {uploaded}");
+        assert!(r.render().contains(needle), "{}", r.render());
+    }
+}

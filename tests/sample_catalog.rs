@@ -84,7 +84,7 @@ fn sample_catalog_is_clean_and_varied() {
             });
         }
     }
-    assert_eq!(kinds.len(), 5, "every option type is used: {kinds:?}");
+    assert_eq!(kinds.len(), 6, "every option type is used: {kinds:?}");
     assert_eq!(forms.len(), 5, "every constraint form is used: {forms:?}");
     assert_eq!(effects.len(), 8, "every price effect is used: {effects:?}");
     assert_eq!(tiers.len(), 2, "both tier kinds are used: {tiers:?}");

@@ -34,7 +34,14 @@ pub struct Snapshot {
     pub loaded_at: SystemTime,
     /// Per product: the lowest total over all valid configurations ("from" price), when known.
     pub from_prices: BTreeMap<String, Option<rust_decimal::Decimal>>,
+    /// Configure answers of this version, by request (product, choices in order, quantity): a
+    /// pure function of them, so storefront traffic, which repeats the same paths, is answered
+    /// once. Bounded by bytes; dropped with the snapshot on reload.
+    pub configure_cache: moka::sync::Cache<String, Arc<[u8]>>,
 }
+
+/// Bound on a snapshot's configure cache, in bytes of JSON.
+pub const CONFIGURE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Snapshot {
     /// Builds a snapshot from catalog files; `Err` holds the diagnostics (as JSON) when the files have errors.
@@ -85,6 +92,12 @@ impl Snapshot {
             warnings: diagnostics,
             loaded_at: SystemTime::now(),
             from_prices,
+            configure_cache: moka::sync::Cache::builder()
+                .max_capacity(CONFIGURE_CACHE_BYTES)
+                .weigher(|k: &String, v: &Arc<[u8]>| {
+                    u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
         })
     }
 

@@ -219,7 +219,7 @@ pub fn configure_text(
             .map(|v| format!(" = {}", value_text(p, o, v)))
             .unwrap_or_default();
         let avail = match opt.kind {
-            OptionKind::Choice(_) | OptionKind::Boolean { .. } => oa
+            OptionKind::Choice(_) | OptionKind::Boolean { .. } | OptionKind::Upload(_) => oa
                 .available
                 .iter()
                 .map(|&i| index_text(engine, o, i))

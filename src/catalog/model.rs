@@ -107,13 +107,10 @@ pub struct OptionDef {
 #[derive(Debug, Clone)]
 pub enum OptionKind {
     Choice(ChoiceSpec),
-    Boolean {
-        price: Option<Decimal>,
-    },
+    Boolean { price: Option<Decimal> },
     Integer(IntSpec),
     Text(TextSpec),
     Quantity(IntSpec),
-    /// The customer's own image (logo, photo); its value is the upload's content-hash id.
     Upload(UploadSpec),
 }
 
@@ -191,7 +188,8 @@ pub struct TextSpec {
     pub price_per_char: Option<Decimal>,
 }
 
-/// An upload option: the customer's image, placed into a bound print area.
+/// An upload option: the customer's own image (logo, photo), placed into a bound print area.
+/// Its value in a selection is the upload's content-hash id (`Value::Text`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSpec {
     /// Price added when an image is given (priced by the pricing engine).

@@ -537,17 +537,7 @@ fn check(
     }
     match format {
         Format::Json => {
-            let doc = serde_json::json!({
-                "ok": !result.has_errors(),
-                "errors": result.error_count(),
-                "warnings": result.warning_count(),
-                "catalog_version": result.catalog.as_ref().map(|c| c.version.clone()),
-                "products": result.catalog.as_ref().map(|c| c.products().iter().map(|p| serde_json::json!({
-                    "id": p.id, "version": p.version, "options": p.options.len(),
-                    "constraints": p.constraints.len(), "price_rules": p.price_rules.len(),
-                })).collect::<Vec<_>>()).unwrap_or_default(),
-                "diagnostics": result.sources.to_json(&result.diagnostics),
-            });
+            let doc = crate::app::check_report(&result);
             let _ = writeln!(
                 out,
                 "{}",

@@ -14,11 +14,7 @@ pub struct ServeArgs {
     #[arg(long, env = "BESPOKE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Database: `sqlite://PATH` (default, under ./data) or `postgres://…`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/bespoke.sqlite"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = crate::db::DEFAULT_URL)]
     pub database_url: String,
     /// The catalog directory (holding catalog/, rules/ and assets/).
     #[arg(long, env = "BESPOKE_CATALOG", default_value = ".")]

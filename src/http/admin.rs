@@ -44,10 +44,7 @@ pub async fn status(app: web::Data<App>, req: HttpRequest) -> Result<HttpRespons
 #[post("/v1/admin/reload")]
 pub async fn reload(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::Admin)?;
-    let app2 = app.clone();
-    let outcome = web::block(move || app2.reload("admin"))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let outcome = super::off_thread(&app, move |app| Ok(app.reload("admin"))).await?;
     if outcome.outcome == "rejected" {
         return Err(AppError::CatalogRejected {
             diagnostics: outcome.diagnostics,
@@ -118,10 +115,7 @@ pub async fn check(
 #[get("/v1/admin/catalog-versions")]
 pub async fn versions(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::Admin)?;
-    let app2 = app.clone();
-    let list = web::block(move || app2.db.list_catalog_versions())
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let list = super::off_thread(&app, move |app| Ok(app.db.list_catalog_versions()?)).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 

@@ -75,6 +75,17 @@ pub fn build(
         .default_service(web::to(problem::not_found))
 }
 
+/// Runs blocking work (engine, rendering, database) on actix's blocking pool, never on the async workers.
+pub async fn off_thread<T: Send + 'static>(
+    app: &web::Data<App>,
+    f: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let app = web::Data::clone(app);
+    web::block(move || f(&app))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
 fn cors(origins: &[String]) -> Cors {
     let mut c = Cors::default()
         .allowed_methods(["GET", "POST", "OPTIONS"])

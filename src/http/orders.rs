@@ -117,10 +117,7 @@ pub async fn create(
         customer_ref: body.customer_ref,
         metadata: body.metadata,
     };
-    let app2 = app.clone();
-    let (order, created) = web::block(move || app2.place_order(place))
-        .await
-        .map_err(blocking_error)??;
+    let (order, created) = super::off_thread(&app, move |app| app.place_order(place)).await?;
     if created {
         tracing::info!(order = %order.id, product = %order.product_id, "order placed");
     }
@@ -148,10 +145,7 @@ pub async fn get_one(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::OrdersRead)?;
-    let app2 = app.clone();
-    let order = web::block(move || app2.order(&id))
-        .await
-        .map_err(blocking_error)??;
+    let order = super::off_thread(&app, move |app| app.order(&id)).await?;
     Ok(order_response(StatusCode::OK, &order))
 }
 
@@ -174,10 +168,10 @@ pub async fn list(
         .map(str::parse::<Status>)
         .transpose()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let app2 = app.clone();
-    let page = web::block(move || app2.orders(status, q.cursor.as_deref(), q.limit.unwrap_or(50)))
-        .await
-        .map_err(blocking_error)??;
+    let page = super::off_thread(&app, move |app| {
+        app.orders(status, q.cursor.as_deref(), q.limit.unwrap_or(50))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -222,10 +216,10 @@ pub async fn transition(
         (None, Some(v)) => v,
         (None, None) => return Err(AppError::PreconditionRequired),
     };
-    let app2 = app.clone();
-    let order = web::block(move || app2.transition(&id, to, expected, body.note))
-        .await
-        .map_err(blocking_error)??;
+    let order = super::off_thread(&app, move |app| {
+        app.transition(&id, to, expected, body.note)
+    })
+    .await?;
     Ok(order_response(StatusCode::OK, &order))
 }
 
@@ -240,10 +234,7 @@ pub async fn events(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::OrdersRead)?;
-    let app2 = app.clone();
-    let events = web::block(move || app2.order_events(&id))
-        .await
-        .map_err(blocking_error)??;
+    let events = super::off_thread(&app, move |app| app.order_events(&id)).await?;
     Ok(HttpResponse::Ok().json(events))
 }
 

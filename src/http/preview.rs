@@ -101,16 +101,22 @@ pub async fn preview(
             .insert_header((header::CACHE_CONTROL, cache_control))
             .finish());
     }
-    let snap2 = snap.clone();
-    let rendered = web::block(move || {
-        let (product, _) = snap2.product(&id)?;
-        snap2
-            .previewer
-            .render(product, &sel, &request)
-            .map_err(preview_error)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+    // A cache hit is answered here; only a miss goes to the blocking pool to render.
+    let rendered = match snap.previewer.cached(&key) {
+        Some(r) => r,
+        None => {
+            let snap2 = snap.clone();
+            web::block(move || {
+                let (product, _) = snap2.product(&id)?;
+                snap2
+                    .previewer
+                    .render(product, &sel, &request)
+                    .map_err(preview_error)
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??
+        }
+    };
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
@@ -118,7 +124,7 @@ pub async fn preview(
         ))
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
-        .body(rendered.bytes.to_vec()))
+        .body(web::Bytes::from_owner(rendered.bytes)))
 }
 
 /// A stored upload.

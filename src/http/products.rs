@@ -77,10 +77,25 @@ pub async fn configure(
     let snap = app.snapshot();
     let req = body.into_inner();
     let id = id.into_inner();
-    let res = web::block(move || configure_sync(&snap, &id, &req))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
-    Ok(HttpResponse::Ok().json(res))
+    let key = serde_json::to_string(&(&id, req.selection.pairs()?, req.quantity))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let bytes = match snap.configure_cache.get(&key) {
+        Some(b) => b,
+        None => {
+            let snap2 = snap.clone();
+            let res = web::block(move || configure_sync(&snap2, &id, &req))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??;
+            let bytes: std::sync::Arc<[u8]> = serde_json::to_vec(&res)
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .into();
+            snap.configure_cache.insert(key, bytes.clone());
+            bytes
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(web::Bytes::from_owner(bytes)))
 }
 
 fn configure_sync(

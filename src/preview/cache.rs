@@ -98,6 +98,11 @@ impl Cache {
             .map_err(|e: Arc<PreviewError>| (*e).clone())
     }
 
+    /// The cached image for `key`, if it has been rendered (never renders).
+    pub(crate) fn get(&self, key: &PreviewKey) -> Option<Rendered> {
+        self.inner.get(key)
+    }
+
     pub(crate) fn entries(&self) -> u64 {
         self.inner.run_pending_tasks();
         self.inner.entry_count()

@@ -273,6 +273,12 @@ impl Previewer {
         })
     }
 
+    /// The cached preview for a key, without rendering: a cheap answer for the request path,
+    /// which only goes to the blocking pool on a miss.
+    pub fn cached(&self, key: &PreviewKey) -> Option<Rendered> {
+        self.cache.get(key)
+    }
+
     /// Renders a preview without the cache (for benchmarks and tools).
     pub fn render_uncached(
         &self,

@@ -76,6 +76,9 @@ pub fn accept(bytes: &[u8], limits: &UploadLimits) -> Result<Upload, UploadError
     ) {
         return Err(UploadError::UnsupportedType);
     }
+    if format == image::ImageFormat::Jpeg && !jpeg_complete(bytes) {
+        return Err(UploadError::Corrupt("the JPEG data is truncated".into()));
+    }
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut lim = image::Limits::default();
     lim.max_image_width = Some(limits.max_side);
@@ -103,6 +106,14 @@ pub fn accept(bytes: &[u8], limits: &UploadLimits) -> Result<Upload, UploadError
         height: img.height(),
         bytes: out,
     })
+}
+
+/// Whether a JPEG's last scan is followed by an end-of-image marker. The decoder fills a
+/// truncated scan with grey instead of failing, so truncation is caught here.
+fn jpeg_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((last_sos, last_eoi), (Some(s), Some(e)) if e > s)
 }
 
 fn map_err(e: image::ImageError) -> UploadError {

@@ -79,3 +79,10 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Copies the sample catalog (catalog/, rules/, assets/) into `dir`.
+pub fn copy_sample(dir: &Path) {
+    for sub in ["catalog", "rules", "assets"] {
+        copy_dir(&repo().join(sub), &dir.join(sub));
+    }
+}
