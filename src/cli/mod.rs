@@ -58,7 +58,7 @@ pub enum Command {
     Quote(quote::QuoteArgs),
     /// Render the preview image of a selection.
     Render(render::RenderArgs),
-    /// Run the catalog's rule tests (tests/*.yaml in the catalog directory).
+    /// Run the catalog's rule tests (rule-tests/*.yaml in the catalog directory).
     Test(merchant::TestArgs),
     /// Compare two catalog directories: options, counts, rules, affected orders.
     Diff(merchant::DiffArgs),
