@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::PricingError;
-use super::bound::Plan;
+use super::bound::{Bound, Plan};
 use super::eval::{self, Units, to_decimal};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptionKind, Value};
@@ -183,14 +183,18 @@ impl Search<'_, '_> {
         if !self.budget.spend(1) {
             return Err(Stop::Work);
         }
-        if let Some((lo, hi)) = self.plan.bound(&s.doms) {
-            let cannot_improve = match self.dir {
-                Dir::Min => lo >= *self.best,
-                Dir::Max => hi <= *self.best,
-            };
-            if cannot_improve {
-                return Ok(());
+        match self.plan.bound(&s.doms) {
+            Bound::Empty => return Ok(()),
+            Bound::Within((lo, hi)) => {
+                let cannot_improve = match self.dir {
+                    Dir::Min => lo >= *self.best,
+                    Dir::Max => hi <= *self.best,
+                };
+                if cannot_improve {
+                    return Ok(());
+                }
             }
+            Bound::Unknown => {}
         }
         // Branch on the open price-relevant variable with the smallest domain.
         let mut pick: Option<(usize, usize)> = None;
