@@ -143,8 +143,9 @@ impl<'a> Plan<'a> {
 
     /// The sum of the option prices over the configurations left in `doms`: `Some(None)` when
     /// a table has no row left (no configuration), `None` when unknown (overflow).
-    fn options_iv(&self, doms: &[u64]) -> Option<Option<Iv>> {
+    fn options_iv(&self, doms: &[u64], work: &mut u64) -> Option<Option<Iv>> {
         let (mut lo, mut hi): Iv = (0, 0);
+        *work += self.free.len() as u64;
         for &v in &self.free {
             let Some((a, b)) = self.var_iv(doms, v)? else {
                 return Some(None);
@@ -158,6 +159,7 @@ impl<'a> Plan<'a> {
                 continue;
             };
             let mut best: Option<Iv> = None;
+            *work += rows.nrows as u64;
             'rows: for row in rows.iter() {
                 let (mut rl, mut rh): Iv = (0, 0);
                 for (j, &v) in con.scope.iter().enumerate() {
@@ -198,11 +200,14 @@ impl<'a> Plan<'a> {
     }
 
     /// An interval containing the total of every configuration left in `doms`.
-    pub fn bound(&self, doms: &[u64]) -> Bound {
-        match self.options_iv(doms) {
+    /// `work` grows by the rows and variables looked at (charged to the engine's budget).
+    pub fn bound(&self, doms: &[u64], work: &mut u64) -> Bound {
+        match self.options_iv(doms, work) {
             None => Bound::Unknown,
             Some(None) => Bound::Empty,
-            Some(Some(iv)) => self.pipeline(iv, doms).map_or(Bound::Unknown, Bound::Within),
+            Some(Some(iv)) => self
+                .pipeline(iv, doms)
+                .map_or(Bound::Unknown, Bound::Within),
         }
     }
 

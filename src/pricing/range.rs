@@ -183,7 +183,12 @@ impl Search<'_, '_> {
         if !self.budget.spend(1) {
             return Err(Stop::Work);
         }
-        match self.plan.bound(&s.doms) {
+        let mut work = 0;
+        let bound = self.plan.bound(&s.doms, &mut work);
+        if !self.budget.spend(work / 8) {
+            return Err(Stop::Work);
+        }
+        match bound {
             Bound::Empty => return Ok(()),
             Bound::Within((lo, hi)) => {
                 let cannot_improve = match self.dir {
@@ -196,15 +201,24 @@ impl Search<'_, '_> {
             }
             Bound::Unknown => {}
         }
-        // Branch on the open price-relevant variable with the smallest domain.
-        let mut pick: Option<(usize, usize)> = None;
+        // Branch on the open price-relevant variable whose prices spread the most (it moves the
+        // bound most), then the smallest domain; variables without prices of their own last.
+        let mut pick: Option<(usize, (Units, std::cmp::Reverse<usize>))> = None;
         for (v, &rel) in self.relevant.iter().enumerate() {
             if !rel {
                 continue;
             }
             let size = s.size(v);
-            if size > 1 && pick.is_none_or(|(_, best)| size < best) {
-                pick = Some((v, size));
+            if size <= 1 {
+                continue;
+            }
+            let spread = match self.plan.var_iv(&s.doms, v) {
+                Some(Some((lo, hi))) => hi - lo,
+                _ => 0,
+            };
+            let key = (spread, std::cmp::Reverse(size));
+            if pick.is_none_or(|(_, best)| key > best) {
+                pick = Some((v, key));
             }
         }
         let Some((v, _)) = pick else {
