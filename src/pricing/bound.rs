@@ -50,6 +50,8 @@ pub(crate) struct Plan<'a> {
     cond_scope: Vec<Vec<usize>>,
     /// Per price rule: the variables its formula reads.
     formula_scope: Vec<Vec<usize>>,
+    /// Per variable: whether some formula reads it.
+    pub in_formula: Vec<bool>,
 }
 
 impl<'a> Plan<'a> {
@@ -110,6 +112,14 @@ impl<'a> Plan<'a> {
             })
             .collect();
         let (groups, free) = partition(model, &contrib);
+        let mut in_formula = vec![false; model.vars.len()];
+        for scope in &formula_scope {
+            for &v in scope {
+                if let Some(x) = in_formula.get_mut(v) {
+                    *x = true;
+                }
+            }
+        }
         Plan {
             product,
             model,
@@ -122,6 +132,7 @@ impl<'a> Plan<'a> {
             free,
             cond_scope,
             formula_scope,
+            in_formula,
         }
     }
 

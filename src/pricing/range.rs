@@ -201,9 +201,10 @@ impl Search<'_, '_> {
             }
             Bound::Unknown => {}
         }
-        // Branch on the open price-relevant variable whose prices spread the most (it moves the
-        // bound most), then the smallest domain; variables without prices of their own last.
-        let mut pick: Option<(usize, (Units, std::cmp::Reverse<usize>))> = None;
+        // Branch on formula variables first (a formula's bound is exact only once they are
+        // fixed), then on the variable whose prices spread the most (it moves the bound most),
+        // then the smallest domain.
+        let mut pick: Option<(usize, (bool, Units, std::cmp::Reverse<usize>))> = None;
         for (v, &rel) in self.relevant.iter().enumerate() {
             if !rel {
                 continue;
@@ -216,7 +217,8 @@ impl Search<'_, '_> {
                 Some(Some((lo, hi))) => hi - lo,
                 _ => 0,
             };
-            let key = (spread, std::cmp::Reverse(size));
+            let in_formula = self.plan.in_formula.get(v).copied().unwrap_or(false);
+            let key = (in_formula, spread, std::cmp::Reverse(size));
             if pick.is_none_or(|(_, best)| key > best) {
                 pick = Some((v, key));
             }
