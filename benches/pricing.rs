@@ -105,7 +105,15 @@ fn quotes(c: &mut Criterion) {
 }
 
 fn ranges(c: &mut Criterion) {
-    // The engine benchmark's 100-option model (tightness 890, as in benches/engine.rs).
+    // Ranges on the sample products (empty selection: the storefront's first "from" price).
+    for p in sample_products() {
+        let engine = Engine::new(p.clone());
+        c.bench_function(&format!("range/{}", p.id), |b| {
+            b.iter(|| pricing::range(&engine, &Selection::default()).unwrap())
+        });
+    }
+    // The engine benchmark's 100-option model (tightness 890, as in benches/engine.rs), with
+    // seeded prices; timed one call at a time (a call may stop at the work limit).
     let params = CarParams {
         tightness_permille: 890,
         ..CarParams::default()
@@ -115,24 +123,27 @@ fn ranges(c: &mut Criterion) {
     let product = result.catalog.unwrap().products()[0].clone();
     let priced = Arc::new(with_prices(&product, 1));
     let engine = Engine::new(priced);
-    c.bench_function("range/car-100/empty", |b| {
-        b.iter(|| pricing::range(&engine, &Selection::default()).unwrap())
-    });
     let mut rng = Rng::new(11);
-    let sels: Vec<Selection> = (0..40)
-        .map(|k| partial(&engine, &mut rng, k % 12))
+    let sels: Vec<Selection> = (0..12)
+        .map(|k| partial(&engine, &mut rng, [0, 5, 10, 20, 40, 60][k % 6]))
         .collect();
     let mut d = Vec::new();
+    let mut limited = 0;
     for s in &sels {
         let t = Instant::now();
         let r = pricing::range(&engine, s);
         d.push(t.elapsed());
-        assert!(r.is_ok(), "{r:?}");
+        match r {
+            Ok(_) => {}
+            Err(pricing::PricingError::WorkLimit { .. }) => limited += 1,
+            Err(e) => panic!("{e}"),
+        }
     }
     let n = d.len();
     let (p50, p99, max) = percentiles(d);
     println!(
-        "latency range: car-100 with prices, {n} partial selections (0-11 choices): p50 {p50:?}, p99 {p99:?}, max {max:?}"
+        "latency range: car-100 with prices, {n} selections (0-60 choice attempts): p50 {p50:?}, p99 {p99:?}, max {max:?}; {limited} stopped at the work limit ({} steps)",
+        engine.work_limit
     );
 }
 

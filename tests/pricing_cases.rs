@@ -233,3 +233,49 @@ fn sample_catalog_quotes_add_up() {
         );
     }
 }
+
+fn priced_car(
+    options: usize,
+    tables: usize,
+) -> (bespoke::rules::generate::Generated, Arc<catalog::Product>) {
+    use bespoke::rules::generate::{CarParams, car_model_with, with_prices};
+    let params = CarParams {
+        tightness_permille: 890,
+        ..CarParams::default()
+    };
+    let g = car_model_with(1, options, tables, &params);
+    let result = catalog::load(&g.files());
+    let product = Arc::new(with_prices(&result.catalog.unwrap().products()[0], 1));
+    (g, product)
+}
+
+#[test]
+fn generated_car_model_range_is_attained() {
+    let (g, product) = priced_car(16, 14);
+    let engine = Engine::new(product.clone());
+    let r = pricing::range(&engine, &Selection::default()).unwrap();
+    assert!(r.min < r.max, "{r:?}");
+    for (s, want) in [(&r.cheapest, r.min), (&r.dearest, r.max)] {
+        assert!(engine.validate(s).valid);
+        let q = pricing::quote(&product, s).unwrap();
+        assert_adds_up(&q, "car");
+        assert_eq!(q.total, want);
+    }
+    // Every planted configuration lies within the range.
+    for w in &g.witnesses {
+        let pairs: Vec<(String, String)> = w.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let sel = Selection::parse(&product, &pairs).unwrap();
+        let t = pricing::quote(&product, &sel).unwrap().total;
+        assert!(r.min <= t && t <= r.max, "{t} outside {r:?}");
+    }
+}
+
+#[test]
+fn range_work_is_bounded() {
+    let (_, product) = priced_car(100, 113);
+    let engine = Engine::new(product).with_work_limit(20_000);
+    assert_eq!(
+        pricing::range(&engine, &Selection::default()),
+        Err(pricing::PricingError::WorkLimit { limit: 20_000 })
+    );
+}

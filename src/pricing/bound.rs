@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use super::eval::{Fx, Units, option_parts, percent_of, tier_for, units};
 use crate::catalog::expr::{Expr, Term, Val};
 use crate::catalog::model::{PriceEffect, PriceRule, Product, Stage, TierEffect};
-use crate::rules::model::{Model, iter_bits};
+use crate::rules::model::{ConKind, Model, iter_bits};
 
 /// Closed interval `[lo, hi]` of minor units.
 pub(crate) type Iv = (Units, Units);
@@ -40,10 +40,18 @@ pub(crate) struct Plan<'a> {
     /// Per variable: its unit-stage contribution per domain index (`None` inside on overflow),
     /// or `None` when the option has no price of its own.
     pub contrib: Vec<Option<Vec<Option<Units>>>>,
+    /// Positive tables that own priced variables: (constraint index, per scope position whether
+    /// this table owns it). Each priced variable is owned by at most one table; the bound takes,
+    /// per table, the cheapest (dearest) row still alive for its owned variables together.
+    groups: Vec<(usize, Vec<bool>)>,
+    /// Priced variables owned by no table: bounded by their own cheapest (dearest) value.
+    free: Vec<usize>,
     /// Per price rule: the variables its condition reads.
     cond_scope: Vec<Vec<usize>>,
     /// Per price rule: the variables its formula reads.
     formula_scope: Vec<Vec<usize>>,
+    /// Per variable: whether some formula reads it.
+    pub in_formula: Vec<bool>,
 }
 
 impl<'a> Plan<'a> {
@@ -58,7 +66,7 @@ impl<'a> Plan<'a> {
             Some(TierEffect::Discount(p)) => Some(*p),
             _ => None,
         };
-        let contrib = model
+        let contrib: Vec<Option<Vec<Option<Units>>>> = model
             .vars
             .iter()
             .map(|var| {
@@ -103,6 +111,15 @@ impl<'a> Plan<'a> {
                 })
             })
             .collect();
+        let (groups, free) = partition(model, &contrib);
+        let mut in_formula = vec![false; model.vars.len()];
+        for scope in &formula_scope {
+            for &v in scope {
+                if let Some(x) = in_formula.get_mut(v) {
+                    *x = true;
+                }
+            }
+        }
         Plan {
             product,
             model,
@@ -111,8 +128,11 @@ impl<'a> Plan<'a> {
             base,
             tier_discount,
             contrib,
+            groups,
+            free,
             cond_scope,
             formula_scope,
+            in_formula,
         }
     }
 
@@ -132,15 +152,80 @@ impl<'a> Plan<'a> {
         Some(iv)
     }
 
-    /// An interval containing the total of every configuration left in `doms` (`None`: unknown).
-    pub fn bound(&self, doms: &[u64]) -> Option<Iv> {
-        let base = self.base?;
-        let mut iv = (base, base);
-        for v in 0..self.model.vars.len() {
-            if let Some((lo, hi)) = self.var_iv(doms, v)? {
-                iv = (iv.0.checked_add(lo)?, iv.1.checked_add(hi)?);
-            }
+    /// The sum of the option prices over the configurations left in `doms`: `Some(None)` when
+    /// a table has no row left (no configuration), `None` when unknown (overflow).
+    fn options_iv(&self, doms: &[u64], work: &mut u64) -> Option<Option<Iv>> {
+        let (mut lo, mut hi): Iv = (0, 0);
+        *work += self.free.len() as u64;
+        for &v in &self.free {
+            let Some((a, b)) = self.var_iv(doms, v)? else {
+                return Some(None);
+            };
+            lo = lo.checked_add(a)?;
+            hi = hi.checked_add(b)?;
         }
+        for (c, owned) in &self.groups {
+            let con = self.model.cons.get(*c)?;
+            let ConKind::Table(rows) = &con.kind else {
+                continue;
+            };
+            let mut best: Option<Iv> = None;
+            *work += rows.nrows as u64;
+            'rows: for row in rows.iter() {
+                let (mut rl, mut rh): Iv = (0, 0);
+                for (j, &v) in con.scope.iter().enumerate() {
+                    let cell = rows.cell(row, j);
+                    let dom = self.model.dom(doms, v);
+                    if !owned.get(j).copied().unwrap_or(false) {
+                        if !cell.iter().zip(dom).any(|(a, b)| a & b != 0) {
+                            continue 'rows;
+                        }
+                        continue;
+                    }
+                    let per = self.contrib.get(v)?.as_ref()?;
+                    let mut iv: Option<Iv> = None;
+                    for (w, (a, b)) in cell.iter().zip(dom).enumerate() {
+                        let mut x = a & b;
+                        while x != 0 {
+                            let i = w * 64 + x.trailing_zeros() as usize;
+                            x &= x - 1;
+                            let k = (*per.get(i)?)?;
+                            iv = Some(iv.map_or((k, k), |(p, q)| (p.min(k), q.max(k))));
+                        }
+                    }
+                    let Some((a, b)) = iv else {
+                        continue 'rows;
+                    };
+                    rl = rl.checked_add(a)?;
+                    rh = rh.checked_add(b)?;
+                }
+                best = Some(best.map_or((rl, rh), |(p, q)| (p.min(rl), q.max(rh))));
+            }
+            let Some((a, b)) = best else {
+                return Some(None);
+            };
+            lo = lo.checked_add(a)?;
+            hi = hi.checked_add(b)?;
+        }
+        Some(Some((lo, hi)))
+    }
+
+    /// An interval containing the total of every configuration left in `doms`.
+    /// `work` grows by the rows and variables looked at (charged to the engine's budget).
+    pub fn bound(&self, doms: &[u64], work: &mut u64) -> Bound {
+        match self.options_iv(doms, work) {
+            None => Bound::Unknown,
+            Some(None) => Bound::Empty,
+            Some(Some(iv)) => self
+                .pipeline(iv, doms)
+                .map_or(Bound::Unknown, Bound::Within),
+        }
+    }
+
+    /// The stages after the option prices, on an interval.
+    fn pipeline(&self, options: Iv, doms: &[u64]) -> Option<Iv> {
+        let base = self.base?;
+        let mut iv = (base.checked_add(options.0)?, base.checked_add(options.1)?);
         iv = self.rules(Stage::Unit, iv, doms)?;
         if let Some(p) = self.tier_discount {
             iv = self.pct(iv, -p)?;
@@ -352,6 +437,53 @@ impl<'a> Plan<'a> {
             }
         }
     }
+}
+
+/// What the bound knows about the configurations left in some domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// Their totals lie within this interval.
+    Within(Iv),
+    /// There are none (a table has no row left).
+    Empty,
+    /// Nothing (an amount overflowed).
+    Unknown,
+}
+
+/// Gives each priced variable to at most one positive table (tables with the most priced
+/// variables first); the rest are free.
+fn partition(
+    model: &Model,
+    contrib: &[Option<Vec<Option<Units>>>],
+) -> (Vec<(usize, Vec<bool>)>, Vec<usize>) {
+    let priced = |v: usize| contrib.get(v).is_some_and(Option::is_some);
+    let mut order: Vec<usize> = (0..model.cons.len())
+        .filter(|&c| matches!(model.cons[c].kind, ConKind::Table(_)))
+        .collect();
+    let count = |c: usize| model.cons[c].scope.iter().filter(|&&v| priced(v)).count();
+    order.sort_by_key(|&c| std::cmp::Reverse(count(c)));
+    let mut taken = vec![false; model.vars.len()];
+    let mut groups = Vec::new();
+    for c in order {
+        let owned: Vec<bool> = model.cons[c]
+            .scope
+            .iter()
+            .map(|&v| {
+                let own = priced(v) && !taken[v];
+                if own {
+                    taken[v] = true;
+                }
+                own
+            })
+            .collect();
+        if owned.iter().any(|&o| o) {
+            groups.push((c, owned));
+        }
+    }
+    let free = (0..model.vars.len())
+        .filter(|&v| priced(v) && !taken[v])
+        .collect();
+    (groups, free)
 }
 
 fn hull(a: Iv, b: Iv) -> Iv {

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::PricingError;
-use super::bound::Plan;
+use super::bound::{Bound, Plan};
 use super::eval::{self, Units, to_decimal};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptionKind, Value};
@@ -183,24 +183,44 @@ impl Search<'_, '_> {
         if !self.budget.spend(1) {
             return Err(Stop::Work);
         }
-        if let Some((lo, hi)) = self.plan.bound(&s.doms) {
-            let cannot_improve = match self.dir {
-                Dir::Min => lo >= *self.best,
-                Dir::Max => hi <= *self.best,
-            };
-            if cannot_improve {
-                return Ok(());
-            }
+        let mut work = 0;
+        let bound = self.plan.bound(&s.doms, &mut work);
+        if !self.budget.spend(work / 8) {
+            return Err(Stop::Work);
         }
-        // Branch on the open price-relevant variable with the smallest domain.
-        let mut pick: Option<(usize, usize)> = None;
+        match bound {
+            Bound::Empty => return Ok(()),
+            Bound::Within((lo, hi)) => {
+                let cannot_improve = match self.dir {
+                    Dir::Min => lo >= *self.best,
+                    Dir::Max => hi <= *self.best,
+                };
+                if cannot_improve {
+                    return Ok(());
+                }
+            }
+            Bound::Unknown => {}
+        }
+        // Branch on formula variables first (a formula's bound is exact only once they are
+        // fixed), then on the variable whose prices spread the most (it moves the bound most),
+        // then the smallest domain.
+        let mut pick: Option<(usize, (bool, Units, std::cmp::Reverse<usize>))> = None;
         for (v, &rel) in self.relevant.iter().enumerate() {
             if !rel {
                 continue;
             }
             let size = s.size(v);
-            if size > 1 && pick.is_none_or(|(_, best)| size < best) {
-                pick = Some((v, size));
+            if size <= 1 {
+                continue;
+            }
+            let spread = match self.plan.var_iv(&s.doms, v) {
+                Some(Some((lo, hi))) => hi - lo,
+                _ => 0,
+            };
+            let in_formula = self.plan.in_formula.get(v).copied().unwrap_or(false);
+            let key = (in_formula, spread, std::cmp::Reverse(size));
+            if pick.is_none_or(|(_, best)| key > best) {
+                pick = Some((v, key));
             }
         }
         let Some((v, _)) = pick else {
