@@ -161,6 +161,9 @@ fn total_of(plan: &Plan<'_>, sol: &[usize]) -> Result<Units, PricingError> {
     Ok(eval::evaluate(plan.product, &get, None)?.total)
 }
 
+/// Branching preference: formula variable, price spread, then smaller domain.
+type BranchKey = (bool, Units, std::cmp::Reverse<usize>);
+
 struct Search<'s, 'p> {
     plan: &'s Plan<'p>,
     relevant: &'s [bool],
@@ -204,7 +207,7 @@ impl Search<'_, '_> {
         // Branch on formula variables first (a formula's bound is exact only once they are
         // fixed), then on the variable whose prices spread the most (it moves the bound most),
         // then the smallest domain.
-        let mut pick: Option<(usize, (bool, Units, std::cmp::Reverse<usize>))> = None;
+        let mut pick: Option<(usize, BranchKey)> = None;
         for (v, &rel) in self.relevant.iter().enumerate() {
             if !rel {
                 continue;
