@@ -180,6 +180,26 @@ async fn configure_bad_input_gets_problems() {
             "/problems/bad-request",
         ),
         (
+            json!({"selection": {"quantity": 100000}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/out-of-range",
+        ),
+        (
+            json!({"selection": {"quantity": "many"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/unknown-value",
+        ),
+        (
+            json!({"selection": {}, "quantity": 0}),
+            StatusCode::BAD_REQUEST,
+            "/problems/bad-request",
+        ),
+        (
+            json!({"selection": {"front_text": "<script>"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-text",
+        ),
+        (
             json!({"selection": {}, "extra": 1}),
             StatusCode::BAD_REQUEST,
             "/problems/malformed-json",
