@@ -40,6 +40,9 @@ pub struct Snapshot {
     pub configure_cache: moka::sync::Cache<String, Arc<[u8]>>,
 }
 
+/// Work limit for each product's "from" price when a snapshot is built.
+pub const FROM_PRICE_WORK_LIMIT: u64 = 2_000_000;
+
 /// Bound on a snapshot's configure cache, in bytes of JSON.
 pub const CONFIGURE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -78,7 +81,11 @@ impl Snapshot {
         let from_prices = engines
             .iter()
             .map(|(id, e)| {
-                let min = crate::pricing::range(e, &Selection::default())
+                // Bounded: a product whose range needs more work shows no "from" price.
+                let bounded = e
+                    .clone()
+                    .with_work_limit(FROM_PRICE_WORK_LIMIT.min(work_limit));
+                let min = crate::pricing::range(&bounded, &Selection::default())
                     .ok()
                     .map(|r| r.min);
                 (id.clone(), min)
@@ -289,6 +296,10 @@ pub fn price_json(
                 Ok(v)
             }
             Err(crate::pricing::PricingError::NoCompletion) => Ok(serde_json::Value::Null),
+            // Bounded work ran out: the rest of the answer stands; the range is unknown, not wrong.
+            Err(e @ crate::pricing::PricingError::WorkLimit { .. }) => {
+                Ok(serde_json::json!({"kind": "unknown", "reason": e.to_string()}))
+            }
             Err(e) => Err(AppError::Pricing(e.to_string())),
         }
     } else {
