@@ -32,6 +32,9 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Resolution of each order's print file (72–600).
+    #[arg(long, env = "BESPOKE_PRINT_DPI", default_value_t = 150, value_parser = clap::value_parser!(u32).range(72..=600))]
+    pub print_dpi: u32,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]
     pub no_watch: bool,
@@ -56,6 +59,7 @@ impl ServeArgs {
             api_keys,
             watch: !self.no_watch,
             log_json: self.log_json,
+            print_dpi: self.print_dpi,
             ..Settings::default()
         })
     }
