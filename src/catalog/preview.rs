@@ -190,7 +190,7 @@ pub fn read_preview(
         if href.starts_with("data:") || href.starts_with('#') {
             continue;
         }
-        let joined = join(dir, href);
+        let joined = resolve_asset_path(dir, href);
         match joined {
             Some(p) if files.contains(&p) => used.push(p),
             _ => cx.error(
@@ -239,8 +239,12 @@ pub fn read_preview(
     ))
 }
 
-fn join(dir: &str, href: &str) -> Option<String> {
-    if href.contains("://") || href.starts_with('/') || href.starts_with("file:") {
+/// Resolves a template's relative reference against the template's folder to a catalog path
+/// under `assets/`; `None` for anything else (schemes such as `file:` or `http:`, absolute paths,
+/// backslashes, `..` that leaves the catalog or assets/). Shared by the loader's checks and the
+/// preview binder, so both accept exactly the same references.
+pub fn resolve_asset_path(dir: &str, href: &str) -> Option<String> {
+    if href.contains(':') || href.starts_with('/') || href.contains('\\') {
         return None;
     }
     let mut parts: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();

@@ -174,21 +174,7 @@ fn resolve_href(dir: &str, href: &str) -> Option<String> {
     if href.starts_with('#') || href.starts_with("data:") {
         return Some(href.to_owned());
     }
-    if href.contains(':') || href.starts_with('/') || href.contains('\\') {
-        return None;
-    }
-    let mut parts: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
-    for seg in href.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            s => parts.push(s),
-        }
-    }
-    let p = parts.join("/");
-    p.starts_with("assets/").then_some(p)
+    crate::catalog::preview::resolve_asset_path(dir, href)
 }
 
 /// The effective value of each option for rendering: the selection's choice, else the default.
