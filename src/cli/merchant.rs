@@ -286,29 +286,9 @@ pub fn import_csv(args: ImportArgs, out: &mut dyn Write, err: &mut dyn Write) ->
         Err(e) => return usage(err, format!("{}: {e}", args.file.display())),
     };
     let files = imported.files();
-    if !args.force
-        && let Some(p) = files.paths().find(|p| root.join(p).exists())
-    {
-        return usage(
-            err,
-            format!(
-                "{} exists; use --force to overwrite",
-                root.join(p).display()
-            ),
-        );
-    }
-    // Check what we are about to write, exactly as `bespoke check` would.
-    let result = catalog::load(&files);
-    if result.has_errors() {
-        let _ = write!(err, "{}", result.render());
-        return EXIT_CATALOG_ERRORS;
-    }
-    if let Err(e) = files.write_to(&root) {
-        return usage(err, format!("writing into {}: {e}", root.display()));
-    }
     let report = imported.report();
-    if !report.is_empty() {
-        let _ = write!(err, "{report}");
+    if let Err(code) = super::write_import(&files, &report, &root, args.force, err) {
+        return code;
     }
     let _ = writeln!(
         out,

@@ -412,6 +412,39 @@ fn analyze(common: &Common, product: Option<&str>, out: &mut dyn Write, err: &mu
     }
 }
 
+/// Writes an imported product's files under `root` once they load without errors (checked
+/// exactly as `bespoke check` would), refusing to overwrite unless `force`; prints the
+/// importer's report. Shared by every `bespoke import` format.
+pub(crate) fn write_import(
+    files: &catalog::FileSet,
+    report: &str,
+    root: &std::path::Path,
+    force: bool,
+    err: &mut dyn Write,
+) -> Result<catalog::LoadResult, u8> {
+    if !force && let Some(p) = files.paths().find(|p| root.join(p).exists()) {
+        let _ = writeln!(
+            err,
+            "error: {} exists; use --force to overwrite",
+            root.join(p).display()
+        );
+        return Err(EXIT_USAGE);
+    }
+    let result = catalog::load(files);
+    if result.has_errors() {
+        let _ = write!(err, "{}", result.render());
+        return Err(EXIT_CATALOG_ERRORS);
+    }
+    if let Err(e) = files.write_to(root) {
+        let _ = writeln!(err, "error: writing into {}: {e}", root.display());
+        return Err(EXIT_USAGE);
+    }
+    if !report.is_empty() {
+        let _ = write!(err, "{report}");
+    }
+    Ok(result)
+}
+
 fn import(format: ImportFormat, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let (args, xcsp) = match format {
         ImportFormat::Xcsp(a) => (a, true),
@@ -472,30 +505,10 @@ fn import(format: ImportFormat, out: &mut dyn Write, err: &mut dyn Write) -> u8 
         Err(e) => return usage(err, format!("{}: {e}", args.file.display())),
     };
     let files = imported.files();
-    if !args.force
-        && let Some(p) = files.paths().find(|p| root.join(p).exists())
-    {
-        return usage(
-            err,
-            format!(
-                "{} exists; use --force to overwrite",
-                root.join(p).display()
-            ),
-        );
-    }
-    // Check what we are about to write, exactly as `bespoke check` would.
-    let result = catalog::load(&files);
-    if result.has_errors() {
-        let _ = write!(err, "{}", result.render());
-        return EXIT_CATALOG_ERRORS;
-    }
-    if let Err(e) = files.write_to(&root) {
-        return usage(err, format!("writing into {}: {e}", root.display()));
-    }
-    let report = imported.report();
-    if !report.is_empty() {
-        let _ = write!(err, "{report}");
-    }
+    let result = match write_import(&files, &imported.report(), &root, args.force, err) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let p = result.catalog.as_ref().and_then(|c| c.product(&id));
     let _ = writeln!(
         out,
