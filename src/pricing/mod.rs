@@ -16,6 +16,7 @@
 
 mod bound;
 mod eval;
+mod optimize;
 pub mod overlap;
 mod range;
 
