@@ -93,7 +93,7 @@ fn quotes(c: &mut Criterion) {
                 let t = Instant::now();
                 let q = pricing::quote(p, s);
                 d.push(t.elapsed());
-                assert!(q.is_ok());
+                assert!(q.is_ok(), "{} {:?}: {:?}", p.id, s, q);
             }
         }
     }

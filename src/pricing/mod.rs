@@ -208,7 +208,11 @@ fn selection_vals(
                 Some(Val::Int(0))
             }
             // An upload takes part by presence: the engine models it as a text of length 64 (its id).
+            // (A range's `cheapest`/`dearest` report it by that length, as texts.)
             (OptionKind::Upload(_), Some(Value::Text(_))) => Some(Val::Int(UPLOAD_LEN)),
+            (OptionKind::Upload(_), Some(Value::Int(n))) if *n == UPLOAD_LEN => {
+                Some(Val::Int(UPLOAD_LEN))
+            }
             (OptionKind::Upload(_), None) => {
                 if opt.required {
                     missing.push(opt.id.clone());
