@@ -133,6 +133,9 @@ fn ranges(c: &mut Criterion) {
         let t = Instant::now();
         let r = pricing::range(&engine, s);
         d.push(t.elapsed());
+        if std::env::var_os("BESPOKE_BENCH_VERBOSE").is_some() {
+            println!("range {} choices: {:?}", s.choices.len(), t.elapsed());
+        }
         match r {
             Ok(_) => {}
             Err(pricing::PricingError::WorkLimit { .. }) => limited += 1,

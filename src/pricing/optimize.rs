@@ -172,8 +172,8 @@ impl<'m> Optimizer<'m> {
             .copied()
             .max_by_key(|&v| {
                 (
-                    self.spread(s, v).unwrap_or(-1),
                     model.var_cons[v].len(),
+                    self.spread(s, v).unwrap_or(-1),
                     usize::MAX - s.size(v),
                 )
             })
