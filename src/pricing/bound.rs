@@ -297,7 +297,7 @@ impl<'a> Plan<'a> {
                         }
                         applies = any_yes;
                     }
-                    _ => match self.tri(c, scope, doms) {
+                    _ => match self.decide(c, scope, doms) {
                         Tri::True => {}
                         Tri::False => applies = false,
                         Tri::Unknown => {
@@ -309,10 +309,11 @@ impl<'a> Plan<'a> {
                     },
                 }
             }
-            if applies && let Some(scope) = self.formula_scope.get(k) {
-                if let Some(&v) = scope.iter().find(|&&v| open(v)) {
-                    return Some(Split::Values(v));
-                }
+            if applies
+                && let Some(scope) = self.formula_scope.get(k)
+                && let Some(&v) = scope.iter().find(|&&v| open(v))
+            {
+                return Some(Split::Values(v));
             }
         }
         None
@@ -339,7 +340,7 @@ impl<'a> Plan<'a> {
             }
             let cond = match &rule.condition {
                 None => Tri::True,
-                Some(c) => self.tri(c, self.cond_scope.get(k)?, doms),
+                Some(c) => self.decide(c, self.cond_scope.get(k)?, doms),
             };
             if cond == Tri::False {
                 continue;
@@ -487,6 +488,54 @@ impl<'a> Plan<'a> {
                 (Fx::neg(a.1).ok()?, Fx::neg(a.0).ok()?)
             }
         })
+    }
+
+    /// Whether a condition holds for every, no, or some configurations of the domains: exact
+    /// when its variables have few combinations; else by three-valued logic over its atoms
+    /// (each decided exactly when its own variables have few combinations), which is sound.
+    fn decide(&self, e: &Expr, scope: &[usize], doms: &[u64]) -> Tri {
+        match self.tri(e, scope, doms) {
+            Tri::Unknown => self.kleene(e, doms),
+            t => t,
+        }
+    }
+
+    fn kleene(&self, e: &Expr, doms: &[u64]) -> Tri {
+        match e {
+            Expr::Const(b) => {
+                if *b {
+                    Tri::True
+                } else {
+                    Tri::False
+                }
+            }
+            Expr::Not(x) => match self.kleene(x, doms) {
+                Tri::True => Tri::False,
+                Tri::False => Tri::True,
+                Tri::Unknown => Tri::Unknown,
+            },
+            Expr::And(items) | Expr::Or(items) => {
+                let (stop, rest) = match e {
+                    Expr::And(_) => (Tri::False, Tri::True),
+                    _ => (Tri::True, Tri::False),
+                };
+                let mut out = rest;
+                for x in items {
+                    match self.kleene(x, doms) {
+                        t if t == stop => return stop,
+                        Tri::Unknown => out = Tri::Unknown,
+                        _ => {}
+                    }
+                }
+                out
+            }
+            _ => {
+                let mut scope = std::collections::BTreeSet::new();
+                e.options(&mut scope);
+                let scope: Vec<usize> = scope.into_iter().collect();
+                self.tri(e, &scope, doms)
+            }
+        }
     }
 
     /// Whether a condition holds for every, no, or some configurations of the domains.

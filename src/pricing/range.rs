@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::PricingError;
 use super::bound::{Bound, Plan, Split};
-use super::optimize::{Halt, Optimizer};
 use super::eval::{self, Units, to_decimal};
+use super::optimize::{Halt, Optimizer};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptionKind, Value};
 use crate::catalog::money::Currency;
@@ -147,7 +147,7 @@ pub fn range(engine: &Engine, selection: &Selection) -> Result<PriceRange, Prici
                 budget: &mut budget,
             };
             let m = solver.mark();
-            let outcome = search.dfs(&mut solver);
+            let outcome = search.dfs(&mut solver, None);
             solver.undo(m);
             match outcome {
                 Ok(()) => continue,
@@ -336,9 +336,24 @@ impl Patterns<'_, '_> {
         }
     }
 
-    fn dfs(&mut self, s: &mut Solver<'_>) -> Result<(), Stop> {
+    /// Whether no total of the domains can beat the best found, when the option prices sum to
+    /// at least (for the maximum: at most) `sum` there.
+    fn hopeless(&self, sum: Units, doms: &[u64]) -> bool {
+        match (self.plan.at(sum, doms), self.dir) {
+            (Some((lo, _)), Dir::Min) => lo >= *self.best,
+            (Some((_, hi)), Dir::Max) => hi <= *self.best,
+            (None, _) => false,
+        }
+    }
+
+    /// `parent`: the parent's least (greatest) option sum, a bound for this subtree too.
+    fn dfs(&mut self, s: &mut Solver<'_>, parent: Option<Units>) -> Result<(), Stop> {
         if !self.budget.spend(1) {
             return Err(Stop::Work);
+        }
+        // First the parent's option sum against this subtree's decided rules (cheap).
+        if parent.is_some_and(|sum| self.hopeless(sum, &s.doms)) {
+            return Ok(());
         }
         let model = self.plan.model;
         let all: Vec<usize> = (0..model.vars.len()).collect();
@@ -347,16 +362,13 @@ impl Patterns<'_, '_> {
         };
         let sum = match self.dir {
             Dir::Min => best.value,
-            Dir::Max => best.value.checked_neg().ok_or(Stop::Price(PricingError::Overflow))?,
+            Dir::Max => best
+                .value
+                .checked_neg()
+                .ok_or(Stop::Price(PricingError::Overflow))?,
         };
-        if let Some((lo, hi)) = self.plan.at(sum, &s.doms) {
-            let cannot_improve = match self.dir {
-                Dir::Min => lo >= *self.best,
-                Dir::Max => hi <= *self.best,
-            };
-            if cannot_improve {
-                return Ok(());
-            }
+        if self.hopeless(sum, &s.doms) {
+            return Ok(());
         }
         let Some(split) = self.plan.split(&s.doms) else {
             // The rules are decided: the witness attains the best total of this subtree.
@@ -395,7 +407,7 @@ impl Patterns<'_, '_> {
                     s.assign(v, i);
                     s.queue_var(v);
                     if s.propagate(self.budget)? {
-                        self.dfs(s)?;
+                        self.dfs(s, Some(sum))?;
                     }
                     s.undo(m);
                 }
@@ -414,7 +426,7 @@ impl Patterns<'_, '_> {
                         s.queue_var(v);
                     }
                     if ok && s.propagate(self.budget)? {
-                        self.dfs(s)?;
+                        self.dfs(s, Some(sum))?;
                     }
                     s.undo(m);
                 }
