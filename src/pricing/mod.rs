@@ -9,9 +9,12 @@
 //!   option prices in option order; `stage: unit` rules in file order), *tier* (the tier's
 //!   `discount` off the unit price), *order* (unit × quantity; `stage: order` rules in file
 //!   order). A unit or tier line carries its per-unit amount and its amount × quantity.
-//! - **Ranges** are exact: a branch-and-bound search over the rules engine's propagators, with
-//!   interval bounds of the price pipeline (`bound.rs`); a minimum or maximum is reported only
-//!   with a valid configuration that attains it, and running out of work is an error.
+//! - **Ranges** are exact: a branch-and-bound search on the price rules' inputs over the rules
+//!   engine's propagators (`range.rs`), with the exact least/greatest option-price sum of the
+//!   configurations left computed by independent components and cached (`optimize.rs`) and fed
+//!   through interval bounds of the price pipeline (`bound.rs`); a minimum or maximum is
+//!   reported only with a valid configuration that attains it, and running out of work is an
+//!   error.
 //! - **Overflow** is an error ([`PricingError::Overflow`]), never a wrap or a panic.
 
 mod bound;

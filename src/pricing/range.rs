@@ -1,9 +1,12 @@
-//! Exact price ranges of partial selections: branch and bound over the rules engine's propagators.
+//! Exact price ranges of partial selections: branch and bound on the price rules' inputs, with exact per-component option-price optima at every node.
 //!
-//! The search branches only on price-relevant options (priced options and the options price
-//! rules read), cheapest (or dearest) value first, prunes a subtree when the interval bound of
-//! its prices cannot beat the best total found, and accepts a total only when the engine finds a
-//! full valid configuration with those values. So the reported minimum and maximum are attained.
+//! When the total is a non-decreasing function of the option prices' sum once the rules are
+//! decided ([`Plan::monotone`]), the search branches only on what the price rules read and, at
+//! every node, takes the exact least (greatest) option sum over the valid configurations left
+//! ([`Optimizer`]: components and a cache); that sum bounds the subtree, and where the rules are
+//! decided its witness attains it. Otherwise a plain search branches on every price-relevant
+//! option under an interval bound. Either way a total counts only with a full valid
+//! configuration that attains it, so the reported minimum and maximum are attained.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
