@@ -93,7 +93,7 @@ fn quotes(c: &mut Criterion) {
                 let t = Instant::now();
                 let q = pricing::quote(p, s);
                 d.push(t.elapsed());
-                assert!(q.is_ok());
+                assert!(q.is_ok(), "{} {:?}: {:?}", p.id, s, q);
             }
         }
     }
@@ -133,6 +133,9 @@ fn ranges(c: &mut Criterion) {
         let t = Instant::now();
         let r = pricing::range(&engine, s);
         d.push(t.elapsed());
+        if std::env::var_os("BESPOKE_BENCH_VERBOSE").is_some() {
+            println!("range {} choices: {:?}", s.choices.len(), t.elapsed());
+        }
         match r {
             Ok(_) => {}
             Err(pricing::PricingError::WorkLimit { .. }) => limited += 1,

@@ -1,5 +1,6 @@
 //! Property tests of pricing against brute force on small random priced models: quotes add up,
-//! ranges are exact (min and max attained by valid completions), extreme values never panic.
+//! ranges are exact (min and max attained by valid completions, also on small generated car
+//! models with several components), extreme values never panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -463,6 +464,57 @@ proptest! {
                         prop_assert_eq!(pricing::quote(&product, s).unwrap().total, want);
                     }
                 }
+            }
+        }
+    }
+
+    /// On small generated car models (several overlapping tables, so the open options form
+    /// several components) with seeded prices and price rules, the range equals brute force.
+    #[test]
+    fn range_is_exact_on_generated_models(
+        seed in 0u64..10_000,
+        prices in 0u64..10_000,
+        options in 4usize..=7,
+        tables in 2usize..=7,
+        tightness in 300u32..=900,
+        pick in any::<prop::sample::Index>(),
+    ) {
+        use bespoke::rules::generate::{CarParams, car_model_with, with_prices};
+        let params = CarParams { tightness_permille: tightness, ..CarParams::default() };
+        let g = car_model_with(seed, options, tables, &params);
+        let result = catalog::load(&g.files());
+        let product = Arc::new(with_prices(&result.catalog.unwrap().products()[0], prices));
+        let engine = Engine::new(product.clone());
+        let space: usize = engine.model.vars.iter().map(|v| v.size).product();
+        prop_assume!(space <= 50_000);
+        let configs = valid_configs(&engine);
+        // The empty selection, and one option fixed to its value in some valid configuration.
+        let mut sels = vec![Selection::default()];
+        if !configs.is_empty() {
+            let c = &configs[pick.index(configs.len())];
+            let v = pick.index(c.len());
+            if let Some(value) = engine.model.vars[v].value(c[v]) {
+                sels.push(Selection { choices: vec![(engine.model.vars[v].opt, value)] });
+            }
+        }
+        for sel in sels {
+            let totals: Vec<Decimal> = configs
+                .iter()
+                .filter(|c| sel.choices.iter().all(|(o, v)| engine.model.vars[*o].index_of(v) == Some(c[*o])))
+                .map(|c| raw_total(&product, &as_selection(&engine, c)))
+                .collect();
+            let got = pricing::range(&engine, &sel);
+            match (totals.iter().min(), totals.iter().max()) {
+                (Some(&min), Some(&max)) if min >= Decimal::ZERO => {
+                    let r = got.unwrap();
+                    prop_assert_eq!((r.min, r.max), (min, max));
+                    for (s, want) in [(&r.cheapest, min), (&r.dearest, max)] {
+                        prop_assert!(engine.validate(s).valid, "{:?}", s);
+                        prop_assert_eq!(pricing::quote(&product, s).unwrap().total, want);
+                    }
+                }
+                (Some(&min), _) => prop_assert_eq!(got, Err(PricingError::NegativeTotal { total: min })),
+                _ => prop_assert_eq!(got, Err(PricingError::NoCompletion)),
             }
         }
     }

@@ -222,6 +222,103 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// Whether, once every rule's condition is decided and every formula is fixed, the total is
+    /// a non-decreasing function of the sum of the option prices: every percentage is at least
+    /// −100% (so `x ± round(x·p/100)` is monotone), the quantity is not negative, and every
+    /// option price is representable. Then the exact range needs only the least and greatest
+    /// sum per rule pattern.
+    pub fn monotone(&self) -> bool {
+        let pct_ok = |k: Decimal| k >= -Decimal::ONE_HUNDRED;
+        self.base.is_some()
+            && self.quantity >= 0
+            && self.tier_discount.is_none_or(|p| pct_ok(-p))
+            && self.product.price_rules.iter().all(|r| match &r.effect {
+                PriceEffect::Discount(p) => pct_ok(-*p),
+                PriceEffect::Markup(p) => pct_ok(*p),
+                _ => true,
+            })
+            && self
+                .contrib
+                .iter()
+                .flatten()
+                .all(|per| per.iter().all(Option::is_some))
+    }
+
+    /// The total's interval when the option prices sum to exactly `options`, given what the
+    /// domains decide of the rules. For a [`Self::monotone`] plan its low end only grows with
+    /// `options`, and so does its high end: the low end at the least sum bounds every total from
+    /// below, the high end at the greatest sum from above.
+    pub fn at(&self, options: Units, doms: &[u64]) -> Option<Iv> {
+        self.pipeline((options, options), doms)
+    }
+
+    /// A variable to branch on before the total is a function of the option prices alone: one
+    /// that a rule's undecided condition reads, or an open variable of a formula that may apply.
+    /// `None` when every condition is decided and every such formula reads fixed variables.
+    pub fn split(&self, doms: &[u64]) -> Option<Split> {
+        let model = self.model;
+        let open = |v: usize| crate::rules::model::count_bits(model.dom(doms, v)) > 1;
+        for (k, rule) in self.product.price_rules.iter().enumerate() {
+            let mut applies = true;
+            if let Some(c) = &rule.condition {
+                let scope = self.cond_scope.get(k)?;
+                let open_vars: Vec<usize> = scope.iter().copied().filter(|&v| open(v)).collect();
+                match open_vars.as_slice() {
+                    [] => {
+                        let get = |o: usize| -> Option<Val> {
+                            let i = iter_bits(model.dom(doms, o)).next()?;
+                            model.vars.get(o)?.val(i)
+                        };
+                        applies = c.eval(&get);
+                    }
+                    [v] => {
+                        // Split the one open variable's values by the condition's outcome.
+                        let v = *v;
+                        let var = model.vars.get(v)?;
+                        let mut yes = vec![0u64; model.dom(doms, v).len()];
+                        let (mut any_yes, mut any_no) = (false, false);
+                        for i in iter_bits(model.dom(doms, v)) {
+                            let get = |o: usize| -> Option<Val> {
+                                if o == v {
+                                    return var.val(i);
+                                }
+                                let j = iter_bits(model.dom(doms, o)).next()?;
+                                model.vars.get(o)?.val(j)
+                            };
+                            if c.eval(&get) {
+                                crate::rules::model::set_bit(&mut yes, i);
+                                any_yes = true;
+                            } else {
+                                any_no = true;
+                            }
+                        }
+                        if any_yes && any_no {
+                            return Some(Split::Sets(v, yes));
+                        }
+                        applies = any_yes;
+                    }
+                    _ => match self.decide(c, scope, doms) {
+                        Tri::True => {}
+                        Tri::False => applies = false,
+                        Tri::Unknown => {
+                            let v = open_vars.iter().copied().min_by_key(|&v| {
+                                crate::rules::model::count_bits(model.dom(doms, v))
+                            })?;
+                            return Some(Split::Values(v));
+                        }
+                    },
+                }
+            }
+            if applies
+                && let Some(scope) = self.formula_scope.get(k)
+                && let Some(&v) = scope.iter().find(|&&v| open(v))
+            {
+                return Some(Split::Values(v));
+            }
+        }
+        None
+    }
+
     /// The stages after the option prices, on an interval.
     fn pipeline(&self, options: Iv, doms: &[u64]) -> Option<Iv> {
         let base = self.base?;
@@ -243,7 +340,7 @@ impl<'a> Plan<'a> {
             }
             let cond = match &rule.condition {
                 None => Tri::True,
-                Some(c) => self.tri(c, self.cond_scope.get(k)?, doms),
+                Some(c) => self.decide(c, self.cond_scope.get(k)?, doms),
             };
             if cond == Tri::False {
                 continue;
@@ -393,6 +490,54 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// Whether a condition holds for every, no, or some configurations of the domains: exact
+    /// when its variables have few combinations; else by three-valued logic over its atoms
+    /// (each decided exactly when its own variables have few combinations), which is sound.
+    fn decide(&self, e: &Expr, scope: &[usize], doms: &[u64]) -> Tri {
+        match self.tri(e, scope, doms) {
+            Tri::Unknown => self.kleene(e, doms),
+            t => t,
+        }
+    }
+
+    fn kleene(&self, e: &Expr, doms: &[u64]) -> Tri {
+        match e {
+            Expr::Const(b) => {
+                if *b {
+                    Tri::True
+                } else {
+                    Tri::False
+                }
+            }
+            Expr::Not(x) => match self.kleene(x, doms) {
+                Tri::True => Tri::False,
+                Tri::False => Tri::True,
+                Tri::Unknown => Tri::Unknown,
+            },
+            Expr::And(items) | Expr::Or(items) => {
+                let (stop, rest) = match e {
+                    Expr::And(_) => (Tri::False, Tri::True),
+                    _ => (Tri::True, Tri::False),
+                };
+                let mut out = rest;
+                for x in items {
+                    match self.kleene(x, doms) {
+                        t if t == stop => return stop,
+                        Tri::Unknown => out = Tri::Unknown,
+                        _ => {}
+                    }
+                }
+                out
+            }
+            _ => {
+                let mut scope = std::collections::BTreeSet::new();
+                e.options(&mut scope);
+                let scope: Vec<usize> = scope.into_iter().collect();
+                self.tri(e, &scope, doms)
+            }
+        }
+    }
+
     /// Whether a condition holds for every, no, or some configurations of the domains.
     fn tri(&self, e: &Expr, scope: &[usize], doms: &[u64]) -> Tri {
         let lists: Vec<Vec<usize>> = scope
@@ -437,6 +582,16 @@ impl<'a> Plan<'a> {
             }
         }
     }
+}
+
+/// How to branch on the rules' inputs (see [`Plan::split`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// One branch per value of the variable.
+    Values(usize),
+    /// Two branches: the variable within these domain indices (where the condition holds), and
+    /// outside them.
+    Sets(usize, Vec<u64>),
 }
 
 /// What the bound knows about the configurations left in some domains.

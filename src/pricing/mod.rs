@@ -9,13 +9,17 @@
 //!   option prices in option order; `stage: unit` rules in file order), *tier* (the tier's
 //!   `discount` off the unit price), *order* (unit × quantity; `stage: order` rules in file
 //!   order). A unit or tier line carries its per-unit amount and its amount × quantity.
-//! - **Ranges** are exact: a branch-and-bound search over the rules engine's propagators, with
-//!   interval bounds of the price pipeline (`bound.rs`); a minimum or maximum is reported only
-//!   with a valid configuration that attains it, and running out of work is an error.
+//! - **Ranges** are exact: a branch-and-bound search on the price rules' inputs over the rules
+//!   engine's propagators (`range.rs`), with the exact least/greatest option-price sum of the
+//!   configurations left computed by independent components and cached (`optimize.rs`) and fed
+//!   through interval bounds of the price pipeline (`bound.rs`); a minimum or maximum is
+//!   reported only with a valid configuration that attains it, and running out of work is an
+//!   error.
 //! - **Overflow** is an error ([`PricingError::Overflow`]), never a wrap or a panic.
 
 mod bound;
 mod eval;
+mod optimize;
 pub mod overlap;
 mod range;
 
@@ -207,7 +211,11 @@ fn selection_vals(
                 Some(Val::Int(0))
             }
             // An upload takes part by presence: the engine models it as a text of length 64 (its id).
+            // (A range's `cheapest`/`dearest` report it by that length, as texts.)
             (OptionKind::Upload(_), Some(Value::Text(_))) => Some(Val::Int(UPLOAD_LEN)),
+            (OptionKind::Upload(_), Some(Value::Int(n))) if *n == UPLOAD_LEN => {
+                Some(Val::Int(UPLOAD_LEN))
+            }
             (OptionKind::Upload(_), None) => {
                 if opt.required {
                     missing.push(opt.id.clone());

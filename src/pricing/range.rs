@@ -1,16 +1,20 @@
-//! Exact price ranges of partial selections: branch and bound over the rules engine's propagators.
+//! Exact price ranges of partial selections: branch and bound on the price rules' inputs, with exact per-component option-price optima at every node.
 //!
-//! The search branches only on price-relevant options (priced options and the options price
-//! rules read), cheapest (or dearest) value first, prunes a subtree when the interval bound of
-//! its prices cannot beat the best total found, and accepts a total only when the engine finds a
-//! full valid configuration with those values. So the reported minimum and maximum are attained.
+//! When the total is a non-decreasing function of the option prices' sum once the rules are
+//! decided ([`Plan::monotone`]), the search branches only on what the price rules read and, at
+//! every node, takes the exact least (greatest) option sum over the valid configurations left
+//! ([`Optimizer`]: components and a cache); that sum bounds the subtree, and where the rules are
+//! decided its witness attains it. Otherwise a plain search branches on every price-relevant
+//! option under an interval bound. Either way a total counts only with a full valid
+//! configuration that attains it, so the reported minimum and maximum are attained.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::PricingError;
-use super::bound::{Bound, Plan};
+use super::bound::{Bound, Plan, Split};
 use super::eval::{self, Units, to_decimal};
+use super::optimize::{Halt, Optimizer};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptionKind, Value};
 use crate::catalog::money::Currency;
@@ -43,6 +47,17 @@ enum Dir {
 enum Stop {
     Work,
     Price(PricingError),
+    /// The decomposed search met a witness it could not confirm: redo with the plain search.
+    Fallback,
+}
+
+impl From<Halt> for Stop {
+    fn from(h: Halt) -> Stop {
+        match h {
+            Halt::Work => Stop::Work,
+            Halt::Overflow => Stop::Price(PricingError::Overflow),
+        }
+    }
 }
 
 impl From<OutOfWork> for Stop {
@@ -111,9 +126,42 @@ pub fn range(engine: &Engine, selection: &Selection) -> Result<PriceRange, Prici
     let plan = Plan::new(product, model, quantity);
     let relevant = super::price_relevant(product);
     let first_total = total_of(&plan, &first)?;
+    let first_sol = first.clone();
     let mut out = [(first_total, first.clone()), (first_total, first)];
+    let decomposed = plan.monotone();
     for (k, dir) in [Dir::Min, Dir::Max].into_iter().enumerate() {
         let (best, sol) = &mut out[k];
+        if decomposed {
+            let sign: Units = if dir == Dir::Min { 1 } else { -1 };
+            let weight = plan
+                .contrib
+                .iter()
+                .map(|per| {
+                    per.as_ref()
+                        .map(|per| per.iter().map(|c| c.unwrap_or(0) * sign).collect())
+                })
+                .collect();
+            let mut search = Patterns {
+                plan: &plan,
+                dir,
+                opt: Optimizer::new(model, weight),
+                best,
+                best_sol: sol,
+                budget: &mut budget,
+            };
+            let m = solver.mark();
+            let outcome = search.dfs(&mut solver, None);
+            solver.undo(m);
+            match outcome {
+                Ok(()) => continue,
+                Err(Stop::Work) => return Err(PricingError::WorkLimit { limit }),
+                Err(Stop::Price(e)) => return Err(e),
+                Err(Stop::Fallback) => {
+                    *best = first_total;
+                    *sol = first_sol.clone();
+                }
+            }
+        }
         let mut search = Search {
             plan: &plan,
             relevant: &relevant,
@@ -127,6 +175,7 @@ pub fn range(engine: &Engine, selection: &Selection) -> Result<PriceRange, Prici
             Ok(()) => {}
             Err(Stop::Work) => return Err(PricingError::WorkLimit { limit }),
             Err(Stop::Price(e)) => return Err(e),
+            Err(Stop::Fallback) => return Err(PricingError::WorkLimit { limit }),
         }
     }
     let [(min, cheapest), (max, dearest)] = out;
@@ -262,6 +311,129 @@ impl Search<'_, '_> {
                 self.dfs(s)?;
             }
             s.undo(m);
+        }
+        Ok(())
+    }
+}
+
+/// The exact search when the total is a non-decreasing function of the option prices' sum once
+/// the price rules' inputs are decided ([`Plan::monotone`]): branch only on those inputs (the
+/// rule pattern), and at each node take the exact least (greatest) sum of the option prices over
+/// the valid configurations left, by components ([`Optimizer`]). That sum bounds the subtree;
+/// where the pattern is decided it is attained, by the optimizer's witness.
+struct Patterns<'s, 'p> {
+    plan: &'s Plan<'p>,
+    dir: Dir,
+    /// Minimises the option prices (negated for the maximum).
+    opt: Optimizer<'p>,
+    best: &'s mut Units,
+    best_sol: &'s mut Vec<usize>,
+    budget: &'s mut Budget,
+}
+
+impl Patterns<'_, '_> {
+    fn better(&self, total: Units) -> bool {
+        match self.dir {
+            Dir::Min => total < *self.best,
+            Dir::Max => total > *self.best,
+        }
+    }
+
+    /// Whether no total of the domains can beat the best found, when the option prices sum to
+    /// at least (for the maximum: at most) `sum` there.
+    fn hopeless(&self, sum: Units, doms: &[u64]) -> bool {
+        match (self.plan.at(sum, doms), self.dir) {
+            (Some((lo, _)), Dir::Min) => lo >= *self.best,
+            (Some((_, hi)), Dir::Max) => hi <= *self.best,
+            (None, _) => false,
+        }
+    }
+
+    /// `parent`: the parent's least (greatest) option sum, a bound for this subtree too.
+    fn dfs(&mut self, s: &mut Solver<'_>, parent: Option<Units>) -> Result<(), Stop> {
+        if !self.budget.spend(1) {
+            return Err(Stop::Work);
+        }
+        // First the parent's option sum against this subtree's decided rules (cheap).
+        if parent.is_some_and(|sum| self.hopeless(sum, &s.doms)) {
+            return Ok(());
+        }
+        let model = self.plan.model;
+        let all: Vec<usize> = (0..model.vars.len()).collect();
+        let Some(best) = self.opt.best(s, &all, self.budget)? else {
+            return Ok(()); // no valid configuration here
+        };
+        let sum = match self.dir {
+            Dir::Min => best.value,
+            Dir::Max => best
+                .value
+                .checked_neg()
+                .ok_or(Stop::Price(PricingError::Overflow))?,
+        };
+        if self.hopeless(sum, &s.doms) {
+            return Ok(());
+        }
+        let Some(split) = self.plan.split(&s.doms) else {
+            // The rules are decided: the witness attains the best total of this subtree.
+            let mut sol: Vec<usize> = (0..model.vars.len())
+                .map(|v| s.fixed(v).unwrap_or(0))
+                .collect();
+            best.fill(&mut sol);
+            let valid = model.cons.iter().all(|c| model.holds(c, &sol))
+                && sol
+                    .iter()
+                    .enumerate()
+                    .all(|(v, &i)| crate::rules::model::bit(model.dom(&s.doms, v), i));
+            if !valid {
+                // Cannot happen (components are independent); never report an unchecked total.
+                return Err(Stop::Fallback);
+            }
+            let total = total_of(self.plan, &sol)?;
+            if self.better(total) {
+                *self.best = total;
+                *self.best_sol = sol;
+            }
+            return Ok(());
+        };
+        match split {
+            Split::Values(v) => {
+                let mut order: Vec<usize> = iter_bits(model.dom(&s.doms, v)).collect();
+                if let Some(Some(per)) = self.plan.contrib.get(v) {
+                    let key = |i: &usize| per.get(*i).copied().flatten().unwrap_or(0);
+                    match self.dir {
+                        Dir::Min => order.sort_by_key(key),
+                        Dir::Max => order.sort_by_key(|i| std::cmp::Reverse(key(i))),
+                    }
+                }
+                for i in order {
+                    let m = s.mark();
+                    s.assign(v, i);
+                    s.queue_var(v);
+                    if s.propagate(self.budget)? {
+                        self.dfs(s, Some(sum))?;
+                    }
+                    s.undo(m);
+                }
+            }
+            Split::Sets(v, yes) => {
+                for keep_yes in [true, false] {
+                    let m = s.mark();
+                    let drop: Vec<usize> = iter_bits(model.dom(&s.doms, v))
+                        .filter(|&i| crate::rules::model::bit(&yes, i) != keep_yes)
+                        .collect();
+                    let mut ok = true;
+                    for i in drop {
+                        ok &= s.remove(v, i);
+                    }
+                    if ok {
+                        s.queue_var(v);
+                    }
+                    if ok && s.propagate(self.budget)? {
+                        self.dfs(s, Some(sum))?;
+                    }
+                    s.undo(m);
+                }
+            }
         }
         Ok(())
     }
