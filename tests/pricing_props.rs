@@ -474,7 +474,7 @@ proptest! {
     fn range_is_exact_on_generated_models(
         seed in 0u64..10_000,
         prices in 0u64..10_000,
-        options in 4usize..=7,
+        options in 4usize..=6,
         tables in 2usize..=7,
         tightness in 300u32..=900,
         pick in any::<prop::sample::Index>(),

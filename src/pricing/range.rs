@@ -373,26 +373,47 @@ impl Patterns<'_, '_> {
         if self.hopeless(sum, &s.doms) {
             return Ok(());
         }
-        let Some(split) = self.plan.split(&s.doms) else {
-            // The rules are decided: the witness attains the best total of this subtree.
-            let mut sol: Vec<usize> = (0..model.vars.len())
-                .map(|v| s.fixed(v).unwrap_or(0))
-                .collect();
-            best.fill(&mut sol);
-            let valid = model.cons.iter().all(|c| model.holds(c, &sol))
-                && sol
-                    .iter()
-                    .enumerate()
-                    .all(|(v, &i)| crate::rules::model::bit(model.dom(&s.doms, v), i));
-            if !valid {
-                // Cannot happen (components are independent); never report an unchecked total.
-                return Err(Stop::Fallback);
-            }
-            let total = total_of(self.plan, &sol)?;
-            if self.better(total) {
-                *self.best = total;
-                *self.best_sol = sol;
-            }
+        // The witness of the least (greatest) option sum: a valid configuration of this subtree.
+        let mut sol: Vec<usize> = (0..model.vars.len())
+            .map(|v| s.fixed(v).unwrap_or(0))
+            .collect();
+        best.fill(&mut sol);
+        let valid = model.cons.iter().all(|c| model.holds(c, &sol))
+            && sol
+                .iter()
+                .enumerate()
+                .all(|(v, &i)| crate::rules::model::bit(model.dom(&s.doms, v), i));
+        if !valid {
+            // Cannot happen (components are independent); never report an unchecked total.
+            return Err(Stop::Fallback);
+        }
+        let split = self.plan.split(&s.doms);
+        let total = match total_of(self.plan, &sol) {
+            Ok(t) => t,
+            // Where the rules are decided the witness is the answer: its error is the answer.
+            Err(e) if split.is_none() => return Err(Stop::Price(e)),
+            Err(_) => return self.branch(s, split, sum),
+        };
+        if self.better(total) {
+            *self.best = total;
+            *self.best_sol = sol;
+        }
+        // Where the rules are decided the witness attains the subtree's best total; elsewhere
+        // too when it meets the subtree's bound.
+        let end = self.plan.at(sum, &s.doms).map(|(lo, hi)| match self.dir {
+            Dir::Min => lo,
+            Dir::Max => hi,
+        });
+        if split.is_none() || end == Some(total) {
+            return Ok(());
+        }
+        self.branch(s, split, sum)
+    }
+
+    /// Explores the branches of a split, each bounded first by this node's option sum.
+    fn branch(&mut self, s: &mut Solver<'_>, split: Option<Split>, sum: Units) -> Result<(), Stop> {
+        let model = self.plan.model;
+        let Some(split) = split else {
             return Ok(());
         };
         match split {
