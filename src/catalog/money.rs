@@ -100,11 +100,20 @@ pub enum AmountError {
         "`{0}` is negative; write a positive amount (use `subtract` or `discount` to lower a price)"
     )]
     Negative(String),
+    #[error(
+        "`{0}` is too large: amounts have at most {MAX_AMOUNT_DIGITS} digits before the decimal point"
+    )]
+    TooLarge(String),
     #[error("`{0}` is not a percentage like `10%` or `12.5%`")]
     NotPercent(String),
     #[error("`{0}` is out of range: percentages lie between 0% and 1000%")]
     PercentRange(String),
 }
+
+/// Most significant digits an amount may have (integer digits without leading zeros, plus the
+/// decimals as written): what the decimal type holds exactly. Past this it would round
+/// silently, so a longer amount is refused instead.
+pub const MAX_AMOUNT_DIGITS: usize = 28;
 
 /// Parses a non-negative money amount with at most the currency's minor units.
 pub fn parse_amount(text: &str, currency: Currency) -> Result<Decimal, AmountError> {
@@ -113,6 +122,14 @@ pub fn parse_amount(text: &str, currency: Currency) -> Result<Decimal, AmountErr
         && t.chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
         && t.chars().filter(|&c| c == '.').count() <= 1;
+    let (int_part, frac_part) = t
+        .trim_start_matches('-')
+        .split_once('.')
+        .unwrap_or((t.trim_start_matches('-'), ""));
+    let digits = int_part.trim_start_matches('0').len() + frac_part.len();
+    if valid && digits > MAX_AMOUNT_DIGITS {
+        return Err(AmountError::TooLarge(t.to_owned()));
+    }
     let d = if valid {
         Decimal::from_str(t).ok()
     } else {
@@ -194,6 +211,34 @@ mod tests {
             Err(AmountError::NotDecimal(_))
         ));
         assert_eq!(parse_percent("12.5%").unwrap().to_string(), "12.5");
+    }
+
+    #[test]
+    fn amounts_are_exact_or_refused() {
+        let eur = Currency::from_code("EUR").unwrap();
+        // Past 28 significant digits the decimal type would round silently: refuse instead.
+        let huge = "99999999999999999999999999999.99";
+        assert!(matches!(
+            parse_amount(huge, eur),
+            Err(AmountError::TooLarge(_))
+        ));
+        assert_eq!(
+            parse_amount("50000000000000000000000000.00", eur)
+                .unwrap()
+                .to_string(),
+            "50000000000000000000000000.00"
+        );
+        let kwd = Currency::from_code("KWD").unwrap();
+        assert!(matches!(
+            parse_amount("5000000000000000000000000000.000", kwd),
+            Err(AmountError::TooLarge(_))
+        ));
+        assert_eq!(
+            parse_amount("000000000000000000001.50", eur)
+                .unwrap()
+                .to_string(),
+            "1.50"
+        );
         assert!(parse_percent("12.5").is_err());
         assert!(parse_percent("5000%").is_err());
     }
