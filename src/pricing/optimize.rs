@@ -256,36 +256,7 @@ fn components(s: &Solver<'_>, vars: &[usize]) -> (Vec<usize>, Vec<Vec<usize>>) {
     (fixed, out)
 }
 
-/// The cache key of a component: its variables' domains, and the domains of the variables
-/// outside it that its constraints which are not entailed read (those are fixed).
+/// The cache key of a component (as exact counting keys its cache).
 fn key(s: &Solver<'_>, comp: &[usize]) -> Vec<u64> {
-    let model = s.model;
-    let mut k = Vec::with_capacity(comp.len() * 2);
-    for &v in comp {
-        k.push(v as u64);
-        k.extend_from_slice(model.dom(&s.doms, v));
-    }
-    k.push(u64::MAX);
-    let mut outside: Vec<usize> = Vec::new();
-    for &v in comp {
-        for &c in &model.var_cons[v] {
-            if !s.is_active_pub(c) || s.entailed(c) {
-                continue;
-            }
-            outside.extend(
-                model.cons[c]
-                    .scope
-                    .iter()
-                    .copied()
-                    .filter(|w| comp.binary_search(w).is_err()),
-            );
-        }
-    }
-    outside.sort_unstable();
-    outside.dedup();
-    for v in outside {
-        k.push(v as u64);
-        k.extend_from_slice(model.dom(&s.doms, v));
-    }
-    k
+    crate::rules::count::component_key(s, comp)
 }

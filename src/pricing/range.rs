@@ -44,6 +44,20 @@ enum Dir {
     Max,
 }
 
+/// The values left to `v`, cheapest first when minimising (dearest first when maximising), by
+/// the option's own price contribution: good totals are found early and prune more.
+fn value_order(plan: &Plan<'_>, dir: Dir, doms: &[u64], v: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = iter_bits(plan.model.dom(doms, v)).collect();
+    if let Some(Some(per)) = plan.contrib.get(v) {
+        let key = |i: &usize| per.get(*i).copied().flatten().unwrap_or(0);
+        match dir {
+            Dir::Min => order.sort_by_key(key),
+            Dir::Max => order.sort_by_key(|i| std::cmp::Reverse(key(i))),
+        }
+    }
+    order
+}
+
 enum Stop {
     Work,
     Price(PricingError),
@@ -295,15 +309,7 @@ impl Search<'_, '_> {
             }
             return Ok(());
         };
-        let mut order: Vec<usize> = iter_bits(self.plan.model.dom(&s.doms, v)).collect();
-        if let Some(Some(per)) = self.plan.contrib.get(v) {
-            let key = |i: &usize| per.get(*i).copied().flatten().unwrap_or(0);
-            match self.dir {
-                Dir::Min => order.sort_by_key(key),
-                Dir::Max => order.sort_by_key(|i| std::cmp::Reverse(key(i))),
-            }
-        }
-        for i in order {
+        for i in value_order(self.plan, self.dir, &s.doms, v) {
             let m = s.mark();
             s.assign(v, i);
             s.queue_var(v);
@@ -418,15 +424,7 @@ impl Patterns<'_, '_> {
         };
         match split {
             Split::Values(v) => {
-                let mut order: Vec<usize> = iter_bits(model.dom(&s.doms, v)).collect();
-                if let Some(Some(per)) = self.plan.contrib.get(v) {
-                    let key = |i: &usize| per.get(*i).copied().flatten().unwrap_or(0);
-                    match self.dir {
-                        Dir::Min => order.sort_by_key(key),
-                        Dir::Max => order.sort_by_key(|i| std::cmp::Reverse(key(i))),
-                    }
-                }
-                for i in order {
+                for i in value_order(self.plan, self.dir, &s.doms, v) {
                     let m = s.mark();
                     s.assign(v, i);
                     s.queue_var(v);

@@ -113,38 +113,8 @@ impl Counter<'_, '_> {
         out
     }
 
-    /// The cache key of a component: its variables' domains, and the domains of the variables
-    /// outside it that its non-entailed constraints read (fixed values change what it counts).
     fn key(&self, comp: &[usize]) -> Vec<u64> {
-        let model = self.s.model;
-        let mut k = Vec::with_capacity(comp.len() * 2);
-        for &v in comp {
-            k.push(v as u64);
-            k.extend_from_slice(model.dom(&self.s.doms, v));
-        }
-        k.push(u64::MAX);
-        let mut outside: Vec<usize> = Vec::new();
-        for &v in comp {
-            for &c in &model.var_cons[v] {
-                if !self.s.is_active_pub(c) || self.s.entailed(c) {
-                    continue;
-                }
-                outside.extend(
-                    model.cons[c]
-                        .scope
-                        .iter()
-                        .copied()
-                        .filter(|w| comp.binary_search(w).is_err()),
-                );
-            }
-        }
-        outside.sort_unstable();
-        outside.dedup();
-        for v in outside {
-            k.push(v as u64);
-            k.extend_from_slice(model.dom(&self.s.doms, v));
-        }
-        k
+        component_key(&self.s, comp)
     }
 
     fn count_component(&mut self, comp: &[usize]) -> Result<BigUint, OutOfWork> {
@@ -186,4 +156,39 @@ pub fn product_of_domains(sizes: impl IntoIterator<Item = usize>) -> BigUint {
     sizes
         .into_iter()
         .fold(BigUint::one(), |acc, s| acc * BigUint::from(s))
+}
+
+/// The cache key of a component (sorted variables): its variables' domains, and the domains of
+/// the variables outside it that its non-entailed constraints read (fixed values change what it
+/// counts). Shared by exact counting and the price-range optimizer's component caches.
+pub(crate) fn component_key(s: &Solver<'_>, comp: &[usize]) -> Vec<u64> {
+    let model = s.model;
+    let mut k = Vec::with_capacity(comp.len() * 2);
+    for &v in comp {
+        k.push(v as u64);
+        k.extend_from_slice(model.dom(&s.doms, v));
+    }
+    k.push(u64::MAX);
+    let mut outside: Vec<usize> = Vec::new();
+    for &v in comp {
+        for &c in &model.var_cons[v] {
+            if !s.is_active_pub(c) || s.entailed(c) {
+                continue;
+            }
+            outside.extend(
+                model.cons[c]
+                    .scope
+                    .iter()
+                    .copied()
+                    .filter(|w| comp.binary_search(w).is_err()),
+            );
+        }
+    }
+    outside.sort_unstable();
+    outside.dedup();
+    for v in outside {
+        k.push(v as u64);
+        k.extend_from_slice(model.dom(&s.doms, v));
+    }
+    k
 }
