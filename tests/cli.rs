@@ -3,21 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-fn bespoke(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_bespoke"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("BESPOKE_CATALOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::bespoke;
 
 fn write_fixture(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bespoke-cli-{}-{name}", std::process::id()));

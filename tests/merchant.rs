@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bespoke::catalog::{self, Catalog};
 use bespoke::merchant::diff::{
@@ -14,19 +13,7 @@ use bespoke::merchant::tests::Suite;
 use num_bigint::BigUint;
 use rust_decimal::Decimal;
 
-fn bespoke(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_bespoke"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("BESPOKE_CATALOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::bespoke;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(common::repo().join("tests/fixtures/merchant").join(name)).unwrap()

@@ -3,25 +3,16 @@
 
 mod common;
 
-use std::process::Command;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
+/// `bespoke ARGS --catalog <the repo's sample catalog>`.
 fn bespoke(args: &[&str]) -> (i32, String, String) {
     let repo = common::repo();
-    let out = Command::new(env!("CARGO_BIN_EXE_bespoke"))
-        .args(args)
-        .args(["--catalog", repo.to_str().unwrap()])
-        .env("NO_COLOR", "1")
-        .env_remove("BESPOKE_CATALOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = args.to_vec();
+    all.extend(["--catalog", repo.to_str().unwrap()]);
+    common::bespoke(&all)
 }
 
 fn dec(v: &serde_json::Value) -> Decimal {

@@ -86,3 +86,19 @@ pub fn copy_sample(dir: &Path) {
         copy_dir(&repo().join(sub), &dir.join(sub));
     }
 }
+
+/// Runs the `bespoke` binary as a process (no colour, no catalog from the environment);
+/// returns the exit code, stdout and stderr.
+pub fn bespoke(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bespoke"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("BESPOKE_CATALOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
