@@ -8,24 +8,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bespoke::catalog::{self, Product, Value};
-use bespoke::rules::generate::{CarParams, Generated, car_model_with, feature_model};
+use bespoke::catalog::{self, Product};
+use bespoke::rules::generate::{CarParams, Generated, car_model_with, click_paths, feature_model};
 use bespoke::rules::{Engine, Selection};
 use criterion::{Criterion, criterion_group, criterion_main};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn sample_products() -> Vec<Arc<Product>> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -35,44 +21,6 @@ fn sample_products() -> Vec<Arc<Product>> {
         .unwrap()
         .products()
         .to_vec()
-}
-
-/// Replays click paths: each step picks an unselected option and one of its available values.
-/// Returns the selections seen along the way (each one a propagate call in a storefront).
-fn click_paths(engine: &Engine, seed: u64, paths: usize, steps: usize) -> Vec<Selection> {
-    let mut rng = Rng(seed);
-    let mut out = Vec::new();
-    for _ in 0..paths {
-        let mut sel = Selection::default();
-        out.push(sel.clone());
-        for _ in 0..steps {
-            let Ok(prop) = engine.propagate(&sel) else {
-                break;
-            };
-            let open: Vec<_> = prop
-                .options
-                .iter()
-                .filter(|o| o.selected.is_none() && !o.available.is_empty())
-                .collect();
-            if open.is_empty() {
-                break;
-            }
-            let oa = open[rng.below(open.len())];
-            let i = oa.available[rng.below(oa.available.len())];
-            let Some(v) = engine.model.vars[oa.option].value(i) else {
-                continue;
-            };
-            let v = match (&engine.product.options[oa.option].kind, v) {
-                (bespoke::catalog::OptionKind::Text(_), Value::Int(n)) => {
-                    Value::Text("x".repeat(n as usize))
-                }
-                (_, v) => v,
-            };
-            sel.choices.push((oa.option, v));
-            out.push(sel.clone());
-        }
-    }
-    out
 }
 
 fn percentiles(mut d: Vec<Duration>) -> (Duration, Duration, Duration) {

@@ -37,6 +37,58 @@ fn main() {
     let t0 = Instant::now();
     let e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
     println!("compile: {:?}", t0.elapsed());
+    if args.iter().any(|a| a == "clicks") {
+        // The engine benchmark's click paths (same seed), replayed on a warm engine.
+        let rounds: usize = std::env::var("ROUNDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(2);
+        let t0 = Instant::now();
+        let sels = bespoke::rules::generate::click_paths(&e, 11, 6, 6);
+        println!(
+            "click paths: {} selections in {:?}",
+            sels.len(),
+            t0.elapsed()
+        );
+        let mut d = Vec::new();
+        for _ in 0..rounds {
+            for (k, s) in sels.iter().enumerate() {
+                let t = Instant::now();
+                let r = e.propagate(s);
+                d.push((t.elapsed(), k, r.is_ok()));
+            }
+        }
+        // New customers on the warmed engine: other paths, each call timed once.
+        let mut fresh = Vec::new();
+        for (k, s) in bespoke::rules::generate::click_paths(&e, 12, 6, 6)
+            .iter()
+            .enumerate()
+        {
+            let t = Instant::now();
+            let r = e.propagate(s);
+            fresh.push((t.elapsed(), k, r.is_ok()));
+        }
+        fresh.sort();
+        let at = |q: f64| fresh[((fresh.len() as f64 - 1.0) * q).round() as usize].0;
+        println!(
+            "new paths (seed 12) on the warm engine x{}: p50 {:?} p99 {:?} max {:?}",
+            fresh.len(),
+            at(0.5),
+            at(0.99),
+            fresh[fresh.len() - 1].0
+        );
+        d.sort();
+        let at = |q: f64| d[((d.len() as f64 - 1.0) * q).round() as usize].0;
+        println!(
+            "propagate x{}: p50 {:?} p99 {:?} max {:?}; slowest {:?}",
+            d.len(),
+            at(0.5),
+            at(0.99),
+            d[d.len() - 1].0,
+            &d[d.len().saturating_sub(5)..]
+        );
+        return;
+    }
     if args.iter().any(|a| a == "count-only") {
         let t0 = Instant::now();
         let c = e.count(&Selection::default());

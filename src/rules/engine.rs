@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::model::{Model, bit, iter_bits, set_bit};
+use super::reasons::Reasons;
 use super::selection::Selection;
 use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::expr::Val;
@@ -134,6 +135,15 @@ pub struct Repair {
     pub drop: Vec<OptId>,
     /// For each dropped option, a value that works with the kept choices (`None`: leave unset).
     pub replace: Vec<(OptId, Option<Value>)>,
+}
+
+/// What one `witness` call knows while it explains values: the root propagation's reasons, and
+/// the explanations it proved minimal (per option), each with one solution per element (the
+/// explanation without that element), so that a sibling value excluded the same way is proven
+/// by substituting it into those solutions.
+pub(crate) struct Explaining {
+    reasons: Reasons,
+    proven: Vec<(usize, Vec<Elem>, Vec<Vec<usize>>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -363,6 +373,96 @@ impl Engine {
         Ok(e)
     }
 
+    /// Like `feasible`, returning a solution of the fixed values plus the elements (over the
+    /// variables their rules read; others hold any value).
+    fn feasible_solution(
+        &self,
+        fixed: &[(usize, usize)],
+        elems: &[Elem],
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<usize>>, OutOfWork> {
+        let agrees = |sol: &&Vec<usize>| {
+            fixed.iter().all(|&(v, i)| sol[v] == i)
+                && elems.iter().all(|e| match *e {
+                    Elem::Choice(v, i) => sol[v] == i,
+                    Elem::Rule(_) => true,
+                })
+        };
+        if let Some(sol) = self
+            .shared
+            .pool
+            .lock()
+            .ok()
+            .and_then(|p| p.iter().find(agrees).cloned())
+        {
+            return Ok(Some(sol));
+        }
+        let Some(mut s) = self.subset_solver(fixed, elems) else {
+            return Ok(None);
+        };
+        s.solve(&[], budget)
+    }
+
+    /// `minimize`, also returning for each element kept a solution of the result without it
+    /// (the proof that the element is needed).
+    fn minimize_proving(
+        &self,
+        fixed: &[(usize, usize)],
+        mut e: Vec<Elem>,
+        budget: &mut Budget,
+    ) -> Result<(Vec<Elem>, Vec<Vec<usize>>), OutOfWork> {
+        let mut sols = Vec::new();
+        let mut i = 0;
+        while i < e.len() {
+            let mut without = e.clone();
+            without.remove(i);
+            match self.feasible_solution(fixed, &without, budget)? {
+                Some(sol) => {
+                    sols.push(sol);
+                    i += 1;
+                }
+                None => e = without,
+            }
+        }
+        Ok((e, sols))
+    }
+
+    /// Whether `elems` (which exclude `target`) stay minimal for it: each element's proof
+    /// solution, with the target's value substituted, must satisfy the other elements' rules
+    /// and choices; where it does not, an exact check decides.
+    fn still_minimal(
+        &self,
+        target: (usize, usize),
+        elems: &[Elem],
+        sols: &[Vec<usize>],
+        budget: &mut Budget,
+    ) -> Result<bool, OutOfWork> {
+        if sols.len() != elems.len() {
+            return Ok(false);
+        }
+        let mut scratch = Vec::new();
+        for (k, sol) in sols.iter().enumerate() {
+            scratch.clear();
+            scratch.extend_from_slice(sol);
+            scratch[target.0] = target.1;
+            let holds = elems.iter().enumerate().all(|(j, e)| {
+                j == k
+                    || match *e {
+                        Elem::Rule(r) => self.model.holds(&self.model.cons[r], &scratch),
+                        Elem::Choice(v, i) => scratch[v] == i,
+                    }
+            });
+            if !holds {
+                let mut without = elems.to_vec();
+                without.remove(k);
+                if !self.feasible(&[target], &without, budget)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     fn to_explanation(&self, elems: &[Elem]) -> Explanation {
         let mut rules: Vec<usize> = elems
             .iter()
@@ -411,6 +511,7 @@ impl Engine {
         &self,
         base: &[(usize, usize)],
         target: (usize, usize),
+        reasons: Option<&mut Explaining>,
         cache: &mut Vec<Vec<Elem>>,
         budget: &mut Budget,
     ) -> Result<Explanation, OutOfWork> {
@@ -427,7 +528,7 @@ impl Engine {
         if let Some(e) = known {
             return Ok(e);
         }
-        let e = self.explain_fresh(base, target, cache, budget)?;
+        let e = self.explain_fresh(base, target, reasons, cache, budget)?;
         let pairs: Vec<(usize, usize)> = e
             .choices
             .iter()
@@ -449,6 +550,7 @@ impl Engine {
         &self,
         base: &[(usize, usize)],
         target: (usize, usize),
+        reasons: Option<&mut Explaining>,
         cache: &mut Vec<Vec<Elem>>,
         budget: &mut Budget,
     ) -> Result<Explanation, OutOfWork> {
@@ -476,6 +578,43 @@ impl Engine {
                     d.insert(target, e.clone());
                 }
                 return Ok(e);
+            }
+        }
+        // Removed by the root propagation: trace the removal back to the rules and choices that
+        // made it (cheap), shrink that set with propagation as the oracle, then make it minimal
+        // with exact checks.
+        if let Some(ctx) = reasons {
+            // A sibling value excluded the same way: an explanation proven minimal for another
+            // value of this option, re-proven for this one by substituting it into the solutions
+            // that proved the first one minimal (a search only where substitution fails).
+            let mine: Vec<usize> = (0..ctx.proven.len())
+                .rev()
+                .filter(|&k| ctx.proven[k].0 == target.0)
+                .take(4)
+                .collect();
+            for k in mine {
+                let (_, elems, sols) = &ctx.proven[k];
+                if self.gac_infeasible(&fixed, elems, budget)?
+                    && self.still_minimal(target, elems, sols, budget)?
+                {
+                    return Ok(self.to_explanation(elems));
+                }
+            }
+            // Removed by propagation: trace the removal back to the rules and choices that made
+            // it (cheap), shrink that set with propagation as the oracle, then make it minimal
+            // with exact checks, keeping the solutions that prove it.
+            if let Some(suff) = ctx.reasons.sufficient(&self.model, base, target, budget)?
+                && self.gac_infeasible(&fixed, &suff, budget)?
+            {
+                let e =
+                    self.quickxplain_with(&fixed, &mut Vec::new(), false, &suff, true, budget)?;
+                let (e, sols) = self.minimize_proving(&fixed, e, budget)?;
+                let out = self.to_explanation(&e);
+                if ctx.proven.len() < 4096 {
+                    ctx.proven.push((target.0, e.clone(), sols));
+                }
+                cache.push(e);
+                return Ok(out);
             }
         }
         let touches = |e: &Vec<Elem>| {
@@ -708,7 +847,7 @@ impl Engine {
             for &v in &unselected {
                 let none = vec![0u64; self.model.nwords[v]];
                 for i in self.explained(v, &none) {
-                    let x = self.explain(&base, (v, i), &mut cache, budget)?;
+                    let x = self.explain(&base, (v, i), None, &mut cache, budget)?;
                     result[v].unavailable.push((i, x));
                 }
             }
@@ -729,7 +868,7 @@ impl Engine {
                 let mut cache = vec![elems];
                 let none = vec![0u64; self.model.nwords[v]];
                 for i in self.explained(v, &none) {
-                    let x = self.explain(&others, (v, i), &mut cache, budget)?;
+                    let x = self.explain(&others, (v, i), None, &mut cache, budget)?;
                     result[v].unavailable.push((i, x));
                 }
             }
@@ -750,7 +889,7 @@ impl Engine {
         budget: &mut Budget,
     ) -> Result<(), OutOfWork> {
         let model = &self.model;
-        let mut root = Solver::new(model, model.initial());
+        let mut root = Solver::new(model, model.initial()).recording();
         for &(v, i) in base {
             root.assign(v, i);
         }
@@ -758,6 +897,10 @@ impl Engine {
         if !root.propagate(budget)? {
             return Ok(()); // callers check feasibility first
         }
+        let mut ctx = Explaining {
+            reasons: Reasons::new(model, root.take_log(), root.doms.clone()),
+            proven: Vec::new(),
+        };
         let root_doms = root.doms.clone();
         let mut seen: Vec<Vec<u64>> = (0..model.vars.len())
             .map(|v| vec![0u64; model.nwords[v]])
@@ -843,7 +986,7 @@ impl Engine {
                 }
             }
             for i in self.explained(v, &seen[v]) {
-                let e = self.explain(base, (v, i), &mut cache, budget)?;
+                let e = self.explain(base, (v, i), Some(&mut ctx), &mut cache, budget)?;
                 result[v].unavailable.push((i, e));
             }
         }

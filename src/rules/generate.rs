@@ -1883,6 +1883,56 @@ pub fn with_prices(product: &crate::catalog::Product, seed: u64) -> crate::catal
     p
 }
 
+// ---------------------------------------------------------------------------------------------
+// Click paths (what benchmarks replay)
+// ---------------------------------------------------------------------------------------------
+
+/// Seeded "click paths" over a product: a customer choosing, step after step, one available
+/// value of a randomly picked open option. Returns every selection seen along the way (the
+/// empty one first on each path): each one is a `propagate` call a storefront would make.
+/// Shared by the engine benchmark and `examples/scale_probe.rs`, so both replay the same calls.
+pub fn click_paths(
+    engine: &crate::rules::Engine,
+    seed: u64,
+    paths: usize,
+    steps: usize,
+) -> Vec<crate::rules::Selection> {
+    use crate::catalog::model::{OptionKind, Value};
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::new();
+    for _ in 0..paths {
+        let mut sel = crate::rules::Selection::default();
+        out.push(sel.clone());
+        for _ in 0..steps {
+            let Ok(prop) = engine.propagate(&sel) else {
+                break;
+            };
+            let open: Vec<_> = prop
+                .options
+                .iter()
+                .filter(|o| o.selected.is_none() && !o.available.is_empty())
+                .collect();
+            if open.is_empty() {
+                break;
+            }
+            let oa = open[rng.below(open.len())];
+            let i = oa.available[rng.below(oa.available.len())];
+            let Some(v) = engine.model.vars[oa.option].value(i) else {
+                continue;
+            };
+            let v = match (&engine.product.options[oa.option].kind, v) {
+                (OptionKind::Text(_), Value::Int(n)) => {
+                    Value::Text("x".repeat(usize::try_from(n).unwrap_or(0)))
+                }
+                (_, v) => v,
+            };
+            sel.choices.push((oa.option, v));
+            out.push(sel.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,6 +250,8 @@ pub struct Model {
     pub total_words: usize,
     /// The full domains (what `initial()` returns), computed once.
     pub initial_domains: Vec<u64>,
+    /// The variable owning each word of a domain vector.
+    pub word_var: Vec<u32>,
 }
 
 impl Model {
@@ -283,7 +285,12 @@ impl Model {
             nwords,
             total_words: total,
             initial_domains: Vec::new(),
+            word_var: Vec::new(),
         };
+        for (v, &w) in m.nwords.iter().enumerate() {
+            m.word_var
+                .extend(std::iter::repeat_n(u32::try_from(v).unwrap_or(u32::MAX), w));
+        }
         m.initial_domains = m.initial();
         m.cons = exprs.iter().map(|e| m.compile_expr(e)).collect();
         m.var_cons = vec![Vec::new(); m.vars.len()];

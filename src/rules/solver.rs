@@ -71,6 +71,23 @@ impl Budget {
     }
 }
 
+/// One removal of values from a domain, logged when a solver is `recording` (root propagation
+/// only, where nothing is undone): which constraint (or an assignment) removed which bits, and
+/// where in the log the deduction started (its premises are the removals before that point).
+#[derive(Debug, Clone, Copy)]
+pub struct Removal {
+    pub var: u32,
+    /// Word index within the variable's domain.
+    pub word: u32,
+    pub bits: u64,
+    /// The constraint that removed them, or [`ASSIGNED`].
+    pub cause: u32,
+    pub since: u32,
+}
+
+/// [`Removal::cause`] of values removed by assigning the variable (a customer's choice).
+pub const ASSIGNED: u32 = u32::MAX;
+
 /// The work budget ran out before the answer was known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfWork;
@@ -91,6 +108,13 @@ pub struct Solver<'m> {
     /// When set, only these variables are branched on; the others are unconstrained by the
     /// active constraints and keep any value of their domain.
     relevant: Option<Vec<bool>>,
+    /// The removal log, when recording.
+    log: Option<Vec<Removal>>,
+    /// The cause and start of the deduction now changing domains (for the log).
+    cause: u32,
+    since: u32,
+    /// The constraint whose revision failed last, and where in the log that revision started.
+    pub conflict: Option<(u32, u32)>,
 }
 
 impl<'m> Solver<'m> {
@@ -105,7 +129,37 @@ impl<'m> Solver<'m> {
             active: None,
             extra: &[],
             relevant: None,
+            log: None,
+            cause: ASSIGNED,
+            since: 0,
+            conflict: None,
         }
+    }
+
+    /// Logs every removal with its cause (see [`Removal`]); for a root propagation.
+    pub fn recording(mut self) -> Self {
+        self.log = Some(Vec::new());
+        self
+    }
+
+    /// Continues recording after an earlier log (of the propagation that led to these domains).
+    pub fn recording_after(mut self, log: Vec<Removal>) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// The removals logged so far (empty when not recording).
+    pub fn take_log(&mut self) -> Vec<Removal> {
+        self.log.take().unwrap_or_default()
+    }
+
+    /// Marks the start of a deduction by `cause` (its premises are what is logged before now).
+    fn deduce(&mut self, cause: u32) {
+        self.cause = cause;
+        self.since = self
+            .log
+            .as_ref()
+            .map_or(0, |l| u32::try_from(l.len()).unwrap_or(u32::MAX));
     }
 
     /// Branches only on the variables marked true (see the field's doc).
@@ -164,6 +218,19 @@ impl<'m> Solver<'m> {
         if old != w {
             self.trail.push((u32::try_from(i).unwrap_or(u32::MAX), old));
             self.doms[i] = w;
+            if let Some(log) = self.log.as_mut()
+                && old & !w != 0
+            {
+                let var = self.model.word_var[i];
+                let first = self.model.offset[var as usize];
+                log.push(Removal {
+                    var,
+                    word: u32::try_from(i - first).unwrap_or(u32::MAX),
+                    bits: old & !w,
+                    cause: self.cause,
+                    since: self.since,
+                });
+            }
         }
     }
 
@@ -190,6 +257,7 @@ impl<'m> Solver<'m> {
         if !self.has(v, i) {
             return false;
         }
+        self.deduce(ASSIGNED);
         let off = self.model.offset[v];
         for w in 0..self.model.nwords[v] {
             let keep = if w == i / 64 { 1u64 << (i % 64) } else { 0 };
@@ -243,6 +311,11 @@ impl<'m> Solver<'m> {
             self.queued[c] = false;
             let ok = self.revise(c, budget)?;
             if !ok {
+                let now = self.log.as_ref().map_or(0, Vec::len);
+                self.conflict = Some((
+                    u32::try_from(c).unwrap_or(u32::MAX - 1),
+                    u32::try_from(now).unwrap_or(u32::MAX),
+                ));
                 let scope =
                     (c < self.model.cons.len()).then(|| self.model.cons[c].scope.as_slice());
                 budget.bump(c, scope);
@@ -313,6 +386,7 @@ impl<'m> Solver<'m> {
                     continue;
                 }
                 let Some(j) = outside else { return Ok(false) };
+                self.deduce(u32::try_from(c).unwrap_or(u32::MAX - 1));
                 let v = scope[j];
                 let off = model.offset[v];
                 for k in 0..model.nwords[v] {
@@ -367,6 +441,7 @@ impl<'m> Solver<'m> {
                 if !any {
                     return Ok(false);
                 }
+                self.deduce(u32::try_from(c).unwrap_or(u32::MAX - 1));
                 for (j, &v) in scope.iter().enumerate() {
                     let off = model.offset[v];
                     let mut changed = false;
@@ -403,6 +478,7 @@ impl<'m> Solver<'m> {
                     [] => Ok(e.eval(&|o| val_of(self, o))),
                     [v] => {
                         let v = *v;
+                        self.deduce(u32::try_from(c).unwrap_or(u32::MAX - 1));
                         let idxs: Vec<usize> = iter_bits(model.dom(&self.doms, v)).collect();
                         let mut changed = false;
                         for i in idxs {

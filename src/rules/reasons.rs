@@ -1,0 +1,310 @@
+//! Explanations from propagation reasons: the rules and choices whose deductions removed a value during a root propagation, traced back through the removal log (a sufficient set; the engine then makes it minimal).
+//!
+//! A recording [`Solver`](super::solver::Solver) logs every removal with the constraint that
+//! made it and the point in the log where that deduction started. A removed value's premises are
+//! the removals, before that point, without which the constraint would still support it:
+//! - positive table: for every row containing the value, the values of one other scope variable
+//!   in that row's cell (all of them were gone, which is why the row gave no support);
+//! - negative table: a row that forbade the value while every other scope variable's domain lay
+//!   inside the row's cells: the values outside those cells;
+//! - checked expression: the other scope variables were fixed: their other values;
+//! - an assignment: the customer's choice itself.
+//!
+//! Following premises back ends at choices. Propagation with only the rules and choices met on
+//! the way re-derives every removal on the way (propagation is monotone), so the set excludes the
+//! value; it is usually far smaller than the candidates QuickXplain would otherwise start from.
+
+use std::collections::HashSet;
+
+use super::engine::Elem;
+use super::model::{ConKind, Model, bit, count_bits, iter_bits};
+use super::solver::{ASSIGNED, Budget, OutOfWork, Removal, Solver};
+
+/// Work cap for one traversal (premises visited): beyond it the engine falls back to search.
+const MAX_VISITS: usize = 20_000;
+
+/// The removal log of one root propagation, indexed by variable.
+#[derive(Debug)]
+pub(crate) struct Reasons {
+    log: Vec<Removal>,
+    by_var: Vec<Vec<u32>>,
+    /// The domains the logged propagation ended with.
+    root: Vec<u64>,
+}
+
+impl Reasons {
+    pub(crate) fn new(model: &Model, log: Vec<Removal>, root: Vec<u64>) -> Reasons {
+        let mut by_var = vec![Vec::new(); model.vars.len()];
+        for (t, r) in log.iter().enumerate() {
+            if let (Some(list), Ok(t)) = (by_var.get_mut(r.var as usize), u32::try_from(t)) {
+                list.push(t);
+            }
+        }
+        Reasons { log, by_var, root }
+    }
+
+    /// The log index of the removal of value `i` of `v`, if the root propagation removed it.
+    fn removed_at(&self, v: usize, i: usize) -> Option<usize> {
+        self.by_var.get(v)?.iter().map(|&t| t as usize).find(|&t| {
+            let r = &self.log[t];
+            r.word as usize == i / 64 && r.bits & (1u64 << (i % 64)) != 0
+        })
+    }
+
+    /// Variable `x`'s domain before log index `t`.
+    fn dom_before(&self, model: &Model, x: usize, t: usize) -> Vec<u64> {
+        let mut d = model.dom(&model.initial_domains, x).to_vec();
+        for &k in &self.by_var[x] {
+            let k = k as usize;
+            if k >= t {
+                break;
+            }
+            let r = &self.log[k];
+            if let Some(w) = d.get_mut(r.word as usize) {
+                *w &= !r.bits;
+            }
+        }
+        d
+    }
+
+    /// A set of rules and choices under which propagation alone excludes `target`: traced from
+    /// its removal when the logged propagation removed it, otherwise from the conflict that
+    /// propagation meets once `target` is assigned. `None` when propagation alone does not
+    /// exclude it (search does) or a traversal grew past its cap.
+    pub(crate) fn sufficient(
+        &self,
+        model: &Model,
+        base: &[(usize, usize)],
+        target: (usize, usize),
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<Elem>>, OutOfWork> {
+        if self.removed_at(target.0, target.1).is_some() {
+            return Ok(self.trace(model, base, target.0, Vec::new(), vec![target]));
+        }
+        if !bit(model.dom(&self.root, target.0), target.1) {
+            return Ok(None);
+        }
+        let mut s = Solver::new(model, self.root.clone()).recording_after(self.log.clone());
+        if !s.assign(target.0, target.1) {
+            return Ok(None);
+        }
+        s.queue_var(target.0);
+        if s.propagate(budget)? {
+            return Ok(None);
+        }
+        let Some((c, at)) = s.conflict else {
+            return Ok(None);
+        };
+        let ext = Reasons::new(model, s.take_log(), Vec::new());
+        let c = c as usize;
+        let Some(start) = ext.conflict_premises(model, c, at as usize) else {
+            return Ok(None);
+        };
+        Ok(ext.trace(model, base, target.0, vec![c], start))
+    }
+
+    /// Follows premises back from `start` to the choices; removals by assigning `fixed_var` (the
+    /// value being explained) need no element.
+    fn trace(
+        &self,
+        model: &Model,
+        base: &[(usize, usize)],
+        fixed_var: usize,
+        mut rules: Vec<usize>,
+        start: Vec<(usize, usize)>,
+    ) -> Option<Vec<Elem>> {
+        let mut seen: HashSet<(usize, usize)> = start.iter().copied().collect();
+        let mut stack = start;
+        let mut choices: Vec<(usize, usize)> = Vec::new();
+        // Variables some premise already reaches into: preferred when a row can be refuted by
+        // several, so that explanations reuse what they already contain.
+        let mut touched = vec![false; model.vars.len()];
+        while let Some((v, i)) = stack.pop() {
+            if seen.len() > MAX_VISITS {
+                return None;
+            }
+            let t = self.removed_at(v, i)?;
+            let r = self.log[t];
+            if r.cause == ASSIGNED {
+                if v == fixed_var {
+                    continue;
+                }
+                let choice = base.iter().copied().find(|&(x, _)| x == v)?;
+                if !choices.contains(&choice) {
+                    choices.push(choice);
+                }
+                continue;
+            }
+            let c = r.cause as usize;
+            if !rules.contains(&c) {
+                rules.push(c);
+            }
+            for p in self.premises(model, c, v, i, r.since as usize, &touched)? {
+                touched[p.0] = true;
+                if seen.insert(p) {
+                    stack.push(p);
+                }
+            }
+        }
+        let mut out: Vec<Elem> = choices
+            .into_iter()
+            .map(|(v, i)| Elem::Choice(v, i))
+            .collect();
+        out.extend(rules.into_iter().map(Elem::Rule));
+        Some(out)
+    }
+
+    /// The removals that left constraint `c` with no way to hold, given the domains before log
+    /// index `at` (a propagation conflict).
+    fn conflict_premises(&self, model: &Model, c: usize, at: usize) -> Option<Vec<(usize, usize)>> {
+        let con = model.cons.get(c)?;
+        let doms: Vec<Vec<u64>> = con
+            .scope
+            .iter()
+            .map(|&x| self.dom_before(model, x, at))
+            .collect();
+        let init = |x: usize| model.dom(&model.initial_domains, x);
+        let mut out = Vec::new();
+        match &con.kind {
+            ConKind::Table(t) => {
+                for row in t.iter() {
+                    let (j, _) = con
+                        .scope
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| {
+                            doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & c == 0)
+                        })
+                        .map(|(j, &x)| {
+                            let gone: usize = init(x)
+                                .iter()
+                                .zip(t.cell(row, j))
+                                .map(|(a, b)| (a & b).count_ones() as usize)
+                                .sum();
+                            (j, gone)
+                        })
+                        .min_by_key(|&(_, g)| g)?;
+                    let x = con.scope[j];
+                    let both: Vec<u64> = init(x)
+                        .iter()
+                        .zip(t.cell(row, j))
+                        .map(|(a, b)| a & b)
+                        .collect();
+                    out.extend(iter_bits(&both).map(|k| (x, k)));
+                }
+            }
+            ConKind::NegTable(t) => {
+                let row = t.iter().find(|row| {
+                    con.scope
+                        .iter()
+                        .enumerate()
+                        .all(|(j, _)| doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & !c == 0))
+                })?;
+                for (j, &x) in con.scope.iter().enumerate() {
+                    let outside: Vec<u64> = init(x)
+                        .iter()
+                        .zip(t.cell(row, j))
+                        .map(|(a, b)| a & !b)
+                        .collect();
+                    out.extend(iter_bits(&outside).map(|k| (x, k)));
+                }
+            }
+            ConKind::Check(_) => {
+                for (j, &x) in con.scope.iter().enumerate() {
+                    let gone: Vec<u64> =
+                        init(x).iter().zip(&doms[j]).map(|(a, d)| a & !d).collect();
+                    out.extend(iter_bits(&gone).map(|k| (x, k)));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The removals that made constraint `c` remove value `i` of `v` (see the module doc).
+    fn premises(
+        &self,
+        model: &Model,
+        c: usize,
+        v: usize,
+        i: usize,
+        since: usize,
+        touched: &[bool],
+    ) -> Option<Vec<(usize, usize)>> {
+        let con = model.cons.get(c)?;
+        let jv = con.scope.iter().position(|&x| x == v)?;
+        let doms: Vec<Vec<u64>> = con
+            .scope
+            .iter()
+            .map(|&x| self.dom_before(model, x, since))
+            .collect();
+        let init = |x: usize| model.dom(&model.initial_domains, x);
+        let mut out = Vec::new();
+        match &con.kind {
+            ConKind::Table(t) => {
+                for row in t.iter() {
+                    if !bit(t.cell(row, jv), i) {
+                        continue;
+                    }
+                    // One other variable whose cell in this row had no value left.
+                    let mut best: Option<(bool, usize, usize)> = None;
+                    for (j, &x) in con.scope.iter().enumerate() {
+                        if j == jv {
+                            continue;
+                        }
+                        let cell = t.cell(row, j);
+                        if doms[j].iter().zip(cell).any(|(d, c)| d & c != 0) {
+                            continue;
+                        }
+                        let gone: usize = init(x)
+                            .iter()
+                            .zip(cell)
+                            .map(|(a, b)| (a & b).count_ones() as usize)
+                            .sum();
+                        let key = (!touched[x], gone, j);
+                        if best.is_none_or(|b| key < b) {
+                            best = Some(key);
+                        }
+                    }
+                    let (_, _, j) = best?;
+                    let x = con.scope[j];
+                    let cell = t.cell(row, j);
+                    let both: Vec<u64> = init(x).iter().zip(cell).map(|(a, b)| a & b).collect();
+                    out.extend(iter_bits(&both).map(|k| (x, k)));
+                }
+            }
+            ConKind::NegTable(t) => {
+                let row = t.iter().find(|row| {
+                    bit(t.cell(row, jv), i)
+                        && con.scope.iter().enumerate().all(|(j, _)| {
+                            j == jv || doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & !c == 0)
+                        })
+                })?;
+                for (j, &x) in con.scope.iter().enumerate() {
+                    if j == jv {
+                        continue;
+                    }
+                    let outside: Vec<u64> = init(x)
+                        .iter()
+                        .zip(t.cell(row, j))
+                        .map(|(a, b)| a & !b)
+                        .collect();
+                    out.extend(iter_bits(&outside).map(|k| (x, k)));
+                }
+            }
+            ConKind::Check(_) => {
+                for (j, &x) in con.scope.iter().enumerate() {
+                    if j == jv {
+                        continue;
+                    }
+                    if count_bits(&doms[j]) != 1 {
+                        return None;
+                    }
+                    let gone: Vec<u64> =
+                        init(x).iter().zip(&doms[j]).map(|(a, d)| a & !d).collect();
+                    out.extend(iter_bits(&gone).map(|k| (x, k)));
+                }
+            }
+        }
+        Some(out)
+    }
+}
