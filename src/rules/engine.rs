@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::model::{Model, bit, iter_bits, set_bit};
-use super::reasons::Reasons;
+use super::reasons::{Reasons, Traced};
 use super::selection::Selection;
 use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::expr::Val;
@@ -186,6 +186,22 @@ impl Engine {
             component,
             shared: Arc::new(Shared::default()),
         }
+    }
+
+    /// Whether an earlier call already proved `target` unavailable under these choices: it is
+    /// dead, or an explanation found for it uses only choices that are still chosen (an
+    /// explanation excludes the value whatever else is chosen). Saves the failing search.
+    fn known_unavailable(&self, base: &[(usize, usize)], target: (usize, usize)) -> bool {
+        self.shared
+            .dead
+            .lock()
+            .is_ok_and(|d| d.contains_key(&target))
+            || self.shared.by_target.lock().is_ok_and(|m| {
+                m.get(&target).is_some_and(|list| {
+                    list.iter()
+                        .any(|(_, ch)| ch.iter().all(|p| base.contains(p)))
+                })
+            })
     }
 
     /// Whether a remembered solution agrees with every fixed choice.
@@ -583,6 +599,8 @@ impl Engine {
         // Removed by the root propagation: trace the removal back to the rules and choices that
         // made it (cheap), shrink that set with propagation as the oracle, then make it minimal
         // with exact checks.
+        // Whether propagation is known not to exclude the value (then only search does).
+        let mut gac_fails = false;
         if let Some(ctx) = reasons {
             // A sibling value excluded the same way: an explanation proven minimal for another
             // value of this option, re-proven for this one by substituting it into the solutions
@@ -603,18 +621,32 @@ impl Engine {
             // Removed by propagation: trace the removal back to the rules and choices that made
             // it (cheap), shrink that set with propagation as the oracle, then make it minimal
             // with exact checks, keeping the solutions that prove it.
-            if let Some(suff) = ctx.reasons.sufficient(&self.model, base, target, budget)?
-                && self.gac_infeasible(&fixed, &suff, budget)?
-            {
-                let e =
-                    self.quickxplain_with(&fixed, &mut Vec::new(), false, &suff, true, budget)?;
-                let (e, sols) = self.minimize_proving(&fixed, e, budget)?;
-                let out = self.to_explanation(&e);
-                if ctx.proven.len() < 4096 {
-                    ctx.proven.push((target.0, e.clone(), sols));
+            match ctx.reasons.sufficient(&self.model, base, target, budget)? {
+                Traced::Set(suff) if self.gac_infeasible(&fixed, &suff, budget)? => {
+                    let e =
+                        self.quickxplain_with(&fixed, &mut Vec::new(), false, &suff, true, budget)?;
+                    let (e, sols) = self.minimize_proving(&fixed, e, budget)?;
+                    let out = self.to_explanation(&e);
+                    if ctx.proven.len() < 4096 {
+                        ctx.proven.push((target.0, e.clone(), sols));
+                    }
+                    cache.push(e);
+                    return Ok(out);
                 }
-                cache.push(e);
-                return Ok(out);
+                // Only search excludes it: the rules and choices a traced refutation uses are
+                // a sufficient set; QuickXplain with exact checks makes it minimal.
+                Traced::Search => {
+                    gac_fails = true;
+                    if let Some(suff) = ctx.reasons.refuted(&self.model, base, target, budget)?
+                        && !self.feasible(&fixed, &suff, budget)?
+                    {
+                        let e = self.quickxplain(&fixed, &mut Vec::new(), false, &suff, budget)?;
+                        let out = self.to_explanation(&e);
+                        cache.push(e);
+                        return Ok(out);
+                    }
+                }
+                _ => {}
             }
         }
         let touches = |e: &Vec<Elem>| {
@@ -644,7 +676,7 @@ impl Engine {
         // for propagation cheaply, then make it minimal for real with exact checks: removing any
         // element of the result makes the value feasible.
         let everything = self.candidates(base, Some(target.0));
-        if self.gac_infeasible(&fixed, &everything, budget)? {
+        if !gac_fails && self.gac_infeasible(&fixed, &everything, budget)? {
             // Narrow the candidates to the smallest neighbourhood where propagation already fails.
             let mut cands = everything;
             for depth in 1..=6 {
@@ -925,7 +957,7 @@ impl Engine {
         for &v in targets {
             let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
             for i in cands {
-                if bit(&seen[v], i) {
+                if bit(&seen[v], i) || self.known_unavailable(base, (v, i)) {
                     continue;
                 }
                 // 1. A known solution with only `v` changed: check v's constraints. (With no

@@ -18,10 +18,22 @@ use std::collections::HashSet;
 
 use super::engine::Elem;
 use super::model::{ConKind, Model, bit, count_bits, iter_bits};
-use super::solver::{ASSIGNED, Budget, OutOfWork, Removal, Solver};
+use super::solver::{ASSIGNED, Budget, OutOfWork, Refutation, Removal, Solver};
 
 /// Work cap for one traversal (premises visited): beyond it the engine falls back to search.
 const MAX_VISITS: usize = 20_000;
+/// Work cap (search nodes plus propagation) for tracing one refutation search.
+const REFUTE_WORK: u64 = 400_000;
+
+/// What tracing found for a value.
+pub(crate) enum Traced {
+    /// Propagation alone excludes it under these rules and choices.
+    Set(Vec<Elem>),
+    /// Propagation after assigning it finds no conflict: only search excludes it.
+    Search,
+    /// Not traceable (the engine falls back to its general method).
+    Unknown,
+}
 
 /// The removal log of one root propagation, indexed by variable.
 #[derive(Debug)]
@@ -77,39 +89,109 @@ impl Reasons {
         base: &[(usize, usize)],
         target: (usize, usize),
         budget: &mut Budget,
-    ) -> Result<Option<Vec<Elem>>, OutOfWork> {
+    ) -> Result<Traced, OutOfWork> {
+        let traced = |x: Option<Vec<Elem>>| x.map_or(Traced::Unknown, Traced::Set);
         if self.removed_at(target.0, target.1).is_some() {
-            return Ok(self.trace(model, base, target.0, Vec::new(), vec![target]));
+            return Ok(traced(self.trace(model, base, Vec::new(), vec![target])));
         }
-        if !bit(model.dom(&self.root, target.0), target.1) {
-            return Ok(None);
-        }
-        let mut s = Solver::new(model, self.root.clone()).recording_after(self.log.clone());
-        if !s.assign(target.0, target.1) {
-            return Ok(None);
-        }
-        s.queue_var(target.0);
+        let Some(mut s) = self.assigned(model, target) else {
+            return Ok(Traced::Unknown);
+        };
         if s.propagate(budget)? {
-            return Ok(None);
+            return Ok(Traced::Search);
         }
         let Some((c, at)) = s.conflict else {
-            return Ok(None);
+            return Ok(Traced::Unknown);
         };
         let ext = Reasons::new(model, s.take_log(), Vec::new());
         let c = c as usize;
-        let Some(start) = ext.conflict_premises(model, c, at as usize) else {
-            return Ok(None);
-        };
-        Ok(ext.trace(model, base, target.0, vec![c], start))
+        let start = ext.conflict_premises(model, c, at as usize);
+        Ok(traced(
+            start.and_then(|st| ext.trace(model, base, vec![c], st)),
+        ))
     }
 
-    /// Follows premises back from `start` to the choices; removals by assigning `fixed_var` (the
-    /// value being explained) need no element.
+    /// A recording solver on the logged propagation's domains with `target` assigned (queued).
+    fn assigned<'m>(&self, model: &'m Model, target: (usize, usize)) -> Option<Solver<'m>> {
+        if !bit(model.dom(&self.root, target.0), target.1) {
+            return None;
+        }
+        let mut s = Solver::new(model, self.root.clone()).recording_after(self.log.clone());
+        if !s.assign(target.0, target.1) {
+            return None;
+        }
+        s.queue_var(target.0);
+        Some(s)
+    }
+
+    /// For a value only search excludes: searches exhaustively under it, tracing every dead end
+    /// (the conflict's premises) and every branching (why the variable's other values were
+    /// gone). The rules and choices met form a refutation: with them alone the same search tree
+    /// fails everywhere. `None` if the value has a solution after all, or past the work cap.
+    pub(crate) fn refuted(
+        &self,
+        model: &Model,
+        base: &[(usize, usize)],
+        target: (usize, usize),
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<Elem>>, OutOfWork> {
+        let Some(mut s) = self.assigned(model, target) else {
+            return Ok(None);
+        };
+        let mut sub = Budget::new(REFUTE_WORK.min(budget.remaining));
+        if !s.propagate(&mut sub).unwrap_or(false) {
+            return Ok(None);
+        }
+        let mut elems: Vec<Elem> = Vec::new();
+        let mut failed = false;
+        let init = |x: usize| model.dom(&model.initial_domains, x);
+        let outcome = s.refute(&mut sub, &mut |sv, ev| {
+            if failed {
+                return;
+            }
+            let ext = Reasons::new(model, sv.log().to_vec(), Vec::new());
+            let found = match ev {
+                Refutation::Conflict(c, at) => {
+                    let c = c as usize;
+                    ext.conflict_premises(model, c, at as usize)
+                        .and_then(|st| ext.trace(model, base, vec![c], st))
+                }
+                Refutation::Branch(x) => {
+                    let gone: Vec<u64> = init(x)
+                        .iter()
+                        .zip(model.dom(&sv.doms, x))
+                        .map(|(a, d)| a & !d)
+                        .collect();
+                    let start: Vec<(usize, usize)> = iter_bits(&gone).map(|k| (x, k)).collect();
+                    ext.trace(model, base, Vec::new(), start)
+                }
+            };
+            match found {
+                Some(found) => {
+                    for e in found {
+                        if !elems.contains(&e) {
+                            elems.push(e);
+                        }
+                    }
+                }
+                None => failed = true,
+            }
+        });
+        if !budget.spend(sub.used()) {
+            return Err(OutOfWork);
+        }
+        Ok(match outcome {
+            Ok(false) if !failed => Some(elems),
+            _ => None,
+        })
+    }
+
+    /// Follows premises back from `start` to the choices; removals by assigning a variable the
+    /// customer did not choose (the value being explained, a search decision) need no element.
     fn trace(
         &self,
         model: &Model,
         base: &[(usize, usize)],
-        fixed_var: usize,
         mut rules: Vec<usize>,
         start: Vec<(usize, usize)>,
     ) -> Option<Vec<Elem>> {
@@ -126,11 +208,9 @@ impl Reasons {
             let t = self.removed_at(v, i)?;
             let r = self.log[t];
             if r.cause == ASSIGNED {
-                if v == fixed_var {
-                    continue;
-                }
-                let choice = base.iter().copied().find(|&(x, _)| x == v)?;
-                if !choices.contains(&choice) {
+                if let Some(choice) = base.iter().copied().find(|&(x, _)| x == v)
+                    && !choices.contains(&choice)
+                {
                     choices.push(choice);
                 }
                 continue;

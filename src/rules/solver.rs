@@ -83,6 +83,17 @@ pub struct Removal {
     /// The constraint that removed them, or [`ASSIGNED`].
     pub cause: u32,
     pub since: u32,
+    /// The trail length when it was logged (an undo to a mark at or below drops it).
+    pub trail: u32,
+}
+
+/// What [`Solver::refute`] reports to its caller.
+#[derive(Debug, Clone, Copy)]
+pub enum Refutation {
+    /// Propagation failed at constraint `.0`, given the removals logged before `.1`.
+    Conflict(u32, u32),
+    /// The search branches on this variable's current values (the others are gone).
+    Branch(usize),
 }
 
 /// [`Removal::cause`] of values removed by assigning the variable (a customer's choice).
@@ -107,7 +118,7 @@ pub struct Solver<'m> {
     extra: &'m [super::model::Con],
     /// When set, only these variables are branched on; the others are unconstrained by the
     /// active constraints and keep any value of their domain.
-    relevant: Option<Vec<bool>>,
+    relevant: Option<Vec<usize>>,
     /// The removal log, when recording.
     log: Option<Vec<Removal>>,
     /// The cause and start of the deduction now changing domains (for the log).
@@ -115,6 +126,8 @@ pub struct Solver<'m> {
     since: u32,
     /// The constraint whose revision failed last, and where in the log that revision started.
     pub conflict: Option<(u32, u32)>,
+    /// Log entries inherited from an earlier propagation (`recording_after`): never undone.
+    log_floor: usize,
 }
 
 impl<'m> Solver<'m> {
@@ -133,6 +146,7 @@ impl<'m> Solver<'m> {
             cause: ASSIGNED,
             since: 0,
             conflict: None,
+            log_floor: 0,
         }
     }
 
@@ -144,6 +158,7 @@ impl<'m> Solver<'m> {
 
     /// Continues recording after an earlier log (of the propagation that led to these domains).
     pub fn recording_after(mut self, log: Vec<Removal>) -> Self {
+        self.log_floor = log.len();
         self.log = Some(log);
         self
     }
@@ -164,7 +179,13 @@ impl<'m> Solver<'m> {
 
     /// Branches only on the variables marked true (see the field's doc).
     pub fn with_relevant(mut self, relevant: Vec<bool>) -> Self {
-        self.relevant = Some(relevant);
+        self.relevant = Some(
+            relevant
+                .iter()
+                .enumerate()
+                .filter_map(|(v, &r)| r.then_some(v))
+                .collect(),
+        );
         self
     }
 
@@ -211,6 +232,50 @@ impl<'m> Solver<'m> {
                 self.doms[i as usize] = w;
             }
         }
+        if let Some(log) = self.log.as_mut() {
+            while log.len() > self.log_floor && log.last().is_some_and(|r| r.trail as usize >= mark)
+            {
+                log.pop();
+            }
+        }
+    }
+
+    /// The removals logged so far.
+    pub fn log(&self) -> &[Removal] {
+        self.log.as_deref().unwrap_or(&[])
+    }
+
+    /// Exhaustive depth-first search (no restarts) that reports every dead end and every
+    /// branching to `visit`, so a caller recording reasons can collect what refutes the current
+    /// domains. Ok(true) as soon as a solution is found (nothing is refuted then).
+    pub fn refute(
+        &mut self,
+        budget: &mut Budget,
+        visit: &mut dyn FnMut(&Solver<'m>, Refutation),
+    ) -> Result<bool, OutOfWork> {
+        let Some(v) = self.pick(budget, false) else {
+            return Ok(true);
+        };
+        visit(self, Refutation::Branch(v));
+        let order: Vec<usize> = iter_bits(self.model.dom(&self.doms, v)).collect();
+        for i in order {
+            if !budget.spend(1) {
+                return Err(OutOfWork);
+            }
+            let m = self.mark();
+            self.assign(v, i);
+            self.queue_var(v);
+            if self.propagate(budget)? {
+                if self.refute(budget, visit)? {
+                    self.undo(m);
+                    return Ok(true);
+                }
+            } else if let Some((c, at)) = self.conflict {
+                visit(self, Refutation::Conflict(c, at));
+            }
+            self.undo(m);
+        }
+        Ok(false)
     }
 
     fn set_word(&mut self, i: usize, w: u64) {
@@ -229,6 +294,7 @@ impl<'m> Solver<'m> {
                     bits: old & !w,
                     cause: self.cause,
                     since: self.since,
+                    trail: u32::try_from(self.trail.len() - 1).unwrap_or(u32::MAX),
                 });
             }
         }
@@ -593,10 +659,12 @@ impl<'m> Solver<'m> {
         // Minimise size / weight, comparing by cross-multiplication.
         let mut best: Option<(usize, u64, usize)> = None;
         let noise = if randomize { budget.random() } else { 0 };
-        for v in 0..self.model.vars.len() {
-            if self.relevant.as_ref().is_some_and(|r| !r[v]) {
-                continue;
-            }
+        let all = 0..self.model.vars.len();
+        let vars: &mut dyn Iterator<Item = usize> = match &self.relevant {
+            Some(r) => &mut r.iter().copied(),
+            None => &mut all.clone(),
+        };
+        for v in vars {
             let s = self.size(v);
             if s <= 1 {
                 continue;
