@@ -16,6 +16,8 @@ const POOL: usize = 512;
 const DIVERSIFY: usize = 16;
 /// Values whose explanations are kept per engine (bounded memory).
 const BY_TARGET_CACHE: usize = 50_000;
+/// Explanations kept per value (for different choices) to reuse in later calls.
+const KEPT_PER_VALUE: usize = 16;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
 
@@ -555,7 +557,7 @@ impl Engine {
                 m.clear();
             }
             let list = m.entry(target).or_default();
-            if list.len() < 4 {
+            if list.len() < KEPT_PER_VALUE {
                 list.push((e.clone(), pairs));
             }
         }
@@ -619,13 +621,12 @@ impl Engine {
                 }
             }
             // Removed by propagation: trace the removal back to the rules and choices that made
-            // it (cheap), shrink that set with propagation as the oracle, then make it minimal
-            // with exact checks, keeping the solutions that prove it.
+            // it (cheap), then make that set minimal by deletion with exact checks, keeping the
+            // solutions that prove each element needed. (Shrinking it first with QuickXplain
+            // and propagation as the oracle was measured slower: traced sets are small.)
             match ctx.reasons.sufficient(&self.model, base, target, budget)? {
                 Traced::Set(suff) if self.gac_infeasible(&fixed, &suff, budget)? => {
-                    let e =
-                        self.quickxplain_with(&fixed, &mut Vec::new(), false, &suff, true, budget)?;
-                    let (e, sols) = self.minimize_proving(&fixed, e, budget)?;
+                    let (e, sols) = self.minimize_proving(&fixed, suff, budget)?;
                     let out = self.to_explanation(&e);
                     if ctx.proven.len() < 4096 {
                         ctx.proven.push((target.0, e.clone(), sols));

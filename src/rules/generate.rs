@@ -1897,14 +1897,39 @@ pub fn click_paths(
     paths: usize,
     steps: usize,
 ) -> Vec<crate::rules::Selection> {
+    walk_paths(engine, seed, paths, steps).0
+}
+
+/// Walks new click paths (as [`click_paths`]) and returns how long each `propagate` call took
+/// the first time it was made: what new customers cost an engine that has not seen their
+/// selections before (replaying the same selections again is cheaper: the engine remembers).
+pub fn click_path_latencies(
+    engine: &crate::rules::Engine,
+    seed: u64,
+    paths: usize,
+    steps: usize,
+) -> Vec<std::time::Duration> {
+    walk_paths(engine, seed, paths, steps).1
+}
+
+fn walk_paths(
+    engine: &crate::rules::Engine,
+    seed: u64,
+    paths: usize,
+    steps: usize,
+) -> (Vec<crate::rules::Selection>, Vec<std::time::Duration>) {
     use crate::catalog::model::{OptionKind, Value};
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
+    let mut times = Vec::new();
     for _ in 0..paths {
         let mut sel = crate::rules::Selection::default();
         out.push(sel.clone());
         for _ in 0..steps {
-            let Ok(prop) = engine.propagate(&sel) else {
+            let t = std::time::Instant::now();
+            let prop = engine.propagate(&sel);
+            times.push(t.elapsed());
+            let Ok(prop) = prop else {
                 break;
             };
             let open: Vec<_> = prop
@@ -1930,7 +1955,7 @@ pub fn click_paths(
             out.push(sel.clone());
         }
     }
-    out
+    (out, times)
 }
 
 #[cfg(test)]
