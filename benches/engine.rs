@@ -2,14 +2,17 @@
 //!
 //! Run with `cargo bench --bench engine`. Besides criterion's timings, each propagate scenario
 //! replays seeded "click paths" (a customer choosing one available value after another) and prints
-//! the p50/p99 latency of the propagate calls, which is what BENCHMARKS.md records.
+//! the p50/p99 latency of the propagate calls, then walks new paths and prints the latency of
+//! each call the first time it is made; BENCHMARKS.md records both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bespoke::catalog::{self, Product};
-use bespoke::rules::generate::{CarParams, Generated, car_model_with, click_paths, feature_model};
+use bespoke::rules::generate::{
+    CarParams, Generated, car_model_with, click_path_latencies, click_paths, feature_model,
+};
 use bespoke::rules::{Engine, Selection};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -47,12 +50,24 @@ fn report_latency(name: &str, engine: &Engine, sels: &[Selection], rounds: usize
     );
 }
 
+/// New customers: other click paths on the same (warm) engine, each call timed the first time
+/// it is made, so nothing the engine remembers from an identical earlier call helps.
+fn report_first_time(name: &str, engine: &Engine, seed: u64, paths: usize, steps: usize) {
+    let d = click_path_latencies(engine, seed, paths, steps);
+    let n = d.len();
+    let (p50, p99, max) = percentiles(d);
+    println!(
+        "latency {name}: first-time propagate over {n} calls of new click paths: p50 {p50:?}, p99 {p99:?}, max {max:?}"
+    );
+}
+
 fn samples(c: &mut Criterion) {
     let mut g = c.benchmark_group("sample");
     for p in sample_products() {
         let engine = Engine::new(p.clone());
         let sels = click_paths(&engine, 7, 20, 6);
         report_latency(&format!("sample/{}", p.id), &engine, &sels, 5);
+        report_first_time(&format!("sample/{}", p.id), &engine, 8, 20, 6);
         let mid = sels[sels.len() / 2].clone();
         g.bench_function(format!("propagate/{}", p.id), |b| {
             b.iter(|| engine.propagate(&mid))
@@ -103,6 +118,7 @@ fn generated(c: &mut Criterion) {
         let engine = Engine::new(p.clone()).with_work_limit(200_000_000);
         let sels = click_paths(&engine, 11, 6, 6);
         report_latency(name, &engine, &sels, 2);
+        report_first_time(name, &engine, 12, 6, 6);
         let mid = sels[sels.len() / 2].clone();
         g.bench_function(format!("propagate/{name}"), |b| {
             b.iter(|| engine.propagate(&mid))

@@ -10,8 +10,12 @@ use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptId, Product, Value};
 
-/// Solutions kept per engine to witness values in later calls (bounded memory).
-const POOL: usize = 512;
+/// Solutions kept per engine to witness values in later calls: as many as fit in
+/// `POOL_BYTES` (at least `POOL_MIN`, at most `POOL_MAX`). A large pool is what lets a busy
+/// storefront answer the selections customers commonly reach without searching again.
+const POOL_BYTES: usize = 8 << 20;
+const POOL_MIN: usize = 512;
+const POOL_MAX: usize = 4096;
 /// Witness searches per call that aim for new values before following the last solution.
 const DIVERSIFY: usize = 16;
 /// Values whose explanations are kept per engine (bounded memory).
@@ -40,6 +44,11 @@ struct Shared {
 
 impl Shared {
     fn remember(&self, sols: Vec<Vec<usize>>) {
+        let per = sols
+            .first()
+            .map_or(1, |s| s.len() * std::mem::size_of::<usize>())
+            .max(1);
+        let cap = (POOL_BYTES / per).clamp(POOL_MIN, POOL_MAX);
         if sols.is_empty() {
             return;
         }
@@ -52,7 +61,7 @@ impl Shared {
         }
         if let Ok(mut pool) = self.pool.lock() {
             for s in sols {
-                if pool.len() >= POOL {
+                if pool.len() >= cap {
                     pool.pop_front();
                 }
                 pool.push_back(s);
