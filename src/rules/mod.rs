@@ -4,6 +4,7 @@ pub mod engine;
 pub mod generate;
 pub mod import;
 pub mod model;
+pub mod sat;
 pub mod selection;
 pub mod solver;
 
