@@ -18,6 +18,9 @@ pub const ANALYSIS_WORK_LIMIT: u64 = 50_000_000;
 /// full work limit each); at most the engine's own limit.
 pub const COUNT_WORK_LIMIT: u64 = 1_000_000;
 
+/// Solutions (one domain index per variable) found along the way.
+type Solutions = Vec<Vec<usize>>;
+
 /// What analysis found about one product.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Analysis {
@@ -141,7 +144,7 @@ impl Engine {
         sat: &SatModel,
         a: &mut Analysis,
         budget: &mut Budget,
-    ) -> Result<Vec<Vec<usize>>, (Vec<Vec<usize>>, OutOfWork)> {
+    ) -> Result<Solutions, (Solutions, OutOfWork)> {
         let live = match sat.liveness(budget) {
             Ok(l) => l,
             Err((l, e)) => return Err((l.solutions, e)),

@@ -99,14 +99,12 @@ impl Inst {
 
     /// Solves under the assumptions, charging the budget. `Ok(true)`: satisfiable.
     fn run(&mut self, assumptions: &[Lit], budget: &mut Budget) -> Result<bool, OutOfWork> {
-        if !budget.spend(1) {
-            return Err(OutOfWork);
-        }
         let cb = self.s.cb_mut();
         *cb.used.get_mut() = 0;
-        *cb.allowance.get_mut() = budget.remaining;
+        // batsat also polls `stop` once after the search (not a decision): that poll is free.
+        *cb.allowance.get_mut() = budget.remaining.saturating_add(1);
         let r = self.s.solve_limited(assumptions);
-        let used = *self.s.cb_mut().used.get_mut();
+        let used = self.s.cb_mut().used.get_mut().saturating_sub(1);
         if !budget.spend(used) || r == lbool::UNDEF {
             budget.remaining = 0;
             return Err(OutOfWork);
