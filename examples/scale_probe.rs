@@ -93,6 +93,22 @@ fn main() {
         );
         return;
     }
+    if args.iter().any(|a| a == "analyze-only") {
+        let t0 = Instant::now();
+        let a = e.analyze();
+        println!(
+            "analyze: {:?} -> {:?}",
+            t0.elapsed(),
+            a.map(|a| (
+                a.dead.len(),
+                a.forced.len(),
+                a.redundant.len(),
+                a.count.map(|n| n.to_string().len()),
+                a.incomplete
+            ))
+        );
+        return;
+    }
     let checks = e
         .model
         .cons

@@ -3,6 +3,7 @@
 use num_bigint::BigUint;
 
 use super::engine::{Elem, Engine, EngineError, Explanation};
+use super::sat::SatModel;
 use super::selection::Selection;
 use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::LoadResult;
@@ -12,6 +13,13 @@ use crate::catalog::model::{OptId, OptionKind, Product};
 
 /// Default work limit for analysing one product in `bespoke check`.
 pub const ANALYSIS_WORK_LIMIT: u64 = 50_000_000;
+
+/// Most work the configuration count gets within analysis (the other checks get the engine's
+/// full work limit each); at most the engine's own limit.
+pub const COUNT_WORK_LIMIT: u64 = 1_000_000;
+
+/// Solutions (one domain index per variable) found along the way.
+type Solutions = Vec<Vec<usize>>;
 
 /// What analysis found about one product.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,24 +60,35 @@ impl Engine {
         }
         // Dead and forced values: availability with nothing chosen.
         let mut budget = self.budget();
-        match self.propagate_with(&Selection::default(), &mut budget) {
-            Ok(p) => {
-                for oa in &p.options {
-                    let var = &self.model.vars[oa.option];
-                    for (i, e) in &oa.unavailable {
-                        if Some(*i) != var.unset() {
-                            a.dead.push((oa.option, *i, e.clone()));
-                        }
-                    }
-                    if var.size > 1
-                        && oa.available.len() == 1
-                        && Some(oa.available[0]) != var.unset()
-                    {
-                        a.forced.push((oa.option, oa.available[0]));
-                    }
+        let mut solutions: Vec<Vec<usize>> = Vec::new();
+        if let Some(sat) = &self.sat {
+            match self.sat_dead_forced(sat, &mut a, &mut budget) {
+                Ok(sols) => solutions = sols,
+                Err((sols, OutOfWork)) => {
+                    solutions = sols;
+                    a.incomplete.push("dead and forced values");
                 }
             }
-            Err(OutOfWork) => a.incomplete.push("dead and forced values"),
+        } else {
+            match self.propagate_with(&Selection::default(), &mut budget) {
+                Ok(p) => {
+                    for oa in &p.options {
+                        let var = &self.model.vars[oa.option];
+                        for (i, e) in &oa.unavailable {
+                            if Some(*i) != var.unset() {
+                                a.dead.push((oa.option, *i, e.clone()));
+                            }
+                        }
+                        if var.size > 1
+                            && oa.available.len() == 1
+                            && Some(oa.available[0]) != var.unset()
+                        {
+                            a.forced.push((oa.option, oa.available[0]));
+                        }
+                    }
+                }
+                Err(OutOfWork) => a.incomplete.push("dead and forced values"),
+            }
         }
         // Conflicting defaults.
         let mut budget = self.budget();
@@ -95,19 +114,64 @@ impl Engine {
         }
         // Redundant rules: implied by all the others.
         let mut budget = self.budget();
-        match self.redundant(&mut budget) {
+        let redundant = match &self.sat {
+            Some(sat) => sat.redundant(&solutions, &mut budget),
+            None => self.redundant(&mut budget),
+        };
+        match redundant {
             Ok(r) => a.redundant = r,
             Err((partial, OutOfWork)) => {
                 a.redundant = partial;
                 a.incomplete.push("redundant rules");
             }
         }
-        let mut budget = self.budget();
+        // The count has its own, smaller share: exact counting is #P-hard, and on a large loose
+        // model (thousands of Boolean options) no share finishes, so a larger one would only
+        // make analysis slower before reporting the count as incomplete.
+        let mut budget = Budget::new(self.work_limit.min(COUNT_WORK_LIMIT));
         match self.count_with(&Selection::default(), &mut budget) {
             Ok(n) => a.count = Some(n),
             Err(OutOfWork) => a.incomplete.push("configuration count"),
         }
         Ok(a)
+    }
+
+    /// Dead and forced values with the SAT back end: which values some solution has (see
+    /// `SatModel::liveness`), and for each dead value a minimal set of rules excluding it.
+    /// Returns the solutions found (for the redundancy check), also on running out of work.
+    fn sat_dead_forced(
+        &self,
+        sat: &SatModel,
+        a: &mut Analysis,
+        budget: &mut Budget,
+    ) -> Result<Solutions, (Solutions, OutOfWork)> {
+        let live = match sat.liveness(budget) {
+            Ok(l) => l,
+            Err((l, e)) => return Err((l.solutions, e)),
+        };
+        self.shared.remember(live.solutions.clone());
+        let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
+        for (v, var) in self.model.vars.iter().enumerate() {
+            let possible = live.possible[v];
+            for (i, &p) in possible.iter().enumerate() {
+                if p || Some(i) == var.unset() {
+                    continue;
+                }
+                let why = self.sat_quickxplain(&[(v, i)], &[], false, &all, budget);
+                match why {
+                    Some(Ok(elems)) => a.dead.push((var.opt, i, rules_only(&elems))),
+                    Some(Err(e)) => return Err((live.solutions, e)),
+                    None => {}
+                }
+            }
+            let open: Vec<usize> = (0..2).filter(|&i| possible[i]).collect();
+            if let [only] = open.as_slice()
+                && Some(*only) != var.unset()
+            {
+                a.forced.push((var.opt, *only));
+            }
+        }
+        Ok(live.solutions)
     }
 
     fn redundant(&self, budget: &mut Budget) -> Result<Vec<usize>, (Vec<usize>, OutOfWork)> {
@@ -134,6 +198,22 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+/// The explanation made of the rules among the elements.
+fn rules_only(elems: &[Elem]) -> Explanation {
+    let mut rules: Vec<usize> = elems
+        .iter()
+        .filter_map(|e| match e {
+            Elem::Rule(r) => Some(*r),
+            Elem::Choice(..) => None,
+        })
+        .collect();
+    rules.sort_unstable();
+    Explanation {
+        rules,
+        choices: Vec::new(),
     }
 }
 

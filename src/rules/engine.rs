@@ -31,7 +31,7 @@ type KnownExplanation = (Explanation, Vec<(usize, usize)>);
 /// What an engine learns across calls: solutions (witnesses) and explanations. Both only speed
 /// answers up: a witness is a real solution and an explanation is re-checked before reuse.
 #[derive(Debug, Default)]
-struct Shared {
+pub(crate) struct Shared {
     pool: std::sync::Mutex<std::collections::VecDeque<Vec<usize>>>,
     explanations: std::sync::Mutex<Vec<Vec<Elem>>>,
     /// Values that no configuration has, with their (choice-free, hence always valid) explanation.
@@ -43,7 +43,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn remember(&self, sols: Vec<Vec<usize>>) {
+    pub(crate) fn remember(&self, sols: Vec<Vec<usize>>) {
         let per = sols
             .first()
             .map_or(1, |s| s.len() * std::mem::size_of::<usize>())
@@ -88,7 +88,9 @@ pub struct Engine {
     pub work_limit: u64,
     /// Static connected component of each variable (through constraint scopes).
     component: Vec<usize>,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
+    /// The SAT back end, when the model is Boolean and small enough to encode (see `sat.rs`).
+    pub(crate) sat: Option<Arc<super::sat::SatModel>>,
 }
 
 /// Why a value is unavailable: the rules and the customer's choices that together exclude it.
@@ -190,12 +192,14 @@ impl Engine {
             }
         }
         let component = (0..n).map(|v| find(&mut parent, v)).collect();
+        let sat = super::sat::SatModel::encode(&model).map(Arc::new);
         Engine {
             product,
             model,
             work_limit: DEFAULT_WORK_LIMIT,
             component,
             shared: Arc::new(Shared::default()),
+            sat,
         }
     }
 
@@ -281,6 +285,10 @@ impl Engine {
         if self.shared.pool.lock().is_ok_and(|p| p.iter().any(agrees)) {
             return Ok(true);
         }
+        // SAT back end (Boolean models): see sat.rs.
+        if let Some(r) = self.sat_feasible(fixed, elems, budget) {
+            return r;
+        }
         let Some(mut s) = self.subset_solver(fixed, elems) else {
             return Ok(false);
         };
@@ -354,6 +362,10 @@ impl Engine {
         gac: bool,
         budget: &mut Budget,
     ) -> Result<Vec<Elem>, OutOfWork> {
+        // SAT back end (Boolean models): core-guided, exact for either oracle; see sat.rs.
+        if let Some(r) = self.sat_quickxplain(fixed, b, has_delta, c, budget) {
+            return r;
+        }
         let consistent = |s: &Self, b: &[Elem], budget: &mut Budget| -> Result<bool, OutOfWork> {
             if gac {
                 Ok(!s.gac_infeasible(fixed, b, budget)?)
@@ -999,12 +1011,18 @@ impl Engine {
                         })
                         .collect(),
                 };
-                let mut s = Solver::new(model, root_doms.clone());
-                if !s.assign(v, i) {
-                    continue;
-                }
-                s.queue_var(v);
-                if let Some(sol) = s.solve_queued(&prefer, budget)? {
+                // SAT back end (Boolean models): see sat.rs.
+                let sol = if let Some(r) = self.sat_witness(base, (v, i), budget) {
+                    r?
+                } else {
+                    let mut s = Solver::new(model, root_doms.clone());
+                    if !s.assign(v, i) {
+                        continue;
+                    }
+                    s.queue_var(v);
+                    s.solve_queued(&prefer, budget)?
+                };
+                if let Some(sol) = sol {
                     for (x, &j) in sol.iter().enumerate() {
                         set_bit(&mut seen[x], j);
                     }

@@ -5,6 +5,7 @@ pub mod generate;
 pub mod import;
 pub mod model;
 mod reasons;
+pub mod sat;
 pub mod selection;
 pub mod solver;
 
