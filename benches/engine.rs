@@ -96,6 +96,11 @@ fn product_of(g: &Generated) -> Arc<Product> {
 }
 
 fn generated(c: &mut Criterion) {
+    // `BESPOKE_BENCH_SAMPLES_ONLY=1 cargo bench --bench engine -- sample` skips the generated
+    // models' latency replays, counts and analysis (criterion's filter skips only its timings).
+    if std::env::var_os("BESPOKE_BENCH_SAMPLES_ONLY").is_some() {
+        return;
+    }
     let params = CarParams {
         tightness_permille: CAR_TIGHTNESS,
         ..CarParams::default()

@@ -10,12 +10,15 @@ use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptId, Product, Value};
 
-/// Solutions kept per engine to witness values in later calls: as many as fit in
-/// `POOL_BYTES` (at least `POOL_MIN`, at most `POOL_MAX`). A large pool is what lets a busy
+/// Solutions kept per engine to witness values in later calls: 16 per option, as many as fit
+/// in `POOL_BYTES`, at least `POOL_MIN` and at most `POOL_MAX`. A large pool is what lets a busy
 /// storefront answer the selections customers commonly reach without searching again.
 const POOL_BYTES: usize = 8 << 20;
 const POOL_MIN: usize = 512;
 const POOL_MAX: usize = 4096;
+/// The most recent solutions a feasibility check looks at before searching (the whole pool is
+/// consulted once per `propagate` call, not at every check).
+const POOL_CHECKED: usize = 512;
 /// Witness searches per call that aim for new values before following the last solution.
 const DIVERSIFY: usize = 16;
 /// Values whose explanations are kept per engine (bounded memory).
@@ -48,7 +51,10 @@ impl Shared {
             .first()
             .map_or(1, |s| s.len() * std::mem::size_of::<usize>())
             .max(1);
-        let cap = (POOL_BYTES / per).clamp(POOL_MIN, POOL_MAX);
+        // Larger models reach more distinct selections: 16 solutions per option, within the
+        // byte budget (small products keep the minimum: scanning a big pool would cost them).
+        let nvars = sols.first().map_or(0, Vec::len);
+        let cap = (nvars * 16).min(POOL_BYTES / per).clamp(POOL_MIN, POOL_MAX);
         if sols.is_empty() {
             return;
         }
@@ -155,7 +161,9 @@ pub struct Repair {
 /// explanation without that element), so that a sibling value excluded the same way is proven
 /// by substituting it into those solutions.
 pub(crate) struct Explaining {
-    reasons: Reasons,
+    /// Built on the first fresh explanation of the call (a recording re-run of the root
+    /// propagation), so calls answered from what the engine remembers pay nothing for it.
+    reasons: Option<Reasons>,
     proven: Vec<(usize, Vec<Elem>, Vec<Vec<usize>>)>,
 }
 
@@ -282,7 +290,12 @@ impl Engine {
                     Elem::Rule(_) => true,
                 })
         };
-        if self.shared.pool.lock().is_ok_and(|p| p.iter().any(agrees)) {
+        if self
+            .shared
+            .pool
+            .lock()
+            .is_ok_and(|p| p.iter().rev().take(POOL_CHECKED).any(agrees))
+        {
             return Ok(true);
         }
         // SAT back end (Boolean models): see sat.rs.
@@ -412,6 +425,27 @@ impl Engine {
         Ok(e)
     }
 
+    /// The root propagation of `base`, re-run with its removal log (for traced explanations);
+    /// `None` if the choices are inconsistent by propagation alone.
+    fn root_reasons(
+        &self,
+        base: &[(usize, usize)],
+        budget: &mut Budget,
+    ) -> Result<Option<Reasons>, OutOfWork> {
+        let mut root = Solver::new(&self.model, self.model.initial()).recording();
+        for &(v, i) in base {
+            if !root.assign(v, i) {
+                return Ok(None);
+            }
+        }
+        root.queue_all();
+        if !root.propagate(budget)? {
+            return Ok(None);
+        }
+        let doms = root.doms.clone();
+        Ok(Some(Reasons::new(&self.model, root.take_log(), doms)))
+    }
+
     /// Like `feasible`, returning a solution of the fixed values plus the elements (over the
     /// variables their rules read; others hold any value).
     fn feasible_solution(
@@ -432,7 +466,7 @@ impl Engine {
             .pool
             .lock()
             .ok()
-            .and_then(|p| p.iter().find(agrees).cloned())
+            .and_then(|p| p.iter().rev().take(POOL_CHECKED).find(agrees).cloned())
         {
             return Ok(Some(sol));
         }
@@ -624,6 +658,13 @@ impl Engine {
         // with exact checks.
         // Whether propagation is known not to exclude the value (then only search does).
         let mut gac_fails = false;
+        // The usual shapes first: one rule with one or two of the choices it reads (a table or an
+        // implication excluding the value given those choices). Such a set is minimal as soon as
+        // it is infeasible, because the rule alone is feasible (the value is not dead) and choices
+        // without rules always are.
+        if let Some(e) = self.small_explanation(base, target, budget)? {
+            return Ok(self.to_explanation(&e));
+        }
         if let Some(ctx) = reasons {
             // A sibling value excluded the same way: an explanation proven minimal for another
             // value of this option, re-proven for this one by substituting it into the solutions
@@ -645,7 +686,14 @@ impl Engine {
             // it (cheap), then make that set minimal by deletion with exact checks, keeping the
             // solutions that prove each element needed. (Shrinking it first with QuickXplain
             // and propagation as the oracle was measured slower: traced sets are small.)
-            match ctx.reasons.sufficient(&self.model, base, target, budget)? {
+            if ctx.reasons.is_none() {
+                ctx.reasons = self.root_reasons(base, budget)?;
+            }
+            let traced = match ctx.reasons.as_ref() {
+                Some(reasons) => reasons.sufficient(&self.model, base, target, budget)?,
+                None => Traced::Unknown,
+            };
+            match traced {
                 Traced::Set(suff) if self.gac_infeasible(&fixed, &suff, budget)? => {
                     let (e, sols) = self.minimize_proving(&fixed, suff, budget)?;
                     let out = self.to_explanation(&e);
@@ -659,7 +707,8 @@ impl Engine {
                 // a sufficient set; QuickXplain with exact checks makes it minimal.
                 Traced::Search => {
                     gac_fails = true;
-                    if let Some(suff) = ctx.reasons.refuted(&self.model, base, target, budget)?
+                    if let Some(reasons) = ctx.reasons.as_ref()
+                        && let Some(suff) = reasons.refuted(&self.model, base, target, budget)?
                         && !self.feasible(&fixed, &suff, budget)?
                     {
                         let e = self.quickxplain(&fixed, &mut Vec::new(), false, &suff, budget)?;
@@ -686,13 +735,6 @@ impl Engine {
                 let e = self.minimize(&fixed, prev.clone(), budget)?;
                 return Ok(self.to_explanation(&e));
             }
-        }
-        // The usual shapes first: one rule with one or two of the choices it reads (a table or an
-        // implication excluding the value given those choices). Such a set is minimal as soon as
-        // it is infeasible, because the rule alone is feasible (the value is not dead) and choices
-        // without rules always are.
-        if let Some(e) = self.small_explanation(base, target, budget)? {
-            return Ok(self.to_explanation(&e));
         }
         // When propagation alone excludes the value (the common case), find a set that is minimal
         // for propagation cheaply, then make it minimal for real with exact checks: removing any
@@ -943,7 +985,7 @@ impl Engine {
         budget: &mut Budget,
     ) -> Result<(), OutOfWork> {
         let model = &self.model;
-        let mut root = Solver::new(model, model.initial()).recording();
+        let mut root = Solver::new(model, model.initial());
         for &(v, i) in base {
             root.assign(v, i);
         }
@@ -952,7 +994,7 @@ impl Engine {
             return Ok(()); // callers check feasibility first
         }
         let mut ctx = Explaining {
-            reasons: Reasons::new(model, root.take_log(), root.doms.clone()),
+            reasons: None,
             proven: Vec::new(),
         };
         let root_doms = root.doms.clone();
