@@ -219,7 +219,7 @@ impl Reasons {
             if !rules.contains(&c) {
                 rules.push(c);
             }
-            for p in self.premises(model, c, v, i, r.since as usize, &touched)? {
+            for p in self.premises(model, c, Some((v, i)), r.since as usize, &touched)? {
                 touched[p.0] = true;
                 if seen.insert(p) {
                     stack.push(p);
@@ -237,21 +237,51 @@ impl Reasons {
     /// The removals that left constraint `c` with no way to hold, given the domains before log
     /// index `at` (a propagation conflict).
     fn conflict_premises(&self, model: &Model, c: usize, at: usize) -> Option<Vec<(usize, usize)>> {
+        let touched = vec![false; model.vars.len()];
+        self.premises(model, c, None, at, &touched)
+    }
+
+    /// The removals that made constraint `c` remove value `i` of `v` (`target` = `(v, i)`), or
+    /// with no target, fail outright (see the module doc), given the domains before log index
+    /// `since`. Variables in `touched` are preferred where several would do.
+    fn premises(
+        &self,
+        model: &Model,
+        c: usize,
+        target: Option<(usize, usize)>,
+        since: usize,
+        touched: &[bool],
+    ) -> Option<Vec<(usize, usize)>> {
         let con = model.cons.get(c)?;
+        let jv = match target {
+            Some((v, _)) => Some(con.scope.iter().position(|&x| x == v)?),
+            None => None,
+        };
+        // Whether a row (or a check) concerns the target value at all.
+        let has_target = |cell: &[u64]| target.is_none_or(|(_, i)| bit(cell, i));
         let doms: Vec<Vec<u64>> = con
             .scope
             .iter()
-            .map(|&x| self.dom_before(model, x, at))
+            .map(|&x| self.dom_before(model, x, since))
             .collect();
         let init = |x: usize| model.dom(&model.initial_domains, x);
+        let others = || {
+            con.scope
+                .iter()
+                .enumerate()
+                .filter(move |&(j, _)| Some(j) != jv)
+        };
         let mut out = Vec::new();
         match &con.kind {
             ConKind::Table(t) => {
                 for row in t.iter() {
-                    let (j, _) = con
-                        .scope
-                        .iter()
-                        .enumerate()
+                    if let Some(jv) = jv
+                        && !has_target(t.cell(row, jv))
+                    {
+                        continue;
+                    }
+                    // One other variable whose cell in this row had no value left.
+                    let (_, _, j) = others()
                         .filter(|&(j, _)| {
                             doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & c == 0)
                         })
@@ -261,9 +291,9 @@ impl Reasons {
                                 .zip(t.cell(row, j))
                                 .map(|(a, b)| (a & b).count_ones() as usize)
                                 .sum();
-                            (j, gone)
+                            (!touched[x], gone, j)
                         })
-                        .min_by_key(|&(_, g)| g)?;
+                        .min()?;
                     let x = con.scope[j];
                     let both: Vec<u64> = init(x)
                         .iter()
@@ -274,95 +304,14 @@ impl Reasons {
                 }
             }
             ConKind::NegTable(t) => {
+                // A row that forbade it: every other domain lay inside the row's cells.
                 let row = t.iter().find(|row| {
-                    con.scope
-                        .iter()
-                        .enumerate()
-                        .all(|(j, _)| doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & !c == 0))
-                })?;
-                for (j, &x) in con.scope.iter().enumerate() {
-                    let outside: Vec<u64> = init(x)
-                        .iter()
-                        .zip(t.cell(row, j))
-                        .map(|(a, b)| a & !b)
-                        .collect();
-                    out.extend(iter_bits(&outside).map(|k| (x, k)));
-                }
-            }
-            ConKind::Check(_) => {
-                for (j, &x) in con.scope.iter().enumerate() {
-                    let gone: Vec<u64> =
-                        init(x).iter().zip(&doms[j]).map(|(a, d)| a & !d).collect();
-                    out.extend(iter_bits(&gone).map(|k| (x, k)));
-                }
-            }
-        }
-        Some(out)
-    }
-
-    /// The removals that made constraint `c` remove value `i` of `v` (see the module doc).
-    fn premises(
-        &self,
-        model: &Model,
-        c: usize,
-        v: usize,
-        i: usize,
-        since: usize,
-        touched: &[bool],
-    ) -> Option<Vec<(usize, usize)>> {
-        let con = model.cons.get(c)?;
-        let jv = con.scope.iter().position(|&x| x == v)?;
-        let doms: Vec<Vec<u64>> = con
-            .scope
-            .iter()
-            .map(|&x| self.dom_before(model, x, since))
-            .collect();
-        let init = |x: usize| model.dom(&model.initial_domains, x);
-        let mut out = Vec::new();
-        match &con.kind {
-            ConKind::Table(t) => {
-                for row in t.iter() {
-                    if !bit(t.cell(row, jv), i) {
-                        continue;
-                    }
-                    // One other variable whose cell in this row had no value left.
-                    let mut best: Option<(bool, usize, usize)> = None;
-                    for (j, &x) in con.scope.iter().enumerate() {
-                        if j == jv {
-                            continue;
-                        }
-                        let cell = t.cell(row, j);
-                        if doms[j].iter().zip(cell).any(|(d, c)| d & c != 0) {
-                            continue;
-                        }
-                        let gone: usize = init(x)
-                            .iter()
-                            .zip(cell)
-                            .map(|(a, b)| (a & b).count_ones() as usize)
-                            .sum();
-                        let key = (!touched[x], gone, j);
-                        if best.is_none_or(|b| key < b) {
-                            best = Some(key);
-                        }
-                    }
-                    let (_, _, j) = best?;
-                    let x = con.scope[j];
-                    let cell = t.cell(row, j);
-                    let both: Vec<u64> = init(x).iter().zip(cell).map(|(a, b)| a & b).collect();
-                    out.extend(iter_bits(&both).map(|k| (x, k)));
-                }
-            }
-            ConKind::NegTable(t) => {
-                let row = t.iter().find(|row| {
-                    bit(t.cell(row, jv), i)
-                        && con.scope.iter().enumerate().all(|(j, _)| {
-                            j == jv || doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & !c == 0)
+                    jv.is_none_or(|jv| has_target(t.cell(row, jv)))
+                        && others().all(|(j, _)| {
+                            doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & !c == 0)
                         })
                 })?;
-                for (j, &x) in con.scope.iter().enumerate() {
-                    if j == jv {
-                        continue;
-                    }
+                for (j, &x) in others() {
                     let outside: Vec<u64> = init(x)
                         .iter()
                         .zip(t.cell(row, j))
@@ -372,11 +321,9 @@ impl Reasons {
                 }
             }
             ConKind::Check(_) => {
-                for (j, &x) in con.scope.iter().enumerate() {
-                    if j == jv {
-                        continue;
-                    }
-                    if count_bits(&doms[j]) != 1 {
+                for (j, &x) in others() {
+                    // Removing one value needs the others fixed; a failure needs all it saw.
+                    if jv.is_some() && count_bits(&doms[j]) != 1 {
                         return None;
                     }
                     let gone: Vec<u64> =
