@@ -78,6 +78,21 @@ impl Snapshot {
                 )
             })
             .collect::<BTreeMap<_, _>>();
+        // Warm every engine in the background: the empty selection's answer (dead values with
+        // their explanations, a first pool of solutions) is what every first storefront request
+        // builds on. The snapshot serves meanwhile; an engine's caches are shared by its clones,
+        // so a request that arrives first just does part of the work itself.
+        let warm: Vec<Engine> = engines.values().cloned().collect();
+        let spawned = std::thread::Builder::new()
+            .name("bespoke-warm".to_owned())
+            .spawn(move || {
+                for e in warm {
+                    let _ = e.propagate(&Selection::default());
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("could not start the engine warm-up thread: {e}");
+        }
         let from_prices = engines
             .iter()
             .map(|(id, e)| {
