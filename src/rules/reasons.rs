@@ -81,8 +81,8 @@ impl Reasons {
 
     /// A set of rules and choices under which propagation alone excludes `target`: traced from
     /// its removal when the logged propagation removed it, otherwise from the conflict that
-    /// propagation meets once `target` is assigned. `None` when propagation alone does not
-    /// exclude it (search does) or a traversal grew past its cap.
+    /// propagation meets once `target` is assigned. [`Traced::Search`] when propagation alone
+    /// does not exclude it; [`Traced::Unknown`] when a traversal grew past its cap.
     pub(crate) fn sufficient(
         &self,
         model: &Model,
