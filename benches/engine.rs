@@ -1,9 +1,12 @@
 //! Rules-engine benchmarks: propagate, validate, repair, count and analyze on the sample products and on generated real-size models.
 //!
 //! Run with `cargo bench --bench engine`. Besides criterion's timings, each propagate scenario
-//! replays seeded "click paths" (a customer choosing one available value after another) and prints
-//! the p50/p99 latency of the propagate calls, then walks new paths and prints the latency of
-//! each call the first time it is made; BENCHMARKS.md records both.
+//! warms its engine as the service does when a catalog version loads (`Engine::warm` at
+//! `Choices`), replays seeded "click paths" (a customer choosing one available value after
+//! another) and prints the p50/p99 latency of the propagate calls, then walks new paths and
+//! prints the latency of each call the first time it is made; for the generated models also the
+//! first-time latency on an engine warmed with the empty selection only (a customer arriving
+//! before the warm-up is through). BENCHMARKS.md records them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use bespoke::catalog::{self, Product};
 use bespoke::rules::generate::{
     CarParams, Generated, car_model_with, click_path_latencies, click_paths, feature_model,
 };
-use bespoke::rules::{Engine, Selection};
+use bespoke::rules::{Engine, Selection, Warmth};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn sample_products() -> Vec<Arc<Product>> {
@@ -61,10 +64,28 @@ fn report_first_time(name: &str, engine: &Engine, seed: u64, paths: usize, steps
     );
 }
 
+/// An engine warmed as the service warms each product of a loaded catalog version.
+fn warmed(name: &str, p: &Arc<Product>, level: Warmth, limit: u64) -> Engine {
+    let engine = Engine::new(p.clone()).with_work_limit(limit);
+    let t = Instant::now();
+    let w = engine.warm(level, &|| false);
+    println!(
+        "warm-up {name} ({level:?}): {} selections in {:?}",
+        w.selections,
+        t.elapsed()
+    );
+    engine
+}
+
 fn samples(c: &mut Criterion) {
     let mut g = c.benchmark_group("sample");
     for p in sample_products() {
-        let engine = Engine::new(p.clone());
+        let engine = warmed(
+            &format!("sample/{}", p.id),
+            &p,
+            Warmth::Choices,
+            bespoke::rules::engine::DEFAULT_WORK_LIMIT,
+        );
         let sels = click_paths(&engine, 7, 20, 6);
         report_latency(&format!("sample/{}", p.id), &engine, &sels, 5);
         report_first_time(&format!("sample/{}", p.id), &engine, 8, 20, 6);
@@ -120,10 +141,14 @@ fn generated(c: &mut Criterion) {
             "latency {name}: cold first propagate (compile + empty selection) {:?}",
             t.elapsed()
         );
-        let engine = Engine::new(p.clone()).with_work_limit(200_000_000);
+        // A customer arriving before the choice warm-up is through.
+        let early = warmed(name, &p, Warmth::Empty, 200_000_000);
+        report_first_time(&format!("{name} (warm-up: empty only)"), &early, 12, 20, 6);
+        drop(early);
+        let engine = warmed(name, &p, Warmth::Choices, 200_000_000);
+        report_first_time(name, &engine, 12, 20, 6);
         let sels = click_paths(&engine, 11, 6, 6);
         report_latency(name, &engine, &sels, 2);
-        report_first_time(name, &engine, 12, 6, 6);
         let mid = sels[sels.len() / 2].clone();
         g.bench_function(format!("propagate/{name}"), |b| {
             b.iter(|| engine.propagate(&mid))

@@ -38,43 +38,50 @@ fn main() {
     let e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
     println!("compile: {:?}", t0.elapsed());
     if args.iter().any(|a| a == "clicks") {
-        // The engine benchmark's click paths (same seed), replayed on a warm engine.
-        let rounds: usize = std::env::var("ROUNDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(2);
+        // As the service warms a loaded catalog version (`WARM=empty` for a customer arriving
+        // before that warm-up is through), then new customers' click paths (seed 12, `FRESH`
+        // paths of 6 steps), each call timed the first time it is made, then the benchmark's
+        // click paths (seed 11) replayed `ROUNDS` times.
+        let env = |k: &str, d: usize| {
+            std::env::var(k)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(d)
+        };
+        let level = match std::env::var("WARM").as_deref() {
+            Ok("empty") => bespoke::rules::Warmth::Empty,
+            _ => bespoke::rules::Warmth::Choices,
+        };
         let t0 = Instant::now();
-        let sels = bespoke::rules::generate::click_paths(&e, 11, 6, 6);
+        let w = e.warm(level, &|| false);
         println!(
-            "click paths: {} selections in {:?}",
-            sels.len(),
+            "warm-up ({level:?}): {} selections in {:?}",
+            w.selections,
             t0.elapsed()
         );
+        let mut fresh = bespoke::rules::generate::click_path_latencies(&e, 12, env("FRESH", 20), 6);
+        fresh.sort();
+        let at = |q: f64| fresh[((fresh.len() as f64 - 1.0) * q).round() as usize];
+        println!(
+            "first-time (seed 12) x{}: p50 {:?} p99 {:?} max {:?}",
+            fresh.len(),
+            at(0.5),
+            at(0.99),
+            fresh[fresh.len() - 1]
+        );
+        let sels = bespoke::rules::generate::click_paths(&e, 11, 6, 6);
         let mut d = Vec::new();
-        for _ in 0..rounds {
+        for _ in 0..env("ROUNDS", 2) {
             for (k, s) in sels.iter().enumerate() {
                 let t = Instant::now();
                 let r = e.propagate(s);
                 d.push((t.elapsed(), k, r.is_ok()));
             }
         }
-        eprintln!("-- replay:");
-        // New customers on the warmed engine: other paths, each call timed the first time
-        // it is made (while the path is walked).
-        let mut fresh = bespoke::rules::generate::click_path_latencies(&e, 12, 6, 6);
-        fresh.sort();
-        let at = |q: f64| fresh[((fresh.len() as f64 - 1.0) * q).round() as usize];
-        println!(
-            "new paths (seed 12) on the warm engine x{}: p50 {:?} p99 {:?} max {:?}",
-            fresh.len(),
-            at(0.5),
-            at(0.99),
-            fresh[fresh.len() - 1]
-        );
         d.sort();
         let at = |q: f64| d[((d.len() as f64 - 1.0) * q).round() as usize].0;
         println!(
-            "propagate x{}: p50 {:?} p99 {:?} max {:?}; slowest {:?}",
+            "replay (seed 11) x{}: p50 {:?} p99 {:?} max {:?}; slowest {:?}",
             d.len(),
             at(0.5),
             at(0.99),

@@ -77,6 +77,30 @@ pub enum ConfigError {
     KeysInvalid { path: PathBuf, message: String },
 }
 
+/// How far a loaded catalog version's rules engines are warmed in the background (see
+/// `rules::Engine::warm`). The version serves meanwhile; warming only makes answers faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WarmUp {
+    /// Nothing: the first customers pay for what the engines learn.
+    Off,
+    /// The empty selection of every product (dead values, a first pool of solutions).
+    Empty,
+    /// Also every single choice of every product: the explanations most unavailable values
+    /// need later. One core for a while after each load (minutes for a 270-option model).
+    Choices,
+}
+
+impl WarmUp {
+    /// The engine's level, `None` for `Off`.
+    pub fn level(self) -> Option<crate::rules::Warmth> {
+        match self {
+            WarmUp::Off => None,
+            WarmUp::Empty => Some(crate::rules::Warmth::Empty),
+            WarmUp::Choices => Some(crate::rules::Warmth::Choices),
+        }
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -98,6 +122,8 @@ pub struct Settings {
     pub watch: bool,
     /// Work limit for the rules engine per request.
     pub work_limit: u64,
+    /// How far each catalog version's engines are warmed, in the background, when it loads.
+    pub warm_up: WarmUp,
     /// Print logs as JSON lines.
     pub log_json: bool,
     /// Resolution of the print file rendered for each order.
@@ -117,6 +143,7 @@ impl Default for Settings {
             upload_limit: 8 * 1024 * 1024,
             watch: true,
             work_limit: crate::rules::engine::DEFAULT_WORK_LIMIT,
+            warm_up: WarmUp::Choices,
             log_json: false,
             print_dpi: 150,
         }

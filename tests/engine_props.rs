@@ -316,89 +316,236 @@ fn matches(cfg: &[Option<Val>], choices: &[(usize, Option<Val>)]) -> bool {
     choices.iter().all(|(o, v)| cfg[*o] == *v)
 }
 
+/// The engine's propagate (available sets, explanations sufficient and minimal, over every
+/// prefix of the choices as a click path), complete and repair, against brute force.
+fn check_engine(spec: &ModelSpec, pick: Vec<(usize, usize)>) -> Result<(), TestCaseError> {
+    let p = load(spec);
+    let engine = Engine::new(p.clone());
+    let all = solutions(&p, None);
+    let doms = domains(&p);
+    // count
+    let count = engine.count(&Selection::default()).unwrap();
+    prop_assert_eq!(count, num_bigint::BigUint::from(all.len()), "count");
+    // a random selection (distinct options, values from their domains, never "unset")
+    let mut choices: Vec<(usize, Val)> = Vec::new();
+    for (o, k) in pick {
+        let o = o % p.options.len();
+        let vals: Vec<Val> = doms[o].iter().flatten().copied().collect();
+        if choices.iter().any(|(x, _)| *x == o) || vals.is_empty() {
+            continue;
+        }
+        choices.push((o, vals[k % vals.len()]));
+    }
+    let sel = Selection {
+        choices: choices
+            .iter()
+            .map(|(o, v)| (*o, to_value(*v, &p.options[*o].kind)))
+            .collect(),
+    };
+    let chosen: Vec<(usize, Option<Val>)> = choices.iter().map(|(o, v)| (*o, Some(*v))).collect();
+    let consistent_bf = all.iter().any(|c| matches(c, &chosen));
+    // Replay the choices as a click path: every prefix is checked, so the engine's caches
+    // (solutions, explanations) carry over between calls as they do in a storefront; the
+    // answers must not depend on that history.
+    let _ = engine.propagate(&Selection::default()).unwrap();
+    for k in 0..=choices.len() {
+        let sel = Selection {
+            choices: sel.choices[..k].to_vec(),
+        };
+        let chosen: Vec<(usize, Option<Val>)> = chosen[..k].to_vec();
+        let consistent_bf = all.iter().any(|c| matches(c, &chosen));
+        let prop = engine.propagate(&sel).unwrap();
+        prop_assert_eq!(prop.consistent, consistent_bf, "consistency");
+        for oa in &prop.options {
+            let o = oa.option;
+            let others: Vec<(usize, Option<Val>)> =
+                chosen.iter().copied().filter(|(x, _)| *x != o).collect();
+            let expected: BTreeSet<Option<Val>> = all
+                .iter()
+                .filter(|c| {
+                    matches(
+                        c,
+                        if oa.selected.is_some() {
+                            &others
+                        } else {
+                            &chosen
+                        },
+                    )
+                })
+                .map(|c| c[o])
+                .collect();
+            let got: BTreeSet<Option<Val>> = oa
+                .available
+                .iter()
+                .map(|&i| engine.model.vars[o].val(i))
+                .collect();
+            prop_assert_eq!(&got, &expected, "available values of o{}", o);
+            // Explanations are sufficient and minimal.
+            for (i, e) in &oa.unavailable {
+                let target = engine.model.vars[o].val(*i);
+                let base = if oa.selected.is_some() {
+                    &others
+                } else {
+                    &chosen
+                };
+                let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
+                let ch: Vec<(usize, Option<Val>)> = base
+                    .iter()
+                    .copied()
+                    .filter(|(x, _)| e.choices.contains(x))
+                    .collect();
+                prop_assert_eq!(
+                    ch.len(),
+                    e.choices.len(),
+                    "explanation names only chosen options"
+                );
+                let feasible = |rules: &BTreeSet<usize>, ch: &[(usize, Option<Val>)]| {
+                    solutions(&p, Some(rules))
+                        .iter()
+                        .any(|c| c[o] == target && matches(c, ch))
+                };
+                prop_assert!(
+                    !feasible(&rules, &ch),
+                    "explanation {:?} does not exclude o{}={:?}",
+                    e,
+                    o,
+                    target
+                );
+                for r in &rules {
+                    let mut fewer = rules.clone();
+                    fewer.remove(r);
+                    prop_assert!(feasible(&fewer, &ch), "rule {} is not needed in {:?}", r, e);
+                }
+                for k in 0..ch.len() {
+                    let mut fewer = ch.clone();
+                    fewer.remove(k);
+                    prop_assert!(
+                        feasible(&rules, &fewer),
+                        "choice {:?} is not needed in {:?}",
+                        ch[k],
+                        e
+                    );
+                }
+            }
+        }
+    }
+    // complete
+    match engine.complete(&sel).unwrap() {
+        Some(sol) => {
+            let cfg: Vec<Option<Val>> = sol
+                .iter()
+                .enumerate()
+                .map(|(v, &i)| engine.model.vars[v].val(i))
+                .collect();
+            prop_assert!(all.contains(&cfg), "completion {:?} is not valid", cfg);
+            prop_assert!(matches(&cfg, &chosen), "completion ignores the selection");
+        }
+        None => prop_assert!(!consistent_bf),
+    }
+    // repair (an impossible product has no repair: nothing to drop helps)
+    let rep = engine.repair(&sel).unwrap();
+    if all.is_empty() {
+        return Ok(());
+    }
+    let kept: Vec<(usize, Option<Val>)> = chosen
+        .iter()
+        .copied()
+        .filter(|(o, _)| !rep.drop.contains(o))
+        .collect();
+    prop_assert!(
+        all.iter().any(|c| matches(c, &kept)),
+        "repair leaves an inconsistent selection"
+    );
+    for d in &rep.drop {
+        let mut back = kept.clone();
+        back.extend(chosen.iter().copied().filter(|(o, _)| o == d));
+        prop_assert!(
+            !all.iter().any(|c| matches(c, &back)),
+            "dropping o{} was not needed",
+            d
+        );
+    }
+    prop_assert_eq!(rep.drop.is_empty(), consistent_bf);
+    Ok(())
+}
+
+/// Four or five "pigeon" options with three values that the selector `o0` and the mode
+/// `o<pigeons + 1>` together make pairwise different (forbid tables `[o0, mode, oi, oj]`; a few
+/// pairs may be left out). With the mode chosen, the selector's value is then excluded only by
+/// search (propagation on pairwise differences prunes nothing), and so are pigeon values when
+/// pairs are missing. Distractor options with two values, tied to a pigeon, are what dom/wdeg
+/// branches on first.
+fn pigeon_spec() -> impl Strategy<Value = ModelSpec> {
+    (
+        4usize..=5,
+        1usize..=2,
+        proptest::collection::vec(0usize..8, 10),
+        (0usize..3, 0usize..2),
+        proptest::collection::vec(0usize..4, 3),
+    )
+        .prop_map(|(pigeons, distract, drop, (sel, mode_v), ties)| {
+            let mode = pigeons + 1;
+            let mut opts = vec![OptSpec::Choice {
+                n: 3,
+                optional: false,
+            }];
+            opts.extend((0..pigeons).map(|_| OptSpec::Choice {
+                n: 3,
+                optional: false,
+            }));
+            opts.push(OptSpec::Choice {
+                n: 2,
+                optional: false,
+            });
+            opts.extend((0..distract).map(|_| OptSpec::Choice {
+                n: 2,
+                optional: false,
+            }));
+            let mut rules = Vec::new();
+            let mut k = 0;
+            for i in 1..=pigeons {
+                for j in i + 1..=pigeons {
+                    // About one pair in eight is left out.
+                    let skip = drop[k % drop.len()] == 0;
+                    k += 1;
+                    if skip {
+                        continue;
+                    }
+                    rules.push(format!(
+                        "  - id: p{i}{j}\n    message: different\n    table: [o0, o{mode}, o{i}, o{j}]\n    forbid:\n      - [v{sel}, v{mode_v}, v0, v0]\n      - [v{sel}, v{mode_v}, v1, v1]\n      - [v{sel}, v{mode_v}, v2, v2]\n"
+                    ));
+                }
+            }
+            for d in 0..distract {
+                let o = mode + 1 + d;
+                let tie = 1 + ties[d] % pigeons;
+                rules.push(format!(
+                    "  - id: d{d}\n    message: tie\n    table: [o{tie}, o{o}]\n    forbid:\n      - [v{}, v1]\n",
+                    ties[2] % 3
+                ));
+            }
+            ModelSpec {
+                defaults: vec![None; opts.len()],
+                opts,
+                rules,
+            }
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(200), .. ProptestConfig::default() })]
 
     #[test]
     fn engine_agrees_with_brute_force(spec in model_spec(), pick in proptest::collection::vec((0usize..8, 0usize..8), 0..4)) {
-        let p = load(&spec);
-        let engine = Engine::new(p.clone());
-        let all = solutions(&p, None);
-        let doms = domains(&p);
-        // count
-        let count = engine.count(&Selection::default()).unwrap();
-        prop_assert_eq!(count, num_bigint::BigUint::from(all.len()), "count");
-        // a random selection (distinct options, values from their domains, never "unset")
-        let mut choices: Vec<(usize, Val)> = Vec::new();
-        for (o, k) in pick {
-            let o = o % p.options.len();
-            let vals: Vec<Val> = doms[o].iter().flatten().copied().collect();
-            if choices.iter().any(|(x, _)| *x == o) || vals.is_empty() { continue; }
-            choices.push((o, vals[k % vals.len()]));
-        }
-        let sel = Selection { choices: choices.iter().map(|(o, v)| (*o, to_value(*v, &p.options[*o].kind))).collect() };
-        let chosen: Vec<(usize, Option<Val>)> = choices.iter().map(|(o, v)| (*o, Some(*v))).collect();
-        let consistent_bf = all.iter().any(|c| matches(c, &chosen));
-        // Replay the choices as a click path: every prefix is checked, so the engine's caches
-        // (solutions, explanations) carry over between calls as they do in a storefront; the
-        // answers must not depend on that history.
-        let _ = engine.propagate(&Selection::default()).unwrap();
-        for k in 0..=choices.len() {
-            let sel = Selection { choices: sel.choices[..k].to_vec() };
-            let chosen: Vec<(usize, Option<Val>)> = chosen[..k].to_vec();
-            let consistent_bf = all.iter().any(|c| matches(c, &chosen));
-            let prop = engine.propagate(&sel).unwrap();
-            prop_assert_eq!(prop.consistent, consistent_bf, "consistency");
-            for oa in &prop.options {
-                let o = oa.option;
-                let others: Vec<(usize, Option<Val>)> = chosen.iter().copied().filter(|(x, _)| *x != o).collect();
-                let expected: BTreeSet<Option<Val>> = all.iter().filter(|c| matches(c, if oa.selected.is_some() { &others } else { &chosen })).map(|c| c[o]).collect();
-                let got: BTreeSet<Option<Val>> = oa.available.iter().map(|&i| engine.model.vars[o].val(i)).collect();
-                prop_assert_eq!(&got, &expected, "available values of o{}", o);
-                // Explanations are sufficient and minimal.
-                for (i, e) in &oa.unavailable {
-                    let target = engine.model.vars[o].val(*i);
-                    let base = if oa.selected.is_some() { &others } else { &chosen };
-                    let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
-                    let ch: Vec<(usize, Option<Val>)> = base.iter().copied().filter(|(x, _)| e.choices.contains(x)).collect();
-                    prop_assert_eq!(ch.len(), e.choices.len(), "explanation names only chosen options");
-                    let feasible = |rules: &BTreeSet<usize>, ch: &[(usize, Option<Val>)]| solutions(&p, Some(rules)).iter().any(|c| c[o] == target && matches(c, ch));
-                    prop_assert!(!feasible(&rules, &ch), "explanation {:?} does not exclude o{}={:?}", e, o, target);
-                    for r in &rules {
-                        let mut fewer = rules.clone();
-                        fewer.remove(r);
-                        prop_assert!(feasible(&fewer, &ch), "rule {} is not needed in {:?}", r, e);
-                    }
-                    for k in 0..ch.len() {
-                        let mut fewer = ch.clone();
-                        fewer.remove(k);
-                        prop_assert!(feasible(&rules, &fewer), "choice {:?} is not needed in {:?}", ch[k], e);
-                    }
-                }
-            }
-        }
-        // complete
-        match engine.complete(&sel).unwrap() {
-            Some(sol) => {
-                let cfg: Vec<Option<Val>> = sol.iter().enumerate().map(|(v, &i)| engine.model.vars[v].val(i)).collect();
-                prop_assert!(all.contains(&cfg), "completion {:?} is not valid", cfg);
-                prop_assert!(matches(&cfg, &chosen), "completion ignores the selection");
-            }
-            None => prop_assert!(!consistent_bf),
-        }
-        // repair (an impossible product has no repair: nothing to drop helps)
-        let rep = engine.repair(&sel).unwrap();
-        if all.is_empty() {
-            return Ok(());
-        }
-        let kept: Vec<(usize, Option<Val>)> = chosen.iter().copied().filter(|(o, _)| !rep.drop.contains(o)).collect();
-        prop_assert!(all.iter().any(|c| matches(c, &kept)), "repair leaves an inconsistent selection");
-        for d in &rep.drop {
-            let mut back = kept.clone();
-            back.extend(chosen.iter().copied().filter(|(o, _)| o == d));
-            prop_assert!(!all.iter().any(|c| matches(c, &back)), "dropping o{} was not needed", d);
-        }
-        prop_assert_eq!(rep.drop.is_empty(), consistent_bf);
+        check_engine(&spec, pick)?;
+    }
+
+    /// Models where values are excluded only by search (pigeonhole structures gated by a
+    /// choice, among distractor options the search may branch on first): the refutation
+    /// tracing path, with its backjumping, against the same oracle.
+    #[test]
+    fn search_only_exclusions_agree_with_brute_force(spec in pigeon_spec(), pick in proptest::collection::vec((0usize..8, 0usize..8), 1..4)) {
+        check_engine(&spec, pick)?;
     }
 
     #[test]

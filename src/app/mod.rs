@@ -52,6 +52,7 @@ impl Snapshot {
         files: FileSet,
         work_limit: u64,
         uploads: Option<Arc<dyn UploadStore>>,
+        warm_up: crate::config::WarmUp,
     ) -> Result<Snapshot, serde_json::Value> {
         let result = catalog::load(&files);
         let diagnostics = result.sources.to_json(&result.diagnostics);
@@ -78,20 +79,8 @@ impl Snapshot {
                 )
             })
             .collect::<BTreeMap<_, _>>();
-        // Warm every engine in the background: the empty selection's answer (dead values with
-        // their explanations, a first pool of solutions) is what every first storefront request
-        // builds on. The snapshot serves meanwhile; an engine's caches are shared by its clones,
-        // so a request that arrives first just does part of the work itself.
-        let warm: Vec<Engine> = engines.values().cloned().collect();
-        let spawned = std::thread::Builder::new()
-            .name("bespoke-warm".to_owned())
-            .spawn(move || {
-                for e in warm {
-                    let _ = e.propagate(&Selection::default());
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!("could not start the engine warm-up thread: {e}");
+        if let Some(level) = warm_up.level() {
+            warm(&engines, level, &catalog.version);
         }
         let from_prices = engines
             .iter()
@@ -170,6 +159,42 @@ pub struct App {
     old_snapshots: moka::sync::Cache<String, Arc<Snapshot>>,
 }
 
+/// Warms every engine on one background thread (see `Engine::warm`): the empty selection's
+/// answer (dead values, a first pool of solutions) and, at `Choices`, every single choice's
+/// explanations, which later selections containing that choice reuse. The snapshot serves
+/// meanwhile; an engine's caches are shared by its clones, so a request that arrives first just
+/// does part of the work itself. The thread stops as soon as the version no longer serves (its
+/// clone is the last one left).
+fn warm(engines: &BTreeMap<String, Engine>, level: crate::rules::Warmth, version: &str) {
+    let warm: Vec<(String, Engine)> = engines
+        .iter()
+        .map(|(id, e)| (id.clone(), e.clone()))
+        .collect();
+    let version = version.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("bespoke-warm".to_owned())
+        .spawn(move || {
+            for (id, e) in warm {
+                let started = std::time::Instant::now();
+                let done = e.warm(level, &|| !e.has_other_clones());
+                tracing::debug!(
+                    product = %id,
+                    version = %version,
+                    selections = done.selections,
+                    complete = done.complete,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "rules engine warmed"
+                );
+                if !done.complete {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("could not start the engine warm-up thread: {e}");
+    }
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -186,7 +211,7 @@ impl App {
                 .map_err(|e| AppError::Unavailable(format!("upload store: {e}")))?,
         );
         let store: Arc<dyn UploadStore> = uploads.clone();
-        let snapshot = Snapshot::build(files, settings.work_limit, Some(store))
+        let snapshot = Snapshot::build(files, settings.work_limit, Some(store), settings.warm_up)
             .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
         let db = Db::connect(&settings.database_url)
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
@@ -245,7 +270,13 @@ impl App {
 
     fn install(&self, files: FileSet, trigger: &str) -> ReloadStatus {
         let store: Arc<dyn UploadStore> = self.uploads.clone();
-        let built = Snapshot::build(files, self.settings.work_limit, Some(store)).and_then(|s| {
+        let built = Snapshot::build(
+            files,
+            self.settings.work_limit,
+            Some(store),
+            self.settings.warm_up,
+        )
+        .and_then(|s| {
             // A version is pinned (stored) before it serves, so its orders can always be re-read.
             pin_version(&self.db, &s)
                 .map(|()| s)

@@ -86,9 +86,14 @@ impl App {
             files.insert(path, bytes);
         }
         let store: Arc<dyn crate::preview::upload::UploadStore> = self.uploads.clone();
-        let snap = Snapshot::build(files, self.settings.work_limit, Some(store)).map_err(|_| {
-            AppError::Internal(format!("stored catalog version {v} no longer loads"))
-        })?;
+        // An older version only re-validates and re-prices orders: no warm-up.
+        let snap = Snapshot::build(
+            files,
+            self.settings.work_limit,
+            Some(store),
+            crate::config::WarmUp::Off,
+        )
+        .map_err(|_| AppError::Internal(format!("stored catalog version {v} no longer loads")))?;
         let snap = Arc::new(snap);
         self.old_snapshots.insert(v.to_owned(), Arc::clone(&snap));
         Ok(snap)

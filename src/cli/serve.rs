@@ -35,6 +35,11 @@ pub struct ServeArgs {
     /// Resolution of each order's print file (72–600).
     #[arg(long, env = "BESPOKE_PRINT_DPI", default_value_t = 150, value_parser = clap::value_parser!(u32).range(72..=600))]
     pub print_dpi: u32,
+    /// How far each loaded catalog version's rules engines are warmed in the background:
+    /// `choices` precomputes every single choice's explanations (one core for a while after
+    /// each load), `empty` only the empty selection, `off` nothing.
+    #[arg(long, env = "BESPOKE_WARM_UP", value_enum, default_value = "choices")]
+    pub warm_up: crate::config::WarmUp,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]
     pub no_watch: bool,
@@ -60,6 +65,7 @@ impl ServeArgs {
             watch: !self.no_watch,
             log_json: self.log_json,
             print_dpi: self.print_dpi,
+            warm_up: self.warm_up,
             ..Settings::default()
         })
     }

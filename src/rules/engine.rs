@@ -21,15 +21,69 @@ const POOL_MAX: usize = 4096;
 const POOL_CHECKED: usize = 512;
 /// Witness searches per call that aim for new values before following the last solution.
 const DIVERSIFY: usize = 16;
-/// Values whose explanations are kept per engine (bounded memory).
-const BY_TARGET_CACHE: usize = 50_000;
-/// Explanations kept per value (for different choices) to reuse in later calls.
+/// Explanations kept per engine (bounded memory: an explanation is a few rule and option ids).
+const KNOWN_MAX: usize = 400_000;
+/// Explanations with two or more choices kept per value, to reuse in later calls.
 const KEPT_PER_VALUE: usize = 16;
+/// A sibling's explanation this large (typically found by a refutation search, so propagation
+/// alone does not exclude the value under it) is also tried with an exact check: one search
+/// instead of a refutation and a minimization.
+const SIBLING_SEARCHED: usize = 8;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
 
+/// A (variable, value index) pair: a value, or a choice of it.
+type Pair = (usize, usize);
+
 /// An explanation found for a value, with the (variable, value) choices it uses.
 type KnownExplanation = (Explanation, Vec<(usize, usize)>);
+
+/// Explanations found so far, by the value they explain. Most use one choice (a table or an
+/// implication excluding the value given that choice): those are indexed by (value, choice), so
+/// that every one found stays usable and a lookup costs one probe per chosen option. The rest
+/// (none or several choices) are kept per value, the first `KEPT_PER_VALUE` of each.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    single: std::collections::HashMap<(Pair, Pair), Explanation>,
+    multi: std::collections::HashMap<(usize, usize), Vec<KnownExplanation>>,
+    entries: usize,
+}
+
+impl Known {
+    /// An explanation of `target` whose choices are all in `base`.
+    fn find(&self, base: &[(usize, usize)], target: (usize, usize)) -> Option<&Explanation> {
+        base.iter()
+            .find_map(|&c| self.single.get(&(target, c)))
+            .or_else(|| {
+                self.multi.get(&target).and_then(|list| {
+                    list.iter()
+                        .find(|(_, ch)| ch.iter().all(|p| base.contains(p)))
+                        .map(|(e, _)| e)
+                })
+            })
+    }
+
+    /// Keeps `e`, which explains `target` with the choices `pairs`, while there is room.
+    fn insert(&mut self, target: (usize, usize), e: Explanation, pairs: Vec<(usize, usize)>) {
+        if self.entries >= KNOWN_MAX {
+            return;
+        }
+        match pairs.as_slice() {
+            [one] => {
+                if self.single.insert((target, *one), e).is_none() {
+                    self.entries += 1;
+                }
+            }
+            _ => {
+                let list = self.multi.entry(target).or_default();
+                if list.len() < KEPT_PER_VALUE {
+                    list.push((e, pairs));
+                    self.entries += 1;
+                }
+            }
+        }
+    }
+}
 
 /// What an engine learns across calls: solutions (witnesses) and explanations. Both only speed
 /// answers up: a witness is a real solution and an explanation is re-checked before reuse.
@@ -42,7 +96,7 @@ pub(crate) struct Shared {
     /// Values seen in some valid configuration (never dead), per variable.
     live: std::sync::Mutex<std::collections::HashSet<(usize, usize)>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
-    by_target: std::sync::Mutex<std::collections::HashMap<(usize, usize), Vec<KnownExplanation>>>,
+    by_target: std::sync::Mutex<Known>,
 }
 
 impl Shared {
@@ -78,6 +132,27 @@ impl Shared {
 
 /// Default work limit per operation (search nodes plus propagation steps).
 pub const DEFAULT_WORK_LIMIT: u64 = 20_000_000;
+
+/// How far [`Engine::warm`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warmth {
+    /// The empty selection only.
+    Empty,
+    /// The empty selection, then every single choice.
+    Choices,
+}
+
+/// What [`Engine::warm`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Warmed {
+    /// Selections propagated.
+    pub selections: usize,
+    /// False when `stop` ended it early.
+    pub complete: bool,
+}
+
+/// Integer options with at most this many values are warmed value by value.
+const WARM_INT_VALUES: usize = 64;
 
 /// Why an operation did not produce an answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -219,12 +294,11 @@ impl Engine {
             .dead
             .lock()
             .is_ok_and(|d| d.contains_key(&target))
-            || self.shared.by_target.lock().is_ok_and(|m| {
-                m.get(&target).is_some_and(|list| {
-                    list.iter()
-                        .any(|(_, ch)| ch.iter().all(|p| base.contains(p)))
-                })
-            })
+            || self
+                .shared
+                .by_target
+                .lock()
+                .is_ok_and(|m| m.find(base, target).is_some())
     }
 
     /// Whether a remembered solution agrees with every fixed choice.
@@ -233,6 +307,12 @@ impl Engine {
             .pool
             .lock()
             .is_ok_and(|p| p.iter().any(|s| base.iter().all(|&(v, i)| s[v] == i)))
+    }
+
+    /// Whether another clone of this engine (they share what they learn) still exists: a
+    /// background task holding one clone stops when it holds the last.
+    pub fn has_other_clones(&self) -> bool {
+        Arc::strong_count(&self.shared) > 1
     }
 
     pub fn with_work_limit(mut self, limit: u64) -> Engine {
@@ -452,6 +532,7 @@ impl Engine {
         &self,
         fixed: &[(usize, usize)],
         elems: &[Elem],
+        prefer: &[Option<usize>],
         budget: &mut Budget,
     ) -> Result<Option<Vec<usize>>, OutOfWork> {
         let agrees = |sol: &&Vec<usize>| {
@@ -473,7 +554,7 @@ impl Engine {
         let Some(mut s) = self.subset_solver(fixed, elems) else {
             return Ok(None);
         };
-        s.solve(&[], budget)
+        s.solve(prefer, budget)
     }
 
     /// `minimize`, also returning for each element kept a solution of the result without it
@@ -484,13 +565,17 @@ impl Engine {
         mut e: Vec<Elem>,
         budget: &mut Budget,
     ) -> Result<(Vec<Elem>, Vec<Vec<usize>>), OutOfWork> {
-        let mut sols = Vec::new();
+        let mut sols: Vec<Vec<usize>> = Vec::new();
+        // Each search follows the previous element's proof: the sets differ in two elements.
+        let mut prefer: Vec<Option<usize>> = Vec::new();
         let mut i = 0;
         while i < e.len() {
             let mut without = e.clone();
             without.remove(i);
-            match self.feasible_solution(fixed, &without, budget)? {
+            match self.feasible_solution(fixed, &without, &prefer, budget)? {
                 Some(sol) => {
+                    prefer.clear();
+                    prefer.extend(sol.iter().map(|&j| Some(j)));
                     sols.push(sol);
                     i += 1;
                 }
@@ -591,13 +676,12 @@ impl Engine {
         // Sufficiency and minimality of an explanation depend only on the target and the
         // explanation itself, not on the rest of the selection: one found earlier for this value
         // holds whenever its choices are still chosen. (A customer's next click keeps most.)
-        let known = self.shared.by_target.lock().ok().and_then(|m| {
-            m.get(&target).and_then(|list| {
-                list.iter()
-                    .find(|(_, ch)| ch.iter().all(|p| base.contains(p)))
-                    .map(|(e, _)| e.clone())
-            })
-        });
+        let known = self
+            .shared
+            .by_target
+            .lock()
+            .ok()
+            .and_then(|m| m.find(base, target).cloned());
         if let Some(e) = known {
             return Ok(e);
         }
@@ -608,13 +692,7 @@ impl Engine {
             .filter_map(|&o| base.iter().find(|(v, _)| *v == o).copied())
             .collect();
         if let Ok(mut m) = self.shared.by_target.lock() {
-            if m.len() >= BY_TARGET_CACHE {
-                m.clear();
-            }
-            let list = m.entry(target).or_default();
-            if list.len() < KEPT_PER_VALUE {
-                list.push((e.clone(), pairs));
-            }
+            m.insert(target, e.clone(), pairs);
         }
         Ok(e)
     }
@@ -676,9 +754,11 @@ impl Engine {
                 .collect();
             for k in mine {
                 let (_, elems, sols) = &ctx.proven[k];
-                if self.gac_infeasible(&fixed, elems, budget)?
-                    && self.still_minimal(target, elems, sols, budget)?
-                {
+                // Propagation excludes the value under them, or (for a set a refutation search
+                // found) an exact check does.
+                let excludes = self.gac_infeasible(&fixed, elems, budget)?
+                    || (sols.len() > SIBLING_SEARCHED && !self.feasible(&fixed, elems, budget)?);
+                if excludes && self.still_minimal(target, elems, sols, budget)? {
                     return Ok(self.to_explanation(elems));
                 }
             }
@@ -711,8 +791,11 @@ impl Engine {
                         && let Some(suff) = reasons.refuted(&self.model, base, target, budget)?
                         && !self.feasible(&fixed, &suff, budget)?
                     {
-                        let e = self.quickxplain(&fixed, &mut Vec::new(), false, &suff, budget)?;
+                        let (e, sols) = self.minimize_proving(&fixed, suff, budget)?;
                         let out = self.to_explanation(&e);
+                        if ctx.proven.len() < 4096 {
+                            ctx.proven.push((target.0, e.clone(), sols));
+                        }
                         cache.push(e);
                         return Ok(out);
                     }
@@ -894,6 +977,54 @@ impl Engine {
         let cands = self.candidates(base, None);
         let e = self.quickxplain(&[], &mut Vec::new(), false, &cands, budget)?;
         Ok((self.to_explanation(&e), e))
+    }
+
+    /// Precomputes, for a catalog version about to serve (or serving), what first customers
+    /// would otherwise pay for. `Empty`: the empty selection (dead values and their
+    /// explanations, a first pool of solutions). `Choices`: then every single choice, option by
+    /// option (every available value of each choice and boolean option, and of integer options
+    /// with at most `WARM_INT_VALUES` values): its witnesses and the explanations of what it
+    /// excludes. An explanation holds whatever else is chosen, so every later selection that
+    /// contains the choice reuses them; most explanations on real-size models use one choice.
+    /// `stop` is asked before each selection (e.g. "is this version still served?"); each
+    /// selection is bounded by the engine's work limit, and one that reaches it is skipped.
+    pub fn warm(&self, level: Warmth, stop: &dyn Fn() -> bool) -> Warmed {
+        let mut out = Warmed {
+            selections: 0,
+            complete: false,
+        };
+        if stop() {
+            return out;
+        }
+        out.selections += 1;
+        let Ok(empty) = self.propagate(&Selection::default()) else {
+            return out;
+        };
+        if level == Warmth::Choices {
+            for oa in &empty.options {
+                let var = &self.model.vars[oa.option];
+                let listed = match var.kind {
+                    super::model::VarKind::Choice { .. } | super::model::VarKind::Bool => true,
+                    super::model::VarKind::Int { n, .. } => n <= WARM_INT_VALUES,
+                    super::model::VarKind::Text { .. } => false,
+                };
+                if !listed {
+                    continue;
+                }
+                for &i in &oa.available {
+                    let Some(value) = var.value(i) else { continue };
+                    if stop() {
+                        return out;
+                    }
+                    out.selections += 1;
+                    let _ = self.propagate(&Selection {
+                        choices: vec![(oa.option, value)],
+                    });
+                }
+            }
+        }
+        out.complete = true;
+        out
     }
 
     /// For every option: which values extend to a valid configuration given the other choices,

@@ -11,7 +11,7 @@ pub mod solver;
 
 pub use engine::{
     Engine, EngineError, Explanation, OptionAvailability, Propagation, Repair, Validation,
-    Violation,
+    Violation, Warmed, Warmth,
 };
 pub use selection::{Selection, SelectionError};
 pub mod analyze;

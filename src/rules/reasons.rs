@@ -18,7 +18,7 @@ use std::collections::HashSet;
 
 use super::engine::Elem;
 use super::model::{ConKind, Model, bit, count_bits, iter_bits};
-use super::solver::{ASSIGNED, Budget, OutOfWork, Refutation, Removal, Solver};
+use super::solver::{ASSIGNED, Budget, OutOfWork, Removal, Solver};
 
 /// Work cap for one traversal (premises visited): beyond it the engine falls back to search.
 const MAX_VISITS: usize = 20_000;
@@ -33,6 +33,39 @@ pub(crate) enum Traced {
     Search,
     /// Not traceable (the engine falls back to its general method).
     Unknown,
+}
+
+/// What a trace reached: the rules and choices, and the search decisions (variables) it
+/// depends on.
+#[derive(Debug, Default)]
+struct Found {
+    elems: Vec<Elem>,
+    decisions: Vec<usize>,
+}
+
+impl Found {
+    /// Adds another trace's findings, except a dependence on the decision on `except`.
+    fn merge(&mut self, other: Found, except: Option<usize>) {
+        for e in other.elems {
+            if !self.elems.contains(&e) {
+                self.elems.push(e);
+            }
+        }
+        for d in other.decisions {
+            if Some(d) != except && !self.decisions.contains(&d) {
+                self.decisions.push(d);
+            }
+        }
+    }
+}
+
+/// The outcome of one node of a refutation search.
+enum Node {
+    /// A solution below it: the value is not refuted.
+    Sat,
+    Failed(Found),
+    /// A trace grew past its cap.
+    Untraceable,
 }
 
 /// The removal log of one root propagation, indexed by variable.
@@ -90,9 +123,15 @@ impl Reasons {
         target: (usize, usize),
         budget: &mut Budget,
     ) -> Result<Traced, OutOfWork> {
-        let traced = |x: Option<Vec<Elem>>| x.map_or(Traced::Unknown, Traced::Set);
+        let traced = |x: Option<Found>| x.map_or(Traced::Unknown, |f| Traced::Set(f.elems));
         if self.removed_at(target.0, target.1).is_some() {
-            return Ok(traced(self.trace(model, base, Vec::new(), vec![target])));
+            return Ok(traced(self.trace(
+                model,
+                base,
+                target.0,
+                Vec::new(),
+                vec![target],
+            )));
         }
         let Some(mut s) = self.assigned(model, target) else {
             return Ok(Traced::Unknown);
@@ -106,9 +145,9 @@ impl Reasons {
         let ext = Reasons::new(model, s.take_log(), Vec::new());
         let c = c as usize;
         let start = ext.conflict_premises(model, c, at as usize);
-        Ok(traced(
-            start.and_then(|st| ext.trace(model, base, vec![c], st)),
-        ))
+        Ok(traced(start.and_then(|st| {
+            ext.trace(model, base, target.0, vec![c], st)
+        })))
     }
 
     /// A recording solver on the logged propagation's domains with `target` assigned (queued).
@@ -124,10 +163,15 @@ impl Reasons {
         Some(s)
     }
 
-    /// For a value only search excludes: searches exhaustively under it, tracing every dead end
-    /// (the conflict's premises) and every branching (why the variable's other values were
-    /// gone). The rules and choices met form a refutation: with them alone the same search tree
-    /// fails everywhere. `None` if the value has a solution after all, or past the work cap.
+    /// For a value only search excludes: searches exhaustively under it and traces every dead
+    /// end (the conflict's premises) and every branching that needed all of a variable's
+    /// values (why its other values were gone). A dead end whose premises do not use the
+    /// decision just made refutes its parent node on its own, so the search jumps back past
+    /// that branching (conflict-directed backjumping): branching on a variable that has
+    /// nothing to do with the refutation costs one subtree, not all of them, and adds nothing
+    /// to the set. The rules and choices met form a refutation: with them alone the same
+    /// (pruned) search tree fails everywhere. `None` if the value has a solution after all,
+    /// or past the work cap.
     pub(crate) fn refuted(
         &self,
         model: &Model,
@@ -139,65 +183,128 @@ impl Reasons {
             return Ok(None);
         };
         let mut sub = Budget::new(REFUTE_WORK.min(budget.remaining));
-        if !s.propagate(&mut sub).unwrap_or(false) {
-            return Ok(None);
-        }
-        let mut elems: Vec<Elem> = Vec::new();
-        let mut failed = false;
-        let init = |x: usize| model.dom(&model.initial_domains, x);
-        let outcome = s.refute(&mut sub, &mut |sv, ev| {
-            if failed {
-                return;
+        let mut search = Reasons {
+            log: self.log.clone(),
+            by_var: self.by_var.clone(),
+            root: Vec::new(),
+        };
+        let outcome = match s.propagate(&mut sub) {
+            Ok(true) => {
+                search.sync(&s);
+                search.refute(model, base, target.0, &mut s, &mut sub)
             }
-            let ext = Reasons::new(model, sv.log().to_vec(), Vec::new());
-            let found = match ev {
-                Refutation::Conflict(c, at) => {
-                    let c = c as usize;
-                    ext.conflict_premises(model, c, at as usize)
-                        .and_then(|st| ext.trace(model, base, vec![c], st))
-                }
-                Refutation::Branch(x) => {
-                    let gone: Vec<u64> = init(x)
-                        .iter()
-                        .zip(model.dom(&sv.doms, x))
-                        .map(|(a, d)| a & !d)
-                        .collect();
-                    let start: Vec<(usize, usize)> = iter_bits(&gone).map(|k| (x, k)).collect();
-                    ext.trace(model, base, Vec::new(), start)
-                }
-            };
-            match found {
-                Some(found) => {
-                    for e in found {
-                        if !elems.contains(&e) {
-                            elems.push(e);
-                        }
-                    }
-                }
-                None => failed = true,
-            }
-        });
+            Ok(false) | Err(_) => Ok(Node::Untraceable),
+        };
         if !budget.spend(sub.used()) {
             return Err(OutOfWork);
         }
         Ok(match outcome {
-            Ok(false) if !failed => Some(elems),
+            Ok(Node::Failed(found)) => Some(found.elems),
             _ => None,
         })
     }
 
-    /// Follows premises back from `start` to the choices; removals by assigning a variable the
-    /// customer did not choose (the value being explained, a search decision) need no element.
+    /// Appends what the solver logged since the last sync.
+    fn sync(&mut self, s: &Solver<'_>) {
+        let log = s.log();
+        for r in log.get(self.log.len()..).unwrap_or(&[]) {
+            if let (Some(list), Ok(t)) = (
+                self.by_var.get_mut(r.var as usize),
+                u32::try_from(self.log.len()),
+            ) {
+                list.push(t);
+            }
+            self.log.push(*r);
+        }
+    }
+
+    /// Drops the log entries from `len` on (the solver undid them).
+    fn truncate(&mut self, len: usize) {
+        while self.log.len() > len {
+            if let Some(r) = self.log.pop()
+                && let Some(list) = self.by_var.get_mut(r.var as usize)
+            {
+                list.pop();
+            }
+        }
+    }
+
+    /// One node of [`Reasons::refuted`]'s search (see there); `free` is the variable being
+    /// explained, whose assignment needs no element.
+    fn refute(
+        &mut self,
+        model: &Model,
+        base: &[(usize, usize)],
+        free: usize,
+        s: &mut Solver<'_>,
+        budget: &mut Budget,
+    ) -> Result<Node, OutOfWork> {
+        let Some(x) = s.branch_var(budget) else {
+            return Ok(Node::Sat);
+        };
+        let mut all = Found::default();
+        let values: Vec<usize> = iter_bits(model.dom(&s.doms, x)).collect();
+        for i in values {
+            if !budget.spend(1) {
+                return Err(OutOfWork);
+            }
+            let (m, len) = (s.mark(), self.log.len());
+            s.assign(x, i);
+            s.queue_var(x);
+            let consistent = s.propagate(budget);
+            self.sync(s);
+            let child = match consistent {
+                Ok(true) => self.refute(model, base, free, s, budget),
+                Ok(false) => Ok(match s.conflict {
+                    Some((c, at)) => {
+                        let c = c as usize;
+                        self.conflict_premises(model, c, at as usize)
+                            .and_then(|st| self.trace(model, base, free, vec![c], st))
+                            .map_or(Node::Untraceable, Node::Failed)
+                    }
+                    None => Node::Untraceable,
+                }),
+                Err(e) => Err(e),
+            };
+            s.undo(m);
+            self.truncate(len);
+            match child? {
+                Node::Failed(found) if !found.decisions.contains(&x) => {
+                    return Ok(Node::Failed(found));
+                }
+                Node::Failed(found) => all.merge(found, Some(x)),
+                other => return Ok(other),
+            }
+        }
+        // Every value of `x` failed: the refutation also needs why its other values were gone.
+        let gone: Vec<(usize, usize)> = iter_bits(model.dom(&model.initial_domains, x))
+            .filter(|&k| !bit(model.dom(&s.doms, x), k))
+            .map(|k| (x, k))
+            .collect();
+        if !gone.is_empty() {
+            match self.trace(model, base, free, Vec::new(), gone) {
+                Some(found) => all.merge(found, None),
+                None => return Ok(Node::Untraceable),
+            }
+        }
+        Ok(Node::Failed(all))
+    }
+
+    /// Follows premises back from `start` to the choices. Removals by assigning a variable the
+    /// customer did not choose need no element: `free` (the value being explained) or a search
+    /// decision, which is reported in [`Found::decisions`].
     fn trace(
         &self,
         model: &Model,
         base: &[(usize, usize)],
+        free: usize,
         mut rules: Vec<usize>,
         start: Vec<(usize, usize)>,
-    ) -> Option<Vec<Elem>> {
+    ) -> Option<Found> {
         let mut seen: HashSet<(usize, usize)> = start.iter().copied().collect();
         let mut stack = start;
         let mut choices: Vec<(usize, usize)> = Vec::new();
+        let mut decisions: Vec<usize> = Vec::new();
         // Variables some premise already reaches into: preferred when a row can be refuted by
         // several, so that explanations reuse what they already contain.
         let mut touched = vec![false; model.vars.len()];
@@ -208,10 +315,12 @@ impl Reasons {
             let t = self.removed_at(v, i)?;
             let r = self.log[t];
             if r.cause == ASSIGNED {
-                if let Some(choice) = base.iter().copied().find(|&(x, _)| x == v)
-                    && !choices.contains(&choice)
-                {
-                    choices.push(choice);
+                if let Some(choice) = base.iter().copied().find(|&(x, _)| x == v) {
+                    if !choices.contains(&choice) {
+                        choices.push(choice);
+                    }
+                } else if v != free && !decisions.contains(&v) {
+                    decisions.push(v);
                 }
                 continue;
             }
@@ -226,12 +335,12 @@ impl Reasons {
                 }
             }
         }
-        let mut out: Vec<Elem> = choices
+        let mut elems: Vec<Elem> = choices
             .into_iter()
             .map(|(v, i)| Elem::Choice(v, i))
             .collect();
-        out.extend(rules.into_iter().map(Elem::Rule));
-        Some(out)
+        elems.extend(rules.into_iter().map(Elem::Rule));
+        Some(Found { elems, decisions })
     }
 
     /// The removals that left constraint `c` with no way to hold, given the domains before log

@@ -87,15 +87,6 @@ pub struct Removal {
     pub trail: u32,
 }
 
-/// What [`Solver::refute`] reports to its caller.
-#[derive(Debug, Clone, Copy)]
-pub enum Refutation {
-    /// Propagation failed at constraint `.0`, given the removals logged before `.1`.
-    Conflict(u32, u32),
-    /// The search branches on this variable's current values (the others are gone).
-    Branch(usize),
-}
-
 /// [`Removal::cause`] of values removed by assigning the variable (a customer's choice).
 pub const ASSIGNED: u32 = u32::MAX;
 
@@ -245,37 +236,10 @@ impl<'m> Solver<'m> {
         self.log.as_deref().unwrap_or(&[])
     }
 
-    /// Exhaustive depth-first search (no restarts) that reports every dead end and every
-    /// branching to `visit`, so a caller recording reasons can collect what refutes the current
-    /// domains. Ok(true) as soon as a solution is found (nothing is refuted then).
-    pub fn refute(
-        &mut self,
-        budget: &mut Budget,
-        visit: &mut dyn FnMut(&Solver<'m>, Refutation),
-    ) -> Result<bool, OutOfWork> {
-        let Some(v) = self.pick(budget, false) else {
-            return Ok(true);
-        };
-        visit(self, Refutation::Branch(v));
-        let order: Vec<usize> = iter_bits(self.model.dom(&self.doms, v)).collect();
-        for i in order {
-            if !budget.spend(1) {
-                return Err(OutOfWork);
-            }
-            let m = self.mark();
-            self.assign(v, i);
-            self.queue_var(v);
-            if self.propagate(budget)? {
-                if self.refute(budget, visit)? {
-                    self.undo(m);
-                    return Ok(true);
-                }
-            } else if let Some((c, at)) = self.conflict {
-                visit(self, Refutation::Conflict(c, at));
-            }
-            self.undo(m);
-        }
-        Ok(false)
+    /// The variable a depth-first search would branch on next (dom/wdeg), `None` when every
+    /// variable it may branch on is fixed.
+    pub fn branch_var(&self, budget: &mut Budget) -> Option<usize> {
+        self.pick(budget, false)
     }
 
     fn set_word(&mut self, i: usize, w: u64) {
