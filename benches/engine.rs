@@ -106,10 +106,6 @@ fn samples(c: &mut Criterion) {
     g.finish();
 }
 
-/// The generated models of the scale targets (tightness tuned so that counts fall in
-/// the 10^12–10^22 range real car configurators have).
-pub const CAR_TIGHTNESS: u32 = 890;
-
 fn product_of(g: &Generated) -> Arc<Product> {
     let r = catalog::load(&g.files());
     assert!(!r.has_errors(), "{}", r.render());
@@ -122,17 +118,19 @@ fn generated(c: &mut Criterion) {
     if std::env::var_os("BESPOKE_BENCH_SAMPLES_ONLY").is_some() {
         return;
     }
-    let params = CarParams {
-        tightness_permille: CAR_TIGHTNESS,
-        ..CarParams::default()
-    };
     let mut g = c.benchmark_group("generated");
     g.sample_size(10);
     for (name, opts, tables) in [
         ("car-100x113", 100usize, 113usize),
         ("car-270x330", 270, 330),
     ] {
-        let p = product_of(&car_model_with(1, opts, tables, &params));
+        // Tightness tuned so that counts fall in the 10^12–10^22 range real car configurators have.
+        let p = product_of(&car_model_with(
+            1,
+            opts,
+            tables,
+            &CarParams::calibrated(opts),
+        ));
         // Cold: the first call on a fresh engine (no learned solutions or explanations).
         let t = Instant::now();
         let fresh = Engine::new(p.clone()).with_work_limit(200_000_000);

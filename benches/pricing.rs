@@ -112,13 +112,10 @@ fn ranges(c: &mut Criterion) {
             b.iter(|| pricing::range(&engine, &Selection::default()).unwrap())
         });
     }
-    // The engine benchmark's 100-option model (tightness 890, as in benches/engine.rs), with
-    // seeded prices; timed one call at a time (a call may stop at the work limit).
-    let params = CarParams {
-        tightness_permille: 890,
-        ..CarParams::default()
-    };
-    let g = car_model_with(1, 100, 113, &params);
+    // The engine benchmark's 100-option model (`CarParams::calibrated`, as in
+    // benches/engine.rs), with seeded prices; timed one call at a time (a call may stop at the
+    // work limit).
+    let g = car_model_with(1, 100, 113, &CarParams::calibrated(100));
     let result = catalog::load(&g.files());
     let product = result.catalog.unwrap().products()[0].clone();
     let priced = Arc::new(with_prices(&product, 1));

@@ -12,7 +12,10 @@ fn main() {
     let kind = args.get(1).map_or("car", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
     let t: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(113);
-    let tight: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(700);
+    let tight: u32 = args
+        .get(4)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(CarParams::calibrated(n).tightness_permille);
     let g = if kind == "car" {
         car_model_with(
             1,
@@ -20,7 +23,10 @@ fn main() {
             t,
             &CarParams {
                 tightness_permille: tight,
-                ..CarParams::default()
+                planted: std::env::var("PLANTED")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(CarParams::default().planted),
             },
         )
     } else {
@@ -88,6 +94,30 @@ fn main() {
             d[d.len() - 1].0,
             &d[d.len().saturating_sub(5)..]
         );
+        return;
+    }
+    // Calibration aid: how many values each option could take with every other option fixed
+    // to one valid configuration (options left free by the rules show up here).
+    if args.iter().any(|a| a == "switches") {
+        let sol = e.complete(&Selection::default()).unwrap().unwrap();
+        let mut sum = 0.0f64;
+        let mut hist = std::collections::BTreeMap::<usize, usize>::new();
+        let mut free = Vec::new();
+        for x in 0..e.model.vars.len() {
+            let choices: Vec<_> = (0..e.model.vars.len())
+                .filter(|&y| y != x)
+                .filter_map(|y| e.model.vars[y].value(sol[y]).map(|v| (y, v)))
+                .collect();
+            let pr = e.propagate(&Selection { choices }).unwrap();
+            let k = pr.options[x].available.len();
+            *hist.entry(k).or_default() += 1;
+            sum += (k.max(1) as f64).log10();
+            if k >= 2 {
+                free.push((p.options[x].id.clone(), k, e.model.var_cons[x].len()));
+            }
+        }
+        println!("switch histogram {hist:?}, sum log10 {sum:.1}");
+        println!("free: {free:?}");
         return;
     }
     if args.iter().any(|a| a == "count-only") {

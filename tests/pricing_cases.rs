@@ -239,11 +239,7 @@ fn priced_car(
     tables: usize,
 ) -> (bespoke::rules::generate::Generated, Arc<catalog::Product>) {
     use bespoke::rules::generate::{CarParams, car_model_with, with_prices};
-    let params = CarParams {
-        tightness_permille: 890,
-        ..CarParams::default()
-    };
-    let g = car_model_with(1, options, tables, &params);
+    let g = car_model_with(1, options, tables, &CarParams::calibrated(options));
     let result = catalog::load(&g.files());
     let product = Arc::new(with_prices(&result.catalog.unwrap().products()[0], 1));
     (g, product)

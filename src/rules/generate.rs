@@ -622,17 +622,30 @@ pub struct CarParams {
     /// admitting about `1000 - tightness` ‰ of the other options' tuples (jittered ±40% per
     /// row, never less than the planted configurations need); a `forbid` table (1 in 4) lists
     /// exceptions and excludes about `tightness / 3` ‰. Tables overlap, so the number of valid
-    /// configurations is not a simple product, but raising the tightness lowers it steeply:
-    /// were the tables independent it would be about `|space| × ((1000 - tightness) / 1000) ^
-    /// (allow tables)`. The response is steep: for seeds 1–3 that independence estimate
-    /// (sampled per constraint) gives about 10^8–10^13 valid configurations for (100 options,
-    /// 113 tables) and 10^15–10^23 for (270, 330) at the default 850; at 700 it gives 10^26 and
-    /// 10^72, at 900 about 10^3. To be tuned with the exact counter against the target
-    /// (10^12–10^22 valid configurations for 100–270 options).
+    /// configurations is not a simple product; [`CarParams::calibrated`] gives the tightness
+    /// tuned with the exact counter for the benchmark sizes.
     pub tightness_permille: u32,
     /// How many hidden full configurations are planted (at least 1); every rule admits them,
     /// so the model is satisfiable. They are returned in [`Generated::witnesses`]. Default 3.
     pub planted: usize,
+}
+
+impl CarParams {
+    /// The parameters of the benchmark models: tightness tuned with the exact counter so that
+    /// seed 1 has a number of valid configurations in the range real car configurators have
+    /// (10^12–10^22) at both benchmark sizes. A larger model needs tighter tables to stay in that
+    /// range (its options multiply): 900 ‰ at 100 options (10^13 configurations, 113 tables),
+    /// 970 ‰ at 270 (10^20, 330 tables), linear in between and clamped to 850–990 ‰ outside.
+    /// The count responds steeply and not monotonically to the tightness (another tightness
+    /// draws other rows), so other seeds and sizes may fall outside the range.
+    pub fn calibrated(options: usize) -> CarParams {
+        let n = i64::try_from(options).unwrap_or(i64::MAX);
+        let t = (900 + (n.saturating_sub(100)).saturating_mul(70) / 170).clamp(850, 990);
+        CarParams {
+            tightness_permille: u32::try_from(t).unwrap_or(900),
+            ..CarParams::default()
+        }
+    }
 }
 
 impl Default for CarParams {
@@ -800,6 +813,9 @@ pub fn car_model_with(seed: u64, options: usize, tables: usize, params: &CarPara
         })
         .collect();
     let all_eligible: Vec<usize> = (0..n).filter(|&o| opts[o].in_tables()).collect();
+    // How much each option is constrained by the tables so far: tables prefer the options least
+    // covered, so that every option takes part (none is left free by chance).
+    let mut cover = vec![0usize; n];
     let mut made = 0usize;
     for t in 0..tables {
         if all_eligible.len() < 2 {
@@ -824,9 +840,15 @@ pub fn car_model_with(seed: u64, options: usize, tables: usize, params: &CarPara
             &all_eligible,
             arity,
             cross,
+            &cover,
         );
         if scope.len() < 2 {
             continue;
+        }
+        // The key column is constrained least by its own table.
+        cover[scope[0]] += 1;
+        for &o in &scope[1..] {
+            cover[o] += 2;
         }
         let allow = rng.chance(750);
         let rows = car_rows(&mut rng, &opts, &planted, &scope, allow, tight);
@@ -929,6 +951,7 @@ fn car_scope(
     all: &[usize],
     arity: usize,
     cross: bool,
+    cover: &[usize],
 ) -> Vec<usize> {
     let nonempty: Vec<usize> = (0..by_sub.len())
         .filter(|&s| !by_sub[s].is_empty())
@@ -944,6 +967,8 @@ fn car_scope(
             .map(|&s| {
                 let mut l = by_sub[s].clone();
                 rng.shuffle(&mut l);
+                // Least covered first (ties in random order).
+                l.sort_by_key(|&o| cover[o]);
                 l
             })
             .collect();
@@ -959,6 +984,7 @@ fn car_scope(
     }
     let mut rest = all.to_vec();
     rng.shuffle(&mut rest);
+    rest.sort_by_key(|&o| cover[o]);
     pool.extend(rest);
     let mut scope: Vec<usize> = Vec::new();
     let mut has_big = false;
@@ -1260,6 +1286,51 @@ fn car_implications(
             form: Form::IfThen(cond_text, then_text),
         });
         made += 1;
+    }
+    // Every optional choice is tied to a required one: each of its values admits only some
+    // values of that option (real option packages depend on the trim they come with).
+    for &a in &optional {
+        if small_then.is_empty() {
+            break;
+        }
+        let b = {
+            let same: Vec<usize> = small_then
+                .iter()
+                .copied()
+                .filter(|&b| opts[b].sub == opts[a].sub)
+                .collect();
+            let from = if same.is_empty() { &small_then } else { &same };
+            from[rng.below(from.len())]
+        };
+        let d = opts[b].domain();
+        for v in 0..opts[a].domain() {
+            let mut set: BTreeSet<usize> = planted
+                .iter()
+                .filter(|p| p[a] == Some(v))
+                .filter_map(|p| p[b])
+                .collect();
+            if set.is_empty() {
+                set.insert(rng.below(d));
+            }
+            if set.len() >= d {
+                continue;
+            }
+            let cond = format!("{} == {}", opts[a].id, opts[a].value(v));
+            let then_text = if let CarKind::Bool = opts[b].kind {
+                match set.iter().next() {
+                    Some(1) => opts[b].id.clone(),
+                    _ => format!("not {}", opts[b].id),
+                }
+            } else {
+                let vals: Vec<String> = set.iter().map(|&x| opts[b].value(x)).collect();
+                format!("{} in [{}]", opts[b].id, vals.join(", "))
+            };
+            rules.push(Rule {
+                id: format!("o{}", rules.len() + 1),
+                message: format!("With {cond}, choose {then_text}."),
+                form: Form::IfThen(cond, then_text),
+            });
+        }
     }
     if let [x, y, ..] = ints[..] {
         let (CarKind::Int { min: mx, max: xx }, CarKind::Int { min: my, max: xy }) =
