@@ -59,7 +59,18 @@ fn main() {
             _ => bespoke::rules::Warmth::Choices,
         };
         let t0 = Instant::now();
-        let w = e.warm(level, &|| false);
+        // `WARM_LOG=1` prints each warm-up selection's time as it goes.
+        let last = std::cell::Cell::new(Instant::now());
+        let k = std::cell::Cell::new(0usize);
+        let log = std::env::var_os("WARM_LOG").is_some();
+        let w = e.warm(level, &|| {
+            if log {
+                eprintln!("warm {} {:?}", k.get(), last.get().elapsed());
+            }
+            k.set(k.get() + 1);
+            last.set(Instant::now());
+            false
+        });
         println!(
             "warm-up ({level:?}): {} selections in {:?}",
             w.selections,

@@ -29,6 +29,8 @@ const KEPT_PER_VALUE: usize = 16;
 /// alone does not exclude the value under it) is also tried with an exact check: one search
 /// instead of a refutation and a minimization.
 const SIBLING_SEARCHED: usize = 8;
+/// Traced sets larger than this are shrunk with propagation-only checks before the exact ones.
+const SHRINK_FIRST: usize = 12;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
 
@@ -775,6 +777,15 @@ impl Engine {
             };
             match traced {
                 Traced::Set(suff) if self.gac_infeasible(&fixed, &suff, budget)? => {
+                    // A long deduction chain traces to a large set: shrink it first with
+                    // QuickXplain and propagation alone as the oracle (no search), so that the
+                    // exact checks below mostly meet feasible sets, which search answers fast
+                    // (an element that can go would instead cost a refutation by search).
+                    let suff = if suff.len() > SHRINK_FIRST {
+                        self.quickxplain_with(&fixed, &mut Vec::new(), false, &suff, true, budget)?
+                    } else {
+                        suff
+                    };
                     let (e, sols) = self.minimize_proving(&fixed, suff, budget)?;
                     let out = self.to_explanation(&e);
                     if ctx.proven.len() < 4096 {
