@@ -154,7 +154,13 @@ fn generated(c: &mut Criterion) {
         // model: its first-time calls take seconds).
         let paths = if opts > 100 { 6 } else { 20 };
         let early = warmed(name, &p, Warmth::Empty, 200_000_000);
-        report_first_time(&format!("{name} (warm-up: empty only)"), &early, 12, paths, 6);
+        report_first_time(
+            &format!("{name} (warm-up: empty only)"),
+            &early,
+            12,
+            paths,
+            6,
+        );
         drop(early);
         let engine = warmed(name, &p, Warmth::Choices, 200_000_000);
         report_first_time(name, &engine, 12, paths, 6);
