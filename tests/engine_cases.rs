@@ -137,3 +137,97 @@ fn bespoke_value(engine: &Engine, o: usize, i: usize) -> serde_json::Value {
         Some(bespoke::catalog::Value::Text(s)) => serde_json::json!(s),
     }
 }
+
+/// `Engine::warm` (what the service runs at each catalog load): it goes through the empty
+/// selection and every value of every choice and boolean option, stops when told to, and
+/// changes no availability (a warmed engine finds the same available and unavailable values as
+/// a fresh one for single- and two-choice selections; which of several minimal explanations
+/// it reports may differ, as it may after any earlier call, and each names only chosen options).
+#[test]
+fn warm_up_covers_single_choices_and_changes_no_answer() {
+    use bespoke::rules::Warmth;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let catalog = catalog::load_dir(&root).unwrap().catalog.unwrap();
+    for p in catalog.products() {
+        let warm = Engine::new(p.clone());
+        let done = warm.warm(Warmth::Choices, &|| false);
+        assert!(done.complete, "{}", p.id);
+        let empty = Engine::new(p.clone())
+            .propagate(&Selection::default())
+            .unwrap();
+        let listed: usize = empty
+            .options
+            .iter()
+            .filter(|o| {
+                matches!(
+                    p.options[o.option].kind,
+                    bespoke::catalog::OptionKind::Choice(_)
+                        | bespoke::catalog::OptionKind::Boolean { .. }
+                )
+            })
+            .map(|o| {
+                o.available
+                    .iter()
+                    .filter(|&&i| warm.model.vars[o.option].value(i).is_some())
+                    .count()
+            })
+            .sum();
+        assert!(done.selections > listed, "{}: {done:?}", p.id);
+        // Stopped before it starts, and after a few selections.
+        let stopped = Engine::new(p.clone()).warm(Warmth::Choices, &|| true);
+        assert_eq!((stopped.selections, stopped.complete), (0, false));
+        let n = std::cell::Cell::new(0);
+        let partial = Engine::new(p.clone()).warm(Warmth::Choices, &|| {
+            n.set(n.get() + 1);
+            n.get() > 3
+        });
+        assert_eq!((partial.selections, partial.complete), (3, false));
+        let only_empty = Engine::new(p.clone()).warm(Warmth::Empty, &|| false);
+        assert_eq!((only_empty.selections, only_empty.complete), (1, true));
+        // Same answers as a fresh engine, on one- and two-choice selections.
+        for (o, oa) in empty.options.iter().enumerate() {
+            for &i in oa.available.iter().take(3) {
+                let Some(v) = warm.model.vars[o].value(i) else {
+                    continue;
+                };
+                let mut sel = Selection {
+                    choices: vec![(o, v)],
+                };
+                for _ in 0..2 {
+                    let fresh = Engine::new(p.clone()).propagate(&sel).unwrap();
+                    let warmed = warm.propagate(&sel).unwrap();
+                    assert_eq!(warmed.consistent, fresh.consistent, "{}: {sel:?}", p.id);
+                    for (a, b) in warmed.options.iter().zip(&fresh.options) {
+                        assert_eq!(a.available, b.available, "{}: {sel:?}", p.id);
+                        let ua: Vec<usize> = a.unavailable.iter().map(|(i, _)| *i).collect();
+                        let ub: Vec<usize> = b.unavailable.iter().map(|(i, _)| *i).collect();
+                        assert_eq!(ua, ub, "{}: {sel:?}", p.id);
+                        for (_, e) in &a.unavailable {
+                            assert!(!e.rules.is_empty() || !e.choices.is_empty());
+                            assert!(
+                                e.choices
+                                    .iter()
+                                    .all(|o| *o != a.option
+                                        && sel.choices.iter().any(|(c, _)| c == o)),
+                                "{}: {e:?} names an option not chosen",
+                                p.id
+                            );
+                        }
+                    }
+                    // Extend with the first available value of the next open option.
+                    let next = fresh.options.iter().find(|x| {
+                        x.selected.is_none()
+                            && x.available
+                                .first()
+                                .is_some_and(|&j| warm.model.vars[x.option].value(j).is_some())
+                    });
+                    let Some(x) = next else { break };
+                    let j = x.available[0];
+                    if let Some(v) = warm.model.vars[x.option].value(j) {
+                        sel.choices.push((x.option, v));
+                    }
+                }
+            }
+        }
+    }
+}
