@@ -142,19 +142,7 @@ fn main() {
         return;
     }
     if args.iter().any(|a| a == "analyze-only") {
-        let t0 = Instant::now();
-        let a = e.analyze();
-        println!(
-            "analyze: {:?} -> {:?}",
-            t0.elapsed(),
-            a.map(|a| (
-                a.dead.len(),
-                a.forced.len(),
-                a.redundant.len(),
-                a.count.map(|n| n.to_string().len()),
-                a.incomplete
-            ))
-        );
+        analyze(&e);
         return;
     }
     let checks = e
@@ -235,21 +223,27 @@ fn main() {
         );
     }
     if args.iter().any(|a| a == "analyze") {
-        let t0 = Instant::now();
-        let a = e.analyze();
-        println!(
-            "analyze: {:?} -> {:?}",
-            t0.elapsed(),
-            a.map(|a| (
-                a.dead.len(),
-                a.forced.len(),
-                a.redundant.len(),
-                a.incomplete
-            ))
-        );
+        analyze(&e);
     }
 }
 #[allow(dead_code)]
+/// Times `analyze` and prints (dead, forced, redundant, count digits, incomplete parts).
+fn analyze(e: &Engine) {
+    let t0 = Instant::now();
+    let a = e.analyze();
+    println!(
+        "analyze: {:?} -> {:?}",
+        t0.elapsed(),
+        a.map(|a| (
+            a.dead.len(),
+            a.forced.len(),
+            a.redundant.len(),
+            a.count.map(|n| n.to_string().len()),
+            a.incomplete
+        ))
+    );
+}
+
 fn stats(e: &Engine) {
     let mut rows: Vec<(usize, usize, usize)> = e
         .model

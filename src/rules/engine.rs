@@ -38,7 +38,7 @@ const EXPLANATION_CACHE: usize = 256;
 type Pair = (usize, usize);
 
 /// An explanation found for a value, with the (variable, value) choices it uses.
-type KnownExplanation = (Explanation, Vec<(usize, usize)>);
+type KnownExplanation = (Explanation, Vec<Pair>);
 
 /// Explanations found so far, by the value they explain. Most use one choice (a table or an
 /// implication excluding the value given that choice): those are indexed by (value, choice), so
@@ -47,13 +47,13 @@ type KnownExplanation = (Explanation, Vec<(usize, usize)>);
 #[derive(Debug, Default)]
 pub(crate) struct Known {
     single: std::collections::HashMap<(Pair, Pair), Explanation>,
-    multi: std::collections::HashMap<(usize, usize), Vec<KnownExplanation>>,
+    multi: std::collections::HashMap<Pair, Vec<KnownExplanation>>,
     entries: usize,
 }
 
 impl Known {
     /// An explanation of `target` whose choices are all in `base`.
-    fn find(&self, base: &[(usize, usize)], target: (usize, usize)) -> Option<&Explanation> {
+    fn find(&self, base: &[Pair], target: Pair) -> Option<&Explanation> {
         base.iter()
             .find_map(|&c| self.single.get(&(target, c)))
             .or_else(|| {
@@ -66,7 +66,7 @@ impl Known {
     }
 
     /// Keeps `e`, which explains `target` with the choices `pairs`, while there is room.
-    fn insert(&mut self, target: (usize, usize), e: Explanation, pairs: Vec<(usize, usize)>) {
+    fn insert(&mut self, target: Pair, e: Explanation, pairs: Vec<Pair>) {
         if self.entries >= KNOWN_MAX {
             return;
         }
