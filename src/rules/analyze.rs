@@ -61,7 +61,7 @@ impl Engine {
         // Dead and forced values: availability with nothing chosen.
         let mut budget = self.budget();
         let mut solutions: Vec<Vec<usize>> = Vec::new();
-        if let Some(sat) = &self.sat {
+        if let Some(sat) = self.sat.as_ref().filter(|s| s.is_boolean()) {
             match self.sat_dead_forced(sat, &mut a, &mut budget) {
                 Ok(sols) => solutions = sols,
                 Err((sols, OutOfWork)) => {
@@ -114,8 +114,8 @@ impl Engine {
         }
         // Redundant rules: implied by all the others.
         let mut budget = self.budget();
-        let redundant = match &self.sat {
-            Some(sat) => sat.redundant(&solutions, &mut budget),
+        let redundant = match self.sat.as_ref().filter(|s| s.is_boolean()) {
+            Some(sat) => sat.redundant(&self.model, &solutions, &mut budget),
             None => self.redundant(&mut budget),
         };
         match redundant {

@@ -31,6 +31,9 @@ const KEPT_PER_VALUE: usize = 16;
 const SIBLING_SEARCHED: usize = 8;
 /// Traced sets larger than this are shrunk with propagation-only checks before the exact ones.
 const SHRINK_FIRST: usize = 12;
+/// Finite-domain models with at least this many options get the SAT encoding for explanations
+/// (on small ones the finite-domain search is as fast and needs no second encoding).
+const FD_SAT_MIN_VARS: usize = 24;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
 
@@ -172,7 +175,8 @@ pub struct Engine {
     /// Static connected component of each variable (through constraint scopes).
     component: Vec<usize>,
     pub(crate) shared: Arc<Shared>,
-    /// The SAT back end, when the model is Boolean and small enough to encode (see `sat.rs`).
+    /// The SAT back end (see `sat.rs`): for a Boolean model, the general one; for a larger
+    /// finite-domain model, the one-hot encoding that answers explanations' exact checks.
     pub(crate) sat: Option<Arc<super::sat::SatModel>>,
 }
 
@@ -277,7 +281,13 @@ impl Engine {
             }
         }
         let component = (0..n).map(|v| find(&mut parent, v)).collect();
-        let sat = super::sat::SatModel::encode(&model).map(Arc::new);
+        let sat = super::sat::SatModel::encode(&model)
+            .or_else(|| {
+                (model.vars.len() >= FD_SAT_MIN_VARS)
+                    .then(|| super::sat::SatModel::encode_fd(&model))
+                    .flatten()
+            })
+            .map(Arc::new);
         Engine {
             product,
             model,
@@ -553,6 +563,9 @@ impl Engine {
         {
             return Ok(Some(sol));
         }
+        if let Some(r) = self.sat_solution(fixed, elems, budget) {
+            return r;
+        }
         let Some(mut s) = self.subset_solver(fixed, elems) else {
             return Ok(None);
         };
@@ -781,12 +794,26 @@ impl Engine {
                     // QuickXplain and propagation alone as the oracle (no search), so that the
                     // exact checks below mostly meet feasible sets, which search answers fast
                     // (an element that can go would instead cost a refutation by search).
-                    let suff = if suff.len() > SHRINK_FIRST {
-                        self.quickxplain_with(&fixed, &mut Vec::new(), false, &suff, true, budget)?
-                    } else {
-                        suff
+                    // (The SAT back end instead narrows it by unsat cores and deletes with core
+                    // refinement, keeping the proofs.)
+                    let (e, sols) = match self.sat_explain_proving(&fixed, &suff, budget) {
+                        Some(r) => r?.unwrap_or_else(|| (suff, Vec::new())),
+                        None => {
+                            let suff = if suff.len() > SHRINK_FIRST {
+                                self.quickxplain_with(
+                                    &fixed,
+                                    &mut Vec::new(),
+                                    false,
+                                    &suff,
+                                    true,
+                                    budget,
+                                )?
+                            } else {
+                                suff
+                            };
+                            self.minimize_proving(&fixed, suff, budget)?
+                        }
                     };
-                    let (e, sols) = self.minimize_proving(&fixed, suff, budget)?;
                     let out = self.to_explanation(&e);
                     if ctx.proven.len() < 4096 {
                         ctx.proven.push((target.0, e.clone(), sols));
@@ -798,6 +825,19 @@ impl Engine {
                 // a sufficient set; QuickXplain with exact checks makes it minimal.
                 Traced::Search => {
                     gac_fails = true;
+                    // The SAT back end refutes the value with clause learning and narrows the
+                    // candidates by its unsat cores: no traced search needed.
+                    let cands = self.candidates(base, Some(target.0));
+                    if let Some(r) = self.sat_explain_proving(&fixed, &cands, budget)
+                        && let Some((e, sols)) = r?
+                    {
+                        let out = self.to_explanation(&e);
+                        if ctx.proven.len() < 4096 {
+                            ctx.proven.push((target.0, e.clone(), sols));
+                        }
+                        cache.push(e);
+                        return Ok(out);
+                    }
                     if let Some(reasons) = ctx.reasons.as_ref()
                         && let Some(suff) = reasons.refuted(&self.model, base, target, budget)?
                         && !self.feasible(&fixed, &suff, budget)?

@@ -1,10 +1,17 @@
-//! The SAT back end for Boolean models: owns the CNF encoding of a compiled model (one selector literal per rule), the incremental CDCL solvers (batsat) that answer the engine's feasibility oracle on such models, and the core-guided explanations built on them.
+//! The SAT back end: owns the CNF encodings of a compiled model (one selector literal per rule), the incremental CDCL solvers (batsat) that answer the engine's feasibility oracle, and the core-guided explanations built on them.
 //!
-//! A model qualifies when every variable has exactly two domain indices (index 1 is the literal
-//! "true") and every constraint becomes a few clauses: a negative table row forbids one cube (one
-//! clause); a positive table or checked expression over at most [`ENUM_VARS`] variables is
-//! enumerated and its forbidden assignments are covered by clauses. Any other model stays with the
-//! finite-domain solver.
+//! Two encodings:
+//! - **Boolean models** (every variable has two domain indices; index 1 is the literal "true")
+//!   whose constraints each become a few clauses: a negative table row forbids one cube (one
+//!   clause); a positive table or checked expression over at most [`ENUM_VARS`] variables is
+//!   enumerated and its forbidden assignments are covered by clauses. This is the general back
+//!   end of such models: feasibility, witnesses, explanations, analysis.
+//! - **Finite-domain models** of real size (see [`FdEncoder`]): one-hot values, tables through
+//!   row literals. This one answers only explanations' exact checks, where clause learning and
+//!   unsat cores beat the finite-domain search on critically constrained subsets of rules;
+//!   availability and witnesses stay with the finite-domain search, which branches only on the
+//!   variables in play. A core is minimised on a *sub-instance* holding only its rules and the
+//!   variables they read, so each check decides a few dozen values rather than all of them.
 //!
 //! Two kinds of solver serve the queries:
 //! - a *full* solver holds every rule as plain clauses and answers the common question "is this
@@ -39,6 +46,8 @@ use super::solver::{Budget, OutOfWork};
 pub const ENUM_VARS: usize = 12;
 /// Most literals in the whole encoding; a larger model stays with the finite-domain engine.
 const LIT_CAP: usize = 8_000_000;
+/// Lists of at most this many rules are switched on at once rather than lazily.
+const EAGER_LISTED: usize = 400;
 /// Idle solvers kept per kind.
 const IDLE: usize = 4;
 
@@ -111,17 +120,6 @@ impl Inst {
         }
         Ok(r == lbool::TRUE)
     }
-
-    /// The last model, as one domain index per model variable.
-    fn solution(&self, nvars: usize) -> Vec<usize> {
-        let m = self.s.get_model();
-        (0..nvars)
-            .map(|v| {
-                let x = self.vars[v].idx() as usize;
-                usize::from(m.get(x).is_some_and(|b| *b == lbool::TRUE))
-            })
-            .collect()
-    }
 }
 
 /// What a SAT call found.
@@ -137,7 +135,32 @@ pub(crate) enum Answer {
 
 /// The CNF encoding of a Boolean model and its pooled solvers.
 pub struct SatModel {
+    /// Model variables.
     nvars: usize,
+    /// SAT variables before the selectors: the model variables' (see `first`), then auxiliary
+    /// ones (table rows, at-most-one ladders, negative cells).
+    nsat: usize,
+    /// The SAT variables of the model's values (`0..decisions`) are decision variables; the
+    /// auxiliary ones after them are not: every rule fixes them by unit propagation once the
+    /// values are chosen, so a solve decides a few hundred values, not tens of thousands of rows.
+    decisions: usize,
+    /// The first SAT variable of each model variable: a two-valued variable is one SAT variable
+    /// (index 1 is "true"); a larger domain has one per index (one-hot).
+    first: Vec<u32>,
+    /// Domain size of each model variable.
+    size: Vec<usize>,
+    /// Clauses that hold whatever rules are on: exactly one index per one-hot variable, and the
+    /// definitions of auxiliary literals.
+    domain: Vec<Vec<L>>,
+    /// Per decision variable: whether it is a one-hot value (tried true first).
+    one_hot: Vec<bool>,
+    /// Finite-domain encodings: the range of `domain` holding each variable's exactly-one
+    /// clauses, and of the definition of each auxiliary literal (for sub-instances).
+    domain_of: Vec<(usize, usize)>,
+    aux_def: HashMap<u32, (usize, usize)>,
+    /// Whether every model variable is two-valued and every clause is over model variables only
+    /// (the general back end, also used for witnesses and analysis).
+    boolean: bool,
     /// The clauses of each rule (over model variables; selectors are added per solver kind).
     rules: Vec<Vec<Vec<L>>>,
     /// Rules per variable (the rules whose clauses mention it).
@@ -152,6 +175,7 @@ impl std::fmt::Debug for SatModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SatModel")
             .field("vars", &self.nvars)
+            .field("sat_vars", &self.nsat)
             .field("rules", &self.rules.len())
             .field("clauses", &self.rules.iter().map(Vec::len).sum::<usize>())
             .finish_non_exhaustive()
@@ -179,23 +203,125 @@ impl SatModel {
             }
             rules.push(clauses);
         }
-        let mut var_rules = vec![Vec::new(); nvars];
-        for (r, clauses) in rules.iter().enumerate() {
-            let mut vs: Vec<usize> = clauses.iter().flatten().map(|l| l.var as usize).collect();
-            vs.sort_unstable();
-            vs.dedup();
-            for v in vs {
-                var_rules[v].push(r);
+        let first = (0..nvars)
+            .map(|v| u32::try_from(v).ok())
+            .collect::<Option<_>>()?;
+        Some(SatModel::new(model, nvars, first, Vec::new(), rules, true))
+    }
+
+    /// The encoding of any model whose domains and checked expressions are small enough, for
+    /// explanations (see [`FdEncoder`]): one-hot variables, a selector per rule, tables through
+    /// one literal per row. `None` when a domain or expression is too large or the encoding
+    /// would exceed [`LIT_CAP`] literals.
+    pub fn encode_fd(model: &Model) -> Option<SatModel> {
+        let mut enc = FdEncoder::new(model)?;
+        let mut rules = Vec::with_capacity(model.cons.len());
+        for c in &model.cons {
+            let clauses = enc.con(model, c)?;
+            enc.lits += clauses.iter().map(|c| c.len() + 1).sum::<usize>();
+            if enc.lits > LIT_CAP {
+                return None;
+            }
+            rules.push(clauses);
+        }
+        u32::try_from(enc.next + model.cons.len()).ok()?;
+        let FdEncoder {
+            first,
+            next,
+            domain,
+            domain_of,
+            aux_def,
+            ..
+        } = enc;
+        let mut sat = SatModel::new(model, next, first, domain, rules, false);
+        sat.domain_of = domain_of;
+        sat.aux_def = aux_def;
+        Some(sat)
+    }
+
+    fn new(
+        model: &Model,
+        nsat: usize,
+        first: Vec<u32>,
+        domain: Vec<Vec<L>>,
+        rules: Vec<Vec<Vec<L>>>,
+        boolean: bool,
+    ) -> SatModel {
+        let decisions = first.last().zip(model.vars.last()).map_or(0, |(&f, v)| {
+            f as usize + if v.size == 2 { 1 } else { v.size }
+        });
+        let mut one_hot = vec![false; decisions];
+        for (v, &f) in first.iter().enumerate() {
+            let size = model.vars[v].size;
+            if size != 2 {
+                let end = (f as usize + size).min(decisions);
+                if let Some(block) = one_hot.get_mut(f as usize..end) {
+                    block.fill(true);
+                }
             }
         }
-        Some(SatModel {
-            nvars,
+        SatModel {
+            nvars: model.vars.len(),
+            nsat,
+            decisions,
+            one_hot,
+            first,
+            size: model.vars.iter().map(|v| v.size).collect(),
+            domain,
+            domain_of: Vec::new(),
+            aux_def: HashMap::new(),
+            boolean,
             rules,
-            var_rules,
+            var_rules: model.var_cons.clone(),
             full: Mutex::new(Vec::new()),
             selector: Mutex::new(Vec::new()),
             units: Mutex::new(Vec::new()),
-        })
+        }
+    }
+
+    /// Whether this is the general back end of a Boolean model (witnesses, analysis), rather
+    /// than an encoding for explanations only.
+    pub fn is_boolean(&self) -> bool {
+        self.boolean
+    }
+
+    /// The literal "variable `v` takes index `i`" (`None` outside the domain).
+    fn is(&self, v: usize, i: usize) -> Option<L> {
+        let (&first, &size) = (self.first.get(v)?, self.size.get(v)?);
+        if i >= size {
+            None
+        } else if size == 2 {
+            Some(L {
+                var: first,
+                pos: i == 1,
+            })
+        } else {
+            Some(L {
+                var: first + u32::try_from(i).ok()?,
+                pos: true,
+            })
+        }
+    }
+
+    /// The solver's last model, as one domain index per model variable.
+    fn decode(&self, inst: &Inst) -> Vec<usize> {
+        let m = inst.s.get_model();
+        let truth = |x: u32| {
+            let k = inst.vars[x as usize].idx() as usize;
+            m.get(k).is_some_and(|b| *b == lbool::TRUE)
+        };
+        (0..self.nvars)
+            .map(|v| {
+                let (first, size) = (self.first[v], self.size[v]);
+                if size == 2 {
+                    usize::from(truth(first))
+                } else {
+                    (0..size)
+                        .find(|&i| u32::try_from(i).is_ok_and(|i| truth(first + i)))
+                        .unwrap_or(0)
+                }
+            })
+            .collect()
     }
 
     /// Number of clauses of rule `r`.
@@ -205,8 +331,17 @@ impl SatModel {
 
     fn build(&self, selectors: bool) -> Inst {
         let mut s = batsat::Solver::new(SolverOpts::default(), Charge::default());
-        let mut vars: Vec<Var> = (0..self.nvars)
-            .map(|_| s.new_var(lbool::UNDEF, true))
+        // A one-hot value is tried true first: one decision then fixes its variable (the
+        // exactly-one clauses propagate the rest), instead of one per value tried false.
+        let mut vars: Vec<Var> = (0..self.nsat)
+            .map(|k| {
+                let pol = if self.one_hot.get(k).copied().unwrap_or(false) {
+                    lbool::TRUE
+                } else {
+                    lbool::UNDEF
+                };
+                s.new_var(pol, k < self.decisions)
+            })
             .collect();
         if selectors {
             vars.extend((0..self.rules.len()).map(|_| s.new_var(lbool::UNDEF, false)));
@@ -223,12 +358,17 @@ impl SatModel {
             units: 0,
         };
         let mut buf: Vec<Lit> = Vec::new();
+        for c in &self.domain {
+            buf.clear();
+            buf.extend(c.iter().map(|&l| inst.lit(l)));
+            let _ = inst.s.add_clause_reuse(&mut buf);
+        }
         for (r, clauses) in self.rules.iter().enumerate() {
             for c in clauses {
                 buf.clear();
                 buf.extend(c.iter().map(|&l| inst.lit(l)));
                 if selectors {
-                    buf.push(!Lit::new(inst.vars[self.nvars + r], true));
+                    buf.push(!Lit::new(inst.vars[self.nsat + r], true));
                 }
                 // `false` means the clause set is already unsatisfiable (an impossible product
                 // for a full solver); the solver then answers every call "infeasible".
@@ -293,6 +433,7 @@ impl SatModel {
     /// infeasible, with the core left in the solver.
     fn run_lazy(
         &self,
+        model: &Model,
         inst: &mut Inst,
         assumptions: &[Lit],
         start: &[usize],
@@ -305,9 +446,15 @@ impl SatModel {
         let switch_on = |r: usize, on: &mut [bool], lits: &mut Vec<Lit>| {
             if listed[r] && !on[r] {
                 on[r] = true;
-                lits.push(Lit::new(inst.vars[self.nvars + r], true));
+                lits.push(Lit::new(inst.vars[self.nsat + r], true));
             }
         };
+        if listed.iter().filter(|&&l| l).count() <= EAGER_LISTED {
+            // A short list is cheaper assumed at once than found by repeated solves.
+            for r in 0..m {
+                switch_on(r, &mut on, &mut lits);
+            }
+        }
         for &v in start {
             for &r in self.var_rules.get(v).map_or(&[][..], Vec::as_slice) {
                 switch_on(r, &mut on, &mut lits);
@@ -317,13 +464,13 @@ impl SatModel {
             if !inst.run(&lits, budget)? {
                 return Ok(None);
             }
-            let sol = inst.solution(self.nvars);
+            let sol = self.decode(inst);
             let mut broken = false;
             for r in 0..m {
-                if listed[r] && !on[r] && !self.holds(r, &sol) {
+                if listed[r] && !on[r] && !model.holds(&model.cons[r], &sol) {
                     broken = true;
                     on[r] = true;
-                    lits.push(Lit::new(inst.vars[self.nvars + r], true));
+                    lits.push(Lit::new(inst.vars[self.nsat + r], true));
                 }
             }
             if !broken {
@@ -332,19 +479,27 @@ impl SatModel {
         }
     }
 
-    /// Whether rule `r` holds for a full assignment.
-    fn holds(&self, r: usize, sol: &[usize]) -> bool {
-        self.rules[r]
-            .iter()
-            .all(|c| c.iter().any(|l| (sol[l.var as usize] == 1) == l.pos))
-    }
-
     /// Whether the fixed values, the chosen elements' values and the listed rules (only those)
     /// have a solution.
     pub(crate) fn solve(
         &self,
+        model: &Model,
         fixed: &[(usize, usize)],
         elems: &[Elem],
+        budget: &mut Budget,
+    ) -> Result<Answer, OutOfWork> {
+        self.solve_with(model, fixed, elems, false, None, budget)
+    }
+
+    /// `solve`; with `cores`, a selector solver answers even when every rule is listed, so that
+    /// an infeasible answer names the rules it used rather than all of them.
+    fn solve_with(
+        &self,
+        model: &Model,
+        fixed: &[(usize, usize)],
+        elems: &[Elem],
+        cores: bool,
+        sub: Option<&mut Inst>,
         budget: &mut Budget,
     ) -> Result<Answer, OutOfWork> {
         let m = self.rules.len();
@@ -353,8 +508,8 @@ impl SatModel {
         let mut choices: Vec<(L, Elem)> = Vec::new();
         let mut fixed_lits: Vec<L> = Vec::with_capacity(fixed.len());
         for &(v, i) in fixed {
-            match L::choice(v, i) {
-                Some(l) if v < self.nvars => fixed_lits.push(l),
+            match self.is(v, i) {
+                Some(l) => fixed_lits.push(l),
                 // A value outside the domain: no solution, whatever the elements.
                 _ => return Ok(Answer::Unsat(Vec::new())),
             }
@@ -367,27 +522,34 @@ impl SatModel {
                         distinct += 1;
                     }
                 }
-                Elem::Choice(v, i) => match L::choice(v, i) {
-                    Some(l) if v < self.nvars => choices.push((l, *e)),
+                Elem::Choice(v, i) => match self.is(v, i) {
+                    Some(l) => choices.push((l, *e)),
                     _ => return Ok(Answer::Unsat(vec![*e])),
                 },
             }
         }
-        let selectors = distinct < m;
-        let mut inst = self.take(selectors);
+        let selectors = cores || distinct < m || sub.is_some();
+        let mut own: Option<Inst> = None;
+        let inst: &mut Inst = match sub {
+            Some(i) => i,
+            None => own.insert(self.take(selectors)),
+        };
         let mut assumptions: Vec<Lit> = Vec::with_capacity(fixed.len() + elems.len());
         assumptions.extend(fixed_lits.iter().map(|&l| inst.lit(l)));
         assumptions.extend(choices.iter().map(|&(l, _)| inst.lit(l)));
         let found = if selectors {
-            let start: Vec<usize> = fixed_lits
+            let start: Vec<usize> = fixed
                 .iter()
-                .chain(choices.iter().map(|(l, _)| l))
-                .map(|l| l.var as usize)
+                .map(|&(v, _)| v)
+                .chain(elems.iter().filter_map(|e| match *e {
+                    Elem::Choice(v, _) => Some(v),
+                    Elem::Rule(_) => None,
+                }))
                 .collect();
-            self.run_lazy(&mut inst, &assumptions, &start, &listed, budget)
+            self.run_lazy(model, inst, &assumptions, &start, &listed, budget)
         } else {
             inst.run(&assumptions, budget)
-                .map(|ok| ok.then(|| inst.solution(self.nvars)))
+                .map(|ok| ok.then(|| self.decode(inst)))
         };
         let out = match found {
             Ok(Some(sol)) => Ok(Answer::Sat(sol)),
@@ -403,7 +565,7 @@ impl SatModel {
                     let Some(&x) = inst.back.get(a.var().idx() as usize) else {
                         continue;
                     };
-                    if let Some(r) = x.checked_sub(self.nvars) {
+                    if let Some(r) = x.checked_sub(self.nsat) {
                         if selectors && r < m {
                             core.push(Elem::Rule(r));
                         }
@@ -423,8 +585,108 @@ impl SatModel {
             }
             Err(e) => Err(e),
         };
-        self.put(selectors, inst);
+        if let Some(i) = own {
+            self.put(selectors, i);
+        }
         out
+    }
+
+    /// A solver over a few rules of a finite-domain encoding: their clauses (each with its
+    /// selector), the exactly-one clauses of the variables they read and of `vars`, and the
+    /// definitions of the auxiliary literals they use; other variables are absent (they decode
+    /// to index 0). Deciding only the values in play, a call costs a fraction of one on the
+    /// whole encoding; explanations use it to minimise a core. `None` for a Boolean encoding.
+    fn sub(&self, model: &Model, rules: &[usize], vars: &[usize]) -> Option<Inst> {
+        if self.boolean {
+            return None;
+        }
+        let m = self.rules.len();
+        let mut s = batsat::Solver::new(SolverOpts::default(), Charge::default());
+        let mut inst_vars = vec![Var::UNDEF; self.nsat + m];
+        let mut relevant = vec![false; self.nvars];
+        for &v in vars {
+            *relevant.get_mut(v)? = true;
+        }
+        for &r in rules {
+            for &v in &model.cons.get(r)?.scope {
+                relevant[v] = true;
+            }
+        }
+        let sels: Vec<Var> = rules
+            .iter()
+            .map(|_| s.new_var(lbool::UNDEF, false))
+            .collect();
+        for (&r, &sel) in rules.iter().zip(&sels) {
+            inst_vars[self.nsat + r] = sel;
+        }
+        let mut pending: Vec<(usize, usize)> = Vec::new();
+        let mut map = |l: L, s: &mut batsat::Solver<Charge>, pending: &mut Vec<(usize, usize)>| {
+            let k = l.var as usize;
+            if inst_vars[k] == Var::UNDEF {
+                let pol = if self.one_hot.get(k).copied().unwrap_or(false) {
+                    lbool::TRUE
+                } else {
+                    lbool::UNDEF
+                };
+                inst_vars[k] = s.new_var(pol, k < self.decisions);
+                if let Some(&range) = self.aux_def.get(&l.var) {
+                    pending.push(range);
+                }
+            }
+            Lit::new(inst_vars[k], l.pos)
+        };
+        let mut buf: Vec<Lit> = Vec::new();
+        for (v, _) in relevant.iter().enumerate().filter(|(_, r)| **r) {
+            let (from, to) = self.domain_of[v];
+            if self.size[v] == 2 {
+                map(
+                    L {
+                        var: self.first[v],
+                        pos: true,
+                    },
+                    &mut s,
+                    &mut pending,
+                );
+            }
+            for c in &self.domain[from..to] {
+                buf.clear();
+                for &l in c {
+                    buf.push(map(l, &mut s, &mut pending));
+                }
+                let _ = s.add_clause_reuse(&mut buf);
+            }
+        }
+        for (&r, &sel) in rules.iter().zip(&sels) {
+            for c in &self.rules[r] {
+                buf.clear();
+                for &l in c {
+                    buf.push(map(l, &mut s, &mut pending));
+                }
+                buf.push(!Lit::new(sel, true));
+                let _ = s.add_clause_reuse(&mut buf);
+            }
+        }
+        while let Some((from, to)) = pending.pop() {
+            for c in &self.domain[from..to] {
+                buf.clear();
+                for &l in c {
+                    buf.push(map(l, &mut s, &mut pending));
+                }
+                let _ = s.add_clause_reuse(&mut buf);
+            }
+        }
+        let mut back = vec![usize::MAX; s.num_vars() as usize];
+        for (k, v) in inst_vars.iter().enumerate() {
+            if *v != Var::UNDEF {
+                back[v.idx() as usize] = k;
+            }
+        }
+        Some(Inst {
+            s,
+            vars: inst_vars,
+            back,
+            units: 0,
+        })
     }
 }
 
@@ -483,6 +745,279 @@ fn encode_con(model: &Model, c: &Con, scratch: &mut [usize]) -> Option<Vec<Vec<L
     }
 }
 
+/// Largest domain a one-hot encoding takes (a larger one keeps the model finite-domain only).
+const FD_DOMAIN_CAP: usize = 4096;
+/// Most assignments of a checked expression's scope enumerated into clauses.
+const FD_ENUM_CAP: usize = 1 << 14;
+/// Domains up to this size take pairwise at-most-one clauses; larger ones a ladder.
+const PAIRWISE_AMO: usize = 6;
+/// A negative-table cell is written as the disjunction of the values it leaves out when there
+/// are at most this many; otherwise through an auxiliary literal (shared per variable and cell).
+const NEG_CELL_DIRECT: usize = 8;
+
+/// Builds the clauses of a finite-domain model: a two-valued variable is one SAT variable, a
+/// larger one has a SAT variable per index with exactly-one clauses (a ladder for long domains).
+/// Rules:
+/// - a positive table gets one literal per live row, the clause "some row", "row → each of its
+///   cells" and, per value, "value → some row that allows it" (so unit propagation is arc
+///   consistency on the table);
+/// - a negative table, one clause per row ("some cell does not hold");
+/// - a checked expression, one clause per forbidden assignment of its scope (up to
+///   [`FD_ENUM_CAP`] assignments).
+struct FdEncoder {
+    first: Vec<u32>,
+    size: Vec<usize>,
+    /// Next free SAT variable.
+    next: usize,
+    domain: Vec<Vec<L>>,
+    /// Auxiliary literal per (variable, cell words) meaning "the variable is in the cell".
+    in_cell: HashMap<(usize, Vec<u64>), u32>,
+    /// The range of `domain` holding each variable's exactly-one clauses.
+    domain_of: Vec<(usize, usize)>,
+    /// The range of `domain` defining each auxiliary literal of `in_cell`.
+    aux_def: HashMap<u32, (usize, usize)>,
+    lits: usize,
+}
+
+impl FdEncoder {
+    fn new(model: &Model) -> Option<FdEncoder> {
+        let mut first = Vec::with_capacity(model.vars.len());
+        let mut next = 0usize;
+        for v in &model.vars {
+            if v.size == 0 || v.size > FD_DOMAIN_CAP {
+                return None;
+            }
+            first.push(u32::try_from(next).ok()?);
+            next += if v.size == 2 { 1 } else { v.size };
+        }
+        let mut enc = FdEncoder {
+            first,
+            size: model.vars.iter().map(|v| v.size).collect(),
+            next,
+            domain: Vec::new(),
+            in_cell: HashMap::new(),
+            domain_of: Vec::with_capacity(model.vars.len()),
+            aux_def: HashMap::new(),
+            lits: 0,
+        };
+        for v in 0..model.vars.len() {
+            let from = enc.domain.len();
+            enc.exactly_one(v)?;
+            enc.domain_of.push((from, enc.domain.len()));
+        }
+        Some(enc)
+    }
+
+    fn fresh(&mut self) -> Option<u32> {
+        let x = u32::try_from(self.next).ok()?;
+        self.next += 1;
+        Some(x)
+    }
+
+    /// "Variable `v` takes index `i`" (`i` within the domain).
+    fn is(&self, v: usize, i: usize) -> L {
+        let first = self.first[v];
+        if self.size[v] == 2 {
+            L {
+                var: first,
+                pos: i == 1,
+            }
+        } else {
+            L {
+                var: first + u32::try_from(i).unwrap_or(0),
+                pos: true,
+            }
+        }
+    }
+
+    fn not(l: L) -> L {
+        L { pos: !l.pos, ..l }
+    }
+
+    fn always(&mut self, clause: Vec<L>) {
+        self.lits += clause.len();
+        self.domain.push(clause);
+    }
+
+    fn exactly_one(&mut self, v: usize) -> Option<()> {
+        let d = self.size[v];
+        if d == 2 {
+            return Some(());
+        }
+        self.always((0..d).map(|i| self.is(v, i)).collect());
+        if d <= PAIRWISE_AMO {
+            for i in 0..d {
+                for j in i + 1..d {
+                    self.always(vec![Self::not(self.is(v, i)), Self::not(self.is(v, j))]);
+                }
+            }
+            return Some(());
+        }
+        // Ladder: s_i means "the index is at most i".
+        let mut prev: Option<u32> = None;
+        for i in 0..d - 1 {
+            let s = self.fresh()?;
+            let x = self.is(v, i);
+            self.always(vec![Self::not(x), L { var: s, pos: true }]);
+            if let Some(p) = prev {
+                self.always(vec![L { var: p, pos: false }, L { var: s, pos: true }]);
+            }
+            let y = self.is(v, i + 1);
+            self.always(vec![Self::not(y), L { var: s, pos: false }]);
+            prev = Some(s);
+        }
+        Some(())
+    }
+
+    /// The indices of `v`'s domain in a cell.
+    fn members(&self, v: usize, cell: &[u64]) -> Vec<usize> {
+        (0..self.size[v]).filter(|&i| bit(cell, i)).collect()
+    }
+
+    /// A literal that implies "`v` is not in the cell" (some of its other indices, as a
+    /// disjunction).
+    fn not_in(&mut self, v: usize, cell: &[u64], members: &[usize]) -> Option<Vec<L>> {
+        let d = self.size[v];
+        if let [i] = members {
+            return Some(vec![Self::not(self.is(v, *i))]);
+        }
+        if d - members.len() <= NEG_CELL_DIRECT {
+            return Some(
+                (0..d)
+                    .filter(|&i| !bit(cell, i))
+                    .map(|i| self.is(v, i))
+                    .collect(),
+            );
+        }
+        let key = (v, cell[..self.size[v].div_ceil(64)].to_vec());
+        let a = match self.in_cell.get(&key) {
+            Some(&a) => a,
+            None => {
+                let a = self.fresh()?;
+                let from = self.domain.len();
+                for &i in members {
+                    let x = self.is(v, i);
+                    self.always(vec![Self::not(x), L { var: a, pos: true }]);
+                }
+                self.aux_def.insert(a, (from, self.domain.len()));
+                self.in_cell.insert(key, a);
+                a
+            }
+        };
+        Some(vec![L { var: a, pos: false }])
+    }
+
+    fn con(&mut self, model: &Model, c: &Con) -> Option<Vec<Vec<L>>> {
+        match &c.kind {
+            ConKind::Table(t) => {
+                // Live rows (every cell non-empty) and their members per scope position.
+                let mut rows: Vec<Vec<Vec<usize>>> = Vec::new();
+                for row in t.iter() {
+                    let cells: Vec<Vec<usize>> = c
+                        .scope
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &v)| self.members(v, t.cell(row, j)))
+                        .collect();
+                    if cells.iter().all(|m| !m.is_empty()) {
+                        rows.push(cells);
+                    }
+                }
+                let mut out = Vec::new();
+                let mut row_lits = Vec::with_capacity(rows.len());
+                for _ in &rows {
+                    row_lits.push(L {
+                        var: self.fresh()?,
+                        pos: true,
+                    });
+                }
+                out.push(row_lits.clone());
+                for (r, cells) in rows.iter().enumerate() {
+                    for (j, &v) in c.scope.iter().enumerate() {
+                        let m = &cells[j];
+                        let d = self.size[v];
+                        if m.len() == d {
+                            continue;
+                        }
+                        let not_row = Self::not(row_lits[r]);
+                        if m.len() <= d - m.len() {
+                            let mut clause = vec![not_row];
+                            clause.extend(m.iter().map(|&i| self.is(v, i)));
+                            out.push(clause);
+                        } else {
+                            for i in (0..d).filter(|i| m.binary_search(i).is_err()) {
+                                out.push(vec![not_row, Self::not(self.is(v, i))]);
+                            }
+                        }
+                    }
+                }
+                // Supports: a value needs a live row allowing it.
+                for (j, &v) in c.scope.iter().enumerate() {
+                    for i in 0..self.size[v] {
+                        let supp: Vec<L> = rows
+                            .iter()
+                            .zip(&row_lits)
+                            .filter(|(cells, _)| cells[j].binary_search(&i).is_ok())
+                            .map(|(_, &l)| l)
+                            .collect();
+                        if supp.len() == rows.len() {
+                            continue;
+                        }
+                        let mut clause = vec![Self::not(self.is(v, i))];
+                        clause.extend(supp);
+                        out.push(clause);
+                    }
+                }
+                Some(out)
+            }
+            ConKind::NegTable(t) => {
+                let mut out = Vec::with_capacity(t.nrows);
+                'rows: for row in t.iter() {
+                    let mut clause = Vec::new();
+                    for (j, &v) in c.scope.iter().enumerate() {
+                        let cell = t.cell(row, j);
+                        let m = self.members(v, cell);
+                        if m.is_empty() {
+                            continue 'rows; // the row never matches
+                        }
+                        if m.len() < self.size[v] {
+                            clause.extend(self.not_in(v, cell, &m)?);
+                        }
+                    }
+                    out.push(clause);
+                }
+                Some(out)
+            }
+            ConKind::Check(_) => {
+                let mut total = 1usize;
+                for &v in &c.scope {
+                    total = total.checked_mul(self.size[v])?;
+                    if total > FD_ENUM_CAP {
+                        return None;
+                    }
+                }
+                let mut assignment = vec![0usize; model.vars.len()];
+                let mut out = Vec::new();
+                for mut a in 0..total {
+                    for &v in &c.scope {
+                        assignment[v] = a % self.size[v];
+                        a /= self.size[v];
+                    }
+                    if !model.holds(c, &assignment) {
+                        out.push(
+                            c.scope
+                                .iter()
+                                .map(|&v| Self::not(self.is(v, assignment[v])))
+                                .collect(),
+                        );
+                    }
+                }
+                Some(out)
+            }
+        }
+    }
+}
+
 /// Covers the forbidden assignments (bit j of an index = variable j) by cubes, as (care mask,
 /// value): each cube is grown greedily from an uncovered assignment by dropping variables while
 /// every assignment it then contains is still forbidden.
@@ -537,9 +1072,20 @@ impl Engine {
         self
     }
 
-    /// Whether the SAT back end answers this engine's feasibility questions.
+    /// Whether the SAT back end answers this engine's feasibility questions (a Boolean model)
+    /// or its explanations' exact checks (a finite-domain model).
     pub fn uses_sat(&self) -> bool {
         self.sat.is_some()
+    }
+
+    /// The engine with the SAT encoding for explanations even when the model is smaller than
+    /// the size that gets it by default (the property tests check both paths); unchanged when
+    /// the model cannot be encoded or already uses the Boolean back end.
+    pub fn with_sat_explanations(mut self) -> Engine {
+        if self.sat.is_none() {
+            self.sat = SatModel::encode_fd(&self.model).map(std::sync::Arc::new);
+        }
+        self
     }
 
     /// The SAT back end's answer to `feasible`, if it is on. A solution of every rule is
@@ -550,8 +1096,10 @@ impl Engine {
         elems: &[Elem],
         budget: &mut Budget,
     ) -> Option<Result<bool, OutOfWork>> {
-        let sat = self.sat.as_ref()?;
-        Some(match sat.solve(fixed, elems, budget) {
+        // A finite-domain model's encoding is for explanations only: the finite-domain search
+        // answers general feasibility faster (it branches only on the variables in play).
+        let sat = self.sat.as_ref().filter(|s| s.boolean)?;
+        Some(match sat.solve(&self.model, fixed, elems, budget) {
             Ok(Answer::Sat(sol)) => {
                 if all_rules(elems, sat.rules.len()) {
                     self.shared.remember(vec![sol]);
@@ -571,11 +1119,11 @@ impl Engine {
         target: (usize, usize),
         budget: &mut Budget,
     ) -> Option<Result<Option<Vec<usize>>, OutOfWork>> {
-        let sat = self.sat.as_ref()?;
+        let sat = self.sat.as_ref().filter(|s| s.boolean)?;
         let mut fixed = base.to_vec();
         fixed.push(target);
         let all: Vec<Elem> = (0..sat.rules.len()).map(Elem::Rule).collect();
-        Some(match sat.solve(&fixed, &all, budget) {
+        Some(match sat.solve(&self.model, &fixed, &all, budget) {
             Ok(Answer::Sat(sol)) => Ok(Some(sol)),
             Ok(Answer::Unsat(_)) => Ok(None),
             Err(e) => Err(e),
@@ -596,7 +1144,42 @@ impl Engine {
         budget: &mut Budget,
     ) -> Option<Result<Vec<Elem>, OutOfWork>> {
         let sat = self.sat.as_ref()?;
-        Some(sat_explain(sat, fixed, b, has_delta, c, budget))
+        // Callers guarantee b ∪ c is inconsistent; if not, every element is needed to say so.
+        Some(
+            sat_explain(&self.model, sat, fixed, b, has_delta, c, budget)
+                .map(|r| r.map_or_else(|| c.to_vec(), |(e, _)| e)),
+        )
+    }
+}
+
+impl Engine {
+    /// A minimal subset of `c` inconsistent with `fixed`, with the SAT back end if it is on,
+    /// also returning for each element kept a solution of the result without it (the proof
+    /// that it is needed), as `minimize_proving` does; `Ok(None)` if `c` is consistent.
+    pub(crate) fn sat_explain_proving(
+        &self,
+        fixed: &[(usize, usize)],
+        c: &[Elem],
+        budget: &mut Budget,
+    ) -> Option<Result<Option<Explained>, OutOfWork>> {
+        let sat = self.sat.as_ref()?;
+        Some(sat_explain(&self.model, sat, fixed, &[], false, c, budget))
+    }
+
+    /// A solution of the fixed values, the chosen elements and their rules from the SAT back
+    /// end, if it is on.
+    pub(crate) fn sat_solution(
+        &self,
+        fixed: &[(usize, usize)],
+        elems: &[Elem],
+        budget: &mut Budget,
+    ) -> Option<Result<Option<Vec<usize>>, OutOfWork>> {
+        let sat = self.sat.as_ref().filter(|s| s.boolean)?;
+        Some(match sat.solve(&self.model, fixed, elems, budget) {
+            Ok(Answer::Sat(sol)) => Ok(Some(sol)),
+            Ok(Answer::Unsat(_)) => Ok(None),
+            Err(e) => Err(e),
+        })
     }
 }
 
@@ -616,33 +1199,61 @@ fn all_rules(elems: &[Elem], m: usize) -> bool {
     n == m
 }
 
+/// A minimal set of elements, with one proof per element (a solution without it).
+pub(crate) type Explained = (Vec<Elem>, Vec<Vec<usize>>);
+
+/// QuickXplain's contract with the SAT back end (see `Engine::sat_quickxplain`); `None` when
+/// `b ∪ c` is feasible after all.
 fn sat_explain(
+    model: &Model,
     sat: &SatModel,
     fixed: &[(usize, usize)],
     b: &[Elem],
     has_delta: bool,
     c: &[Elem],
     budget: &mut Budget,
-) -> Result<Vec<Elem>, OutOfWork> {
-    if has_delta && !matches!(sat.solve(fixed, b, budget)?, Answer::Sat(_)) {
-        return Ok(Vec::new());
+) -> Result<Option<Explained>, OutOfWork> {
+    if has_delta
+        && !matches!(
+            sat.solve_with(model, fixed, b, true, None, budget)?,
+            Answer::Sat(_)
+        )
+    {
+        return Ok(Some((Vec::new(), Vec::new())));
     }
     let in_c = |e: &Elem, set: &[Elem]| set.contains(e);
     let mut elems: Vec<Elem> = b.to_vec();
     elems.extend_from_slice(c);
-    let mut cand: Vec<Elem> = match sat.solve(fixed, &elems, budget)? {
+    let mut cand: Vec<Elem> = match sat.solve_with(model, fixed, &elems, true, None, budget)? {
         // Callers guarantee b ∪ c is inconsistent; if not, every element is needed to say so.
-        Answer::Sat(_) => return Ok(c.to_vec()),
+        Answer::Sat(_) => return Ok(None),
         Answer::Unsat(core) => c.iter().copied().filter(|e| in_c(e, &core)).collect(),
     };
-    // Deletion with core refinement: `cand[..keep]` is known necessary.
+    // Minimise on a sub-instance of what is left (finite-domain encodings).
+    let mut sub = {
+        let mut rules: Vec<usize> = Vec::new();
+        let mut vars: Vec<usize> = fixed.iter().map(|&(v, _)| v).collect();
+        for e in b.iter().chain(&cand) {
+            match *e {
+                Elem::Rule(r) => rules.push(r),
+                Elem::Choice(v, _) => vars.push(v),
+            }
+        }
+        sat.sub(model, &rules, &vars)
+    };
+    // Deletion with core refinement: `cand[..keep]` is known necessary, and `proofs[k]` is a
+    // solution of everything but `cand[k]` (of a superset of the final set without it).
+    let mut proofs: Vec<Vec<usize>> = Vec::new();
     let mut keep = 0;
     while keep < cand.len() {
         let mut trial: Vec<Elem> = b.to_vec();
         trial.extend_from_slice(&cand[..keep]);
         trial.extend_from_slice(&cand[keep + 1..]);
-        match sat.solve(fixed, &trial, budget)? {
-            Answer::Sat(_) => keep += 1,
+        match sat.solve_with(model, fixed, &trial, true, sub.as_mut(), budget)? {
+            Answer::Sat(sol) => {
+                proofs.push(sol);
+                keep += 1;
+            }
             Answer::Unsat(core) => {
                 // Without cand[keep] still infeasible: drop it, and whatever the core left out
                 // (except the elements already known necessary).
@@ -657,7 +1268,7 @@ fn sat_explain(
             }
         }
     }
-    Ok(cand)
+    Ok(Some((cand, proofs)))
 }
 
 /// What the SAT back end found about dead and forced values.
@@ -704,7 +1315,7 @@ impl SatModel {
         if !inst.run(&[], budget)? {
             return Ok(()); // no solution: nothing is possible
         }
-        mark(inst.solution(self.nvars), out);
+        mark(self.decode(inst), out);
         for v in 0..self.nvars {
             for i in 0..2 {
                 if out.possible[v][i] {
@@ -712,7 +1323,7 @@ impl SatModel {
                 }
                 let Some(l) = L::choice(v, i) else { continue };
                 if inst.run(&[inst.lit(l)], budget)? {
-                    mark(inst.solution(self.nvars), out);
+                    mark(self.decode(inst), out);
                 } else {
                     self.prove_unit(L { pos: !l.pos, ..l });
                     self.sync_units(inst);
@@ -730,6 +1341,7 @@ impl SatModel {
     /// On running out of work, the rules found so far are returned with the error.
     pub(crate) fn redundant(
         &self,
+        model: &Model,
         solutions: &[Vec<usize>],
         budget: &mut Budget,
     ) -> Result<Vec<usize>, (Vec<usize>, OutOfWork)> {
@@ -747,7 +1359,7 @@ impl SatModel {
                     implied = false;
                     break;
                 }
-                match self.implied_in(&mut inst, clause, &active, budget) {
+                match self.implied_in(model, &mut inst, clause, &active, budget) {
                     Ok(true) => {}
                     Ok(false) => {
                         implied = false;
@@ -806,6 +1418,7 @@ impl SatModel {
     /// (switched on lazily from the clause's variables) have no solution.
     fn implied_in(
         &self,
+        model: &Model,
         inst: &mut Inst,
         clause: &[L],
         active: &[bool],
@@ -814,7 +1427,7 @@ impl SatModel {
         let assumptions: Vec<Lit> = clause.iter().map(|&l| !inst.lit(l)).collect();
         let start: Vec<usize> = clause.iter().map(|l| l.var as usize).collect();
         Ok(self
-            .run_lazy(inst, &assumptions, &start, active, budget)?
+            .run_lazy(model, inst, &assumptions, &start, active, budget)?
             .is_none())
     }
 }
