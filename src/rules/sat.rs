@@ -193,10 +193,16 @@ impl SatModel {
             return None;
         }
         let mut scratch = vec![0usize; nvars];
+        // Negative tables are encoded as for finite-domain models (with two values per
+        // variable, one SAT variable each and no auxiliary literals).
+        let mut rows = FdEncoder::new(model)?;
         let mut lits = 0usize;
         let mut rules = Vec::with_capacity(model.cons.len());
         for c in &model.cons {
-            let clauses = encode_con(model, c, &mut scratch)?;
+            let clauses = match c.kind {
+                ConKind::NegTable(_) => rows.con(model, c)?,
+                ConKind::Table(_) | ConKind::Check(_) => encode_enumerated(model, c, &mut scratch)?,
+            };
             lits += clauses.iter().map(|c| c.len() + 1).sum::<usize>();
             if lits > LIT_CAP {
                 return None;
@@ -690,8 +696,9 @@ impl SatModel {
     }
 }
 
-/// The clauses of one constraint (over model variables), or `None` if it is too large.
-fn encode_con(model: &Model, c: &Con, scratch: &mut [usize]) -> Option<Vec<Vec<L>>> {
+/// The clauses of a positive table or checked expression of a Boolean model (its forbidden
+/// assignments enumerated and covered by cubes), or `None` if its scope is too large.
+fn encode_enumerated(model: &Model, c: &Con, scratch: &mut [usize]) -> Option<Vec<Vec<L>>> {
     let lit = |v: usize, pos: bool| -> Option<L> {
         Some(L {
             var: u32::try_from(v).ok()?,
@@ -699,23 +706,7 @@ fn encode_con(model: &Model, c: &Con, scratch: &mut [usize]) -> Option<Vec<Vec<L
         })
     };
     match &c.kind {
-        ConKind::NegTable(t) => {
-            let mut out = Vec::with_capacity(t.nrows);
-            'rows: for row in t.iter() {
-                let mut clause = Vec::new();
-                for (j, &v) in c.scope.iter().enumerate() {
-                    let cell = t.cell(row, j);
-                    match (bit(cell, 0), bit(cell, 1)) {
-                        (true, true) => {}
-                        (false, false) => continue 'rows, // the row never matches
-                        // The row forbids v = 0 (cell {0}): the clause needs v = 1, and vice versa.
-                        (zero, _) => clause.push(lit(v, zero)?),
-                    }
-                }
-                out.push(clause);
-            }
-            Some(out)
-        }
+        ConKind::NegTable(_) => None,
         ConKind::Table(_) | ConKind::Check(_) => {
             let k = c.scope.len();
             if k > ENUM_VARS {
