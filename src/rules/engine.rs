@@ -36,6 +36,9 @@ const SHRINK_FIRST: usize = 12;
 const FD_SAT_MIN_VARS: usize = 24;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
+/// Pooled solutions a `witness` call copies (the newest that agree with its choices) to try
+/// single-value changes of before searching.
+const LOCAL_KEPT: usize = 64;
 
 /// A (variable, value index) pair: a value, or a choice of it.
 type Pair = (usize, usize);
@@ -246,6 +249,39 @@ pub(crate) struct Explaining {
     /// propagation), so calls answered from what the engine remembers pay nothing for it.
     reasons: Option<Reasons>,
     proven: Vec<(usize, Vec<Elem>, Vec<Vec<usize>>)>,
+}
+
+/// Explanations found earlier, tried first for a new value (a table or choice often excludes
+/// several): the engine's shared list (`Shared::explanations`), copied on a call's first fresh
+/// explanation only — most calls need none — plus those the call finds.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    items: Vec<Vec<Elem>>,
+    /// How many items came from the shared list, once it is loaded.
+    loaded: Option<usize>,
+}
+
+impl Recent {
+    /// A list of its own (not loaded from the engine).
+    fn with(first: Vec<Elem>) -> Recent {
+        Recent {
+            items: vec![first],
+            loaded: Some(0),
+        }
+    }
+
+    fn items(&mut self, engine: &Engine) -> &mut Vec<Vec<Elem>> {
+        if self.loaded.is_none() {
+            self.items = engine
+                .shared
+                .explanations
+                .lock()
+                .map(|c| c.clone())
+                .unwrap_or_default();
+            self.loaded = Some(self.items.len());
+        }
+        &mut self.items
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -685,7 +721,7 @@ impl Engine {
         base: &[(usize, usize)],
         target: (usize, usize),
         reasons: Option<&mut Explaining>,
-        cache: &mut Vec<Vec<Elem>>,
+        cache: &mut Recent,
         budget: &mut Budget,
     ) -> Result<Explanation, OutOfWork> {
         // Sufficiency and minimality of an explanation depend only on the target and the
@@ -717,9 +753,10 @@ impl Engine {
         base: &[(usize, usize)],
         target: (usize, usize),
         reasons: Option<&mut Explaining>,
-        cache: &mut Vec<Vec<Elem>>,
+        cache: &mut Recent,
         budget: &mut Budget,
     ) -> Result<Explanation, OutOfWork> {
+        let cache = cache.items(self);
         let fixed = [target];
         // A value no configuration has is explained by rules alone, the same under any choices.
         if let Some(e) = self
@@ -1121,7 +1158,7 @@ impl Engine {
             self.witness(&base, &unselected, &mut result, budget)?;
         } else {
             let (e, elems) = self.conflict(&base, budget)?;
-            let mut cache = vec![elems];
+            let mut cache = Recent::with(elems);
             for &v in &unselected {
                 let none = vec![0u64; self.model.nwords[v]];
                 for i in self.explained(v, &none) {
@@ -1143,7 +1180,7 @@ impl Engine {
                 self.witness(&others, &[v], &mut result, budget)?;
             } else {
                 let (_, elems) = self.conflict(&others, budget)?;
-                let mut cache = vec![elems];
+                let mut cache = Recent::with(elems);
                 let none = vec![0u64; self.model.nwords[v]];
                 for i in self.explained(v, &none) {
                     let x = self.explain(&others, (v, i), None, &mut cache, budget)?;
@@ -1184,23 +1221,33 @@ impl Engine {
             .map(|v| vec![0u64; model.nwords[v]])
             .collect();
         let matches_base = |sol: &[usize]| base.iter().all(|&(v, i)| sol[v] == i);
-        // Solutions found earlier (by any call) that agree with the base witness their values.
-        let mut local: Vec<Vec<usize>> = self
-            .shared
-            .pool
-            .lock()
-            .map(|p| p.iter().filter(|s| matches_base(s)).cloned().collect())
-            .unwrap_or_default();
-        for sol in &local {
-            for (x, &j) in sol.iter().enumerate() {
-                set_bit(&mut seen[x], j);
+        // Solutions found earlier (by any call) that agree with the base witness their values;
+        // the newest `LOCAL_KEPT` of them are copied for the single-change check below.
+        let mut local: Vec<Vec<usize>> = Vec::new();
+        if let Ok(p) = self.shared.pool.lock() {
+            for sol in p.iter().rev().filter(|s| matches_base(s)) {
+                for (x, &j) in sol.iter().enumerate() {
+                    set_bit(&mut seen[x], j);
+                }
+                if local.len() < LOCAL_KEPT {
+                    local.push(sol.clone());
+                }
             }
         }
+        local.reverse();
         let mut found: Vec<Vec<usize>> = Vec::new();
         let mut scratch: Vec<usize> = Vec::with_capacity(model.vars.len());
         let mut searches = 0usize;
         let defaults = self.defaults();
         for &v in targets {
+            if model.var_cons[v].is_empty() && !local.is_empty() {
+                // No rule reads `v` (e.g. a quantity that only pricing uses): any solution with
+                // `v` changed is one, so every value left by the root propagation is available.
+                for (w, &d) in seen[v].iter_mut().zip(model.dom(&root_doms, v)) {
+                    *w |= d;
+                }
+                continue;
+            }
             let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
             for i in cands {
                 if bit(&seen[v], i) || self.known_unavailable(base, (v, i)) {
@@ -1208,7 +1255,7 @@ impl Engine {
                 }
                 // 1. A known solution with only `v` changed: check v's constraints. (With no
                 //    constraints on `v` at all, any known solution does.)
-                let moved = local.iter().rev().take(64).any(|sol| {
+                let moved = local.iter().rev().take(LOCAL_KEPT).any(|sol| {
                     scratch.clear();
                     scratch.extend_from_slice(sol);
                     scratch[v] = i;
@@ -1256,13 +1303,7 @@ impl Engine {
             }
         }
         self.shared.remember(found);
-        let mut cache: Vec<Vec<Elem>> = self
-            .shared
-            .explanations
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default();
-        let before = cache.len();
+        let mut cache = Recent::default();
         for &v in targets {
             for i in 0..model.vars[v].size {
                 if bit(&seen[v], i) {
@@ -1274,10 +1315,11 @@ impl Engine {
                 result[v].unavailable.push((i, e));
             }
         }
-        if cache.len() > before
+        if let Some(before) = cache.loaded
+            && cache.items.len() > before
             && let Ok(mut shared) = self.shared.explanations.lock()
         {
-            for e in cache.drain(before..) {
+            for e in cache.items.drain(before..) {
                 if shared.len() < EXPLANATION_CACHE && !shared.contains(&e) {
                     shared.push(e);
                 }
