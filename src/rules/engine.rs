@@ -251,6 +251,22 @@ pub(crate) struct Explaining {
     proven: Vec<(usize, Vec<Elem>, Vec<Vec<usize>>)>,
 }
 
+/// Assignments kept from the call's earlier explanations that seed a new one's proofs.
+const SEEDS: usize = 128;
+
+impl Explaining {
+    /// The newest proof solutions of the call's explanations (see `sat::seed`): an explanation
+    /// for another value under the same choices often shares most of its elements.
+    fn seeds(&self) -> Vec<&[usize]> {
+        self.proven
+            .iter()
+            .rev()
+            .flat_map(|(_, _, sols)| sols.iter().map(Vec::as_slice))
+            .take(SEEDS)
+            .collect()
+    }
+}
+
 /// Explanations found earlier, tried first for a new value (a table or choice often excludes
 /// several): the engine's shared list (`Shared::explanations`), copied on a call's first fresh
 /// explanation only — most calls need none — plus those the call finds.
@@ -833,7 +849,8 @@ impl Engine {
                     // (an element that can go would instead cost a refutation by search).
                     // (The SAT back end instead narrows it by unsat cores and deletes with core
                     // refinement, keeping the proofs.)
-                    let (e, sols) = match self.sat_explain_proving(&fixed, &suff, budget) {
+                    let seeds = ctx.seeds();
+                    let (e, sols) = match self.sat_explain_proving(&fixed, &suff, &seeds, budget) {
                         Some(r) => r?.unwrap_or_else(|| (suff, Vec::new())),
                         None => {
                             let suff = if suff.len() > SHRINK_FIRST {
@@ -865,7 +882,8 @@ impl Engine {
                     // The SAT back end refutes the value with clause learning and narrows the
                     // candidates by its unsat cores: no traced search needed.
                     let cands = self.candidates(base, Some(target.0));
-                    if let Some(r) = self.sat_explain_proving(&fixed, &cands, budget)
+                    let seeds = ctx.seeds();
+                    if let Some(r) = self.sat_explain_proving(&fixed, &cands, &seeds, budget)
                         && let Some((e, sols)) = r?
                     {
                         let out = self.to_explanation(&e);

@@ -335,6 +335,53 @@ impl Model {
         }
     }
 
+    /// The indices of scope variable `x` under which `c` holds when the other variables keep
+    /// their values in `assignment` (one pass over a table's rows), as a bit set of `x`'s words.
+    pub fn holding_values(&self, c: &Con, x: usize, assignment: &[usize]) -> Vec<u64> {
+        let words = self.nwords.get(x).copied().unwrap_or(0);
+        let size = self.vars.get(x).map_or(0, |v| v.size);
+        let Some(j) = c.scope.iter().position(|&v| v == x) else {
+            return full_bits(size);
+        };
+        let others_match = |t: &Rows, row: &[u64]| {
+            c.scope
+                .iter()
+                .enumerate()
+                .all(|(k, &v)| k == j || bit(t.cell(row, k), assignment[v]))
+        };
+        match &c.kind {
+            ConKind::Table(t) => {
+                let mut out = vec![0u64; words];
+                for row in t.iter().filter(|row| others_match(t, row)) {
+                    for (o, w) in out.iter_mut().zip(t.cell(row, j)) {
+                        *o |= w;
+                    }
+                }
+                out
+            }
+            ConKind::NegTable(t) => {
+                let mut out = full_bits(size);
+                for row in t.iter().filter(|row| others_match(t, row)) {
+                    for (o, w) in out.iter_mut().zip(t.cell(row, j)) {
+                        *o &= !w;
+                    }
+                }
+                out
+            }
+            ConKind::Check(_) => {
+                let mut out = vec![0u64; words];
+                let mut a = assignment.to_vec();
+                for i in 0..size {
+                    a[x] = i;
+                    if self.holds(c, &a) {
+                        set_bit(&mut out, i);
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// The full initial domains.
     pub fn initial(&self) -> Vec<u64> {
         let mut d = vec![0u64; self.total_words];

@@ -598,11 +598,12 @@ impl SatModel {
     }
 
     /// A solver over a few rules of a finite-domain encoding: their clauses (each with its
-    /// selector), the exactly-one clauses of the variables they read and of `vars`, and the
-    /// definitions of the auxiliary literals they use; other variables are absent (they decode
-    /// to index 0). Deciding only the values in play, a call costs a fraction of one on the
-    /// whole encoding; explanations use it to minimise a core. `None` for a Boolean encoding.
-    fn sub(&self, model: &Model, rules: &[usize], vars: &[usize]) -> Option<Inst> {
+    /// selector), the exactly-one clauses of the variables they read and of the `values`' ones,
+    /// and the definitions of the auxiliary literals they use; other variables are absent (they
+    /// decode to index 0). Deciding only the values in play, a call costs a fraction of one on
+    /// the whole encoding; explanations use it to minimise a core. `None` for a Boolean
+    /// encoding.
+    fn sub(&self, model: &Model, rules: &[usize], values: &[(usize, usize)]) -> Option<Inst> {
         if self.boolean {
             return None;
         }
@@ -610,7 +611,7 @@ impl SatModel {
         let mut s = batsat::Solver::new(SolverOpts::default(), Charge::default());
         let mut inst_vars = vec![Var::UNDEF; self.nsat + m];
         let mut relevant = vec![false; self.nvars];
-        for &v in vars {
+        for &(v, _) in values {
             *relevant.get_mut(v)? = true;
         }
         for &r in rules {
@@ -1137,7 +1138,7 @@ impl Engine {
         let sat = self.sat.as_ref()?;
         // Callers guarantee b ∪ c is inconsistent; if not, every element is needed to say so.
         Some(
-            sat_explain(&self.model, sat, fixed, b, has_delta, c, budget)
+            sat_explain(&self.model, sat, fixed, b, has_delta, c, &[], budget)
                 .map(|r| r.map_or_else(|| c.to_vec(), |(e, _)| e)),
         )
     }
@@ -1151,10 +1152,20 @@ impl Engine {
         &self,
         fixed: &[(usize, usize)],
         c: &[Elem],
+        seeds: &[&[usize]],
         budget: &mut Budget,
     ) -> Option<Result<Option<Explained>, OutOfWork>> {
         let sat = self.sat.as_ref()?;
-        Some(sat_explain(&self.model, sat, fixed, &[], false, c, budget))
+        Some(sat_explain(
+            &self.model,
+            sat,
+            fixed,
+            &[],
+            false,
+            c,
+            seeds,
+            budget,
+        ))
     }
 
     /// A solution of the fixed values, the chosen elements and their rules from the SAT back
@@ -1202,6 +1213,7 @@ fn sat_explain(
     b: &[Elem],
     has_delta: bool,
     c: &[Elem],
+    seeds: &[&[usize]],
     budget: &mut Budget,
 ) -> Result<Option<Explained>, OutOfWork> {
     if has_delta
@@ -1223,44 +1235,294 @@ fn sat_explain(
     // Minimise on a sub-instance of what is left (finite-domain encodings).
     let mut sub = {
         let mut rules: Vec<usize> = Vec::new();
-        let mut vars: Vec<usize> = fixed.iter().map(|&(v, _)| v).collect();
+        let mut values: Vec<(usize, usize)> = fixed.to_vec();
         for e in b.iter().chain(&cand) {
             match *e {
                 Elem::Rule(r) => rules.push(r),
-                Elem::Choice(v, _) => vars.push(v),
+                Elem::Choice(v, i) => values.push((v, i)),
             }
         }
-        sat.sub(model, &rules, &vars)
+        sat.sub(model, &rules, &values)
     };
-    // Deletion with core refinement: `cand[..keep]` is known necessary, and `proofs[k]` is a
-    // solution of everything but `cand[k]` (of a superset of the final set without it).
-    let mut proofs: Vec<Vec<usize>> = Vec::new();
-    let mut keep = 0;
-    while keep < cand.len() {
+    // Deletion with core refinement and model rotation: `proofs[k]` is a solution of
+    // everything but `cand[k]` once `cand[k]` is known necessary (such a solution stays one of
+    // every subset of the candidates without it).
+    let mut proofs: Vec<Option<Vec<usize>>> = vec![None; cand.len()];
+    let mut rotations = ROTATION_WORK;
+    // Seeds first: those of this call's other explanations often prove many elements at once.
+    let scanned = scan_seeds(model, fixed, b, &cand, seeds, &mut rotations);
+    use_seeds(
+        model,
+        fixed,
+        b,
+        &cand,
+        &mut proofs,
+        &scanned,
+        &mut rotations,
+    );
+    while let Some(k) = proofs.iter().position(Option::is_none) {
         let mut trial: Vec<Elem> = b.to_vec();
-        trial.extend_from_slice(&cand[..keep]);
-        trial.extend_from_slice(&cand[keep + 1..]);
+        trial.extend(
+            cand.iter()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .map(|(_, e)| *e),
+        );
         match sat.solve_with(model, fixed, &trial, true, sub.as_mut(), budget)? {
             Answer::Sat(sol) => {
-                proofs.push(sol);
-                keep += 1;
+                proofs[k] = Some(sol);
+                rotate(model, fixed, b, &cand, &mut proofs, k, &mut rotations);
             }
             Answer::Unsat(core) => {
-                // Without cand[keep] still infeasible: drop it, and whatever the core left out
-                // (except the elements already known necessary).
-                let necessary: Vec<Elem> = cand[..keep].to_vec();
-                let rest: Vec<Elem> = cand[keep + 1..]
+                // Without cand[k] still infeasible: drop it, and whatever the core left out
+                // (except the elements already known necessary, which every core holds anyway).
+                let (kept, kept_proofs): (Vec<Elem>, Vec<Option<Vec<usize>>>) = cand
                     .iter()
-                    .copied()
-                    .filter(|e| in_c(e, &core))
-                    .collect();
-                cand = necessary;
-                cand.extend(rest);
+                    .zip(proofs)
+                    .enumerate()
+                    .filter(|(j, (e, p))| *j != k && (p.is_some() || in_c(e, &core)))
+                    .map(|(_, (e, p))| (*e, p))
+                    .unzip();
+                cand = kept;
+                proofs = kept_proofs;
+                // Fewer candidates: seeds that broke a dropped one may prove others now.
+                use_seeds(
+                    model,
+                    fixed,
+                    b,
+                    &cand,
+                    &mut proofs,
+                    &scanned,
+                    &mut rotations,
+                );
             }
         }
     }
-    Ok(Some((cand, proofs)))
+    Ok(Some((cand, proofs.into_iter().flatten().collect())))
 }
+
+/// Work `rotate` and the seeds may do per explanation, in table rows visited (see `elem_cost`):
+/// about a millisecond.
+const ROTATION_WORK: usize = 1_000_000;
+
+/// The work of checking an element on an assignment, or of one pass over a rule's rows.
+fn elem_cost(model: &Model, e: &Elem) -> usize {
+    match *e {
+        Elem::Choice(..) => 1,
+        Elem::Rule(r) => match model.cons.get(r).map(|c| &c.kind) {
+            Some(ConKind::Table(t) | ConKind::NegTable(t)) => t.nrows.max(1),
+            _ => 16,
+        },
+    }
+}
+
+/// Model rotation (Marques-Silva and Lynce, 2011) on the constraint level: `proofs[k]` satisfies
+/// the fixed values, `b` and every candidate but `cand[k]`. Changing one variable that
+/// `cand[k]` reads so that it holds, where exactly one other candidate `cand[j]` then breaks
+/// (and no fixed value or element of `b` does), proves `cand[j]` necessary with no solver call:
+/// the changed solution satisfies everything but it. Each new proof is rotated in turn.
+fn rotate(
+    model: &Model,
+    fixed: &[(usize, usize)],
+    b: &[Elem],
+    cand: &[Elem],
+    proofs: &mut [Option<Vec<usize>>],
+    k: usize,
+    work: &mut usize,
+) {
+    let n = model.vars.len();
+    // Variables that may not change: fixed ones and those of `b`'s choices.
+    let mut pinned = vec![false; n];
+    for &(v, _) in fixed {
+        if let Some(p) = pinned.get_mut(v) {
+            *p = true;
+        }
+    }
+    let mut b_rules: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for e in b {
+        match *e {
+            Elem::Choice(v, _) => {
+                if let Some(p) = pinned.get_mut(v) {
+                    *p = true;
+                }
+            }
+            Elem::Rule(r) => {
+                for &v in model.cons.get(r).map_or(&[][..], |c| c.scope.as_slice()) {
+                    b_rules[v].push(r);
+                }
+            }
+        }
+    }
+    let reads = |e: &Elem| -> Vec<usize> {
+        match *e {
+            Elem::Choice(v, _) => vec![v],
+            Elem::Rule(r) => model.cons.get(r).map_or_else(Vec::new, |c| c.scope.clone()),
+        }
+    };
+    let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (j, e) in cand.iter().enumerate() {
+        for v in reads(e) {
+            if let Some(t) = touching.get_mut(v) {
+                t.push(j);
+            }
+        }
+    }
+    // Extended rotation: a change that breaks an element already known necessary is followed
+    // too (from the changed solution), a few times per element, since it may lead on to
+    // elements not known yet.
+    let mut visits = vec![0u8; cand.len()];
+    let mut stack: Vec<(usize, Vec<usize>)> = match proofs.get(k).cloned().flatten() {
+        Some(s) if s.len() == n => vec![(k, s)],
+        _ => return,
+    };
+    // The values of x under which an element holds, the other variables as in `s`.
+    let holding = |e: &Elem, x: usize, s: &[usize]| match *e {
+        Elem::Choice(_, i) => {
+            let mut o = vec![0u64; model.nwords[x]];
+            super::model::set_bit(&mut o, i);
+            o
+        }
+        Elem::Rule(r) => model.holding_values(&model.cons[r], x, s),
+    };
+    while let Some((k, mut s)) = stack.pop() {
+        for x in reads(&cand[k]) {
+            if pinned[x] {
+                continue;
+            }
+            if *work == 0 {
+                return;
+            }
+            let passes = touching[x]
+                .iter()
+                .map(|&j| &cand[j])
+                .chain(std::iter::once(&cand[k]))
+                .map(|e| elem_cost(model, e))
+                .chain(b_rules[x].iter().map(|&r| elem_cost(model, &Elem::Rule(r))))
+                .fold(0usize, usize::saturating_add);
+            *work = work.saturating_sub(passes);
+            let orig = s[x];
+            let mut ok = holding(&cand[k], x, &s);
+            for &r in &b_rules[x] {
+                for (o, h) in ok
+                    .iter_mut()
+                    .zip(model.holding_values(&model.cons[r], x, &s))
+                {
+                    *o &= h;
+                }
+            }
+            if !(0..model.vars[x].size).any(|i| i != orig && bit(&ok, i)) {
+                continue;
+            }
+            let others: Vec<(usize, Vec<u64>)> = touching[x]
+                .iter()
+                .filter(|&&j| j != k)
+                .map(|&j| (j, holding(&cand[j], x, &s)))
+                .collect();
+            for val in (0..model.vars[x].size).filter(|&i| i != orig && bit(&ok, i)) {
+                let mut broken = others.iter().filter(|(_, h)| !bit(h, val));
+                if let (Some(&(j, _)), None) = (broken.next(), broken.next()) {
+                    let fresh = proofs[j].is_none();
+                    if fresh || visits[j] < REVISITS {
+                        s[x] = val;
+                        if fresh {
+                            proofs[j] = Some(s.clone());
+                        } else {
+                            visits[j] += 1;
+                        }
+                        stack.push((j, s.clone()));
+                        s[x] = orig;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Assignments found for other explanations (`seeds`), each with the fixed values substituted,
+/// that satisfy `b` and break at most two of the candidates, with the ones they break: such an
+/// assignment proves necessary the one candidate it breaks, or the other once one of two is
+/// dropped (see `use_seeds`).
+fn scan_seeds(
+    model: &Model,
+    fixed: &[(usize, usize)],
+    b: &[Elem],
+    cand: &[Elem],
+    seeds: &[&[usize]],
+    work: &mut usize,
+) -> Vec<(Vec<usize>, Vec<Elem>)> {
+    let n = model.vars.len();
+    let holds = |e: &Elem, s: &[usize]| match *e {
+        Elem::Rule(r) => model.cons.get(r).is_some_and(|c| model.holds(c, s)),
+        Elem::Choice(v, i) => s.get(v) == Some(&i),
+    };
+    // Candidates reading a fixed variable first, then choices: a seed found for another value
+    // most often breaks those, so most seeds are rejected after a few checks.
+    let reads_fixed = |e: &Elem| match *e {
+        Elem::Rule(r) => model
+            .cons
+            .get(r)
+            .is_some_and(|c| fixed.iter().any(|&(v, _)| c.scope.contains(&v))),
+        Elem::Choice(..) => false,
+    };
+    let mut order: Vec<&Elem> = cand.iter().collect();
+    order.sort_by_key(|e| (!reads_fixed(e), !matches!(e, Elem::Choice(..))));
+    let mut out = Vec::new();
+    for seed in seeds.iter().filter(|x| x.len() == n) {
+        if *work == 0 {
+            break;
+        }
+        let mut s = seed.to_vec();
+        for &(v, i) in fixed {
+            if let Some(x) = s.get_mut(v) {
+                *x = i;
+            }
+        }
+        if !b.iter().all(|e| holds(e, &s)) {
+            continue;
+        }
+        let mut broken = Vec::new();
+        for e in &order {
+            *work = work.saturating_sub(elem_cost(model, e));
+            if !holds(e, &s) {
+                broken.push(**e);
+                if broken.len() > 2 {
+                    break;
+                }
+            }
+        }
+        if broken.len() <= 2 {
+            out.push((s, broken));
+        }
+    }
+    out
+}
+
+/// Proves necessary, and rotates, each candidate that is the only one a scanned seed breaks
+/// among the candidates left.
+fn use_seeds(
+    model: &Model,
+    fixed: &[(usize, usize)],
+    b: &[Elem],
+    cand: &[Elem],
+    proofs: &mut [Option<Vec<usize>>],
+    seeds: &[(Vec<usize>, Vec<Elem>)],
+    work: &mut usize,
+) {
+    for (s, broken) in seeds {
+        let mut left = broken
+            .iter()
+            .filter_map(|e| cand.iter().position(|c| c == e));
+        if let (Some(j), None) = (left.next(), left.next())
+            && proofs[j].is_none()
+        {
+            proofs[j] = Some(s.clone());
+            rotate(model, fixed, b, cand, proofs, j, work);
+        }
+    }
+}
+
+/// Times `rotate` follows a change onto an element already known necessary.
+const REVISITS: u8 = 2;
 
 /// What the SAT back end found about dead and forced values.
 #[derive(Debug, Clone, Default)]
@@ -1428,6 +1690,108 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use crate::rules::generate::{CarParams, car_model_with};
+
+    /// Whether `proof` proves `elems[k]` necessary: it keeps the fixed values and satisfies every
+    /// other element, and breaks `elems[k]`.
+    fn proves(
+        model: &Model,
+        fixed: &[(usize, usize)],
+        elems: &[Elem],
+        k: usize,
+        proof: &[usize],
+    ) -> bool {
+        let holds = |e: &Elem| match *e {
+            Elem::Rule(r) => model.holds(&model.cons[r], proof),
+            Elem::Choice(v, i) => proof[v] == i,
+        };
+        proof.len() == model.vars.len()
+            && fixed.iter().all(|&(v, i)| proof[v] == i)
+            && elems.iter().enumerate().all(|(j, e)| holds(e) != (j == k))
+    }
+
+    /// On a generated car model (finite-domain encoding), explanations of random infeasible
+    /// sets come back infeasible and minimal, every element with a valid proof, whether the
+    /// proof came from the solver, a rotation or a seed (the proofs of earlier explanations);
+    /// and rotation alone, started from one proof, finds others that are valid.
+    #[test]
+    fn rotated_and_seeded_proofs_are_valid() {
+        let g = car_model_with(5, 40, 45, &CarParams::calibrated(40));
+        let loaded = crate::catalog::load(&g.files());
+        let product = loaded.catalog.unwrap().products()[0].clone();
+        let engine = Engine::new(product);
+        let model = &engine.model;
+        let sat = engine
+            .sat
+            .as_ref()
+            .expect("a 40-option model gets the SAT encoding");
+        assert!(!sat.is_boolean());
+        let n = model.vars.len();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |m: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            usize::try_from(rng % m as u64).unwrap()
+        };
+        let mut seeds: Vec<Vec<usize>> = Vec::new();
+        let (mut explained, mut rotated) = (0, 0);
+        for _ in 0..400 {
+            if explained >= 12 {
+                break;
+            }
+            let x = next(n);
+            let fixed = [(x, next(model.vars[x].size))];
+            let mut c: Vec<Elem> = (0..model.cons.len()).map(Elem::Rule).collect();
+            for _ in 0..4 {
+                let v = next(n);
+                if v != x {
+                    c.push(Elem::Choice(v, next(model.vars[v].size)));
+                }
+            }
+            let mut budget = Budget::new(50_000_000);
+            if matches!(
+                sat.solve(model, &fixed, &c, &mut budget).unwrap(),
+                Answer::Sat(_)
+            ) {
+                continue;
+            }
+            let refs: Vec<&[usize]> = seeds.iter().rev().map(Vec::as_slice).take(128).collect();
+            let (elems, proofs) =
+                sat_explain(model, sat, &fixed, &[], false, &c, &refs, &mut budget)
+                    .unwrap()
+                    .expect("infeasible");
+            assert!(matches!(
+                sat.solve(model, &fixed, &elems, &mut budget).unwrap(),
+                Answer::Unsat(_)
+            ));
+            assert_eq!(proofs.len(), elems.len());
+            for (k, p) in proofs.iter().enumerate() {
+                assert!(
+                    proves(model, &fixed, &elems, k, p),
+                    "proof {k} of {elems:?}"
+                );
+            }
+            // Rotation alone from the first proof.
+            let mut only: Vec<Option<Vec<usize>>> = vec![None; elems.len()];
+            only[0] = Some(proofs[0].clone());
+            let mut work = ROTATION_WORK;
+            rotate(model, &fixed, &[], &elems, &mut only, 0, &mut work);
+            for (k, p) in only.iter().enumerate().skip(1) {
+                if let Some(p) = p {
+                    rotated += 1;
+                    assert!(
+                        proves(model, &fixed, &elems, k, p),
+                        "rotated proof {k} of {elems:?}"
+                    );
+                }
+            }
+            seeds.extend(proofs);
+            explained += 1;
+        }
+        assert!(explained >= 12, "only {explained} infeasible sets found");
+        assert!(rotated > 0, "rotation never found a proof");
+    }
 
     #[test]
     fn cover_is_exact() {
