@@ -1138,7 +1138,7 @@ impl Engine {
         let sat = self.sat.as_ref()?;
         // Callers guarantee b ∪ c is inconsistent; if not, every element is needed to say so.
         Some(
-            sat_explain(&self.model, sat, fixed, b, has_delta, c, &[], budget)
+            sat_explain(&self.model, sat, fixed, (b, has_delta), c, &[], budget)
                 .map(|r| r.map_or_else(|| c.to_vec(), |(e, _)| e)),
         )
     }
@@ -1160,8 +1160,7 @@ impl Engine {
             &self.model,
             sat,
             fixed,
-            &[],
-            false,
+            (&[], false),
             c,
             seeds,
             budget,
@@ -1204,14 +1203,14 @@ fn all_rules(elems: &[Elem], m: usize) -> bool {
 /// A minimal set of elements, with one proof per element (a solution without it).
 pub(crate) type Explained = (Vec<Elem>, Vec<Vec<usize>>);
 
-/// QuickXplain's contract with the SAT back end (see `Engine::sat_quickxplain`); `None` when
-/// `b ∪ c` is feasible after all.
+/// QuickXplain's contract with the SAT back end (see `Engine::sat_quickxplain`), for the
+/// background `b` (with `has_delta`, QuickXplain's flag that `b` changed); `None` when `b ∪ c`
+/// is feasible after all.
 fn sat_explain(
     model: &Model,
     sat: &SatModel,
     fixed: &[(usize, usize)],
-    b: &[Elem],
-    has_delta: bool,
+    (b, has_delta): (&[Elem], bool),
     c: &[Elem],
     seeds: &[&[usize]],
     budget: &mut Budget,
@@ -1758,7 +1757,7 @@ mod tests {
             }
             let refs: Vec<&[usize]> = seeds.iter().rev().map(Vec::as_slice).take(128).collect();
             let (elems, proofs) =
-                sat_explain(model, sat, &fixed, &[], false, &c, &refs, &mut budget)
+                sat_explain(model, sat, &fixed, (&[], false), &c, &refs, &mut budget)
                     .unwrap()
                     .expect("infeasible");
             assert!(matches!(
