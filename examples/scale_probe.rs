@@ -63,13 +63,15 @@ fn main() {
         let last = std::cell::Cell::new(Instant::now());
         let k = std::cell::Cell::new(0usize);
         let log = std::env::var_os("WARM_LOG").is_some();
+        // `WARM_SECS` stops the warm-up after that long, as the benchmark does.
+        let limit = std::time::Duration::from_secs(env("WARM_SECS", usize::MAX) as u64);
         let w = e.warm(level, &|| {
             if log {
                 eprintln!("warm {} {:?}", k.get(), last.get().elapsed());
             }
             k.set(k.get() + 1);
             last.set(Instant::now());
-            false
+            t0.elapsed() > limit
         });
         println!(
             "warm-up ({level:?}): {} selections in {:?}",
