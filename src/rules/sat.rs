@@ -309,6 +309,25 @@ impl SatModel {
         }
     }
 
+    /// Makes a choice or a rule hold for good in a sub-instance (a unit clause: the value, or
+    /// the rule's selector), so that what follows from it is propagated once, at level 0, not
+    /// in every later call. Only for what every later call of the sub-instance assumes.
+    fn pin(&self, inst: &mut Inst, e: Elem) {
+        let l = match e {
+            Elem::Choice(v, i) => self.is(v, i).map(|l| inst.lit(l)),
+            Elem::Rule(r) => inst
+                .vars
+                .get(self.nsat + r)
+                .filter(|v| **v != Var::UNDEF)
+                .map(|&v| Lit::new(v, true)),
+        };
+        if let Some(l) = l {
+            // An infeasible unit leaves the solver answering "infeasible" with an empty core,
+            // which is right: what is pinned is then infeasible on its own.
+            let _ = inst.s.add_clause_reuse(&mut vec![l]);
+        }
+    }
+
     /// The solver's last model, as one domain index per model variable.
     fn decode(&self, inst: &Inst) -> Vec<usize> {
         let m = inst.s.get_model();
@@ -1259,7 +1278,26 @@ fn sat_explain(
         &scanned,
         &mut rotations,
     );
+    // What every later call assumes holds for good in the sub-instance: the fixed values and
+    // the elements known necessary (the candidates only shrink, and never lose those).
+    let mut pinned: Vec<Elem> = Vec::new();
+    if let Some(inst) = sub.as_mut() {
+        for &(v, i) in fixed {
+            sat.pin(inst, Elem::Choice(v, i));
+        }
+        for e in b {
+            sat.pin(inst, *e);
+        }
+    }
     while let Some(k) = proofs.iter().position(Option::is_none) {
+        if let Some(inst) = sub.as_mut() {
+            for (e, _) in cand.iter().zip(&proofs).filter(|(_, p)| p.is_some()) {
+                if !pinned.contains(e) {
+                    pinned.push(*e);
+                    sat.pin(inst, *e);
+                }
+            }
+        }
         let mut trial: Vec<Elem> = b.to_vec();
         trial.extend(
             cand.iter()
