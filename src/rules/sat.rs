@@ -1277,18 +1277,15 @@ fn sat_explain(
     // everything but `cand[k]` once `cand[k]` is known necessary (such a solution stays one of
     // every subset of the candidates without it).
     let mut proofs: Vec<Option<Vec<usize>>> = vec![None; cand.len()];
-    let mut rotations = ROTATION_WORK;
-    // Seeds first: those of this call's other explanations often prove many elements at once.
-    let scanned = scan_seeds(model, fixed, b, &cand, seeds, &mut rotations);
-    use_seeds(
+    let mut prover = Prover {
         model,
         fixed,
         b,
-        &cand,
-        &mut proofs,
-        &scanned,
-        &mut rotations,
-    );
+        work: ROTATION_WORK,
+    };
+    // Seeds first: those of this call's other explanations often prove many elements at once.
+    let scanned = prover.scan_seeds(&cand, seeds);
+    prover.use_seeds(&cand, &mut proofs, &scanned);
     // What every later call assumes holds for good in the sub-instance: the fixed values and
     // the elements known necessary (the candidates only shrink, and never lose those).
     let mut pinned: Vec<Elem> = Vec::new();
@@ -1319,7 +1316,7 @@ fn sat_explain(
         match sat.solve_with(model, fixed, &trial, true, sub.as_mut(), budget)? {
             Answer::Sat(sol) => {
                 proofs[k] = Some(sol);
-                rotate(model, fixed, b, &cand, &mut proofs, k, &mut rotations);
+                prover.rotate(&cand, &mut proofs, k);
             }
             Answer::Unsat(core) => {
                 // Without cand[k] still infeasible: drop it, and whatever the core left out
@@ -1334,15 +1331,7 @@ fn sat_explain(
                 cand = kept;
                 proofs = kept_proofs;
                 // Fewer candidates: seeds that broke a dropped one may prove others now.
-                use_seeds(
-                    model,
-                    fixed,
-                    b,
-                    &cand,
-                    &mut proofs,
-                    &scanned,
-                    &mut rotations,
-                );
+                prover.use_seeds(&cand, &mut proofs, &scanned);
             }
         }
     }
@@ -1368,207 +1357,206 @@ fn elem_cost(model: &Model, e: &Elem) -> usize {
     }
 }
 
-/// Model rotation (Marques-Silva and Lynce, 2011) on the constraint level: `proofs[k]` satisfies
-/// the fixed values, `b` and every candidate but `cand[k]`. Changing one variable that
-/// `cand[k]` reads so that it holds, where exactly one other candidate `cand[j]` then breaks
-/// (and no fixed value or element of `b` does), proves `cand[j]` necessary with no solver call:
-/// the changed solution satisfies everything but it. Each new proof is rotated in turn.
-fn rotate(
-    model: &Model,
-    fixed: &[(usize, usize)],
-    b: &[Elem],
-    cand: &[Elem],
-    proofs: &mut [Option<Vec<usize>>],
-    k: usize,
-    work: &mut usize,
-) {
-    let n = model.vars.len();
-    // Variables that may not change: fixed ones and those of `b`'s choices.
-    let mut pinned = vec![false; n];
-    for &(v, _) in fixed {
-        if let Some(p) = pinned.get_mut(v) {
-            *p = true;
+/// What proves elements necessary without a solver call, within one explanation: the model, the
+/// fixed values and the background `b` (which no proof may break), and the work left (in table
+/// rows visited, see `elem_cost`).
+struct Prover<'a> {
+    model: &'a Model,
+    fixed: &'a [(usize, usize)],
+    b: &'a [Elem],
+    work: usize,
+}
+
+impl Prover<'_> {
+    /// Model rotation (Marques-Silva and Lynce, 2011) on the constraint level: `proofs[k]`
+    /// satisfies the fixed values, `b` and every candidate but `cand[k]`. Changing one variable
+    /// that `cand[k]` reads so that it holds, where exactly one other candidate `cand[j]` then
+    /// breaks (and no fixed value or element of `b` does), proves `cand[j]` necessary with no
+    /// solver call: the changed solution satisfies everything but it. Each new proof is rotated
+    /// in turn.
+    fn rotate(&mut self, cand: &[Elem], proofs: &mut [Option<Vec<usize>>], k: usize) {
+        let (model, fixed, b) = (self.model, self.fixed, self.b);
+        let work = &mut self.work;
+        let n = model.vars.len();
+        // Variables that may not change: fixed ones and those of `b`'s choices.
+        let mut pinned = vec![false; n];
+        for &(v, _) in fixed {
+            if let Some(p) = pinned.get_mut(v) {
+                *p = true;
+            }
         }
-    }
-    let mut b_rules: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for e in b {
-        match *e {
-            Elem::Choice(v, _) => {
-                if let Some(p) = pinned.get_mut(v) {
-                    *p = true;
+        let mut b_rules: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for e in b {
+            match *e {
+                Elem::Choice(v, _) => {
+                    if let Some(p) = pinned.get_mut(v) {
+                        *p = true;
+                    }
+                }
+                Elem::Rule(r) => {
+                    for &v in model.cons.get(r).map_or(&[][..], |c| c.scope.as_slice()) {
+                        b_rules[v].push(r);
+                    }
                 }
             }
-            Elem::Rule(r) => {
-                for &v in model.cons.get(r).map_or(&[][..], |c| c.scope.as_slice()) {
-                    b_rules[v].push(r);
+        }
+        let reads = |e: &Elem| -> Vec<usize> {
+            match *e {
+                Elem::Choice(v, _) => vec![v],
+                Elem::Rule(r) => model.cons.get(r).map_or_else(Vec::new, |c| c.scope.clone()),
+            }
+        };
+        let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (j, e) in cand.iter().enumerate() {
+            for v in reads(e) {
+                if let Some(t) = touching.get_mut(v) {
+                    t.push(j);
                 }
             }
         }
-    }
-    let reads = |e: &Elem| -> Vec<usize> {
-        match *e {
-            Elem::Choice(v, _) => vec![v],
-            Elem::Rule(r) => model.cons.get(r).map_or_else(Vec::new, |c| c.scope.clone()),
-        }
-    };
-    let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (j, e) in cand.iter().enumerate() {
-        for v in reads(e) {
-            if let Some(t) = touching.get_mut(v) {
-                t.push(j);
+        // Extended rotation: a change that breaks an element already known necessary is followed
+        // too (from the changed solution), a few times per element, since it may lead on to
+        // elements not known yet.
+        let mut visits = vec![0u8; cand.len()];
+        let mut stack: Vec<(usize, Vec<usize>)> = match proofs.get(k).cloned().flatten() {
+            Some(s) if s.len() == n => vec![(k, s)],
+            _ => return,
+        };
+        // The values of x under which an element holds, the other variables as in `s`.
+        let holding = |e: &Elem, x: usize, s: &[usize]| match *e {
+            Elem::Choice(_, i) => {
+                let mut o = vec![0u64; model.nwords[x]];
+                super::model::set_bit(&mut o, i);
+                o
             }
-        }
-    }
-    // Extended rotation: a change that breaks an element already known necessary is followed
-    // too (from the changed solution), a few times per element, since it may lead on to
-    // elements not known yet.
-    let mut visits = vec![0u8; cand.len()];
-    let mut stack: Vec<(usize, Vec<usize>)> = match proofs.get(k).cloned().flatten() {
-        Some(s) if s.len() == n => vec![(k, s)],
-        _ => return,
-    };
-    // The values of x under which an element holds, the other variables as in `s`.
-    let holding = |e: &Elem, x: usize, s: &[usize]| match *e {
-        Elem::Choice(_, i) => {
-            let mut o = vec![0u64; model.nwords[x]];
-            super::model::set_bit(&mut o, i);
-            o
-        }
-        Elem::Rule(r) => model.holding_values(&model.cons[r], x, s),
-    };
-    while let Some((k, mut s)) = stack.pop() {
-        for x in reads(&cand[k]) {
-            if pinned[x] {
-                continue;
-            }
-            if *work == 0 {
-                return;
-            }
-            let passes = touching[x]
-                .iter()
-                .map(|&j| &cand[j])
-                .chain(std::iter::once(&cand[k]))
-                .map(|e| elem_cost(model, e))
-                .chain(b_rules[x].iter().map(|&r| elem_cost(model, &Elem::Rule(r))))
-                .fold(0usize, usize::saturating_add);
-            *work = work.saturating_sub(passes);
-            let orig = s[x];
-            let mut ok = holding(&cand[k], x, &s);
-            for &r in &b_rules[x] {
-                for (o, h) in ok
-                    .iter_mut()
-                    .zip(model.holding_values(&model.cons[r], x, &s))
-                {
-                    *o &= h;
+            Elem::Rule(r) => model.holding_values(&model.cons[r], x, s),
+        };
+        while let Some((k, mut s)) = stack.pop() {
+            for x in reads(&cand[k]) {
+                if pinned[x] {
+                    continue;
                 }
-            }
-            if !(0..model.vars[x].size).any(|i| i != orig && bit(&ok, i)) {
-                continue;
-            }
-            let others: Vec<(usize, Vec<u64>)> = touching[x]
-                .iter()
-                .filter(|&&j| j != k)
-                .map(|&j| (j, holding(&cand[j], x, &s)))
-                .collect();
-            for val in (0..model.vars[x].size).filter(|&i| i != orig && bit(&ok, i)) {
-                let mut broken = others.iter().filter(|(_, h)| !bit(h, val));
-                if let (Some(&(j, _)), None) = (broken.next(), broken.next()) {
-                    let fresh = proofs[j].is_none();
-                    if fresh || visits[j] < REVISITS {
-                        s[x] = val;
-                        if fresh {
-                            proofs[j] = Some(s.clone());
-                        } else {
-                            visits[j] += 1;
+                if *work == 0 {
+                    return;
+                }
+                let passes = touching[x]
+                    .iter()
+                    .map(|&j| &cand[j])
+                    .chain(std::iter::once(&cand[k]))
+                    .map(|e| elem_cost(model, e))
+                    .chain(b_rules[x].iter().map(|&r| elem_cost(model, &Elem::Rule(r))))
+                    .fold(0usize, usize::saturating_add);
+                *work = work.saturating_sub(passes);
+                let orig = s[x];
+                let mut ok = holding(&cand[k], x, &s);
+                for &r in &b_rules[x] {
+                    for (o, h) in ok
+                        .iter_mut()
+                        .zip(model.holding_values(&model.cons[r], x, &s))
+                    {
+                        *o &= h;
+                    }
+                }
+                if !(0..model.vars[x].size).any(|i| i != orig && bit(&ok, i)) {
+                    continue;
+                }
+                let others: Vec<(usize, Vec<u64>)> = touching[x]
+                    .iter()
+                    .filter(|&&j| j != k)
+                    .map(|&j| (j, holding(&cand[j], x, &s)))
+                    .collect();
+                for val in (0..model.vars[x].size).filter(|&i| i != orig && bit(&ok, i)) {
+                    let mut broken = others.iter().filter(|(_, h)| !bit(h, val));
+                    if let (Some(&(j, _)), None) = (broken.next(), broken.next()) {
+                        let fresh = proofs[j].is_none();
+                        if fresh || visits[j] < REVISITS {
+                            s[x] = val;
+                            if fresh {
+                                proofs[j] = Some(s.clone());
+                            } else {
+                                visits[j] += 1;
+                            }
+                            stack.push((j, s.clone()));
+                            s[x] = orig;
                         }
-                        stack.push((j, s.clone()));
-                        s[x] = orig;
                     }
                 }
             }
         }
     }
-}
 
-/// Assignments found for other explanations (`seeds`), each with the fixed values substituted,
-/// that satisfy `b` and break at most two of the candidates, with the ones they break: such an
-/// assignment proves necessary the one candidate it breaks, or the other once one of two is
-/// dropped (see `use_seeds`).
-fn scan_seeds(
-    model: &Model,
-    fixed: &[(usize, usize)],
-    b: &[Elem],
-    cand: &[Elem],
-    seeds: &[&[usize]],
-    work: &mut usize,
-) -> Vec<(Vec<usize>, Vec<Elem>)> {
-    let n = model.vars.len();
-    let holds = |e: &Elem, s: &[usize]| match *e {
-        Elem::Rule(r) => model.cons.get(r).is_some_and(|c| model.holds(c, s)),
-        Elem::Choice(v, i) => s.get(v) == Some(&i),
-    };
-    // Candidates reading a fixed variable first, then choices: a seed found for another value
-    // most often breaks those, so most seeds are rejected after a few checks.
-    let reads_fixed = |e: &Elem| match *e {
-        Elem::Rule(r) => model
-            .cons
-            .get(r)
-            .is_some_and(|c| fixed.iter().any(|&(v, _)| c.scope.contains(&v))),
-        Elem::Choice(..) => false,
-    };
-    let mut order: Vec<&Elem> = cand.iter().collect();
-    order.sort_by_key(|e| (!reads_fixed(e), !matches!(e, Elem::Choice(..))));
-    let mut out = Vec::new();
-    for seed in seeds.iter().filter(|x| x.len() == n) {
-        if *work == 0 {
-            break;
-        }
-        let mut s = seed.to_vec();
-        for &(v, i) in fixed {
-            if let Some(x) = s.get_mut(v) {
-                *x = i;
+    /// Assignments found for other explanations (`seeds`), each with the fixed values substituted,
+    /// that satisfy `b` and break at most two of the candidates, with the ones they break: such an
+    /// assignment proves necessary the one candidate it breaks, or the other once one of two is
+    /// dropped (see `use_seeds`).
+    fn scan_seeds(&mut self, cand: &[Elem], seeds: &[&[usize]]) -> Vec<(Vec<usize>, Vec<Elem>)> {
+        let (model, fixed, b) = (self.model, self.fixed, self.b);
+        let work = &mut self.work;
+        let n = model.vars.len();
+        let holds = |e: &Elem, s: &[usize]| match *e {
+            Elem::Rule(r) => model.cons.get(r).is_some_and(|c| model.holds(c, s)),
+            Elem::Choice(v, i) => s.get(v) == Some(&i),
+        };
+        // Candidates reading a fixed variable first, then choices: a seed found for another value
+        // most often breaks those, so most seeds are rejected after a few checks.
+        let reads_fixed = |e: &Elem| match *e {
+            Elem::Rule(r) => model
+                .cons
+                .get(r)
+                .is_some_and(|c| fixed.iter().any(|&(v, _)| c.scope.contains(&v))),
+            Elem::Choice(..) => false,
+        };
+        let mut order: Vec<&Elem> = cand.iter().collect();
+        order.sort_by_key(|e| (!reads_fixed(e), !matches!(e, Elem::Choice(..))));
+        let mut out = Vec::new();
+        for seed in seeds.iter().filter(|x| x.len() == n) {
+            if *work == 0 {
+                break;
             }
-        }
-        if !b.iter().all(|e| holds(e, &s)) {
-            continue;
-        }
-        let mut broken = Vec::new();
-        for e in &order {
-            *work = work.saturating_sub(elem_cost(model, e));
-            if !holds(e, &s) {
-                broken.push(**e);
-                if broken.len() > 2 {
-                    break;
+            let mut s = seed.to_vec();
+            for &(v, i) in fixed {
+                if let Some(x) = s.get_mut(v) {
+                    *x = i;
                 }
             }
+            if !b.iter().all(|e| holds(e, &s)) {
+                continue;
+            }
+            let mut broken = Vec::new();
+            for e in &order {
+                *work = work.saturating_sub(elem_cost(model, e));
+                if !holds(e, &s) {
+                    broken.push(**e);
+                    if broken.len() > 2 {
+                        break;
+                    }
+                }
+            }
+            if broken.len() <= 2 {
+                out.push((s, broken));
+            }
         }
-        if broken.len() <= 2 {
-            out.push((s, broken));
-        }
+        out
     }
-    out
-}
 
-/// Proves necessary, and rotates, each candidate that is the only one a scanned seed breaks
-/// among the candidates left.
-fn use_seeds(
-    model: &Model,
-    fixed: &[(usize, usize)],
-    b: &[Elem],
-    cand: &[Elem],
-    proofs: &mut [Option<Vec<usize>>],
-    seeds: &[(Vec<usize>, Vec<Elem>)],
-    work: &mut usize,
-) {
-    for (s, broken) in seeds {
-        let mut left = broken
-            .iter()
-            .filter_map(|e| cand.iter().position(|c| c == e));
-        if let (Some(j), None) = (left.next(), left.next())
-            && proofs[j].is_none()
-        {
-            proofs[j] = Some(s.clone());
-            rotate(model, fixed, b, cand, proofs, j, work);
+    /// Proves necessary, and rotates, each candidate that is the only one a scanned seed breaks
+    /// among the candidates left.
+    fn use_seeds(
+        &mut self,
+        cand: &[Elem],
+        proofs: &mut [Option<Vec<usize>>],
+        seeds: &[(Vec<usize>, Vec<Elem>)],
+    ) {
+        for (s, broken) in seeds {
+            let mut left = broken
+                .iter()
+                .filter_map(|e| cand.iter().position(|c| c == e));
+            if let (Some(j), None) = (left.next(), left.next())
+                && proofs[j].is_none()
+            {
+                proofs[j] = Some(s.clone());
+                self.rotate(cand, proofs, j);
+            }
         }
     }
 }
@@ -1827,8 +1815,13 @@ mod tests {
             // Rotation alone from the first proof.
             let mut only: Vec<Option<Vec<usize>>> = vec![None; elems.len()];
             only[0] = Some(proofs[0].clone());
-            let mut work = ROTATION_WORK;
-            rotate(model, &fixed, &[], &elems, &mut only, 0, &mut work);
+            let mut prover = Prover {
+                model,
+                fixed: &fixed,
+                b: &[],
+                work: ROTATION_WORK,
+            };
+            prover.rotate(&elems, &mut only, 0);
             for (k, p) in only.iter().enumerate().skip(1) {
                 if let Some(p) = p {
                     rotated += 1;
