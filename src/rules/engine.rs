@@ -255,8 +255,9 @@ pub(crate) struct Explaining {
 const SEEDS: usize = 128;
 
 impl Explaining {
-    /// The newest proof solutions of the call's explanations (see `sat::seed`): an explanation
-    /// for another value under the same choices often shares most of its elements.
+    /// The newest proof solutions of the call's explanations (see `Prover::scan_seeds` in
+    /// sat.rs): an explanation for another value under the same choices often shares most of
+    /// its elements.
     fn seeds(&self) -> Vec<&[usize]> {
         self.proven
             .iter()

@@ -617,12 +617,11 @@ impl SatModel {
     }
 
     /// A solver over a few rules of a finite-domain encoding: their clauses (each with its
-    /// selector), the exactly-one clauses of the variables they read and of the `values`' ones,
-    /// and the definitions of the auxiliary literals they use; other variables are absent (they
-    /// decode to index 0). Deciding only the values in play, a call costs a fraction of one on
-    /// the whole encoding; explanations use it to minimise a core. `None` for a Boolean
-    /// encoding.
-    fn sub(&self, model: &Model, rules: &[usize], values: &[(usize, usize)]) -> Option<Inst> {
+    /// selector), the exactly-one clauses of the variables they read and of `vars`, and the
+    /// definitions of the auxiliary literals they use; other variables are absent (they decode
+    /// to index 0). Deciding only the values in play, a call costs a fraction of one on the
+    /// whole encoding; explanations use it to minimise a core. `None` for a Boolean encoding.
+    fn sub(&self, model: &Model, rules: &[usize], vars: &[usize]) -> Option<Inst> {
         if self.boolean {
             return None;
         }
@@ -630,7 +629,7 @@ impl SatModel {
         let mut s = batsat::Solver::new(SolverOpts::default(), Charge::default());
         let mut inst_vars = vec![Var::UNDEF; self.nsat + m];
         let mut relevant = vec![false; self.nvars];
-        for &(v, _) in values {
+        for &v in vars {
             *relevant.get_mut(v)? = true;
         }
         for &r in rules {
@@ -1253,14 +1252,14 @@ fn sat_explain(
     // Minimise on a sub-instance of what is left (finite-domain encodings).
     let mut sub = {
         let mut rules: Vec<usize> = Vec::new();
-        let mut values: Vec<(usize, usize)> = fixed.to_vec();
+        let mut vars: Vec<usize> = fixed.iter().map(|&(v, _)| v).collect();
         for e in b.iter().chain(&cand) {
             match *e {
                 Elem::Rule(r) => rules.push(r),
-                Elem::Choice(v, i) => values.push((v, i)),
+                Elem::Choice(v, _) => vars.push(v),
             }
         }
-        sat.sub(model, &rules, &values)
+        sat.sub(model, &rules, &vars)
     };
     // Trim the core on the sub-instance first: its own core of the same set is often smaller.
     for _ in 0..TRIMS {
