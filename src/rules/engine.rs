@@ -307,6 +307,19 @@ pub(crate) enum Elem {
     Choice(usize, usize),
 }
 
+impl Elem {
+    /// Whether an assignment (one index per variable) satisfies the rule or makes the choice.
+    pub(crate) fn holds(&self, model: &Model, assignment: &[usize]) -> bool {
+        match *self {
+            Elem::Rule(r) => model
+                .cons
+                .get(r)
+                .is_some_and(|c| model.holds(c, assignment)),
+            Elem::Choice(v, i) => assignment.get(v) == Some(&i),
+        }
+    }
+}
+
 impl Engine {
     pub fn new(product: Arc<Product>) -> Engine {
         let model = Model::compile(&product);
@@ -671,13 +684,10 @@ impl Engine {
             scratch.clear();
             scratch.extend_from_slice(sol);
             scratch[target.0] = target.1;
-            let holds = elems.iter().enumerate().all(|(j, e)| {
-                j == k
-                    || match *e {
-                        Elem::Rule(r) => self.model.holds(&self.model.cons[r], &scratch),
-                        Elem::Choice(v, i) => scratch[v] == i,
-                    }
-            });
+            let holds = elems
+                .iter()
+                .enumerate()
+                .all(|(j, e)| j == k || e.holds(&self.model, &scratch));
             if !holds {
                 let mut without = elems.to_vec();
                 without.remove(k);

@@ -1492,10 +1492,6 @@ impl Prover<'_> {
         let (model, fixed, b) = (self.model, self.fixed, self.b);
         let work = &mut self.work;
         let n = model.vars.len();
-        let holds = |e: &Elem, s: &[usize]| match *e {
-            Elem::Rule(r) => model.cons.get(r).is_some_and(|c| model.holds(c, s)),
-            Elem::Choice(v, i) => s.get(v) == Some(&i),
-        };
         // Candidates reading a fixed variable first, then choices: a seed found for another value
         // most often breaks those, so most seeds are rejected after a few checks.
         let reads_fixed = |e: &Elem| match *e {
@@ -1518,13 +1514,13 @@ impl Prover<'_> {
                     *x = i;
                 }
             }
-            if !b.iter().all(|e| holds(e, &s)) {
+            if !b.iter().all(|e| e.holds(model, &s)) {
                 continue;
             }
             let mut broken = Vec::new();
             for e in &order {
                 *work = work.saturating_sub(elem_cost(model, e));
-                if !holds(e, &s) {
+                if !e.holds(model, &s) {
                     broken.push(**e);
                     if broken.len() > 2 {
                         break;
@@ -1740,13 +1736,12 @@ mod tests {
         k: usize,
         proof: &[usize],
     ) -> bool {
-        let holds = |e: &Elem| match *e {
-            Elem::Rule(r) => model.holds(&model.cons[r], proof),
-            Elem::Choice(v, i) => proof[v] == i,
-        };
         proof.len() == model.vars.len()
             && fixed.iter().all(|&(v, i)| proof[v] == i)
-            && elems.iter().enumerate().all(|(j, e)| holds(e) != (j == k))
+            && elems
+                .iter()
+                .enumerate()
+                .all(|(j, e)| e.holds(model, proof) != (j == k))
     }
 
     /// On a generated car model (finite-domain encoding), explanations of random infeasible
