@@ -1285,7 +1285,6 @@ fn sat_explain(
     // Seeds first: those of this call's other explanations often prove many elements at once.
     let scanned = prover.scan_seeds(&cand, seeds);
     prover.use_seeds(&cand, &mut proofs, &scanned);
-    prover.mend_seeds(&cand, &mut proofs, &scanned);
     // What every later call assumes holds for good in the sub-instance: the fixed values and
     // the elements known necessary (the candidates only shrink, and never lose those).
     let mut pinned: Vec<Elem> = Vec::new();
@@ -1400,9 +1399,15 @@ impl Prover<'_> {
                 }
             }
         }
+        let reads = |e: &Elem| -> Vec<usize> {
+            match *e {
+                Elem::Choice(v, _) => vec![v],
+                Elem::Rule(r) => model.cons.get(r).map_or_else(Vec::new, |c| c.scope.clone()),
+            }
+        };
         let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
         for (j, e) in cand.iter().enumerate() {
-            for &v in e.reads(model) {
+            for v in reads(e) {
                 if let Some(t) = touching.get_mut(v) {
                     t.push(j);
                 }
@@ -1416,8 +1421,17 @@ impl Prover<'_> {
             Some(s) if s.len() == n => vec![(k, s)],
             _ => return,
         };
+        // The values of x under which an element holds, the other variables as in `s`.
+        let holding = |e: &Elem, x: usize, s: &[usize]| match *e {
+            Elem::Choice(_, i) => {
+                let mut o = vec![0u64; model.nwords[x]];
+                super::model::set_bit(&mut o, i);
+                o
+            }
+            Elem::Rule(r) => model.holding_values(&model.cons[r], x, s),
+        };
         while let Some((k, mut s)) = stack.pop() {
-            for &x in cand[k].reads(model) {
+            for x in reads(&cand[k]) {
                 if pinned[x] {
                     continue;
                 }
@@ -1433,7 +1447,7 @@ impl Prover<'_> {
                     .fold(0usize, usize::saturating_add);
                 *work = work.saturating_sub(passes);
                 let orig = s[x];
-                let mut ok = cand[k].holding(model, x, &s);
+                let mut ok = holding(&cand[k], x, &s);
                 for &r in &b_rules[x] {
                     for (o, h) in ok
                         .iter_mut()
@@ -1448,7 +1462,7 @@ impl Prover<'_> {
                 let others: Vec<(usize, Vec<u64>)> = touching[x]
                     .iter()
                     .filter(|&&j| j != k)
-                    .map(|&j| (j, cand[j].holding(model, x, &s)))
+                    .map(|&j| (j, holding(&cand[j], x, &s)))
                     .collect();
                 for val in (0..model.vars[x].size).filter(|&i| i != orig && bit(&ok, i)) {
                     let mut broken = others.iter().filter(|(_, h)| !bit(h, val));
@@ -1471,10 +1485,9 @@ impl Prover<'_> {
     }
 
     /// Assignments found for other explanations (`seeds`), each with the fixed values substituted,
-    /// that satisfy `b` and break at most `MEND_BROKEN` of the candidates, with the ones they
-    /// break: such an assignment proves necessary the one candidate it breaks, or the last one
-    /// left once the others are dropped (see `use_seeds`), or one it is mended to break alone
-    /// (see `mend_seeds`).
+    /// that satisfy `b` and break at most two of the candidates, with the ones they break: such an
+    /// assignment proves necessary the one candidate it breaks, or the other once one of two is
+    /// dropped (see `use_seeds`).
     fn scan_seeds(&mut self, cand: &[Elem], seeds: &[&[usize]]) -> Vec<(Vec<usize>, Vec<Elem>)> {
         let (model, fixed, b) = (self.model, self.fixed, self.b);
         let work = &mut self.work;
@@ -1509,12 +1522,12 @@ impl Prover<'_> {
                 *work = work.saturating_sub(elem_cost(model, e));
                 if !e.holds(model, &s) {
                     broken.push(**e);
-                    if broken.len() > MEND_BROKEN {
+                    if broken.len() > 2 {
                         break;
                     }
                 }
             }
-            if broken.len() <= MEND_BROKEN {
+            if broken.len() <= 2 {
                 out.push((s, broken));
             }
         }
@@ -1542,120 +1555,6 @@ impl Prover<'_> {
         }
     }
 }
-
-impl Prover<'_> {
-    /// Seeds that break two or more candidates, mended: one variable that a broken candidate
-    /// reads takes another value, under which every candidate but one holds (and the
-    /// background). The changed seed proves that one necessary. (A seed found for another value
-    /// of the call typically breaks the rules this explanation has and the other lacked, which
-    /// read variables of their own; model rotation is the same step from a single break.)
-    fn mend_seeds(
-        &mut self,
-        cand: &[Elem],
-        proofs: &mut [Option<Vec<usize>>],
-        seeds: &[(Vec<usize>, Vec<Elem>)],
-    ) {
-        let model = self.model;
-        let n = model.vars.len();
-        let mut pinned = vec![false; n];
-        for &(v, _) in self.fixed {
-            if let Some(p) = pinned.get_mut(v) {
-                *p = true;
-            }
-        }
-        let mut b_rules: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for e in self.b {
-            match *e {
-                Elem::Choice(v, _) => {
-                    if let Some(p) = pinned.get_mut(v) {
-                        *p = true;
-                    }
-                }
-                Elem::Rule(r) => {
-                    for &v in model.cons.get(r).map_or(&[][..], |c| c.scope.as_slice()) {
-                        b_rules[v].push(r);
-                    }
-                }
-            }
-        }
-        let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (j, e) in cand.iter().enumerate() {
-            for &v in e.reads(model) {
-                if let Some(t) = touching.get_mut(v) {
-                    t.push(j);
-                }
-            }
-        }
-        let mut found: Vec<usize> = Vec::new();
-        for (seed, broken) in seeds {
-            let broken: Vec<usize> = broken
-                .iter()
-                .filter_map(|e| cand.iter().position(|c| c == e))
-                .collect();
-            if broken.len() < 2 || broken.iter().all(|&j| proofs[j].is_some()) {
-                continue;
-            }
-            let mut vars: Vec<usize> = broken
-                .iter()
-                .flat_map(|&j| cand[j].reads(model).iter().copied())
-                .filter(|&x| !pinned.get(x).copied().unwrap_or(true))
-                .collect();
-            vars.sort_unstable();
-            vars.dedup();
-            let mut s = seed.clone();
-            for x in vars {
-                if self.work == 0 {
-                    return;
-                }
-                // Broken candidates that do not read x stay broken whatever x becomes.
-                let mut stay = broken.iter().filter(|j| !touching[x].contains(j));
-                let (first_stay, more) = (stay.next().copied(), stay.next().is_some());
-                if more {
-                    continue;
-                }
-                let passes = touching[x]
-                    .iter()
-                    .map(|&j| elem_cost(model, &cand[j]))
-                    .chain(b_rules[x].iter().map(|&r| elem_cost(model, &Elem::Rule(r))))
-                    .fold(0usize, usize::saturating_add);
-                self.work = self.work.saturating_sub(passes);
-                let mut ok = vec![!0u64; model.nwords[x]];
-                for &r in &b_rules[x] {
-                    for (o, h) in ok
-                        .iter_mut()
-                        .zip(model.holding_values(&model.cons[r], x, &s))
-                    {
-                        *o &= h;
-                    }
-                }
-                let holds: Vec<(usize, Vec<u64>)> = touching[x]
-                    .iter()
-                    .map(|&j| (j, cand[j].holding(model, x, &s)))
-                    .collect();
-                let orig = s[x];
-                for val in (0..model.vars[x].size).filter(|&i| i != orig && bit(&ok, i)) {
-                    let mut now = first_stay
-                        .into_iter()
-                        .chain(holds.iter().filter(|(_, h)| !bit(h, val)).map(|(j, _)| *j));
-                    if let (Some(j), None) = (now.next(), now.next())
-                        && proofs[j].is_none()
-                    {
-                        s[x] = val;
-                        proofs[j] = Some(s.clone());
-                        s[x] = orig;
-                        found.push(j);
-                    }
-                }
-            }
-        }
-        for j in found {
-            self.rotate(cand, proofs, j);
-        }
-    }
-}
-
-/// Most candidates a seed may break and still be kept (see `Prover::mend_seeds`).
-const MEND_BROKEN: usize = 4;
 
 /// Times `rotate` follows a change onto an element already known necessary.
 const REVISITS: u8 = 2;
@@ -1848,8 +1747,7 @@ mod tests {
     /// On a generated car model (finite-domain encoding), explanations of random infeasible
     /// sets come back infeasible and minimal, every element with a valid proof, whether the
     /// proof came from the solver, a rotation or a seed (the proofs of earlier explanations);
-    /// and rotation alone, started from one proof, and mending alone, from the seeds, find
-    /// others that are valid.
+    /// and rotation alone, started from one proof, finds others that are valid.
     #[test]
     fn rotated_and_seeded_proofs_are_valid() {
         let g = car_model_with(5, 40, 45, &CarParams::calibrated(40));
@@ -1871,7 +1769,7 @@ mod tests {
             usize::try_from(rng % m as u64).unwrap()
         };
         let mut seeds: Vec<Vec<usize>> = Vec::new();
-        let (mut explained, mut rotated, mut mended) = (0, 0, 0);
+        let (mut explained, mut rotated) = (0, 0);
         for _ in 0..400 {
             if explained >= 12 {
                 break;
@@ -1927,32 +1825,11 @@ mod tests {
                     );
                 }
             }
-            // Mending alone: the earlier explanations' proofs that break several elements of this
-            // one, changed in one variable (then rotated).
-            let mut only: Vec<Option<Vec<usize>>> = vec![None; elems.len()];
-            let mut prover = Prover {
-                model,
-                fixed: &fixed,
-                b: &[],
-                work: ROTATION_WORK,
-            };
-            let scanned = prover.scan_seeds(&elems, &refs);
-            prover.mend_seeds(&elems, &mut only, &scanned);
-            for (k, p) in only.iter().enumerate() {
-                if let Some(p) = p {
-                    mended += 1;
-                    assert!(
-                        proves(model, &fixed, &elems, k, p),
-                        "mended proof {k} of {elems:?}"
-                    );
-                }
-            }
             seeds.extend(proofs);
             explained += 1;
         }
         assert!(explained >= 12, "only {explained} infeasible sets found");
         assert!(rotated > 0, "rotation never found a proof");
-        assert!(mended > 0, "mending never found a proof");
     }
 
     #[test]
