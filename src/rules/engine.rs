@@ -318,6 +318,26 @@ impl Elem {
             Elem::Choice(v, i) => assignment.get(v) == Some(&i),
         }
     }
+
+    /// The variables the element reads: the rule's scope, or the chosen option.
+    pub(crate) fn reads<'m>(&'m self, model: &'m Model) -> &'m [usize] {
+        match self {
+            Elem::Rule(r) => model.cons.get(*r).map_or(&[][..], |c| c.scope.as_slice()),
+            Elem::Choice(v, _) => std::slice::from_ref(v),
+        }
+    }
+
+    /// The values of `x` under which the element holds, the other variables as in `assignment`.
+    pub(crate) fn holding(&self, model: &Model, x: usize, assignment: &[usize]) -> Vec<u64> {
+        match *self {
+            Elem::Rule(r) => model.holding_values(&model.cons[r], x, assignment),
+            Elem::Choice(_, i) => {
+                let mut o = vec![0u64; model.nwords[x]];
+                set_bit(&mut o, i);
+                o
+            }
+        }
+    }
 }
 
 impl Engine {

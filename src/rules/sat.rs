@@ -1399,15 +1399,9 @@ impl Prover<'_> {
                 }
             }
         }
-        let reads = |e: &Elem| -> Vec<usize> {
-            match *e {
-                Elem::Choice(v, _) => vec![v],
-                Elem::Rule(r) => model.cons.get(r).map_or_else(Vec::new, |c| c.scope.clone()),
-            }
-        };
         let mut touching: Vec<Vec<usize>> = vec![Vec::new(); n];
         for (j, e) in cand.iter().enumerate() {
-            for v in reads(e) {
+            for &v in e.reads(model) {
                 if let Some(t) = touching.get_mut(v) {
                     t.push(j);
                 }
@@ -1421,17 +1415,8 @@ impl Prover<'_> {
             Some(s) if s.len() == n => vec![(k, s)],
             _ => return,
         };
-        // The values of x under which an element holds, the other variables as in `s`.
-        let holding = |e: &Elem, x: usize, s: &[usize]| match *e {
-            Elem::Choice(_, i) => {
-                let mut o = vec![0u64; model.nwords[x]];
-                super::model::set_bit(&mut o, i);
-                o
-            }
-            Elem::Rule(r) => model.holding_values(&model.cons[r], x, s),
-        };
         while let Some((k, mut s)) = stack.pop() {
-            for x in reads(&cand[k]) {
+            for &x in cand[k].reads(model) {
                 if pinned[x] {
                     continue;
                 }
@@ -1447,7 +1432,7 @@ impl Prover<'_> {
                     .fold(0usize, usize::saturating_add);
                 *work = work.saturating_sub(passes);
                 let orig = s[x];
-                let mut ok = holding(&cand[k], x, &s);
+                let mut ok = cand[k].holding(model, x, &s);
                 for &r in &b_rules[x] {
                     for (o, h) in ok
                         .iter_mut()
@@ -1462,7 +1447,7 @@ impl Prover<'_> {
                 let others: Vec<(usize, Vec<u64>)> = touching[x]
                     .iter()
                     .filter(|&&j| j != k)
-                    .map(|&j| (j, holding(&cand[j], x, &s)))
+                    .map(|&j| (j, cand[j].holding(model, x, &s)))
                     .collect();
                 for val in (0..model.vars[x].size).filter(|&i| i != orig && bit(&ok, i)) {
                     let mut broken = others.iter().filter(|(_, h)| !bit(h, val));
