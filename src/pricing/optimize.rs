@@ -9,7 +9,7 @@
 //! assignment of it (so the witnesses of independent components combine into a valid
 //! configuration).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::rc::Rc;
 
 use super::eval::Units;
@@ -67,7 +67,7 @@ impl<'m> Optimizer<'m> {
         Optimizer {
             model,
             weight,
-            cache: HashMap::new(),
+            cache: HashMap::default(),
         }
     }
 
@@ -215,7 +215,7 @@ impl<'m> Optimizer<'m> {
 fn components(s: &Solver<'_>, vars: &[usize]) -> (Vec<usize>, Vec<Vec<usize>>) {
     let model = s.model;
     let mut fixed = Vec::new();
-    let mut seen: HashMap<usize, ()> = HashMap::new();
+    let mut seen: HashMap<usize, ()> = HashMap::default();
     let mut out: Vec<Vec<usize>> = Vec::new();
     let open: Vec<usize> = vars
         .iter()

@@ -4,7 +4,7 @@
 //! "unset" for an optional option, and each allowed length of a text option (text takes part in
 //! rules only through its length, so texts of the same length are one configuration).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use num_bigint::BigUint;
 use num_traits::{One, Zero};
@@ -50,7 +50,7 @@ impl Engine {
         let vars: Vec<usize> = (0..self.model.vars.len()).collect();
         let mut c = Counter {
             s,
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             budget,
         };
         c.count_vars(&vars)
@@ -83,7 +83,7 @@ impl Counter<'_, '_> {
             .copied()
             .filter(|&v| self.s.size(v) > 1)
             .collect();
-        let mut comp_of: HashMap<usize, usize> = HashMap::new();
+        let mut comp_of: HashMap<usize, usize> = HashMap::default();
         let mut out: Vec<Vec<usize>> = Vec::new();
         for &start in &open {
             if comp_of.contains_key(&start) {

@@ -43,6 +43,37 @@ const LOCAL_KEPT: usize = 64;
 /// A (variable, value index) pair: a value, or a choice of it.
 type Pair = (usize, usize);
 
+/// The remembered solutions that agree with a selection: the values they witness (per
+/// variable), and the newest `LOCAL_KEPT` of them, oldest first.
+#[derive(Debug)]
+struct PoolView {
+    seen: Vec<Vec<u64>>,
+    local: Vec<Arc<[usize]>>,
+}
+
+impl PoolView {
+    /// Adds a solution: the values it witnesses (of every variable, or only of `only`).
+    fn add(&mut self, sol: &Arc<[usize]>, only: Option<usize>) {
+        match only {
+            Some(x) => {
+                if let (Some(w), Some(&j)) = (self.seen.get_mut(x), sol.get(x)) {
+                    set_bit(w, j);
+                }
+            }
+            None => {
+                for (x, &j) in sol.iter().enumerate() {
+                    if let Some(w) = self.seen.get_mut(x) {
+                        set_bit(w, j);
+                    }
+                }
+            }
+        }
+        if self.local.len() < LOCAL_KEPT {
+            self.local.push(Arc::clone(sol));
+        }
+    }
+}
+
 /// An explanation found for a value, with the (variable, value) choices it uses.
 type KnownExplanation = (Explanation, Vec<Pair>);
 
@@ -52,8 +83,8 @@ type KnownExplanation = (Explanation, Vec<Pair>);
 /// (none or several choices) are kept per value, the first `KEPT_PER_VALUE` of each.
 #[derive(Debug, Default)]
 pub(crate) struct Known {
-    single: std::collections::HashMap<(Pair, Pair), Explanation>,
-    multi: std::collections::HashMap<Pair, Vec<KnownExplanation>>,
+    single: foldhash::HashMap<(Pair, Pair), Explanation>,
+    multi: foldhash::HashMap<Pair, Vec<KnownExplanation>>,
     entries: usize,
 }
 
@@ -97,12 +128,12 @@ impl Known {
 /// answers up: a witness is a real solution and an explanation is re-checked before reuse.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    pool: std::sync::Mutex<std::collections::VecDeque<Vec<usize>>>,
+    pool: std::sync::Mutex<std::collections::VecDeque<Arc<[usize]>>>,
     explanations: std::sync::Mutex<Vec<Vec<Elem>>>,
     /// Values that no configuration has, with their (choice-free, hence always valid) explanation.
-    dead: std::sync::Mutex<std::collections::HashMap<(usize, usize), Explanation>>,
+    dead: std::sync::Mutex<foldhash::HashMap<(usize, usize), Explanation>>,
     /// Values seen in some valid configuration (never dead), per variable.
-    live: std::sync::Mutex<std::collections::HashSet<(usize, usize)>>,
+    live: std::sync::Mutex<foldhash::HashSet<(usize, usize)>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
     by_target: std::sync::Mutex<Known>,
 }
@@ -132,7 +163,7 @@ impl Shared {
                 if pool.len() >= cap {
                     pool.pop_front();
                 }
-                pool.push_back(s);
+                pool.push_back(Arc::from(s));
             }
         }
     }
@@ -399,12 +430,64 @@ impl Engine {
                 .is_ok_and(|m| m.find(base, target).is_some())
     }
 
-    /// Whether a remembered solution agrees with every fixed choice.
-    fn pooled(&self, base: &[(usize, usize)]) -> bool {
-        self.shared
-            .pool
-            .lock()
-            .is_ok_and(|p| p.iter().any(|s| base.iter().all(|&(v, i)| s[v] == i)))
+    /// What the remembered solutions say about a selection (`base`) and about each of its
+    /// choices left out in turn (the "others" a selected option's values are judged against):
+    /// one pass over the pool under one lock, newest solutions first. `.0` is the view of the
+    /// whole selection; `.1` has one `(variable, view)` per chosen variable, whose `seen` holds
+    /// that variable's values only.
+    fn pool_views(&self, base: &[(usize, usize)]) -> (PoolView, Vec<(usize, PoolView)>) {
+        let model = &self.model;
+        let empty = || PoolView {
+            seen: (0..model.vars.len())
+                .map(|v| vec![0u64; model.nwords[v]])
+                .collect(),
+            local: Vec::new(),
+        };
+        let mut all = empty();
+        let mut vars: Vec<usize> = base.iter().map(|&(v, _)| v).collect();
+        vars.sort_unstable();
+        vars.dedup();
+        let mut per: Vec<(usize, PoolView)> = vars.iter().map(|&v| (v, empty())).collect();
+        if let Ok(p) = self.shared.pool.lock() {
+            for sol in p.iter().rev() {
+                // The one variable the solution disagrees on, if only one.
+                let mut miss: Option<usize> = None;
+                let mut agrees = true;
+                for &(v, i) in base {
+                    if sol.get(v) != Some(&i) {
+                        match miss {
+                            Some(m) if m != v => {
+                                agrees = false;
+                                break;
+                            }
+                            _ => miss = Some(v),
+                        }
+                    }
+                }
+                if !agrees {
+                    continue;
+                }
+                // A chosen variable's view is only asked about that variable's values.
+                match miss {
+                    None => {
+                        all.add(sol, None);
+                        for (v, view) in &mut per {
+                            view.add(sol, Some(*v));
+                        }
+                    }
+                    Some(m) => {
+                        if let Some((v, view)) = per.iter_mut().find(|(v, _)| *v == m) {
+                            view.add(sol, Some(*v));
+                        }
+                    }
+                }
+            }
+        }
+        all.local.reverse();
+        for (_, view) in &mut per {
+            view.local.reverse();
+        }
+        (all, per)
     }
 
     /// Whether another clone of this engine (they share what they learn) still exists: a
@@ -461,7 +544,7 @@ impl Engine {
     ) -> Result<bool, OutOfWork> {
         // A remembered solution satisfies every rule: if one agrees with the fixed values and the
         // chosen elements, the set is feasible without any search.
-        let agrees = |sol: &Vec<usize>| {
+        let agrees = |sol: &Arc<[usize]>| {
             fixed.iter().all(|&(v, i)| sol[v] == i)
                 && elems.iter().all(|e| match *e {
                     Elem::Choice(v, i) => sol[v] == i,
@@ -633,20 +716,20 @@ impl Engine {
         prefer: &[Option<usize>],
         budget: &mut Budget,
     ) -> Result<Option<Vec<usize>>, OutOfWork> {
-        let agrees = |sol: &&Vec<usize>| {
+        let agrees = |sol: &&Arc<[usize]>| {
             fixed.iter().all(|&(v, i)| sol[v] == i)
                 && elems.iter().all(|e| match *e {
                     Elem::Choice(v, i) => sol[v] == i,
                     Elem::Rule(_) => true,
                 })
         };
-        if let Some(sol) = self
-            .shared
-            .pool
-            .lock()
-            .ok()
-            .and_then(|p| p.iter().rev().take(POOL_CHECKED).find(agrees).cloned())
-        {
+        if let Some(sol) = self.shared.pool.lock().ok().and_then(|p| {
+            p.iter()
+                .rev()
+                .take(POOL_CHECKED)
+                .find(agrees)
+                .map(|s| s.to_vec())
+        }) {
             return Ok(Some(sol));
         }
         if let Some(r) = self.sat_solution(fixed, elems, budget) {
@@ -1197,14 +1280,15 @@ impl Engine {
 
         // Unselected options: relative to the whole selection.
         let unselected: Vec<usize> = (0..n).filter(|&v| selected[v].is_none()).collect();
+        let (view, mut views) = self.pool_views(&base);
         let consistent = !bad_choice
-            && (self.pooled(&base) || {
+            && (!view.local.is_empty() || {
                 let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
                 self.feasible(&base, &all, budget)?
             });
         let mut conflict = None;
         if consistent {
-            self.witness(&base, &unselected, &mut result, budget)?;
+            self.witness(&base, &unselected, &mut result, view, budget)?;
         } else {
             let (e, elems) = self.conflict(&base, budget)?;
             let mut cache = Recent::with(elems);
@@ -1225,8 +1309,19 @@ impl Engine {
             let others: Vec<(usize, usize)> =
                 base.iter().copied().filter(|(x, _)| *x != v).collect();
             let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
-            if self.pooled(&others) || self.feasible(&others, &all, budget)? {
-                self.witness(&others, &[v], &mut result, budget)?;
+            let view = views.iter_mut().find(|(x, _)| *x == v).map(|(_, view)| {
+                std::mem::replace(
+                    view,
+                    PoolView {
+                        seen: Vec::new(),
+                        local: Vec::new(),
+                    },
+                )
+            });
+            let pooled = view.as_ref().is_some_and(|w| !w.local.is_empty());
+            if pooled || self.feasible(&others, &all, budget)? {
+                let view = view.unwrap_or_else(|| self.pool_views(&others).0);
+                self.witness(&others, &[v], &mut result, view, budget)?;
             } else {
                 let (_, elems) = self.conflict(&others, budget)?;
                 let mut cache = Recent::with(elems);
@@ -1250,6 +1345,7 @@ impl Engine {
         base: &[(usize, usize)],
         targets: &[usize],
         result: &mut [OptionAvailability],
+        view: PoolView,
         budget: &mut Budget,
     ) -> Result<(), OutOfWork> {
         let model = &self.model;
@@ -1266,28 +1362,17 @@ impl Engine {
             proven: Vec::new(),
         };
         let root_doms = root.doms.clone();
-        let mut seen: Vec<Vec<u64>> = (0..model.vars.len())
-            .map(|v| vec![0u64; model.nwords[v]])
-            .collect();
-        let matches_base = |sol: &[usize]| base.iter().all(|&(v, i)| sol[v] == i);
         // Solutions found earlier (by any call) that agree with the base witness their values;
-        // the newest `LOCAL_KEPT` of them are copied for the single-change check below.
-        let mut local: Vec<Vec<usize>> = Vec::new();
-        if let Ok(p) = self.shared.pool.lock() {
-            for sol in p.iter().rev().filter(|s| matches_base(s)) {
-                for (x, &j) in sol.iter().enumerate() {
-                    set_bit(&mut seen[x], j);
-                }
-                if local.len() < LOCAL_KEPT {
-                    local.push(sol.clone());
-                }
-            }
-        }
-        local.reverse();
+        // the newest `LOCAL_KEPT` of them are kept for the single-change check below.
+        let PoolView {
+            mut seen,
+            mut local,
+        } = view;
         let mut found: Vec<Vec<usize>> = Vec::new();
         let mut scratch: Vec<usize> = Vec::with_capacity(model.vars.len());
         let mut searches = 0usize;
-        let defaults = self.defaults();
+        // Only a search needs the defaults (most calls witness everything from the pool).
+        let mut defaults: Option<Vec<Option<usize>>> = None;
         for &v in targets {
             if model.var_cons[v].is_empty() && !local.is_empty() {
                 // No rule reads `v` (e.g. a quantity that only pricing uses): any solution with
@@ -1323,13 +1408,16 @@ impl Engine {
                 searches += 1;
                 let prefer: Vec<Option<usize>> = match local.last() {
                     Some(last) if searches > DIVERSIFY => last.iter().map(|&j| Some(j)).collect(),
-                    _ => (0..model.vars.len())
-                        .map(|x| {
-                            iter_bits(model.dom(&root_doms, x))
-                                .find(|&j| !bit(&seen[x], j))
-                                .or(defaults[x])
-                        })
-                        .collect(),
+                    _ => {
+                        let defaults = defaults.get_or_insert_with(|| self.defaults());
+                        (0..model.vars.len())
+                            .map(|x| {
+                                iter_bits(model.dom(&root_doms, x))
+                                    .find(|&j| !bit(&seen[x], j))
+                                    .or(defaults[x])
+                            })
+                            .collect()
+                    }
                 };
                 // SAT back end (Boolean models): see sat.rs.
                 let sol = if let Some(r) = self.sat_witness(base, (v, i), budget) {
@@ -1346,7 +1434,7 @@ impl Engine {
                     for (x, &j) in sol.iter().enumerate() {
                         set_bit(&mut seen[x], j);
                     }
-                    local.push(sol.clone());
+                    local.push(Arc::from(sol.as_slice()));
                     found.push(sol);
                 }
             }

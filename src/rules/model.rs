@@ -386,8 +386,17 @@ impl Model {
     pub fn initial(&self) -> Vec<u64> {
         let mut d = vec![0u64; self.total_words];
         for (v, var) in self.vars.iter().enumerate() {
-            let f = full_bits(var.size);
-            d[self.offset[v]..self.offset[v] + self.nwords[v]].copy_from_slice(&f);
+            for (k, w) in d[self.offset[v]..self.offset[v] + self.nwords[v]]
+                .iter_mut()
+                .enumerate()
+            {
+                let left = var.size.saturating_sub(k * 64);
+                *w = if left >= 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << left) - 1
+                };
+            }
         }
         d
     }

@@ -14,7 +14,7 @@
 //! the way re-derives every removal on the way (propagation is monotone), so the set excludes the
 //! value; it is usually far smaller than the candidates QuickXplain would otherwise start from.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use super::engine::Elem;
 use super::model::{ConKind, Model, bit, count_bits, iter_bits};

@@ -32,7 +32,7 @@
 //! included; batsat polls `Callbacks::stop` there) and per conflict (`on_new_clause` for a learnt
 //! clause). When the budget runs out the solver is interrupted and the call returns `OutOfWork`.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -275,7 +275,7 @@ impl SatModel {
             size: model.vars.iter().map(|v| v.size).collect(),
             domain,
             domain_of: Vec::new(),
-            aux_def: HashMap::new(),
+            aux_def: HashMap::default(),
             boolean,
             rules,
             var_rules: model.var_cons.clone(),
@@ -580,7 +580,7 @@ impl SatModel {
             Ok(Some(sol)) => Ok(Answer::Sat(sol)),
             Ok(None) => {
                 let mut core: Vec<Elem> = Vec::new();
-                let mut choice_of: HashMap<L, Elem> = HashMap::new();
+                let mut choice_of: HashMap<L, Elem> = HashMap::default();
                 for &(l, e) in &choices {
                     choice_of.insert(l, e);
                 }
@@ -805,9 +805,9 @@ impl FdEncoder {
             size: model.vars.iter().map(|v| v.size).collect(),
             next,
             domain: Vec::new(),
-            in_cell: HashMap::new(),
+            in_cell: HashMap::default(),
             domain_of: Vec::with_capacity(model.vars.len()),
-            aux_def: HashMap::new(),
+            aux_def: HashMap::default(),
             lits: 0,
         };
         for v in 0..model.vars.len() {
