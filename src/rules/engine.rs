@@ -29,6 +29,10 @@ const KEPT_PER_VALUE: usize = 16;
 /// alone does not exclude the value under it) is also tried with an exact check: one search
 /// instead of a refutation and a minimization.
 const SIBLING_SEARCHED: usize = 8;
+/// Earlier explanations whose rules (with the choices and the rules reading the target's
+/// option) are tried as narrower candidates before a SAT explanation of every rule in the
+/// target's component.
+const NARROWED: usize = 2;
 /// Traced sets larger than this are shrunk with propagation-only checks before the exact ones.
 const SHRINK_FIRST: usize = 12;
 /// Finite-domain models with at least this many options get the SAT encoding for explanations
@@ -997,9 +1001,59 @@ impl Engine {
                     // candidates by its unsat cores: no traced search needed.
                     let cands = self.candidates(base, Some(target.0));
                     let seeds = ctx.seeds();
-                    if let Some(r) = self.sat_explain_proving(&fixed, &cands, &seeds, budget)
-                        && let Some((e, sols)) = r?
+                    // First narrower candidates: the choices, the rules that read this value's
+                    // option and those of an earlier explanation (the call's latest, then the
+                    // newest remembered ones that read the option; `NARROWED` tries at most).
+                    // Values excluded under the same choices share most of their explanations,
+                    // and fewer candidates cost fewer solver calls to minimise; one call says
+                    // whether they exclude the value at all. Any infeasible set minimises to a
+                    // valid answer.
+                    let reads_target = |e: &[Elem]| {
+                        e.iter().any(|x| match *x {
+                            Elem::Rule(r) => self.model.var_cons[target.0].contains(&r),
+                            Elem::Choice(..) => false,
+                        })
+                    };
+                    let mut prevs: Vec<&Vec<Elem>> = Vec::new();
+                    if let Some((_, prev, _)) = ctx.proven.last() {
+                        prevs.push(prev);
+                    }
+                    for prev in cache.iter().rev().filter(|e| reads_target(e)) {
+                        if prevs.len() >= NARROWED {
+                            break;
+                        }
+                        if !prevs.contains(&prev) {
+                            prevs.push(prev);
+                        }
+                    }
+                    let mut found = None;
+                    for prev in prevs.into_iter().take(NARROWED) {
+                        let narrowed: Vec<Elem> = cands
+                            .iter()
+                            .copied()
+                            .filter(|e| match *e {
+                                Elem::Choice(..) => true,
+                                Elem::Rule(r) => {
+                                    prev.contains(e) || self.model.var_cons[target.0].contains(&r)
+                                }
+                            })
+                            .collect();
+                        if narrowed.len() < cands.len()
+                            && let Some(r) =
+                                self.sat_explain_proving(&fixed, &narrowed, &seeds, budget)
+                        {
+                            found = r?;
+                            if found.is_some() {
+                                break;
+                            }
+                        }
+                    }
+                    if found.is_none()
+                        && let Some(r) = self.sat_explain_proving(&fixed, &cands, &seeds, budget)
                     {
+                        found = r?;
+                    }
+                    if let Some((e, sols)) = found {
                         let out = self.to_explanation(&e);
                         if ctx.proven.len() < 4096 {
                             ctx.proven.push((target.0, e.clone(), sols));
