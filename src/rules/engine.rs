@@ -29,10 +29,6 @@ const KEPT_PER_VALUE: usize = 16;
 /// alone does not exclude the value under it) is also tried with an exact check: one search
 /// instead of a refutation and a minimization.
 const SIBLING_SEARCHED: usize = 8;
-/// Earlier explanations whose rules (with the choices and the rules reading the target's
-/// option) are tried as narrower candidates before a SAT explanation of every rule in the
-/// target's component.
-const NARROWED: usize = 2;
 /// Traced sets larger than this are shrunk with propagation-only checks before the exact ones.
 const SHRINK_FIRST: usize = 12;
 /// Finite-domain models with at least this many options get the SAT encoding for explanations
@@ -968,24 +964,25 @@ impl Engine {
                     // (The SAT back end instead narrows it by unsat cores and deletes with core
                     // refinement, keeping the proofs.)
                     let seeds = ctx.seeds();
-                    let (e, sols) = match self.sat_explain_proving(&fixed, &suff, &seeds, budget) {
-                        Some(r) => r?.unwrap_or_else(|| (suff, Vec::new())),
-                        None => {
-                            let suff = if suff.len() > SHRINK_FIRST {
-                                self.quickxplain_with(
-                                    &fixed,
-                                    &mut Vec::new(),
-                                    false,
-                                    &suff,
-                                    true,
-                                    budget,
-                                )?
-                            } else {
-                                suff
-                            };
-                            self.minimize_proving(&fixed, suff, budget)?
-                        }
-                    };
+                    let (e, sols) =
+                        match self.sat_explain_proving(&fixed, (&suff, &[]), &seeds, budget) {
+                            Some(r) => r?.unwrap_or_else(|| (suff, Vec::new())),
+                            None => {
+                                let suff = if suff.len() > SHRINK_FIRST {
+                                    self.quickxplain_with(
+                                        &fixed,
+                                        &mut Vec::new(),
+                                        false,
+                                        &suff,
+                                        true,
+                                        budget,
+                                    )?
+                                } else {
+                                    suff
+                                };
+                                self.minimize_proving(&fixed, suff, budget)?
+                            }
+                        };
                     let out = self.to_explanation(&e);
                     if ctx.proven.len() < 4096 {
                         ctx.proven.push((target.0, e.clone(), sols));
@@ -1001,58 +998,35 @@ impl Engine {
                     // candidates by its unsat cores: no traced search needed.
                     let cands = self.candidates(base, Some(target.0));
                     let seeds = ctx.seeds();
-                    // First narrower candidates: the choices, the rules that read this value's
-                    // option and those of an earlier explanation (the call's latest, then the
-                    // newest remembered ones that read the option; `NARROWED` tries at most).
+                    // Start narrow and grow by counterexamples: the choices, the rules that read
+                    // this value's option and those of an earlier explanation (the call's
+                    // latest, else the newest remembered one that reads the option); while
+                    // they have a solution, the rules it breaks join (see `sat_explain`).
                     // Values excluded under the same choices share most of their explanations,
-                    // and fewer candidates cost fewer solver calls to minimise; one call says
-                    // whether they exclude the value at all. Any infeasible set minimises to a
-                    // valid answer.
+                    // and fewer candidates cost fewer solver calls to minimise.
                     let reads_target = |e: &[Elem]| {
                         e.iter().any(|x| match *x {
                             Elem::Rule(r) => self.model.var_cons[target.0].contains(&r),
                             Elem::Choice(..) => false,
                         })
                     };
-                    let mut prevs: Vec<&Vec<Elem>> = Vec::new();
-                    if let Some((_, prev, _)) = ctx.proven.last() {
-                        prevs.push(prev);
-                    }
-                    for prev in cache.iter().rev().filter(|e| reads_target(e)) {
-                        if prevs.len() >= NARROWED {
-                            break;
-                        }
-                        if !prevs.contains(&prev) {
-                            prevs.push(prev);
-                        }
-                    }
-                    let mut found = None;
-                    for prev in prevs.into_iter().take(NARROWED) {
-                        let narrowed: Vec<Elem> = cands
-                            .iter()
-                            .copied()
-                            .filter(|e| match *e {
-                                Elem::Choice(..) => true,
-                                Elem::Rule(r) => {
-                                    prev.contains(e) || self.model.var_cons[target.0].contains(&r)
-                                }
-                            })
-                            .collect();
-                        if narrowed.len() < cands.len()
-                            && let Some(r) =
-                                self.sat_explain_proving(&fixed, &narrowed, &seeds, budget)
-                        {
-                            found = r?;
-                            if found.is_some() {
-                                break;
+                    let prev: Option<&Vec<Elem>> = ctx
+                        .proven
+                        .last()
+                        .map(|(_, prev, _)| prev)
+                        .or_else(|| cache.iter().rev().find(|e| reads_target(e)));
+                    let (start, rest): (Vec<Elem>, Vec<Elem>) =
+                        cands.iter().partition(|e| match **e {
+                            Elem::Choice(..) => true,
+                            Elem::Rule(r) => {
+                                prev.is_some_and(|p| p.contains(e))
+                                    || self.model.var_cons[target.0].contains(&r)
                             }
-                        }
-                    }
-                    if found.is_none()
-                        && let Some(r) = self.sat_explain_proving(&fixed, &cands, &seeds, budget)
-                    {
-                        found = r?;
-                    }
+                        });
+                    let found = self
+                        .sat_explain_proving(&fixed, (&start, &rest), &seeds, budget)
+                        .transpose()?
+                        .flatten();
                     if let Some((e, sols)) = found {
                         let out = self.to_explanation(&e);
                         if ctx.proven.len() < 4096 {

@@ -1156,8 +1156,16 @@ impl Engine {
         let sat = self.sat.as_ref()?;
         // Callers guarantee b ∪ c is inconsistent; if not, every element is needed to say so.
         Some(
-            sat_explain(&self.model, sat, fixed, (b, has_delta), c, &[], budget)
-                .map(|r| r.map_or_else(|| c.to_vec(), |(e, _)| e)),
+            sat_explain(
+                &self.model,
+                sat,
+                fixed,
+                (b, has_delta),
+                (c, &[]),
+                &[],
+                budget,
+            )
+            .map(|r| r.map_or_else(|| c.to_vec(), |(e, _)| e)),
         )
     }
 }
@@ -1166,10 +1174,14 @@ impl Engine {
     /// A minimal subset of `c` inconsistent with `fixed`, with the SAT back end if it is on,
     /// also returning for each element kept a solution of the result without it (the proof
     /// that it is needed), as `minimize_proving` does; `Ok(None)` if `c` is consistent.
+    ///
+    /// With `more`, `c` is where to start: while `c` has a solution, the elements of `more` it
+    /// breaks join `c`, so the set minimised holds only what takes part (`Ok(None)` if `c ∪ more`
+    /// is consistent).
     pub(crate) fn sat_explain_proving(
         &self,
         fixed: &[(usize, usize)],
-        c: &[Elem],
+        (c, more): (&[Elem], &[Elem]),
         seeds: &[&[usize]],
         budget: &mut Budget,
     ) -> Option<Result<Option<Explained>, OutOfWork>> {
@@ -1179,7 +1191,7 @@ impl Engine {
             sat,
             fixed,
             (&[], false),
-            c,
+            (c, more),
             seeds,
             budget,
         ))
@@ -1223,13 +1235,14 @@ pub(crate) type Explained = (Vec<Elem>, Vec<Vec<usize>>);
 
 /// QuickXplain's contract with the SAT back end (see `Engine::sat_quickxplain`), for the
 /// background `b` (with `has_delta`, QuickXplain's flag that `b` changed); `None` when `b ∪ c`
-/// is feasible after all.
+/// is feasible after all. With `more`, `c` grows by counterexamples from `more` first (see
+/// `Engine::sat_explain_proving`).
 fn sat_explain(
     model: &Model,
     sat: &SatModel,
     fixed: &[(usize, usize)],
     (b, has_delta): (&[Elem], bool),
-    c: &[Elem],
+    (c, more): (&[Elem], &[Elem]),
     seeds: &[&[usize]],
     budget: &mut Budget,
 ) -> Result<Option<Explained>, OutOfWork> {
@@ -1242,12 +1255,27 @@ fn sat_explain(
         return Ok(Some((Vec::new(), Vec::new())));
     }
     let in_c = |e: &Elem, set: &[Elem]| set.contains(e);
-    let mut elems: Vec<Elem> = b.to_vec();
-    elems.extend_from_slice(c);
-    let mut cand: Vec<Elem> = match sat.solve_with(model, fixed, &elems, true, None, budget)? {
-        // Callers guarantee b ∪ c is inconsistent; if not, every element is needed to say so.
-        Answer::Sat(_) => return Ok(None),
-        Answer::Unsat(core) => c.iter().copied().filter(|e| in_c(e, &core)).collect(),
+    // Counterexample-guided: while `b ∪ c` has a solution, the elements of `more` it breaks join
+    // `c` (none broken: `b ∪ c ∪ more` is feasible), so `c` grows only by what takes part.
+    let mut c: Vec<Elem> = c.to_vec();
+    let mut more: Vec<Elem> = more.iter().filter(|e| !c.contains(e)).copied().collect();
+    let mut cand: Vec<Elem> = loop {
+        let mut elems: Vec<Elem> = b.to_vec();
+        elems.extend_from_slice(&c);
+        match sat.solve_with(model, fixed, &elems, true, None, budget)? {
+            Answer::Sat(sol) => {
+                let (broken, kept): (Vec<Elem>, Vec<Elem>) =
+                    more.iter().partition(|e| !e.holds(model, &sol));
+                // Callers guarantee b ∪ c ∪ more is inconsistent; if not, every element is
+                // needed to say so.
+                if broken.is_empty() {
+                    return Ok(None);
+                }
+                c.extend(broken);
+                more = kept;
+            }
+            Answer::Unsat(core) => break c.iter().copied().filter(|e| in_c(e, &core)).collect(),
+        }
     };
     // Minimise on a sub-instance of what is left (finite-domain encodings).
     let mut sub = {
@@ -1776,10 +1804,17 @@ mod tests {
                 continue;
             }
             let refs: Vec<&[usize]> = seeds.iter().rev().map(Vec::as_slice).take(128).collect();
-            let (elems, proofs) =
-                sat_explain(model, sat, &fixed, (&[], false), &c, &refs, &mut budget)
-                    .unwrap()
-                    .expect("infeasible");
+            let (elems, proofs) = sat_explain(
+                model,
+                sat,
+                &fixed,
+                (&[], false),
+                (&c, &[]),
+                &refs,
+                &mut budget,
+            )
+            .unwrap()
+            .expect("infeasible");
             assert!(matches!(
                 sat.solve(model, &fixed, &elems, &mut budget).unwrap(),
                 Answer::Unsat(_)
@@ -1815,6 +1850,67 @@ mod tests {
         }
         assert!(explained >= 12, "only {explained} infeasible sets found");
         assert!(rotated > 0, "rotation never found a proof");
+    }
+
+    /// Starting from a few candidates and growing by counterexamples gives the same guarantees
+    /// as starting from all of them: an infeasible, minimal set (each element with a valid
+    /// proof) drawn from the candidates, and `None` exactly when they are all feasible.
+    #[test]
+    fn growing_from_a_narrow_start_stays_exact() {
+        let g = car_model_with(7, 40, 45, &CarParams::calibrated(40));
+        let loaded = crate::catalog::load(&g.files());
+        let product = loaded.catalog.unwrap().products()[0].clone();
+        let engine = Engine::new(product);
+        let model = &engine.model;
+        let sat = engine.sat.as_ref().expect("SAT encoding");
+        let n = model.vars.len();
+        let (mut grown, mut feasible) = (0, 0);
+        for x in 0..n {
+            for i in 0..model.vars[x].size {
+                let fixed = [(x, i)];
+                let choice = ((x + 1) % n, i % model.vars[(x + 1) % n].size);
+                let all: Vec<Elem> = std::iter::once(Elem::Choice(choice.0, choice.1))
+                    .chain((0..model.cons.len()).map(Elem::Rule))
+                    .collect();
+                // The choice and the rules reading the target to start with; the rest to grow by.
+                let (start, rest): (Vec<Elem>, Vec<Elem>) = all.iter().partition(|e| match **e {
+                    Elem::Choice(..) => true,
+                    Elem::Rule(r) => model.var_cons[x].contains(&r),
+                });
+                let mut budget = Budget::new(50_000_000);
+                let whole = sat.solve(model, &fixed, &all, &mut budget).unwrap();
+                let r = sat_explain(
+                    model,
+                    sat,
+                    &fixed,
+                    (&[], false),
+                    (&start, &rest),
+                    &[],
+                    &mut budget,
+                )
+                .unwrap();
+                match (whole, r) {
+                    (Answer::Sat(_), None) => feasible += 1,
+                    (Answer::Unsat(_), Some((elems, proofs))) => {
+                        assert!(elems.iter().all(|e| all.contains(e)));
+                        assert!(matches!(
+                            sat.solve(model, &fixed, &elems, &mut budget).unwrap(),
+                            Answer::Unsat(_)
+                        ));
+                        assert_eq!(proofs.len(), elems.len());
+                        for (k, p) in proofs.iter().enumerate() {
+                            assert!(proves(model, &fixed, &elems, k, p), "proof {k}");
+                        }
+                        if elems.iter().any(|e| rest.contains(e)) {
+                            grown += 1;
+                        }
+                    }
+                    (w, r) => panic!("({x},{i}): whole set {w:?}, grown {r:?}"),
+                }
+            }
+        }
+        assert!(grown > 0, "no explanation needed a rule outside the start");
+        assert!(feasible > 0, "every value was excluded");
     }
 
     #[test]
