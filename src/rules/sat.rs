@@ -1757,16 +1757,20 @@ mod tests {
                 .all(|(j, e)| e.holds(model, proof) != (j == k))
     }
 
+    /// The engine of a generated 40-option car model (seed `seed`).
+    fn car_engine(seed: u64) -> Engine {
+        let g = car_model_with(seed, 40, 45, &CarParams::calibrated(40));
+        let loaded = crate::catalog::load(&g.files());
+        Engine::new(loaded.catalog.unwrap().products()[0].clone())
+    }
+
     /// On a generated car model (finite-domain encoding), explanations of random infeasible
     /// sets come back infeasible and minimal, every element with a valid proof, whether the
     /// proof came from the solver, a rotation or a seed (the proofs of earlier explanations);
     /// and rotation alone, started from one proof, finds others that are valid.
     #[test]
     fn rotated_and_seeded_proofs_are_valid() {
-        let g = car_model_with(5, 40, 45, &CarParams::calibrated(40));
-        let loaded = crate::catalog::load(&g.files());
-        let product = loaded.catalog.unwrap().products()[0].clone();
-        let engine = Engine::new(product);
+        let engine = car_engine(5);
         let model = &engine.model;
         let sat = engine
             .sat
@@ -1857,10 +1861,7 @@ mod tests {
     /// proof) drawn from the candidates, and `None` exactly when they are all feasible.
     #[test]
     fn growing_from_a_narrow_start_stays_exact() {
-        let g = car_model_with(7, 40, 45, &CarParams::calibrated(40));
-        let loaded = crate::catalog::load(&g.files());
-        let product = loaded.catalog.unwrap().products()[0].clone();
-        let engine = Engine::new(product);
+        let engine = car_engine(7);
         let model = &engine.model;
         let sat = engine.sat.as_ref().expect("SAT encoding");
         let n = model.vars.len();
