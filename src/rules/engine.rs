@@ -1337,15 +1337,10 @@ impl Engine {
             let others: Vec<(usize, usize)> =
                 base.iter().copied().filter(|(x, _)| *x != v).collect();
             let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
-            let view = views.iter_mut().find(|(x, _)| *x == v).map(|(_, view)| {
-                std::mem::replace(
-                    view,
-                    PoolView {
-                        seen: Vec::new(),
-                        local: Vec::new(),
-                    },
-                )
-            });
+            let view = views
+                .iter()
+                .position(|(x, _)| *x == v)
+                .map(|k| views.swap_remove(k).1);
             let pooled = view.as_ref().is_some_and(|w| !w.local.is_empty());
             if pooled || self.feasible(&others, &all, budget)? {
                 let view = view.unwrap_or_else(|| self.pool_views(&others).0);
