@@ -61,7 +61,13 @@ impl Counter<'_, '_> {
     /// Counts the solutions over `vars` (all other variables are fixed or independent of them).
     fn count_vars(&mut self, vars: &[usize]) -> Result<BigUint, OutOfWork> {
         let mut total = BigUint::one();
-        for comp in self.components(vars) {
+        let (comps, visits) = self.components(vars);
+        // Decomposition is charged as propagation is, one unit per constraint looked at: on a
+        // large loose model it, not branching, is most of the work.
+        if !self.budget.spend(visits) {
+            return Err(OutOfWork);
+        }
+        for comp in comps {
             if comp.len() == 1 {
                 total *= BigUint::from(self.s.size(comp[0]));
                 continue;
@@ -75,8 +81,9 @@ impl Counter<'_, '_> {
         Ok(total)
     }
 
-    /// Splits the open variables among `vars` into groups linked by non-entailed constraints.
-    fn components(&self, vars: &[usize]) -> Vec<Vec<usize>> {
+    /// Splits the open variables among `vars` into groups linked by non-entailed constraints;
+    /// with the number of constraints looked at.
+    fn components(&self, vars: &[usize]) -> (Vec<Vec<usize>>, u64) {
         let model = self.s.model;
         let open: Vec<usize> = vars
             .iter()
@@ -85,6 +92,7 @@ impl Counter<'_, '_> {
             .collect();
         let mut comp_of: HashMap<usize, usize> = HashMap::default();
         let mut out: Vec<Vec<usize>> = Vec::new();
+        let mut visits = 0u64;
         for &start in &open {
             if comp_of.contains_key(&start) {
                 continue;
@@ -95,6 +103,7 @@ impl Counter<'_, '_> {
             let mut members = Vec::new();
             while let Some(v) = stack.pop() {
                 members.push(v);
+                visits += model.var_cons[v].len() as u64;
                 for &c in &model.var_cons[v] {
                     if !self.s.is_active_pub(c) || self.s.entailed(c) {
                         continue;
@@ -110,7 +119,7 @@ impl Counter<'_, '_> {
             members.sort_unstable();
             out.push(members);
         }
-        out
+        (out, visits)
     }
 
     fn key(&self, comp: &[usize]) -> Vec<u64> {
@@ -118,11 +127,16 @@ impl Counter<'_, '_> {
     }
 
     fn count_component(&mut self, comp: &[usize]) -> Result<BigUint, OutOfWork> {
+        let model = self.s.model;
+        // The key reads each member's constraints once.
+        let reads: usize = comp.iter().map(|&v| model.var_cons[v].len()).sum();
+        if !self.budget.spend(reads as u64) {
+            return Err(OutOfWork);
+        }
         let key = self.key(comp);
         if let Some(n) = self.cache.get(&key) {
             return Ok(n.clone());
         }
-        let model = self.s.model;
         // Branch on the variable with the most constraints inside the component (smallest domain on ties).
         let v = comp
             .iter()
@@ -191,4 +205,58 @@ pub(crate) fn component_key(s: &Solver<'_>, comp: &[usize]) -> Vec<u64> {
         k.extend_from_slice(model.dom(&s.doms, v));
     }
     k
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::rules::generate::feature_model;
+
+    /// The work limit bounds decomposition as well as branching: on a large loose model most of
+    /// a count's work is finding components, and one pass looks at every constraint of every
+    /// open variable. A budget that cannot pay for that pass stops the count before it branches;
+    /// one that can pays for it in full.
+    #[test]
+    fn decomposition_is_charged_to_the_budget() {
+        let g = feature_model(4, 60, 150);
+        let loaded = crate::catalog::load(&g.files());
+        let engine = Engine::new(loaded.catalog.unwrap().products()[0].clone());
+        let model = &engine.model;
+        let root = || {
+            let mut s = Solver::new(model, model.initial());
+            s.queue_all();
+            assert!(s.propagate(&mut Budget::new(u64::MAX)).unwrap());
+            s
+        };
+        let s = root();
+        let vars: Vec<usize> = (0..model.vars.len()).collect();
+        let pass: u64 = vars
+            .iter()
+            .filter(|&&v| s.size(v) > 1)
+            .map(|&v| model.var_cons[v].len() as u64)
+            .sum();
+        assert!(pass > 100);
+        let count = |limit: u64| {
+            let mut budget = Budget::new(limit);
+            let mut c = Counter {
+                s: root(),
+                cache: HashMap::default(),
+                budget: &mut budget,
+            };
+            let n = c.count_vars(&vars);
+            (n, budget.used())
+        };
+        let (n, used) = count(pass - 1);
+        assert!(n.is_err());
+        assert_eq!(used, pass - 1, "nothing spent beyond the limit");
+        let (n, used) = count(u64::MAX);
+        let n = n.unwrap();
+        assert_eq!(
+            Ok(n),
+            engine.count_with(&Selection::default(), &mut Budget::new(u64::MAX))
+        );
+        assert!(used >= pass, "used {used}, one pass {pass}");
+    }
 }

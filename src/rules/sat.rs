@@ -492,7 +492,7 @@ impl SatModel {
             let sol = self.decode(inst);
             let mut broken = false;
             for r in 0..m {
-                if listed[r] && !on[r] && !model.holds(&model.cons[r], &sol) {
+                if listed[r] && !on[r] && self.breaks(model, inst, r, &sol) {
                     broken = true;
                     on[r] = true;
                     lits.push(Lit::new(inst.vars[self.nsat + r], true));
@@ -502,6 +502,21 @@ impl SatModel {
                 return Ok(Some(sol));
             }
         }
+    }
+
+    /// Whether the selector solver's last solution `sol` breaks rule `r` (not switched on). In a
+    /// Boolean encoding every literal of a rule's clauses is a decision variable, so once all are
+    /// assigned a broken clause has propagated its selector false, and a kept rule's selector is
+    /// never false (it is not a decision variable and learnt clauses only imply what the rule
+    /// does): one read instead of a pass over the rule. Finite-domain encodings have auxiliary
+    /// literals that may stay unassigned, so the rule is checked on `sol` there.
+    fn breaks(&self, model: &Model, inst: &Inst, r: usize, sol: &[usize]) -> bool {
+        if self.boolean
+            && let Some(&sel) = inst.vars.get(self.nsat + r)
+        {
+            return inst.s.value_var(sel) == lbool::FALSE;
+        }
+        !model.holds(&model.cons[r], sol)
     }
 
     /// Whether the fixed values, the chosen elements' values and the listed rules (only those)
