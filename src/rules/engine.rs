@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::model::{Model, bit, iter_bits, set_bit};
+use super::model::{Model, bit, count_bits, iter_bits, set_bit};
 use super::reasons::{Reasons, Traced};
 use super::selection::Selection;
 use super::solver::{Budget, OutOfWork, Solver};
@@ -447,7 +447,21 @@ impl Engine {
         let mut vars: Vec<usize> = base.iter().map(|&(v, _)| v).collect();
         vars.sort_unstable();
         vars.dedup();
-        let mut per: Vec<(usize, PoolView)> = vars.iter().map(|&v| (v, empty())).collect();
+        // A chosen variable's view holds only that variable's words (the others stay empty:
+        // nothing reads them), one allocation instead of one per variable.
+        let only = |v: usize| PoolView {
+            seen: (0..model.vars.len())
+                .map(|x| {
+                    if x == v {
+                        vec![0u64; model.nwords[x]]
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
+            local: Vec::new(),
+        };
+        let mut per: Vec<(usize, PoolView)> = vars.iter().map(|&v| (v, only(v))).collect();
         if let Ok(p) = self.shared.pool.lock() {
             for sol in p.iter().rev() {
                 // The one variable the solution disagrees on, if only one.
@@ -1465,11 +1479,9 @@ impl Engine {
         self.shared.remember(found);
         let mut cache = Recent::default();
         for &v in targets {
-            for i in 0..model.vars[v].size {
-                if bit(&seen[v], i) {
-                    result[v].available.push(i);
-                }
-            }
+            let available = &mut result[v].available;
+            available.reserve(count_bits(&seen[v]));
+            available.extend(iter_bits(&seen[v]).take_while(|&i| i < model.vars[v].size));
             for i in self.explained(v, &seen[v]) {
                 let e = self.explain(base, (v, i), Some(&mut ctx), &mut cache, budget)?;
                 result[v].unavailable.push((i, e));
