@@ -437,22 +437,12 @@ impl Engine {
     /// that variable's values only.
     fn pool_views(&self, base: &[(usize, usize)]) -> (PoolView, Vec<(usize, PoolView)>) {
         let model = &self.model;
-        let empty = || PoolView {
-            seen: (0..model.vars.len())
-                .map(|v| vec![0u64; model.nwords[v]])
-                .collect(),
-            local: Vec::new(),
-        };
-        let mut all = empty();
-        let mut vars: Vec<usize> = base.iter().map(|&(v, _)| v).collect();
-        vars.sort_unstable();
-        vars.dedup();
-        // A chosen variable's view holds only that variable's words (the others stay empty:
-        // nothing reads them), one allocation instead of one per variable.
-        let only = |v: usize| PoolView {
+        // The view of the whole selection has every variable's words; a chosen variable's only
+        // its own (the others stay empty: nothing reads them).
+        let view = |only: Option<usize>| PoolView {
             seen: (0..model.vars.len())
                 .map(|x| {
-                    if x == v {
+                    if only.is_none_or(|v| v == x) {
                         vec![0u64; model.nwords[x]]
                     } else {
                         Vec::new()
@@ -461,7 +451,11 @@ impl Engine {
                 .collect(),
             local: Vec::new(),
         };
-        let mut per: Vec<(usize, PoolView)> = vars.iter().map(|&v| (v, only(v))).collect();
+        let mut all = view(None);
+        let mut vars: Vec<usize> = base.iter().map(|&(v, _)| v).collect();
+        vars.sort_unstable();
+        vars.dedup();
+        let mut per: Vec<(usize, PoolView)> = vars.iter().map(|&v| (v, view(Some(v)))).collect();
         if let Ok(p) = self.shared.pool.lock() {
             for sol in p.iter().rev() {
                 // The one variable the solution disagrees on, if only one.
