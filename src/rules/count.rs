@@ -216,8 +216,8 @@ mod tests {
 
     /// The work limit bounds decomposition as well as branching: on a large loose model most of
     /// a count's work is finding components, and one pass looks at every constraint of every
-    /// open variable. A budget that cannot pay for that pass stops the count before it branches;
-    /// one that can pays for it in full.
+    /// open variable. A budget that cannot pay for that pass stops the count before it counts
+    /// any component (none is cached); a full count pays for it.
     #[test]
     fn decomposition_is_charged_to_the_budget() {
         let g = feature_model(4, 60, 150);
@@ -246,12 +246,18 @@ mod tests {
                 budget: &mut budget,
             };
             let n = c.count_vars(&vars);
-            (n, budget.used())
+            let cached = c.cache.len();
+            (n, budget.used(), cached)
         };
-        let (n, used) = count(pass - 1);
+        let (n, used, cached) = count(pass - 1);
         assert!(n.is_err());
         assert_eq!(used, pass - 1, "nothing spent beyond the limit");
-        let (n, used) = count(u64::MAX);
+        assert_eq!(
+            cached, 0,
+            "no component counted before the pass is paid for"
+        );
+        let (n, used, cached) = count(u64::MAX);
+        assert!(cached > 0);
         let n = n.unwrap();
         assert_eq!(
             Ok(n),
