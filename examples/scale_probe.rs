@@ -56,6 +56,7 @@ fn main() {
         };
         let level = match std::env::var("WARM").as_deref() {
             Ok("empty") => bespoke::rules::Warmth::Empty,
+            Ok("pairs") => bespoke::rules::Warmth::Pairs,
             _ => bespoke::rules::Warmth::Choices,
         };
         let t0 = Instant::now();
@@ -82,9 +83,11 @@ fn main() {
         fresh.sort();
         let at = |q: f64| fresh[((fresh.len() as f64 - 1.0) * q).round() as usize];
         println!(
-            "first-time (seed 12) x{}: p50 {:?} p99 {:?} max {:?}",
+            "first-time (seed 12) x{}: p50 {:?} p90 {:?} p95 {:?} p99 {:?} max {:?}",
             fresh.len(),
             at(0.5),
+            at(0.9),
+            at(0.95),
             at(0.99),
             fresh[fresh.len() - 1]
         );

@@ -88,6 +88,12 @@ pub enum WarmUp {
     /// Also every single choice of every product: the explanations most unavailable values
     /// need later. One core for a while after each load (minutes for a 270-option model).
     Choices,
+    /// Then, once every product's single choices are done, every pair of choices that can go
+    /// together: the explanations that combinations of two choices need, which otherwise cost
+    /// a new customer's click milliseconds each. One core for minutes (100-option model) to
+    /// hours (larger ones) after each load, bounded by the plan's time limit and by each
+    /// engine's memory for explanations.
+    Pairs,
 }
 
 impl WarmUp {
@@ -97,9 +103,29 @@ impl WarmUp {
             WarmUp::Off => None,
             WarmUp::Empty => Some(crate::rules::Warmth::Empty),
             WarmUp::Choices => Some(crate::rules::Warmth::Choices),
+            WarmUp::Pairs => Some(crate::rules::Warmth::Pairs),
         }
     }
 }
+
+/// How far a loaded catalog version is warmed, and for how long at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarmUpPlan {
+    pub level: WarmUp,
+    /// The warm-up of one version stops after this long; what it learned stays.
+    pub limit: std::time::Duration,
+}
+
+impl WarmUpPlan {
+    /// No warm-up (versions loaded only to re-check orders).
+    pub const OFF: WarmUpPlan = WarmUpPlan {
+        level: WarmUp::Off,
+        limit: std::time::Duration::ZERO,
+    };
+}
+
+/// The default time limit of a version's warm-up: 30 minutes of one core.
+pub const WARM_UP_LIMIT_SECS: u64 = 1800;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -123,7 +149,7 @@ pub struct Settings {
     /// Work limit for the rules engine per request.
     pub work_limit: u64,
     /// How far each catalog version's engines are warmed, in the background, when it loads.
-    pub warm_up: WarmUp,
+    pub warm_up: WarmUpPlan,
     /// Print logs as JSON lines.
     pub log_json: bool,
     /// Resolution of the print file rendered for each order.
@@ -143,7 +169,10 @@ impl Default for Settings {
             upload_limit: 8 * 1024 * 1024,
             watch: true,
             work_limit: crate::rules::engine::DEFAULT_WORK_LIMIT,
-            warm_up: WarmUp::Choices,
+            warm_up: WarmUpPlan {
+                level: WarmUp::Pairs,
+                limit: std::time::Duration::from_secs(WARM_UP_LIMIT_SECS),
+            },
             log_json: false,
             print_dpi: 150,
         }

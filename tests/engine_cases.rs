@@ -231,3 +231,61 @@ fn warm_up_covers_single_choices_and_changes_no_answer() {
         }
     }
 }
+
+/// `Engine::warm` at `Pairs` (the service's default): after every single choice it goes through
+/// every pair of choices of two options that can go together, and changes no answer: on
+/// selections of two and three choices a pair-warmed engine finds the same available and
+/// unavailable values as a fresh one, and each explanation names only chosen options.
+#[test]
+fn pair_warm_up_covers_pairs_and_changes_no_answer() {
+    use bespoke::rules::Warmth;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let catalog = catalog::load_dir(&root).unwrap().catalog.unwrap();
+    for p in catalog.products() {
+        let singles = Engine::new(p.clone()).warm(Warmth::Choices, &|| false);
+        let warm = Engine::new(p.clone());
+        let done = warm.warm(Warmth::Pairs, &|| false);
+        assert!(done.complete, "{}", p.id);
+        // Every compatible pair: at least one per pair of options with a value each.
+        assert!(
+            done.selections > singles.selections + 1,
+            "{}: {done:?}",
+            p.id
+        );
+        let n = std::cell::Cell::new(0);
+        let stopped = Engine::new(p.clone()).warm(Warmth::Pairs, &|| {
+            n.set(n.get() + 1);
+            n.get() > singles.selections + 2
+        });
+        assert_eq!(
+            (stopped.selections, stopped.complete),
+            (singles.selections + 2, false),
+            "{}: stopped among the pairs",
+            p.id
+        );
+        for sel in bespoke::rules::generate::click_paths(&warm, 3, 6, 4)
+            .into_iter()
+            .filter(|s| (2..=3).contains(&s.choices.len()))
+        {
+            let fresh = Engine::new(p.clone()).propagate(&sel).unwrap();
+            let warmed = warm.propagate(&sel).unwrap();
+            assert_eq!(warmed.consistent, fresh.consistent, "{}: {sel:?}", p.id);
+            for (a, b) in warmed.options.iter().zip(&fresh.options) {
+                assert_eq!(a.available, b.available, "{}: {sel:?}", p.id);
+                let ua: Vec<usize> = a.unavailable.iter().map(|(i, _)| *i).collect();
+                let ub: Vec<usize> = b.unavailable.iter().map(|(i, _)| *i).collect();
+                assert_eq!(ua, ub, "{}: {sel:?}", p.id);
+                for (_, e) in &a.unavailable {
+                    assert!(!e.rules.is_empty() || !e.choices.is_empty());
+                    assert!(
+                        e.choices
+                            .iter()
+                            .all(|o| *o != a.option && sel.choices.iter().any(|(c, _)| c == o)),
+                        "{}: {e:?} names an option not chosen",
+                        p.id
+                    );
+                }
+            }
+        }
+    }
+}

@@ -323,12 +323,26 @@ fn check_engine(
     pick: Vec<(usize, usize)>,
     sat: bool,
 ) -> Result<(), TestCaseError> {
+    check_engine_warmed(spec, pick, sat, None)
+}
+
+/// `check_engine` on an engine first warmed to `warm` (`Engine::warm`, as the service does
+/// when a catalog version loads), whose remembered explanations then answer most values.
+fn check_engine_warmed(
+    spec: &ModelSpec,
+    pick: Vec<(usize, usize)>,
+    sat: bool,
+    warm: Option<bespoke::rules::Warmth>,
+) -> Result<(), TestCaseError> {
     let p = load(spec);
     let engine = if sat {
         Engine::new(p.clone()).with_sat_explanations()
     } else {
         Engine::new(p.clone())
     };
+    if let Some(level) = warm {
+        prop_assert!(engine.warm(level, &|| false).complete, "warm-up");
+    }
     let all = solutions(&p, None);
     let doms = domains(&p);
     // count
@@ -679,6 +693,20 @@ proptest! {
             }
         }
         prop_assert_eq!(&a.redundant, &found, "redundant rules");
+    }
+}
+
+proptest! {
+    // Each case warms two engines through every pair of choices first.
+    #![proptest_config(ProptestConfig { cases: cases(24), .. ProptestConfig::default() })]
+
+    /// After a warm-up through every pair of choices, most explanations of a selection come
+    /// from what the warm-up remembered (those of one or two of its choices): still exact
+    /// availability, and each explanation still minimal and made of chosen options.
+    #[test]
+    fn pair_warmed_engine_agrees_with_brute_force(spec in pigeon_spec(), pick in proptest::collection::vec((0usize..8, 0usize..8), 2..5)) {
+        check_engine_warmed(&spec, pick.clone(), false, Some(bespoke::rules::Warmth::Pairs))?;
+        check_engine_warmed(&spec, pick, true, Some(bespoke::rules::Warmth::Pairs))?;
     }
 }
 

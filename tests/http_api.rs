@@ -6,7 +6,7 @@ mod common;
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
 use bespoke::app::App;
-use bespoke::config::{ApiKey, Scope, Settings};
+use bespoke::config::{ApiKey, Scope, Settings, WarmUp, WarmUpPlan};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "admin-secret";
@@ -30,6 +30,13 @@ fn settings(catalog: &std::path::Path, db: &common::db::TestDb) -> Settings {
                 scopes: vec![Scope::OrdersRead],
             },
         ],
+        // Single choices only: these tests start many short-lived apps, and a debug build's
+        // pair warm-up of the sample catalog is a second of CPU each (tests/http_reload.rs
+        // runs the default).
+        warm_up: WarmUpPlan {
+            level: WarmUp::Choices,
+            limit: std::time::Duration::from_secs(60),
+        },
         ..Settings::default()
     }
 }

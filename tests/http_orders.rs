@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{test, web};
 use bespoke::app::App;
-use bespoke::config::{ApiKey, Scope, Settings};
+use bespoke::config::{ApiKey, Scope, Settings, WarmUp, WarmUpPlan};
 use common::db::TestDb;
 use serde_json::{Value, json};
 
@@ -32,6 +32,13 @@ fn settings(db: &TestDb, catalog: &std::path::Path) -> Settings {
                 scopes: vec![Scope::OrdersRead],
             },
         ],
+        // Single choices only: these tests start many short-lived apps, and a debug build's
+        // pair warm-up of the sample catalog is a second of CPU each (tests/http_reload.rs
+        // runs the default).
+        warm_up: WarmUpPlan {
+            level: WarmUp::Choices,
+            limit: std::time::Duration::from_secs(60),
+        },
         ..Settings::default()
     }
 }

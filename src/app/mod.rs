@@ -52,7 +52,7 @@ impl Snapshot {
         files: FileSet,
         work_limit: u64,
         uploads: Option<Arc<dyn UploadStore>>,
-        warm_up: crate::config::WarmUp,
+        warm_up: crate::config::WarmUpPlan,
     ) -> Result<Snapshot, serde_json::Value> {
         let result = catalog::load(&files);
         let diagnostics = result.sources.to_json(&result.diagnostics);
@@ -79,8 +79,8 @@ impl Snapshot {
                 )
             })
             .collect::<BTreeMap<_, _>>();
-        if let Some(level) = warm_up.level() {
-            warm(&engines, level, &catalog.version);
+        if let Some(level) = warm_up.level.level() {
+            warm(&engines, level, warm_up.limit, &catalog.version);
         }
         let from_prices = engines
             .iter()
@@ -160,33 +160,49 @@ pub struct App {
 }
 
 /// Warms every engine on one background thread (see `Engine::warm`): the empty selection's
-/// answer (dead values, a first pool of solutions) and, at `Choices`, every single choice's
-/// explanations, which later selections containing that choice reuse. The snapshot serves
-/// meanwhile; an engine's caches are shared by its clones, so a request that arrives first just
-/// does part of the work itself. The thread stops as soon as the version no longer serves (its
-/// clone is the last one left).
-fn warm(engines: &BTreeMap<String, Engine>, level: crate::rules::Warmth, version: &str) {
+/// answer (dead values, a first pool of solutions), at `Choices` every single choice's
+/// explanations, which later selections containing that choice reuse, and at `Pairs` then every
+/// pair's. Every product gets its single choices before any gets its pairs (a large product's
+/// pairs take long). The snapshot serves meanwhile; an engine's caches are shared by its clones,
+/// so a request that arrives first just does part of the work itself. The thread stops as soon
+/// as the version no longer serves (its clone is the last one left) or after `limit`.
+fn warm(
+    engines: &BTreeMap<String, Engine>,
+    level: crate::rules::Warmth,
+    limit: std::time::Duration,
+    version: &str,
+) {
+    use crate::rules::Warmth;
     let warm: Vec<(String, Engine)> = engines
         .iter()
         .map(|(id, e)| (id.clone(), e.clone()))
         .collect();
     let version = version.to_owned();
+    let passes: &[Warmth] = match level {
+        Warmth::Pairs => &[Warmth::Choices, Warmth::Pairs],
+        Warmth::Choices => &[Warmth::Choices],
+        Warmth::Empty => &[Warmth::Empty],
+    };
     let spawned = std::thread::Builder::new()
         .name("bespoke-warm".to_owned())
         .spawn(move || {
-            for (id, e) in warm {
-                let started = std::time::Instant::now();
-                let done = e.warm(level, &|| !e.has_other_clones());
-                tracing::debug!(
-                    product = %id,
-                    version = %version,
-                    selections = done.selections,
-                    complete = done.complete,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "rules engine warmed"
-                );
-                if !done.complete {
-                    break;
+            let began = std::time::Instant::now();
+            for &pass in passes {
+                for (id, e) in &warm {
+                    let started = std::time::Instant::now();
+                    let done = e.warm(pass, &|| !e.has_other_clones() || began.elapsed() > limit);
+                    tracing::debug!(
+                        product = %id,
+                        version = %version,
+                        level = ?pass,
+                        selections = done.selections,
+                        complete = done.complete,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "rules engine warmed"
+                    );
+                    if !e.has_other_clones() || began.elapsed() > limit {
+                        return;
+                    }
                 }
             }
         });

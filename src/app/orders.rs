@@ -91,7 +91,7 @@ impl App {
             files,
             self.settings.work_limit,
             Some(store),
-            crate::config::WarmUp::Off,
+            crate::config::WarmUpPlan::OFF,
         )
         .map_err(|_| AppError::Internal(format!("stored catalog version {v} no longer loads")))?;
         let snap = Arc::new(snap);

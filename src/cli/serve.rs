@@ -36,10 +36,14 @@ pub struct ServeArgs {
     #[arg(long, env = "BESPOKE_PRINT_DPI", default_value_t = 150, value_parser = clap::value_parser!(u32).range(72..=600))]
     pub print_dpi: u32,
     /// How far each loaded catalog version's rules engines are warmed in the background:
-    /// `choices` precomputes every single choice's explanations (one core for a while after
-    /// each load), `empty` only the empty selection, `off` nothing.
-    #[arg(long, env = "BESPOKE_WARM_UP", value_enum, default_value = "choices")]
+    /// `pairs` precomputes the explanations of every single choice, then of every pair of
+    /// choices (one core for minutes to hours after each load, see --warm-up-limit),
+    /// `choices` only single choices, `empty` only the empty selection, `off` nothing.
+    #[arg(long, env = "BESPOKE_WARM_UP", value_enum, default_value = "pairs")]
     pub warm_up: crate::config::WarmUp,
+    /// Seconds a version's warm-up may run at most (what it learned by then stays).
+    #[arg(long, env = "BESPOKE_WARM_UP_LIMIT", default_value_t = crate::config::WARM_UP_LIMIT_SECS)]
+    pub warm_up_limit: u64,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]
     pub no_watch: bool,
@@ -65,7 +69,10 @@ impl ServeArgs {
             watch: !self.no_watch,
             log_json: self.log_json,
             print_dpi: self.print_dpi,
-            warm_up: self.warm_up,
+            warm_up: crate::config::WarmUpPlan {
+                level: self.warm_up,
+                limit: std::time::Duration::from_secs(self.warm_up_limit),
+            },
             ..Settings::default()
         })
     }

@@ -21,8 +21,12 @@ const POOL_MAX: usize = 4096;
 const POOL_CHECKED: usize = 512;
 /// Witness searches per call that aim for new values before following the last solution.
 const DIVERSIFY: usize = 16;
-/// Explanations kept per engine (bounded memory: an explanation is a few rule and option ids).
-const KNOWN_MAX: usize = 400_000;
+/// Memory for the explanations an engine keeps, in bytes (about 4 per rule or option id and
+/// `KNOWN_ENTRY` per explanation): 64 MiB, about 700,000 explanations of 20 ids.
+const KNOWN_BYTES: usize = 64 << 20;
+/// What keeping one explanation costs besides its ids: its slot, its allocation's header and
+/// its share of the index.
+const KNOWN_ENTRY: usize = 48;
 /// Explanations with two or more choices kept per value, to reuse in later calls.
 const KEPT_PER_VALUE: usize = 16;
 /// A sibling's explanation this large (typically found by a refutation search, so propagation
@@ -75,49 +79,145 @@ impl PoolView {
 }
 
 /// An explanation found for a value, with the (variable, value) choices it uses.
-type KnownExplanation = (Explanation, Vec<Pair>);
+type KnownExplanation = (Packed, Vec<Pair>);
 
-/// Explanations found so far, by the value they explain. Most use one choice (a table or an
-/// implication excluding the value given that choice): those are indexed by (value, choice), so
-/// that every one found stays usable and a lookup costs one probe per chosen option. The rest
-/// (none or several choices) are kept per value, the first `KEPT_PER_VALUE` of each.
-#[derive(Debug, Default)]
+/// An explanation as an engine keeps it: its rule indices, then its options' (the first
+/// `rules` ids are rules), as `u32`, in one allocation (under half the memory of an
+/// [`Explanation`], which `unpack` rebuilds for the caller).
+#[derive(Debug)]
+struct Packed {
+    ids: Box<[u32]>,
+    rules: u32,
+}
+
+impl Packed {
+    /// `None` if an index does not fit in 32 bits (such an explanation is not kept).
+    fn new(e: &Explanation) -> Option<Packed> {
+        let ids = e
+            .rules
+            .iter()
+            .chain(&e.choices)
+            .map(|&x| u32::try_from(x).ok())
+            .collect::<Option<Box<[u32]>>>()?;
+        Some(Packed {
+            ids,
+            rules: u32::try_from(e.rules.len()).ok()?,
+        })
+    }
+
+    fn unpack(&self) -> Explanation {
+        let (rules, choices) = self.ids.split_at((self.rules as usize).min(self.ids.len()));
+        Explanation {
+            rules: rules.iter().map(|&r| r as usize).collect(),
+            choices: choices.iter().map(|&o| o as usize).collect(),
+        }
+    }
+
+    /// What keeping it costs, in bytes (see `KNOWN_BYTES`).
+    fn bytes(&self) -> usize {
+        self.ids.len() * 4 + KNOWN_ENTRY
+    }
+}
+
+/// Explanations found so far, by the value they explain. Most use one or two choices (a table
+/// or an implication excluding the value given one choice, or a combination of two choices that
+/// together leave it no configuration): those are indexed by (value, choice), a two-choice one
+/// under the smaller of its choices, so that every one found stays usable and a lookup costs one
+/// probe per chosen option. The rest (none or more choices) are kept per value, the first
+/// `KEPT_PER_VALUE` of each. All of it within `KNOWN_BYTES`.
+#[derive(Debug)]
 pub(crate) struct Known {
-    single: foldhash::HashMap<(Pair, Pair), Explanation>,
+    /// By (target, choice): the explanations that use that choice, alone or with one other.
+    by_choice: foldhash::HashMap<(Pair, Pair), ByChoice>,
     multi: foldhash::HashMap<Pair, Vec<KnownExplanation>>,
-    entries: usize,
+    /// What the kept explanations cost, in bytes (see `Packed::bytes`), and at most.
+    bytes: usize,
+    cap: usize,
+}
+
+impl Default for Known {
+    fn default() -> Known {
+        Known {
+            by_choice: foldhash::HashMap::default(),
+            multi: foldhash::HashMap::default(),
+            bytes: 0,
+            cap: KNOWN_BYTES,
+        }
+    }
+}
+
+/// The explanations of one value that use one given choice: with it alone, and with it and one
+/// other choice (kept under the smaller of the two, with the other).
+#[derive(Debug, Default)]
+struct ByChoice {
+    alone: Option<Packed>,
+    with: Vec<(Pair, Packed)>,
 }
 
 impl Known {
-    /// An explanation of `target` whose choices are all in `base`.
-    fn find(&self, base: &[Pair], target: Pair) -> Option<&Explanation> {
-        base.iter()
-            .find_map(|&c| self.single.get(&(target, c)))
-            .or_else(|| {
-                self.multi.get(&target).and_then(|list| {
-                    list.iter()
-                        .find(|(_, ch)| ch.iter().all(|p| base.contains(p)))
-                        .map(|(e, _)| e)
-                })
+    /// An explanation of `target` whose choices are all in `base`: one with a single choice if
+    /// there is one, else one with two, else one with more.
+    fn find(&self, base: &[Pair], target: Pair) -> Option<&Packed> {
+        let mut two = None;
+        for &c in base {
+            let Some(k) = self.by_choice.get(&(target, c)) else {
+                continue;
+            };
+            if let Some(e) = &k.alone {
+                return Some(e);
+            }
+            if two.is_none() {
+                two = k
+                    .with
+                    .iter()
+                    .find(|(d, _)| base.contains(d))
+                    .map(|(_, e)| e);
+            }
+        }
+        two.or_else(|| {
+            self.multi.get(&target).and_then(|list| {
+                list.iter()
+                    .find(|(_, ch)| ch.iter().all(|p| base.contains(p)))
+                    .map(|(e, _)| e)
             })
+        })
+    }
+
+    /// Whether it has no room left for a typical explanation (20 ids).
+    fn full(&self) -> bool {
+        self.bytes + 20 * 4 + KNOWN_ENTRY > self.cap
     }
 
     /// Keeps `e`, which explains `target` with the choices `pairs`, while there is room.
-    fn insert(&mut self, target: Pair, e: Explanation, pairs: Vec<Pair>) {
-        if self.entries >= KNOWN_MAX {
+    fn insert(&mut self, target: Pair, e: &Explanation, pairs: Vec<Pair>) {
+        let Some(e) = Packed::new(e) else {
+            return;
+        };
+        let bytes = e.bytes();
+        if self.bytes + bytes > self.cap {
             return;
         }
         match pairs.as_slice() {
             [one] => {
-                if self.single.insert((target, *one), e).is_none() {
-                    self.entries += 1;
+                let k = self.by_choice.entry((target, *one)).or_default();
+                if k.alone.is_none() {
+                    k.alone = Some(e);
+                    self.bytes += bytes;
+                }
+            }
+            [c, d] => {
+                let (c, d) = (*c.min(d), *c.max(d));
+                let k = self.by_choice.entry((target, c)).or_default();
+                if !k.with.iter().any(|(x, _)| *x == d) {
+                    k.with.push((d, e));
+                    self.bytes += bytes;
                 }
             }
             _ => {
                 let list = self.multi.entry(target).or_default();
                 if list.len() < KEPT_PER_VALUE {
                     list.push((e, pairs));
-                    self.entries += 1;
+                    self.bytes += bytes;
                 }
             }
         }
@@ -179,6 +279,8 @@ pub enum Warmth {
     Empty,
     /// The empty selection, then every single choice.
     Choices,
+    /// As `Choices`, then every pair of choices that can go together.
+    Pairs,
 }
 
 /// What [`Engine::warm`] did.
@@ -870,7 +972,7 @@ impl Engine {
             .by_target
             .lock()
             .ok()
-            .and_then(|m| m.find(base, target).cloned());
+            .and_then(|m| m.find(base, target).map(Packed::unpack));
         if let Some(e) = known {
             return Ok(e);
         }
@@ -881,7 +983,7 @@ impl Engine {
             .filter_map(|&o| base.iter().find(|(v, _)| *v == o).copied())
             .collect();
         if let Ok(mut m) = self.shared.by_target.lock() {
-            m.insert(target, e.clone(), pairs);
+            m.insert(target, &e, pairs);
         }
         Ok(e)
     }
@@ -1242,6 +1344,10 @@ impl Engine {
     /// with at most `WARM_INT_VALUES` values): its witnesses and the explanations of what it
     /// excludes. An explanation holds whatever else is chosen, so every later selection that
     /// contains the choice reuses them; most explanations on real-size models use one choice.
+    /// `Pairs`: then every pair of choices of two options (each value as above, the second
+    /// still available under the first), in the options' order: the explanations that need two
+    /// choices, which a new customer's click would otherwise pay for with a search each. It
+    /// stops early once the engine's memory for explanations is full (`complete` is then false).
     /// `stop` is asked before each selection (e.g. "is this version still served?"); each
     /// selection is bounded by the engine's work limit, and one that reaches it is skipped.
     pub fn warm(&self, level: Warmth, stop: &dyn Fn() -> bool) -> Warmed {
@@ -1256,27 +1362,71 @@ impl Engine {
         let Ok(empty) = self.propagate(&Selection::default()) else {
             return out;
         };
-        if level == Warmth::Choices {
-            for oa in &empty.options {
-                let var = &self.model.vars[oa.option];
-                let listed = match var.kind {
-                    super::model::VarKind::Choice { .. } | super::model::VarKind::Bool => true,
-                    super::model::VarKind::Int { n, .. } => n <= WARM_INT_VALUES,
-                    super::model::VarKind::Text { .. } => false,
+        if level == Warmth::Empty {
+            out.complete = true;
+            return out;
+        }
+        // The options whose values are warmed one by one: every choice and boolean option, and
+        // integer options with at most `WARM_INT_VALUES` values.
+        let listed = |v: usize| match self.model.vars[v].kind {
+            super::model::VarKind::Choice { .. } | super::model::VarKind::Bool => true,
+            super::model::VarKind::Int { n, .. } => n <= WARM_INT_VALUES,
+            super::model::VarKind::Text { .. } => false,
+        };
+        // For `Pairs`, what each single choice leaves available of the listed options, one bit
+        // per value: those of variable `v` start at bit `offsets[v]`.
+        let mut offsets = vec![0usize; self.model.vars.len()];
+        let mut bits = 0usize;
+        for (v, at) in offsets.iter_mut().enumerate() {
+            *at = bits;
+            if listed(v) {
+                bits += self.model.vars[v].size;
+            }
+        }
+        let mut singles: Vec<(usize, Value, usize, Vec<u64>)> = Vec::new();
+        for oa in &empty.options {
+            if !listed(oa.option) {
+                continue;
+            }
+            let var = &self.model.vars[oa.option];
+            for &i in &oa.available {
+                let Some(value) = var.value(i) else { continue };
+                if stop() {
+                    return out;
+                }
+                out.selections += 1;
+                let Ok(p) = self.propagate(&Selection {
+                    choices: vec![(oa.option, value.clone())],
+                }) else {
+                    continue;
                 };
-                if !listed {
+                if level == Warmth::Pairs {
+                    let mut open = vec![0u64; bits.div_ceil(64)];
+                    for (v, o) in p.options.iter().enumerate().filter(|(v, _)| listed(*v)) {
+                        for &j in &o.available {
+                            set_bit(&mut open, offsets[v] + j);
+                        }
+                    }
+                    singles.push((oa.option, value, i, open));
+                }
+            }
+        }
+        // Pairs of choices of two options, the first still available under the second, in the
+        // options' order: every pair among the first options before any with the next (a
+        // storefront lists options in that order, and customers mostly choose down the list).
+        for (k, (w, b, j, _)) in singles.iter().enumerate() {
+            for (v, a, _, open) in &singles[..k] {
+                if w == v || !bit(open, offsets[*w] + j) {
                     continue;
                 }
-                for &i in &oa.available {
-                    let Some(value) = var.value(i) else { continue };
-                    if stop() {
-                        return out;
-                    }
-                    out.selections += 1;
-                    let _ = self.propagate(&Selection {
-                        choices: vec![(oa.option, value)],
-                    });
+                // Nothing more to learn once the engine's memory for explanations is full.
+                if stop() || self.shared.by_target.lock().map_or(true, |k| k.full()) {
+                    return out;
                 }
+                out.selections += 1;
+                let _ = self.propagate(&Selection {
+                    choices: vec![(*v, a.clone()), (*w, b.clone())],
+                });
             }
         }
         out.complete = true;
@@ -1664,5 +1814,74 @@ impl Engine {
             drop: drop.iter().map(|&v| self.model.vars[v].opt).collect(),
             replace,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expl(rules: &[usize], choices: &[usize]) -> Explanation {
+        Explanation {
+            rules: rules.to_vec(),
+            choices: choices.to_vec(),
+        }
+    }
+
+    /// Explanations with one, two and more choices are found whenever all their choices are in
+    /// the selection (in any order), never otherwise, and one with fewer choices comes first.
+    #[test]
+    fn known_explanations_are_found_by_their_choices() {
+        let mut k = Known::default();
+        let t = (9, 1);
+        k.insert(t, &expl(&[4, 2], &[3, 5]), vec![(5, 0), (3, 2)]);
+        assert!(k.find(&[(3, 2)], t).is_none());
+        assert!(k.find(&[(5, 0), (3, 1)], t).is_none());
+        for base in [[(3, 2), (5, 0)], [(5, 0), (3, 2)]] {
+            let e = k.find(&base, t).map(Packed::unpack);
+            assert_eq!(e, Some(expl(&[4, 2], &[3, 5])), "{base:?}");
+        }
+        assert!(k.find(&[(5, 0), (3, 2)], (9, 0)).is_none(), "another value");
+        k.insert(t, &expl(&[1], &[7]), vec![(7, 1)]);
+        assert_eq!(
+            k.find(&[(3, 2), (5, 0), (7, 1)], t).map(Packed::unpack),
+            Some(expl(&[1], &[7])),
+            "the single-choice explanation first"
+        );
+        k.insert(t, &expl(&[6], &[1, 2, 3]), vec![(1, 0), (2, 0), (3, 0)]);
+        assert!(k.find(&[(1, 0), (2, 0)], t).is_none());
+        assert_eq!(
+            k.find(&[(2, 0), (3, 0), (1, 0)], t).map(Packed::unpack),
+            Some(expl(&[6], &[1, 2, 3]))
+        );
+        // The same pair again is not kept twice.
+        let before = k.bytes;
+        k.insert(t, &expl(&[8], &[3, 5]), vec![(3, 2), (5, 0)]);
+        assert_eq!(k.bytes, before);
+    }
+
+    /// The store keeps explanations until its memory is used up, then none, and says so.
+    #[test]
+    fn known_explanations_stay_within_their_memory() {
+        let cap = 100 * (22 * 4 + KNOWN_ENTRY);
+        let mut k = Known {
+            cap,
+            ..Known::default()
+        };
+        let e = expl(&(0..20).collect::<Vec<_>>(), &[1, 2]);
+        let mut kept = Vec::new();
+        for x in 0..150 {
+            assert_eq!(k.full(), x >= 100, "{x}");
+            k.insert((0, x), &e, vec![(1, 0), (2, 0)]);
+            if k.find(&[(1, 0), (2, 0)], (0, x)).is_some() {
+                kept.push(x);
+            }
+        }
+        assert_eq!(kept, (0..100).collect::<Vec<_>>());
+        assert_eq!(k.bytes, cap);
+        // Indices beyond 32 bits are not kept (no truncation).
+        let mut k = Known::default();
+        k.insert((0, 0), &expl(&[usize::MAX], &[1]), vec![(1, 0)]);
+        assert!(k.find(&[(1, 0)], (0, 0)).is_none());
     }
 }
