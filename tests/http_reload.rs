@@ -159,3 +159,61 @@ async fn the_watcher_reloads_on_change_and_ignores_broken_saves() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The admin status follows the background warm-up (the default `pairs`: every product's
+/// single choices, then every product's pairs) until it is done; a new version starts its own,
+/// and `--warm-up off` says so.
+#[actix_web::test]
+async fn the_admin_status_follows_the_warm_up() {
+    let dir = sample_copy("warmup");
+    let app = app(&dir);
+    let done = |st: &Value| st["warm_up"]["state"] == "done";
+    let mut st = get(&app, "/v1/admin/catalog", false).await.1;
+    assert_eq!(st["warm_up"]["level"], "pairs", "{st}");
+    let t = Instant::now();
+    while !done(&st) {
+        assert_eq!(st["warm_up"]["state"], "running", "{st}");
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "still warming: {st}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        st = get(&app, "/v1/admin/catalog", false).await.1;
+    }
+    let products = st["warm_up"]["products"].as_array().unwrap();
+    assert_eq!(products.len(), st["products"].as_array().unwrap().len());
+    for p in products {
+        assert_eq!(p["done"], "pairs", "{p}");
+        // The empty selection and single choices twice (once per pass), and the pairs.
+        assert!(p["selections"].as_u64().unwrap() > 10, "{p}");
+    }
+    // The custom desk has more values than the tee, hence far more pairs.
+    let sels = |id: &str| {
+        products.iter().find(|p| p["product"] == id).unwrap()["selections"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(sels("custom-desk") > 4 * sels("classic-tee"), "{st}");
+    assert!(st["warm_up"]["seconds"].as_f64().unwrap() > 0.0);
+
+    // Off: nothing runs, and the status says so.
+    let quiet = Arc::new(
+        App::start(Settings {
+            catalog_dir: dir.clone(),
+            database_url: format!("sqlite://{}", dir.join("data/quiet.sqlite").display()),
+            data_dir: dir.join("data"),
+            api_keys: vec![ApiKey {
+                name: "ops".into(),
+                sha256: ApiKey::hash(ADMIN),
+                scopes: vec![Scope::Admin],
+            }],
+            warm_up: bespoke::config::WarmUpPlan::OFF,
+            ..Settings::default()
+        })
+        .unwrap(),
+    );
+    let st = get(&quiet, "/v1/admin/catalog", false).await.1;
+    assert_eq!(st["warm_up"]["state"], "off", "{st}");
+    assert_eq!(st["warm_up"]["products"][0]["selections"], 0, "{st}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,6 +38,40 @@ pub struct Snapshot {
     /// pure function of them, so storefront traffic, which repeats the same paths, is answered
     /// once. Bounded by bytes; dropped with the snapshot on reload.
     pub configure_cache: moka::sync::Cache<String, Arc<[u8]>>,
+    /// How far the background warm-up of this version's engines has gone.
+    pub warm_up: Arc<Mutex<WarmUpStatus>>,
+}
+
+/// How far a version's background warm-up has gone (see `warm`), as `GET /v1/admin/catalog`
+/// shows it: answers do not depend on it, only their speed (a version is fully warm at `done`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WarmUpStatus {
+    /// The level asked for: `off`, `empty`, `choices` or `pairs` (`--warm-up`).
+    pub level: String,
+    /// `off`, `running`, `done` (every product reached the level), or `stopped` (at the time
+    /// limit, or because the version no longer serves).
+    pub state: String,
+    /// Seconds the warm-up has run (so far, or in all once it ended).
+    pub seconds: f64,
+    pub products: Vec<ProductWarmUp>,
+}
+
+/// One product's warm-up.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ProductWarmUp {
+    pub product: String,
+    /// The highest level completed for it (`empty`, `choices`, `pairs`), if any.
+    pub done: Option<String>,
+    /// Selections propagated for it so far (the empty one, single choices, pairs).
+    pub selections: u64,
+}
+
+fn level_name(level: crate::rules::Warmth) -> &'static str {
+    match level {
+        crate::rules::Warmth::Empty => "empty",
+        crate::rules::Warmth::Choices => "choices",
+        crate::rules::Warmth::Pairs => "pairs",
+    }
 }
 
 /// Work limit for each product's "from" price when a snapshot is built.
@@ -79,8 +113,32 @@ impl Snapshot {
                 )
             })
             .collect::<BTreeMap<_, _>>();
+        let status = Arc::new(Mutex::new(WarmUpStatus {
+            level: warm_up.level.level().map_or("off", level_name).to_owned(),
+            state: if warm_up.level.level().is_some() {
+                "running"
+            } else {
+                "off"
+            }
+            .to_owned(),
+            seconds: 0.0,
+            products: engines
+                .keys()
+                .map(|id| ProductWarmUp {
+                    product: id.clone(),
+                    done: None,
+                    selections: 0,
+                })
+                .collect(),
+        }));
         if let Some(level) = warm_up.level.level() {
-            warm(&engines, level, warm_up.limit, &catalog.version);
+            warm(
+                &engines,
+                level,
+                warm_up.limit,
+                &catalog.version,
+                Arc::clone(&status),
+            );
         }
         let from_prices = engines
             .iter()
@@ -109,6 +167,7 @@ impl Snapshot {
                     u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
                 })
                 .build(),
+            warm_up: status,
         })
     }
 
@@ -165,12 +224,14 @@ pub struct App {
 /// pair's. Every product gets its single choices before any gets its pairs (a large product's
 /// pairs take long). The snapshot serves meanwhile; an engine's caches are shared by its clones,
 /// so a request that arrives first just does part of the work itself. The thread stops as soon
-/// as the version no longer serves (its clone is the last one left) or after `limit`.
+/// as the version no longer serves (its clone is the last one left) or after `limit`; `status`
+/// follows it.
 fn warm(
     engines: &BTreeMap<String, Engine>,
     level: crate::rules::Warmth,
     limit: std::time::Duration,
     version: &str,
+    status: Arc<Mutex<WarmUpStatus>>,
 ) {
     use crate::rules::Warmth;
     let warm: Vec<(String, Engine)> = engines
@@ -187,10 +248,34 @@ fn warm(
         .name("bespoke-warm".to_owned())
         .spawn(move || {
             let began = std::time::Instant::now();
+            let note = |k: usize, f: &dyn Fn(&mut ProductWarmUp)| {
+                if let Ok(mut s) = status.lock() {
+                    s.seconds = began.elapsed().as_secs_f64();
+                    if let Some(p) = s.products.get_mut(k) {
+                        f(p);
+                    }
+                }
+            };
+            let end = |state: &str| {
+                if let Ok(mut s) = status.lock() {
+                    s.seconds = began.elapsed().as_secs_f64();
+                    state.clone_into(&mut s.state);
+                }
+            };
             for &pass in passes {
-                for (id, e) in &warm {
+                // The status lists the engines in the same (product id) order.
+                for (k, (id, e)) in warm.iter().enumerate() {
                     let started = std::time::Instant::now();
-                    let done = e.warm(pass, &|| !e.has_other_clones() || began.elapsed() > limit);
+                    let done = e.warm(pass, &|| {
+                        let stop = !e.has_other_clones() || began.elapsed() > limit;
+                        if !stop {
+                            note(k, &|p| p.selections += 1);
+                        }
+                        stop
+                    });
+                    if done.complete {
+                        note(k, &|p| p.done = Some(level_name(pass).to_owned()));
+                    }
                     tracing::debug!(
                         product = %id,
                         version = %version,
@@ -201,10 +286,12 @@ fn warm(
                         "rules engine warmed"
                     );
                     if !e.has_other_clones() || began.elapsed() > limit {
+                        end("stopped");
                         return;
                     }
                 }
             }
+            end("done");
         });
     if let Err(e) = spawned {
         tracing::warn!("could not start the engine warm-up thread: {e}");

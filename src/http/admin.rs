@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::{App, AppError, ReloadStatus};
+use crate::app::{App, AppError, ReloadStatus, WarmUpStatus};
 use crate::config::Scope;
 use crate::http::middleware::require;
 
@@ -14,6 +14,8 @@ pub struct CatalogStatus {
     pub version: String,
     pub products: Vec<String>,
     pub last_reload: Option<ReloadStatus>,
+    /// How far the background warm-up of the serving version's rules engines has gone.
+    pub warm_up: Option<WarmUpStatus>,
 }
 
 /// The serving catalog version and the last reload attempt with its diagnostics.
@@ -33,6 +35,7 @@ pub async fn status(app: web::Data<App>, req: HttpRequest) -> Result<HttpRespons
             .map(|p| p.id.clone())
             .collect(),
         last_reload: app.last_reload(),
+        warm_up: snap.warm_up.lock().ok().map(|s| s.clone()),
     }))
 }
 
