@@ -183,9 +183,11 @@ impl Known {
         })
     }
 
-    /// Whether it has no room left for a typical explanation (20 ids).
-    fn full(&self) -> bool {
-        self.bytes + 20 * 4 + KNOWN_ENTRY > self.cap
+    /// Whether the warm-up has used its share of the memory: three quarters, so that a quarter
+    /// stays for what customers' selections need later (a full store keeps nothing new, and a
+    /// selection whose explanations it cannot keep pays for them again each time it is made).
+    fn warm_up_full(&self) -> bool {
+        self.bytes > self.cap / 4 * 3
     }
 
     /// Keeps `e`, which explains `target` with the choices `pairs`, while there is room.
@@ -1347,7 +1349,8 @@ impl Engine {
     /// `Pairs`: then every pair of choices of two options (each value as above, the second
     /// still available under the first), in the options' order: the explanations that need two
     /// choices, which a new customer's click would otherwise pay for with a search each. It
-    /// stops early once the engine's memory for explanations is full (`complete` is then false).
+    /// stops early once it has used its share (three quarters) of the engine's memory for
+    /// explanations (`complete` is then false).
     /// `stop` is asked before each selection (e.g. "is this version still served?"); each
     /// selection is bounded by the engine's work limit, and one that reaches it is skipped.
     pub fn warm(&self, level: Warmth, stop: &dyn Fn() -> bool) -> Warmed {
@@ -1420,7 +1423,13 @@ impl Engine {
                     continue;
                 }
                 // Nothing more to learn once the engine's memory for explanations is full.
-                if stop() || self.shared.by_target.lock().map_or(true, |k| k.full()) {
+                if stop()
+                    || self
+                        .shared
+                        .by_target
+                        .lock()
+                        .map_or(true, |k| k.warm_up_full())
+                {
                     return out;
                 }
                 out.selections += 1;
@@ -1860,7 +1869,8 @@ mod tests {
         assert_eq!(k.bytes, before);
     }
 
-    /// The store keeps explanations until its memory is used up, then none, and says so.
+    /// The store keeps explanations until its memory is used up, then none; the warm-up's share
+    /// ends at three quarters of it.
     #[test]
     fn known_explanations_stay_within_their_memory() {
         let cap = 100 * (22 * 4 + KNOWN_ENTRY);
@@ -1871,7 +1881,7 @@ mod tests {
         let e = expl(&(0..20).collect::<Vec<_>>(), &[1, 2]);
         let mut kept = Vec::new();
         for x in 0..150 {
-            assert_eq!(k.full(), x >= 100, "{x}");
+            assert_eq!(k.warm_up_full(), x > 75, "{x}");
             k.insert((0, x), &e, vec![(1, 0), (2, 0)]);
             if k.find(&[(1, 0), (2, 0)], (0, x)).is_some() {
                 kept.push(x);
