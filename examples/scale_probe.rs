@@ -41,7 +41,14 @@ fn main() {
     );
     let p = r.catalog.unwrap().products()[0].clone();
     let t0 = Instant::now();
-    let e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
+    // `MEM_MIB` sets the engine's memory for explanations (default 64 MiB).
+    let mut e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
+    if let Some(mib) = std::env::var("MEM_MIB")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        e = e.with_explanation_memory(mib << 20);
+    }
     println!("compile: {:?}", t0.elapsed());
     if args.iter().any(|a| a == "clicks") {
         // As the service warms a loaded catalog version (`WARM=empty` for a customer arriving

@@ -21,8 +21,9 @@ const POOL_MAX: usize = 4096;
 const POOL_CHECKED: usize = 512;
 /// Witness searches per call that aim for new values before following the last solution.
 const DIVERSIFY: usize = 16;
-/// Memory for the explanations an engine keeps, in bytes (about 4 per rule or option id and
-/// `KNOWN_ENTRY` per explanation): 64 MiB, about 700,000 explanations of 20 ids.
+/// Memory for the explanations an engine keeps, in bytes (2 per rule or option id, 4 in models
+/// with more than 65,536 of either, and `KNOWN_ENTRY` per explanation): 64 MiB, about 760,000
+/// explanations of 20 ids. `Engine::with_explanation_memory` sets another amount.
 const KNOWN_BYTES: usize = 64 << 20;
 /// What keeping one explanation costs besides its ids: its slot, its allocation's header and
 /// its share of the index.
@@ -82,23 +83,36 @@ impl PoolView {
 type KnownExplanation = (Packed, Vec<Pair>);
 
 /// An explanation as an engine keeps it: its rule indices, then its options' (the first
-/// `rules` ids are rules), as `u32`, in one allocation (under half the memory of an
-/// [`Explanation`], which `unpack` rebuilds for the caller).
+/// `rules` ids are rules), in one allocation of `u16` when every id fits (any model under 65,536
+/// rules and options), else of `u32`: a quarter to a half of the memory of an [`Explanation`],
+/// which `unpack` rebuilds for the caller.
 #[derive(Debug)]
 struct Packed {
-    ids: Box<[u32]>,
+    ids: Ids,
     rules: u32,
+}
+
+#[derive(Debug)]
+enum Ids {
+    Short(Box<[u16]>),
+    Long(Box<[u32]>),
 }
 
 impl Packed {
     /// `None` if an index does not fit in 32 bits (such an explanation is not kept).
     fn new(e: &Explanation) -> Option<Packed> {
-        let ids = e
-            .rules
-            .iter()
-            .chain(&e.choices)
-            .map(|&x| u32::try_from(x).ok())
-            .collect::<Option<Box<[u32]>>>()?;
+        let all = || e.rules.iter().chain(&e.choices);
+        let ids = match all()
+            .map(|&x| u16::try_from(x).ok())
+            .collect::<Option<Box<[u16]>>>()
+        {
+            Some(short) => Ids::Short(short),
+            None => Ids::Long(
+                all()
+                    .map(|&x| u32::try_from(x).ok())
+                    .collect::<Option<Box<[u32]>>>()?,
+            ),
+        };
         Some(Packed {
             ids,
             rules: u32::try_from(e.rules.len()).ok()?,
@@ -106,16 +120,27 @@ impl Packed {
     }
 
     fn unpack(&self) -> Explanation {
-        let (rules, choices) = self.ids.split_at((self.rules as usize).min(self.ids.len()));
-        Explanation {
-            rules: rules.iter().map(|&r| r as usize).collect(),
-            choices: choices.iter().map(|&o| o as usize).collect(),
+        fn split<T: Copy + Into<u32>>(ids: &[T], rules: usize) -> Explanation {
+            let (r, c) = ids.split_at(rules.min(ids.len()));
+            let wide = |x: &T| (*x).into() as usize;
+            Explanation {
+                rules: r.iter().map(wide).collect(),
+                choices: c.iter().map(wide).collect(),
+            }
+        }
+        match &self.ids {
+            Ids::Short(ids) => split(ids, self.rules as usize),
+            Ids::Long(ids) => split(ids, self.rules as usize),
         }
     }
 
     /// What keeping it costs, in bytes (see `KNOWN_BYTES`).
     fn bytes(&self) -> usize {
-        self.ids.len() * 4 + KNOWN_ENTRY
+        KNOWN_ENTRY
+            + match &self.ids {
+                Ids::Short(ids) => ids.len() * 2,
+                Ids::Long(ids) => ids.len() * 4,
+            }
     }
 }
 
@@ -606,6 +631,15 @@ impl Engine {
     /// background task holding one clone stops when it holds the last.
     pub fn has_other_clones(&self) -> bool {
         Arc::strong_count(&self.shared) > 1
+    }
+
+    /// Sets the memory for the explanations the engine keeps (default `KNOWN_BYTES`, 64 MiB;
+    /// the pair warm-up uses three quarters of it at most).
+    pub fn with_explanation_memory(self, bytes: usize) -> Engine {
+        if let Ok(mut k) = self.shared.by_target.lock() {
+            k.cap = bytes;
+        }
+        self
     }
 
     pub fn with_work_limit(mut self, limit: u64) -> Engine {
@@ -1873,7 +1907,7 @@ mod tests {
     /// ends at three quarters of it.
     #[test]
     fn known_explanations_stay_within_their_memory() {
-        let cap = 100 * (22 * 4 + KNOWN_ENTRY);
+        let cap = 100 * (22 * 2 + KNOWN_ENTRY);
         let mut k = Known {
             cap,
             ..Known::default()
@@ -1889,9 +1923,13 @@ mod tests {
         }
         assert_eq!(kept, (0..100).collect::<Vec<_>>());
         assert_eq!(k.bytes, cap);
-        // Indices beyond 32 bits are not kept (no truncation).
+        // Ids beyond 16 bits take 4 bytes each, and beyond 32 bits are not kept (no truncation).
         let mut k = Known::default();
-        k.insert((0, 0), &expl(&[usize::MAX], &[1]), vec![(1, 0)]);
-        assert!(k.find(&[(1, 0)], (0, 0)).is_none());
+        let wide = expl(&[70_000, 3], &[1]);
+        k.insert((0, 0), &wide, vec![(1, 0)]);
+        assert_eq!(k.find(&[(1, 0)], (0, 0)).map(Packed::unpack), Some(wide));
+        assert_eq!(k.bytes, 3 * 4 + KNOWN_ENTRY);
+        k.insert((0, 1), &expl(&[usize::MAX], &[1]), vec![(1, 0)]);
+        assert!(k.find(&[(1, 0)], (0, 1)).is_none());
     }
 }
