@@ -48,8 +48,9 @@ pub struct Snapshot {
 pub struct WarmUpStatus {
     /// The level asked for: `off`, `empty`, `choices` or `pairs` (`--warm-up`).
     pub level: String,
-    /// `off`, `running`, `done` (every product reached the level), or `stopped` (at the time
-    /// limit, or because the version no longer serves).
+    /// `off`, `running`, `done` (every product reached the level), `partial` (it ran through,
+    /// but some product's pairs stopped at its engine's share of memory for explanations), or
+    /// `stopped` (at the time limit, or because the version no longer serves).
     pub state: String,
     /// Seconds the warm-up has run (so far, or in all once it ended).
     pub seconds: f64,
@@ -291,7 +292,12 @@ fn warm(
                     }
                 }
             }
-            end("done");
+            let reached = status.lock().is_ok_and(|s| {
+                s.products
+                    .iter()
+                    .all(|p| p.done.as_deref() == Some(level_name(level)))
+            });
+            end(if reached { "done" } else { "partial" });
         });
     if let Err(e) = spawned {
         tracing::warn!("could not start the engine warm-up thread: {e}");
