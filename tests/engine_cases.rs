@@ -194,26 +194,7 @@ fn warm_up_covers_single_choices_and_changes_no_answer() {
                     choices: vec![(o, v)],
                 };
                 for _ in 0..2 {
-                    let fresh = Engine::new(p.clone()).propagate(&sel).unwrap();
-                    let warmed = warm.propagate(&sel).unwrap();
-                    assert_eq!(warmed.consistent, fresh.consistent, "{}: {sel:?}", p.id);
-                    for (a, b) in warmed.options.iter().zip(&fresh.options) {
-                        assert_eq!(a.available, b.available, "{}: {sel:?}", p.id);
-                        let ua: Vec<usize> = a.unavailable.iter().map(|(i, _)| *i).collect();
-                        let ub: Vec<usize> = b.unavailable.iter().map(|(i, _)| *i).collect();
-                        assert_eq!(ua, ub, "{}: {sel:?}", p.id);
-                        for (_, e) in &a.unavailable {
-                            assert!(!e.rules.is_empty() || !e.choices.is_empty());
-                            assert!(
-                                e.choices
-                                    .iter()
-                                    .all(|o| *o != a.option
-                                        && sel.choices.iter().any(|(c, _)| c == o)),
-                                "{}: {e:?} names an option not chosen",
-                                p.id
-                            );
-                        }
-                    }
+                    let fresh = same_answers(&warm, &sel);
                     // Extend with the first available value of the next open option.
                     let next = fresh.options.iter().find(|x| {
                         x.selected.is_none()
@@ -267,25 +248,33 @@ fn pair_warm_up_covers_pairs_and_changes_no_answer() {
             .into_iter()
             .filter(|s| (2..=3).contains(&s.choices.len()))
         {
-            let fresh = Engine::new(p.clone()).propagate(&sel).unwrap();
-            let warmed = warm.propagate(&sel).unwrap();
-            assert_eq!(warmed.consistent, fresh.consistent, "{}: {sel:?}", p.id);
-            for (a, b) in warmed.options.iter().zip(&fresh.options) {
-                assert_eq!(a.available, b.available, "{}: {sel:?}", p.id);
-                let ua: Vec<usize> = a.unavailable.iter().map(|(i, _)| *i).collect();
-                let ub: Vec<usize> = b.unavailable.iter().map(|(i, _)| *i).collect();
-                assert_eq!(ua, ub, "{}: {sel:?}", p.id);
-                for (_, e) in &a.unavailable {
-                    assert!(!e.rules.is_empty() || !e.choices.is_empty());
-                    assert!(
-                        e.choices
-                            .iter()
-                            .all(|o| *o != a.option && sel.choices.iter().any(|(c, _)| c == o)),
-                        "{}: {e:?} names an option not chosen",
-                        p.id
-                    );
-                }
-            }
+            same_answers(&warm, &sel);
         }
     }
+}
+
+/// Asserts that `warm` (an engine that has learned things) answers `sel` as a fresh engine of
+/// the same product does: the same available and unavailable values, each explanation naming
+/// only chosen options. Returns the fresh engine's answer.
+fn same_answers(warm: &Engine, sel: &Selection) -> bespoke::rules::Propagation {
+    let id = &warm.product.id;
+    let fresh = Engine::new(warm.product.clone()).propagate(sel).unwrap();
+    let warmed = warm.propagate(sel).unwrap();
+    assert_eq!(warmed.consistent, fresh.consistent, "{id}: {sel:?}");
+    for (a, b) in warmed.options.iter().zip(&fresh.options) {
+        assert_eq!(a.available, b.available, "{id}: {sel:?}");
+        let ua: Vec<usize> = a.unavailable.iter().map(|(i, _)| *i).collect();
+        let ub: Vec<usize> = b.unavailable.iter().map(|(i, _)| *i).collect();
+        assert_eq!(ua, ub, "{id}: {sel:?}");
+        for (_, e) in &a.unavailable {
+            assert!(!e.rules.is_empty() || !e.choices.is_empty());
+            assert!(
+                e.choices
+                    .iter()
+                    .all(|o| *o != a.option && sel.choices.iter().any(|(c, _)| c == o)),
+                "{id}: {e:?} names an option not chosen"
+            );
+        }
+    }
+    fresh
 }
