@@ -108,12 +108,16 @@ impl WarmUp {
     }
 }
 
-/// How far a loaded catalog version is warmed, and for how long at most.
+/// How far a loaded catalog version is warmed, for how long at most, and how much each of its
+/// engines may remember.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WarmUpPlan {
     pub level: WarmUp,
     /// The warm-up of one version stops after this long; what it learned stays.
     pub limit: std::time::Duration,
+    /// Bytes each engine may keep of explanations (what the warm-up and customers' selections
+    /// learn; the pair warm-up uses three quarters at most).
+    pub memory: usize,
 }
 
 impl WarmUpPlan {
@@ -121,6 +125,7 @@ impl WarmUpPlan {
     pub const OFF: WarmUpPlan = WarmUpPlan {
         level: WarmUp::Off,
         limit: std::time::Duration::ZERO,
+        memory: crate::rules::engine::DEFAULT_EXPLANATION_MEMORY,
     };
 }
 
@@ -172,6 +177,7 @@ impl Default for Settings {
             warm_up: WarmUpPlan {
                 level: WarmUp::Pairs,
                 limit: std::time::Duration::from_secs(WARM_UP_LIMIT_SECS),
+                memory: crate::rules::engine::DEFAULT_EXPLANATION_MEMORY,
             },
             log_json: false,
             print_dpi: 150,

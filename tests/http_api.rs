@@ -36,6 +36,7 @@ fn settings(catalog: &std::path::Path, db: &common::db::TestDb) -> Settings {
         warm_up: WarmUpPlan {
             level: WarmUp::Choices,
             limit: std::time::Duration::from_secs(60),
+            memory: bespoke::rules::engine::DEFAULT_EXPLANATION_MEMORY,
         },
         ..Settings::default()
     }

@@ -38,6 +38,7 @@ fn settings(db: &TestDb, catalog: &std::path::Path) -> Settings {
         warm_up: WarmUpPlan {
             level: WarmUp::Choices,
             limit: std::time::Duration::from_secs(60),
+            memory: bespoke::rules::engine::DEFAULT_EXPLANATION_MEMORY,
         },
         ..Settings::default()
     }

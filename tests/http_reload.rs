@@ -161,8 +161,8 @@ async fn the_watcher_reloads_on_change_and_ignores_broken_saves() {
 }
 
 /// The admin status follows the background warm-up (the default `pairs`: every product's
-/// single choices, then every product's pairs) until it is done; a new version starts its own,
-/// and `--warm-up off` says so.
+/// single choices, then every product's pairs) until it is done; `--warm-up off` says so, and
+/// engines with too little memory for every pair's explanations end it `partial`.
 #[actix_web::test]
 async fn the_admin_status_follows_the_warm_up() {
     let dir = sample_copy("warmup");
@@ -215,5 +215,42 @@ async fn the_admin_status_follows_the_warm_up() {
     let st = get(&quiet, "/v1/admin/catalog", false).await.1;
     assert_eq!(st["warm_up"]["state"], "off", "{st}");
     assert_eq!(st["warm_up"]["products"][0]["selections"], 0, "{st}");
+
+    // Engines with little memory for explanations: the pairs of the products with many stop
+    // at the warm-up's share of it, and the warm-up ends `partial`.
+    let small = Arc::new(
+        App::start(Settings {
+            catalog_dir: dir.clone(),
+            database_url: format!("sqlite://{}", dir.join("data/small.sqlite").display()),
+            data_dir: dir.join("data"),
+            api_keys: vec![ApiKey {
+                name: "ops".into(),
+                sha256: ApiKey::hash(ADMIN),
+                scopes: vec![Scope::Admin],
+            }],
+            warm_up: bespoke::config::WarmUpPlan {
+                memory: 4096,
+                ..Settings::default().warm_up
+            },
+            ..Settings::default()
+        })
+        .unwrap(),
+    );
+    let t = Instant::now();
+    let st = loop {
+        let st = get(&small, "/v1/admin/catalog", false).await.1;
+        if st["warm_up"]["state"] != "running" {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "still warming: {st}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(st["warm_up"]["state"], "partial", "{st}");
+    let products = st["warm_up"]["products"].as_array().unwrap();
+    assert!(products.iter().any(|p| p["done"] == "choices"), "{st}");
+    assert!(products.iter().all(|p| p["done"].is_string()), "{st}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -110,7 +110,9 @@ impl Snapshot {
             .map(|p| {
                 (
                     p.id.clone(),
-                    Engine::new(Arc::clone(p)).with_work_limit(work_limit),
+                    Engine::new(Arc::clone(p))
+                        .with_work_limit(work_limit)
+                        .with_explanation_memory(warm_up.memory),
                 )
             })
             .collect::<BTreeMap<_, _>>();

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Seconds a version's warm-up may run at most (what it learned by then stays).
     #[arg(long, env = "BESPOKE_WARM_UP_LIMIT", default_value_t = crate::config::WARM_UP_LIMIT_SECS)]
     pub warm_up_limit: u64,
+    /// MiB each product's rules engine may keep of explanations (the warm-up uses three
+    /// quarters at most): a large model's pairs need more than the default.
+    #[arg(long, env = "BESPOKE_EXPLANATION_MEMORY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub explanation_memory_mib: u64,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]
     pub no_watch: bool,
@@ -72,6 +76,9 @@ impl ServeArgs {
             warm_up: crate::config::WarmUpPlan {
                 level: self.warm_up,
                 limit: std::time::Duration::from_secs(self.warm_up_limit),
+                memory: usize::try_from(self.explanation_memory_mib)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(1 << 20),
             },
             ..Settings::default()
         })

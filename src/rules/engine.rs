@@ -25,6 +25,9 @@ const DIVERSIFY: usize = 16;
 /// with more than 65,536 of either, and `KNOWN_ENTRY` per explanation): 64 MiB, about 760,000
 /// explanations of 20 ids. `Engine::with_explanation_memory` sets another amount.
 const KNOWN_BYTES: usize = 64 << 20;
+/// The memory for explanations of an engine, in bytes, unless `Engine::with_explanation_memory`
+/// says otherwise.
+pub const DEFAULT_EXPLANATION_MEMORY: usize = KNOWN_BYTES;
 /// What keeping one explanation costs besides its ids: its slot, its allocation's header and
 /// its share of the index.
 const KNOWN_ENTRY: usize = 48;
@@ -1456,7 +1459,7 @@ impl Engine {
                 if w == v || !bit(open, offsets[*w] + j) {
                     continue;
                 }
-                // Nothing more to learn once the engine's memory for explanations is full.
+                // Its share of the engine's memory for explanations used: the rest is for later.
                 if stop()
                     || self
                         .shared
