@@ -24,16 +24,25 @@ fn sample_copy(name: &str) -> PathBuf {
 }
 
 fn app(dir: &Path) -> Arc<App> {
+    app_with(dir, "test", Settings::default().warm_up)
+}
+
+/// An app on the catalog in `dir` with its own database `data/{db}.sqlite` and warm-up plan.
+fn app_with(dir: &Path, db: &str, warm_up: bespoke::config::WarmUpPlan) -> Arc<App> {
     Arc::new(
         App::start(Settings {
             catalog_dir: dir.to_owned(),
-            database_url: format!("sqlite://{}", dir.join("data/test.sqlite").display()),
+            database_url: format!(
+                "sqlite://{}",
+                dir.join(format!("data/{db}.sqlite")).display()
+            ),
             data_dir: dir.join("data"),
             api_keys: vec![ApiKey {
                 name: "ops".into(),
                 sha256: ApiKey::hash(ADMIN),
                 scopes: vec![Scope::Admin],
             }],
+            warm_up,
             ..Settings::default()
         })
         .unwrap(),
@@ -197,44 +206,20 @@ async fn the_admin_status_follows_the_warm_up() {
     assert!(st["warm_up"]["seconds"].as_f64().unwrap() > 0.0);
 
     // Off: nothing runs, and the status says so.
-    let quiet = Arc::new(
-        App::start(Settings {
-            catalog_dir: dir.clone(),
-            database_url: format!("sqlite://{}", dir.join("data/quiet.sqlite").display()),
-            data_dir: dir.join("data"),
-            api_keys: vec![ApiKey {
-                name: "ops".into(),
-                sha256: ApiKey::hash(ADMIN),
-                scopes: vec![Scope::Admin],
-            }],
-            warm_up: bespoke::config::WarmUpPlan::OFF,
-            ..Settings::default()
-        })
-        .unwrap(),
-    );
+    let quiet = app_with(&dir, "quiet", bespoke::config::WarmUpPlan::OFF);
     let st = get(&quiet, "/v1/admin/catalog", false).await.1;
     assert_eq!(st["warm_up"]["state"], "off", "{st}");
     assert_eq!(st["warm_up"]["products"][0]["selections"], 0, "{st}");
 
     // Engines with little memory for explanations: the pairs of the products with many stop
     // at the warm-up's share of it, and the warm-up ends `partial`.
-    let small = Arc::new(
-        App::start(Settings {
-            catalog_dir: dir.clone(),
-            database_url: format!("sqlite://{}", dir.join("data/small.sqlite").display()),
-            data_dir: dir.join("data"),
-            api_keys: vec![ApiKey {
-                name: "ops".into(),
-                sha256: ApiKey::hash(ADMIN),
-                scopes: vec![Scope::Admin],
-            }],
-            warm_up: bespoke::config::WarmUpPlan {
-                memory: 4096,
-                ..Settings::default().warm_up
-            },
-            ..Settings::default()
-        })
-        .unwrap(),
+    let small = app_with(
+        &dir,
+        "small",
+        bespoke::config::WarmUpPlan {
+            memory: 4096,
+            ..Settings::default().warm_up
+        },
     );
     let t = Instant::now();
     let st = loop {
