@@ -41,7 +41,7 @@ fn main() {
     );
     let p = r.catalog.unwrap().products()[0].clone();
     let t0 = Instant::now();
-    // `MEM_MIB` sets the engine's memory for explanations (default 64 MiB).
+    // `MEM_MIB` sets the engine's memory for explanations (default 256 MiB).
     let mut e = Engine::new(p.clone()).with_work_limit(2_000_000_000);
     if let Some(mib) = std::env::var("MEM_MIB")
         .ok()

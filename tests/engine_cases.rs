@@ -278,3 +278,62 @@ fn same_answers(warm: &Engine, sel: &Selection) -> bespoke::rules::Propagation {
     }
     fresh
 }
+
+/// The desk of the sample catalog after `edit` (from, to) of its rules file.
+fn desk_with(edit: (&str, &str)) -> std::sync::Arc<bespoke::catalog::Product> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = catalog::FileSet::from_dir(&root).unwrap();
+    let path = "rules/custom-desk.yaml";
+    let text = String::from_utf8(files.get(path).unwrap().to_vec()).unwrap();
+    assert!(text.contains(edit.0), "no `{}`", edit.0);
+    files.insert(path, text.replacen(edit.0, edit.1, 1));
+    let catalog = catalog::load(&files).catalog.unwrap();
+    catalog.product("custom-desk").unwrap().clone()
+}
+
+/// `Engine::inherit`: an engine of a product whose options and rules compile to the same model
+/// (here a rule's message changed) takes over what an earlier engine learned, and its warm-up
+/// resumes where that one stopped: a stopped pair warm-up goes on with the pairs it had not
+/// reached, a finished one has nothing left. A changed rule compiles to another model: nothing
+/// is inherited. Answers stay those of a fresh engine.
+#[test]
+fn an_engine_inherits_what_an_equal_model_learned() {
+    use bespoke::rules::Warmth;
+    let same = ("That finish is not offered", "That finish is not made");
+    let changed = ("then: width_cm <= 180", "then: width_cm <= 170");
+    let desk = desk_with(("", ""));
+    let full = Engine::new(desk.clone()).warm(Warmth::Pairs, &|| false);
+    let singles = Engine::new(desk.clone()).warm(Warmth::Choices, &|| false);
+    let pairs = full.selections - singles.selections;
+    assert!(pairs > 20, "{full:?} {singles:?}");
+    // Stopped after the single choices and 10 pairs.
+    let first = Engine::new(desk.clone());
+    let n = std::cell::Cell::new(0);
+    let stopped = first.warm(Warmth::Pairs, &|| {
+        n.set(n.get() + 1);
+        n.get() > singles.selections + 10
+    });
+    assert!(!stopped.complete);
+    let mut second = Engine::new(desk_with(same));
+    assert!(!second.shares_learning_with(&first));
+    assert!(second.inherit(&first));
+    assert!(second.shares_learning_with(&first));
+    let resumed = second.warm(Warmth::Pairs, &|| false);
+    assert!(resumed.complete);
+    assert_eq!(
+        resumed.selections,
+        singles.selections + pairs - 10,
+        "the empty selection and the single choices again, then the pairs not done"
+    );
+    let mut third = Engine::new(desk_with(same));
+    assert!(third.inherit(&second));
+    assert_eq!(third.warm(Warmth::Pairs, &|| false).selections, 0);
+    assert!(third.warm(Warmth::Choices, &|| false).complete);
+    for sel in bespoke::rules::generate::click_paths(&third, 5, 6, 4) {
+        same_answers(&third, &sel);
+    }
+    let mut other = Engine::new(desk_with(changed));
+    assert!(!other.inherit(&third));
+    assert!(!other.shares_learning_with(&third));
+    assert!(other.warm(Warmth::Choices, &|| false).selections > 1);
+}

@@ -239,3 +239,90 @@ async fn the_admin_status_follows_the_warm_up() {
     assert!(products.iter().all(|p| p["done"].is_string()), "{st}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn configure(app: &Arc<App>, product: &str, selection: Value) -> Value {
+    let svc = test::init_service(bespoke::http::build(web::Data::from(Arc::clone(app)))).await;
+    test::call_and_read_body_json(
+        &svc,
+        test::TestRequest::post()
+            .uri(&format!("/v1/products/{product}/configure"))
+            .set_json(serde_json::json!({ "selection": selection }))
+            .to_request(),
+    )
+    .await
+}
+
+fn price_min(body: &Value) -> rust_decimal::Decimal {
+    body["price"]["min"].as_str().unwrap().parse().unwrap()
+}
+
+/// Polls the admin status until the serving version's warm-up has ended.
+async fn warmed(app: &Arc<App>) -> Value {
+    let t = Instant::now();
+    loop {
+        let st = get(app, "/v1/admin/catalog", false).await.1;
+        if st["warm_up"]["state"] != "running" {
+            return st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "still warming: {st}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A reload keeps what the engines learned for every product whose options and rules are
+/// unchanged: the new version's warm-up has nothing left to do for them (no selection
+/// propagated), while a product whose rules changed warms from scratch; answers follow the new
+/// files (a changed price, a changed rule).
+#[actix_web::test]
+async fn a_reload_keeps_unchanged_products_warm() {
+    let dir = sample_copy("inherit");
+    let app = app(&dir);
+    let first = warmed(&app).await;
+    assert_eq!(first["warm_up"]["state"], "done", "{first}");
+    let version = first["version"].clone();
+    let before = configure(&app, "classic-tee", serde_json::json!({})).await;
+    edit(
+        &dir,
+        "catalog/classic-tee.yaml",
+        "base_price: \"19.00\"",
+        "base_price: \"21.00\"",
+    );
+    edit(
+        &dir,
+        "rules/custom-desk.yaml",
+        "then: width_cm <= 180",
+        "then: width_cm <= 170",
+    );
+    let (status, ok) = get(&app, "/v1/admin/reload", true).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    let st = warmed(&app).await;
+    assert_ne!(st["version"], version, "{st}");
+    assert_eq!(st["warm_up"]["state"], "done", "{st}");
+    for p in st["warm_up"]["products"].as_array().unwrap() {
+        assert_eq!(p["done"], "pairs", "{p}");
+        let sels = p["selections"].as_u64().unwrap();
+        if p["product"] == "custom-desk" {
+            assert!(sels > 10, "its rules changed, so it warms again: {p}");
+        } else {
+            assert_eq!(sels, 0, "unchanged rules: nothing left to warm: {p}");
+        }
+    }
+    // The new version answers with its own prices and rules.
+    let tee = configure(&app, "classic-tee", serde_json::json!({})).await;
+    assert_eq!(
+        price_min(&tee) - price_min(&before),
+        rust_decimal::Decimal::TWO,
+        "{tee}"
+    );
+    let desk = configure(
+        &app,
+        "custom-desk",
+        serde_json::json!({"top_material": "laminate"}),
+    )
+    .await;
+    assert_eq!(desk["options"]["width_cm"]["max"], 170, "{desk}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

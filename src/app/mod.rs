@@ -82,12 +82,16 @@ pub const FROM_PRICE_WORK_LIMIT: u64 = 2_000_000;
 pub const CONFIGURE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Snapshot {
-    /// Builds a snapshot from catalog files; `Err` holds the diagnostics (as JSON) when the files have errors.
+    /// Builds a snapshot from catalog files; `Err` holds the diagnostics (as JSON) when the files
+    /// have errors. A product whose options and rules compile to the same model as in `earlier`
+    /// (the version serving until now) keeps what its engine learned there (see
+    /// `Engine::inherit`): its warm-up resumes where that one stopped instead of starting over.
     pub fn build(
         files: FileSet,
         work_limit: u64,
         uploads: Option<Arc<dyn UploadStore>>,
         warm_up: crate::config::WarmUpPlan,
+        earlier: Option<&Snapshot>,
     ) -> Result<Snapshot, serde_json::Value> {
         let result = catalog::load(&files);
         let diagnostics = result.sources.to_json(&result.diagnostics);
@@ -108,12 +112,13 @@ impl Snapshot {
             .products()
             .iter()
             .map(|p| {
-                (
-                    p.id.clone(),
-                    Engine::new(Arc::clone(p))
-                        .with_work_limit(work_limit)
-                        .with_explanation_memory(warm_up.memory),
-                )
+                let mut e = Engine::new(Arc::clone(p))
+                    .with_work_limit(work_limit)
+                    .with_explanation_memory(warm_up.memory);
+                if let Some(old) = earlier.and_then(|s| s.engines.get(&p.id)) {
+                    e.inherit(old);
+                }
+                (p.id.clone(), e)
             })
             .collect::<BTreeMap<_, _>>();
         let status = Arc::new(Mutex::new(WarmUpStatus {
@@ -322,8 +327,14 @@ impl App {
                 .map_err(|e| AppError::Unavailable(format!("upload store: {e}")))?,
         );
         let store: Arc<dyn UploadStore> = uploads.clone();
-        let snapshot = Snapshot::build(files, settings.work_limit, Some(store), settings.warm_up)
-            .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
+        let snapshot = Snapshot::build(
+            files,
+            settings.work_limit,
+            Some(store),
+            settings.warm_up,
+            None,
+        )
+        .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
         let db = Db::connect(&settings.database_url)
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
         pin_version(&db, &snapshot)?;
@@ -386,6 +397,7 @@ impl App {
             self.settings.work_limit,
             Some(store),
             self.settings.warm_up,
+            Some(&self.snapshot()),
         )
         .and_then(|s| {
             // A version is pinned (stored) before it serves, so its orders can always be re-read.

@@ -92,6 +92,7 @@ impl App {
             self.settings.work_limit,
             Some(store),
             crate::config::WarmUpPlan::OFF,
+            Some(&current),
         )
         .map_err(|_| AppError::Internal(format!("stored catalog version {v} no longer loads")))?;
         let snap = Arc::new(snap);

@@ -45,8 +45,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BESPOKE_WARM_UP_LIMIT", default_value_t = crate::config::WARM_UP_LIMIT_SECS)]
     pub warm_up_limit: u64,
     /// MiB each product's rules engine may keep of explanations (the warm-up uses three
-    /// quarters at most): a large model's pairs need more than the default.
-    #[arg(long, env = "BESPOKE_EXPLANATION_MEMORY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    /// quarters at most); a bound, not a reservation (a 270-option model's pairs take about
+    /// 150 MB, the sample products under 1 MB).
+    #[arg(long, env = "BESPOKE_EXPLANATION_MEMORY_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub explanation_memory_mib: u64,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]

@@ -22,9 +22,12 @@ const POOL_CHECKED: usize = 512;
 /// Witness searches per call that aim for new values before following the last solution.
 const DIVERSIFY: usize = 16;
 /// Memory for the explanations an engine keeps, in bytes (2 per rule or option id, 4 in models
-/// with more than 65,536 of either, and `KNOWN_ENTRY` per explanation): 64 MiB, about 760,000
-/// explanations of 20 ids. `Engine::with_explanation_memory` sets another amount.
-const KNOWN_BYTES: usize = 64 << 20;
+/// with more than 65,536 of either, and `KNOWN_ENTRY` per explanation): 256 MiB, about 3
+/// million explanations of 20 ids. It is a bound, not a reservation: the sample products keep
+/// under a megabyte and a 100-option car model 7 MB after their pair warm-ups, while a
+/// 270-option one needs about 150 MB for all its pairs' explanations.
+/// `Engine::with_explanation_memory` sets another amount.
+const KNOWN_BYTES: usize = 256 << 20;
 /// The memory for explanations of an engine, in bytes, unless `Engine::with_explanation_memory`
 /// says otherwise.
 pub const DEFAULT_EXPLANATION_MEMORY: usize = KNOWN_BYTES;
@@ -266,6 +269,16 @@ pub(crate) struct Shared {
     live: std::sync::Mutex<foldhash::HashSet<(usize, usize)>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
     by_target: std::sync::Mutex<Known>,
+    /// How far warm-ups of this store have gone (an engine inheriting it resumes there).
+    warmed: std::sync::Mutex<WarmProgress>,
+}
+
+/// How far [`Engine::warm`] has gone on one store: the levels finished, and at `Pairs` how
+/// many pairs (in the warm-up's fixed order) have been propagated.
+#[derive(Debug, Default, Clone, Copy)]
+struct WarmProgress {
+    finished: Option<Warmth>,
+    pairs: usize,
 }
 
 impl Shared {
@@ -302,8 +315,8 @@ impl Shared {
 /// Default work limit per operation (search nodes plus propagation steps).
 pub const DEFAULT_WORK_LIMIT: u64 = 20_000_000;
 
-/// How far [`Engine::warm`] goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How far [`Engine::warm`] goes (each level includes the ones before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Warmth {
     /// The empty selection only.
     Empty,
@@ -341,6 +354,9 @@ pub struct Engine {
     /// Static connected component of each variable (through constraint scopes).
     component: Vec<usize>,
     pub(crate) shared: Arc<Shared>,
+    /// Held by this engine and its clones only (not by an engine that inherits `shared`):
+    /// whether another clone lives tells a background task that the version still serves.
+    serving: Arc<()>,
     /// The SAT back end (see `sat.rs`): for a Boolean model, the general one; for a larger
     /// finite-domain model, the one-hot encoding that answers explanations' exact checks.
     pub(crate) sat: Option<Arc<super::sat::SatModel>>,
@@ -543,8 +559,41 @@ impl Engine {
             work_limit: DEFAULT_WORK_LIMIT,
             component,
             shared: Arc::new(Shared::default()),
+            serving: Arc::new(()),
             sat,
         }
+    }
+
+    /// Takes over what `earlier` (an engine of an earlier catalog version) has learned when
+    /// both compile to the same model: its solutions, explanations and warm-up progress all
+    /// depend on the model alone (explanations name rules and options by index; their messages
+    /// and value names are read from this engine's product), so a reload that leaves a
+    /// product's options and rules as they were keeps it warm. The two then share what they
+    /// learn from here on. Returns whether it did.
+    pub fn inherit(&mut self, earlier: &Engine) -> bool {
+        if Arc::ptr_eq(&self.shared, &earlier.shared) {
+            return true;
+        }
+        if self.model != earlier.model {
+            return false;
+        }
+        let cap = self.shared.by_target.lock().map_or(KNOWN_BYTES, |k| k.cap);
+        self.shared = Arc::clone(&earlier.shared);
+        if let Ok(mut k) = self.shared.by_target.lock() {
+            k.cap = cap;
+        }
+        true
+    }
+
+    /// The memory the explanations kept take, in bytes (as counted against
+    /// `with_explanation_memory`).
+    pub fn explanation_bytes(&self) -> usize {
+        self.shared.by_target.lock().map_or(0, |k| k.bytes)
+    }
+
+    /// Whether the two engines share what they learn (clones, or one inherited from the other).
+    pub fn shares_learning_with(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// Whether an earlier call already proved `target` unavailable under these choices: it is
@@ -633,10 +682,10 @@ impl Engine {
     /// Whether another clone of this engine (they share what they learn) still exists: a
     /// background task holding one clone stops when it holds the last.
     pub fn has_other_clones(&self) -> bool {
-        Arc::strong_count(&self.shared) > 1
+        Arc::strong_count(&self.serving) > 1
     }
 
-    /// Sets the memory for the explanations the engine keeps (default `KNOWN_BYTES`, 64 MiB;
+    /// Sets the memory for the explanations the engine keeps (default `KNOWN_BYTES`, 256 MiB;
     /// the pair warm-up uses three quarters of it at most).
     pub fn with_explanation_memory(self, bytes: usize) -> Engine {
         if let Ok(mut k) = self.shared.by_target.lock() {
@@ -1395,15 +1444,27 @@ impl Engine {
             selections: 0,
             complete: false,
         };
+        // A store already warmed this far (by an earlier version's engine): nothing to do.
+        let progress = self.shared.warmed.lock().map(|p| *p).unwrap_or_default();
+        if progress.finished >= Some(level) {
+            out.complete = true;
+            return out;
+        }
         if stop() {
             return out;
         }
+        let finish = |out: &mut Warmed| {
+            out.complete = true;
+            if let Ok(mut p) = self.shared.warmed.lock() {
+                p.finished = p.finished.max(Some(level));
+            }
+        };
         out.selections += 1;
         let Ok(empty) = self.propagate(&Selection::default()) else {
             return out;
         };
         if level == Warmth::Empty {
-            out.complete = true;
+            finish(&mut out);
             return out;
         }
         // The options whose values are warmed one by one: every choice and boolean option, and
@@ -1454,9 +1515,16 @@ impl Engine {
         // Pairs of choices of two options, the first still available under the second, in the
         // options' order: every pair among the first options before any with the next (a
         // storefront lists options in that order, and customers mostly choose down the list).
+        // The order is fixed by the model, so the pairs an earlier warm-up of this store did
+        // (`progress.pairs`) are the first ones: those are skipped.
+        let mut pair = 0usize;
         for (k, (w, b, j, _)) in singles.iter().enumerate() {
             for (v, a, _, open) in &singles[..k] {
                 if w == v || !bit(open, offsets[*w] + j) {
+                    continue;
+                }
+                pair += 1;
+                if pair <= progress.pairs {
                     continue;
                 }
                 // Its share of the engine's memory for explanations used: the rest is for later.
@@ -1473,9 +1541,12 @@ impl Engine {
                 let _ = self.propagate(&Selection {
                     choices: vec![(*v, a.clone()), (*w, b.clone())],
                 });
+                if let Ok(mut p) = self.shared.warmed.lock() {
+                    p.pairs = p.pairs.max(pair);
+                }
             }
         }
-        out.complete = true;
+        finish(&mut out);
         out
     }
 

@@ -62,7 +62,7 @@ pub enum VarKind {
 }
 
 /// One variable of the model (one per option, in option order).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Var {
     pub opt: OptId,
     pub kind: VarKind,
@@ -178,14 +178,14 @@ impl Var {
 }
 
 /// A compiled constraint.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Con {
     /// Variables (sorted).
     pub scope: Vec<usize>,
     pub kind: ConKind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConKind {
     /// A compressed table: the constraint holds iff some row matches, where a row gives, for each
     /// scope variable, a set of allowed indices.
@@ -199,7 +199,7 @@ pub enum ConKind {
 
 /// The rows of a compressed table, row-major: each row is the concatenation of its cells' words
 /// (the cell of scope variable `j` starts at `cell_off[j]` and has that variable's word count).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rows {
     pub words: Vec<u64>,
     pub nrows: usize,
@@ -237,7 +237,7 @@ const ROW_CAP: usize = 4096;
 const ENUM_CAP: u64 = 1 << 16;
 
 /// The compiled model of one product.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Model {
     pub vars: Vec<Var>,
     /// One compiled constraint per product constraint, same index.
