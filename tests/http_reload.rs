@@ -195,6 +195,7 @@ async fn the_admin_status_follows_the_warm_up() {
         assert_eq!(p["done"], "pairs", "{p}");
         // The empty selection and single choices twice (once per pass), and the pairs.
         assert!(p["selections"].as_u64().unwrap() > 10, "{p}");
+        assert!(p["explanation_bytes"].as_u64().unwrap() > 0, "{p}");
     }
     // The custom desk has more values than the tee, hence far more pairs.
     let sels = |id: &str| {
@@ -308,6 +309,14 @@ async fn a_reload_keeps_unchanged_products_warm() {
             assert!(sels > 10, "its rules changed, so it warms again: {p}");
         } else {
             assert_eq!(sels, 0, "unchanged rules: nothing left to warm: {p}");
+            // What the earlier version's warm-up kept.
+            let earlier = first["warm_up"]["products"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|q| q["product"] == p["product"])
+                .unwrap();
+            assert_eq!(p["explanation_bytes"], earlier["explanation_bytes"], "{p}");
         }
     }
     // The new version answers with its own prices and rules.

@@ -65,6 +65,9 @@ pub struct ProductWarmUp {
     pub done: Option<String>,
     /// Selections propagated for it so far (the empty one, single choices, pairs).
     pub selections: u64,
+    /// Bytes its engine's kept explanations take (see `--explanation-memory-mib`), as of the
+    /// last selection warmed (including what a reload inherited).
+    pub explanation_bytes: u64,
 }
 
 fn level_name(level: crate::rules::Warmth) -> &'static str {
@@ -136,6 +139,7 @@ impl Snapshot {
                     product: id.clone(),
                     done: None,
                     selections: 0,
+                    explanation_bytes: 0,
                 })
                 .collect(),
         }));
@@ -277,13 +281,21 @@ fn warm(
                     let done = e.warm(pass, &|| {
                         let stop = !e.has_other_clones() || began.elapsed() > limit;
                         if !stop {
-                            note(k, &|p| p.selections += 1);
+                            let bytes = u64::try_from(e.explanation_bytes()).unwrap_or(u64::MAX);
+                            note(k, &|p| {
+                                p.selections += 1;
+                                p.explanation_bytes = bytes;
+                            });
                         }
                         stop
                     });
-                    if done.complete {
-                        note(k, &|p| p.done = Some(level_name(pass).to_owned()));
-                    }
+                    let bytes = u64::try_from(e.explanation_bytes()).unwrap_or(u64::MAX);
+                    note(k, &|p| {
+                        p.explanation_bytes = bytes;
+                        if done.complete {
+                            p.done = Some(level_name(pass).to_owned());
+                        }
+                    });
                     tracing::debug!(
                         product = %id,
                         version = %version,
