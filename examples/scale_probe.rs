@@ -67,18 +67,17 @@ fn main() {
             _ => bespoke::rules::Warmth::Choices,
         };
         let t0 = Instant::now();
-        // `WARM_LOG=1` prints each warm-up selection's time as it goes.
-        let last = std::cell::Cell::new(Instant::now());
-        let k = std::cell::Cell::new(0usize);
+        // `WARM_LOG=1` prints each warm-up selection's time as it goes (with one thread).
+        let last = std::sync::Mutex::new((0usize, Instant::now()));
         let log = std::env::var_os("WARM_LOG").is_some();
-        // `WARM_SECS` stops the warm-up after that long, as the benchmark does.
+        // `WARM_SECS` stops the warm-up after that long, as the benchmark does; `WARM_THREADS`
+        // runs it on that many threads.
         let limit = std::time::Duration::from_secs(env("WARM_SECS", usize::MAX) as u64);
-        let w = e.warm(level, &|| {
-            if log {
-                eprintln!("warm {} {:?}", k.get(), last.get().elapsed());
+        let w = e.warm_on(level, env("WARM_THREADS", 1), &|| {
+            if log && let Ok(mut l) = last.lock() {
+                eprintln!("warm {} {:?}", l.0, l.1.elapsed());
+                *l = (l.0 + 1, Instant::now());
             }
-            k.set(k.get() + 1);
-            last.set(Instant::now());
             t0.elapsed() > limit
         });
         println!(

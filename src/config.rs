@@ -118,6 +118,8 @@ pub struct WarmUpPlan {
     /// Bytes each engine may keep of explanations (what the warm-up and customers' selections
     /// learn; the pair warm-up uses three quarters at most).
     pub memory: usize,
+    /// Threads the warm-up runs on (each on its own core; requests share the rest).
+    pub threads: usize,
 }
 
 impl WarmUpPlan {
@@ -126,6 +128,7 @@ impl WarmUpPlan {
         level: WarmUp::Off,
         limit: std::time::Duration::ZERO,
         memory: crate::rules::engine::DEFAULT_EXPLANATION_MEMORY,
+        threads: 1,
     };
 }
 
@@ -180,6 +183,7 @@ impl Default for Settings {
                 level: WarmUp::Pairs,
                 limit: std::time::Duration::from_secs(WARM_UP_LIMIT_SECS),
                 memory: crate::rules::engine::DEFAULT_EXPLANATION_MEMORY,
+                threads: 1,
             },
             log_json: false,
             print_dpi: 150,

@@ -176,10 +176,9 @@ fn warm_up_covers_single_choices_and_changes_no_answer() {
         // Stopped before it starts, and after a few selections.
         let stopped = Engine::new(p.clone()).warm(Warmth::Choices, &|| true);
         assert_eq!((stopped.selections, stopped.complete), (0, false));
-        let n = std::cell::Cell::new(0);
+        let n = std::sync::atomic::AtomicUsize::new(0);
         let partial = Engine::new(p.clone()).warm(Warmth::Choices, &|| {
-            n.set(n.get() + 1);
-            n.get() > 3
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 > 3
         });
         assert_eq!((partial.selections, partial.complete), (3, false));
         let only_empty = Engine::new(p.clone()).warm(Warmth::Empty, &|| false);
@@ -233,10 +232,9 @@ fn pair_warm_up_covers_pairs_and_changes_no_answer() {
             "{}: {done:?}",
             p.id
         );
-        let n = std::cell::Cell::new(0);
+        let n = std::sync::atomic::AtomicUsize::new(0);
         let stopped = Engine::new(p.clone()).warm(Warmth::Pairs, &|| {
-            n.set(n.get() + 1);
-            n.get() > singles.selections + 2
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 > singles.selections + 2
         });
         assert_eq!(
             (stopped.selections, stopped.complete),
@@ -308,10 +306,9 @@ fn an_engine_inherits_what_an_equal_model_learned() {
     assert!(pairs > 20, "{full:?} {singles:?}");
     // Stopped after the single choices and 10 pairs.
     let first = Engine::new(desk.clone());
-    let n = std::cell::Cell::new(0);
+    let n = std::sync::atomic::AtomicUsize::new(0);
     let stopped = first.warm(Warmth::Pairs, &|| {
-        n.set(n.get() + 1);
-        n.get() > singles.selections + 10
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 > singles.selections + 10
     });
     assert!(!stopped.complete);
     let mut second = Engine::new(desk_with(same));
@@ -336,4 +333,40 @@ fn an_engine_inherits_what_an_equal_model_learned() {
     assert!(!other.inherit(&third));
     assert!(!other.shares_learning_with(&third));
     assert!(other.warm(Warmth::Choices, &|| false).selections > 1);
+}
+
+/// `Engine::warm_on` with several threads does what one thread does: the same selections, to
+/// completion, with the same answers afterwards; stopped part-way, the pairs' progress it leaves
+/// is a prefix that an inheriting engine completes.
+#[test]
+fn a_warm_up_on_threads_does_what_one_thread_does() {
+    use bespoke::rules::Warmth;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let desk = desk_with(("", ""));
+    let one = Engine::new(desk.clone()).warm(Warmth::Pairs, &|| false);
+    let singles = Engine::new(desk.clone()).warm(Warmth::Choices, &|| false);
+    let three = Engine::new(desk.clone());
+    let done = three.warm_on(Warmth::Pairs, 3, &|| false);
+    assert_eq!(done, one);
+    for sel in bespoke::rules::generate::click_paths(&three, 9, 6, 4) {
+        same_answers(&three, &sel);
+    }
+    // Stopped among the pairs (each thread asks before each selection).
+    let first = Engine::new(desk.clone());
+    let n = AtomicUsize::new(0);
+    let stopped = first.warm_on(Warmth::Pairs, 2, &|| {
+        n.fetch_add(1, Ordering::Relaxed) + 1 > singles.selections + 30
+    });
+    assert!(!stopped.complete);
+    assert!(stopped.selections > singles.selections, "{stopped:?}");
+    let mut second = Engine::new(desk.clone());
+    assert!(second.inherit(&first));
+    let resumed = second.warm_on(Warmth::Pairs, 2, &|| false);
+    assert!(resumed.complete);
+    // The single choices again, then at least the pairs the first did not do (and those done
+    // past a gap, again).
+    let pairs = one.selections - singles.selections;
+    let first_pairs = stopped.selections - singles.selections;
+    assert!(resumed.selections >= singles.selections + pairs - first_pairs);
+    assert!(resumed.selections <= one.selections, "{resumed:?}");
 }

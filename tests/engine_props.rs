@@ -341,7 +341,16 @@ fn check_engine_warmed(
         Engine::new(p.clone())
     };
     if let Some(level) = warm {
-        prop_assert!(engine.warm(level, &|| false).complete, "warm-up");
+        // Pairs on two threads (as `--warm-up-threads 2`): what they learn is shared as they go.
+        let threads = if level == bespoke::rules::Warmth::Pairs {
+            2
+        } else {
+            1
+        };
+        prop_assert!(
+            engine.warm_on(level, threads, &|| false).complete,
+            "warm-up"
+        );
     }
     let all = solutions(&p, None);
     let doms = domains(&p);

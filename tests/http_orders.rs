@@ -39,6 +39,7 @@ fn settings(db: &TestDb, catalog: &std::path::Path) -> Settings {
             level: WarmUp::Choices,
             limit: std::time::Duration::from_secs(60),
             memory: bespoke::rules::engine::DEFAULT_EXPLANATION_MEMORY,
+            threads: 1,
         },
         ..Settings::default()
     }

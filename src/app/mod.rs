@@ -146,7 +146,7 @@ impl Snapshot {
         if let Some(level) = warm_up.level.level() {
             warm(
                 &engines,
-                level,
+                (level, warm_up.threads),
                 warm_up.limit,
                 &catalog.version,
                 Arc::clone(&status),
@@ -230,7 +230,8 @@ pub struct App {
     old_snapshots: moka::sync::Cache<String, Arc<Snapshot>>,
 }
 
-/// Warms every engine on one background thread (see `Engine::warm`): the empty selection's
+/// Warms every engine from one background thread (see `Engine::warm`; each product's selections
+/// on `threads` threads, `--warm-up-threads`): the empty selection's
 /// answer (dead values, a first pool of solutions), at `Choices` every single choice's
 /// explanations, which later selections containing that choice reuse, and at `Pairs` then every
 /// pair's. Every product gets its single choices before any gets its pairs (a large product's
@@ -240,7 +241,7 @@ pub struct App {
 /// follows it.
 fn warm(
     engines: &BTreeMap<String, Engine>,
-    level: crate::rules::Warmth,
+    (level, threads): (crate::rules::Warmth, usize),
     limit: std::time::Duration,
     version: &str,
     status: Arc<Mutex<WarmUpStatus>>,
@@ -278,7 +279,7 @@ fn warm(
                 // The status lists the engines in the same (product id) order.
                 for (k, (id, e)) in warm.iter().enumerate() {
                     let started = std::time::Instant::now();
-                    let done = e.warm(pass, &|| {
+                    let done = e.warm_on(pass, threads, &|| {
                         let stop = !e.has_other_clones() || began.elapsed() > limit;
                         if !stop {
                             let bytes = u64::try_from(e.explanation_bytes()).unwrap_or(u64::MAX);

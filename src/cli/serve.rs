@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// 150 MB, the sample products under 1 MB).
     #[arg(long, env = "BESPOKE_EXPLANATION_MEMORY_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub explanation_memory_mib: u64,
+    /// Threads each version's warm-up runs on. One leaves the other cores to requests; on a
+    /// host with cores to spare, more finish a large model's pairs sooner.
+    #[arg(long, env = "BESPOKE_WARM_UP_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub warm_up_threads: u64,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]
     pub no_watch: bool,
@@ -80,6 +84,7 @@ impl ServeArgs {
                 memory: usize::try_from(self.explanation_memory_mib)
                     .unwrap_or(usize::MAX)
                     .saturating_mul(1 << 20),
+                threads: usize::try_from(self.warm_up_threads).unwrap_or(1),
             },
             ..Settings::default()
         })

@@ -335,6 +335,66 @@ pub struct Warmed {
     pub complete: bool,
 }
 
+/// What [`in_order`] ran: the jobs' results by index (`None` for one not run or that gave
+/// none), how many it ran, and whether `stop` ended it before the last.
+struct Ran<T> {
+    results: Vec<Option<T>>,
+    run: usize,
+    stopped: bool,
+}
+
+/// Runs `job(0..n)` on `threads` threads (at least one; with one, on the caller's), each taking
+/// the next index not taken yet, so that jobs start in index order; `stop` is asked before each.
+fn in_order<T: Send>(
+    threads: usize,
+    n: usize,
+    stop: &(dyn Fn() -> bool + Sync),
+    job: &(dyn Fn(usize) -> Option<T> + Sync),
+) -> Ran<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stopped = std::sync::atomic::AtomicBool::new(false);
+    let work = || {
+        let mut mine: Vec<(usize, Option<T>)> = Vec::new();
+        loop {
+            if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if k >= n {
+                break;
+            }
+            if stop() {
+                stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
+            mine.push((k, job(k)));
+        }
+        mine
+    };
+    let mut done: Vec<(usize, Option<T>)> = if threads <= 1 {
+        work()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            // A job that panicked loses only its thread's results (the others stand).
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    let run = done.len();
+    let mut results: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    for (k, r) in done.drain(..) {
+        results[k] = r;
+    }
+    Ran {
+        results,
+        run,
+        stopped: stopped.into_inner(),
+    }
+}
+
 /// Integer options with at most this many values are warmed value by value.
 const WARM_INT_VALUES: usize = 64;
 
@@ -1439,7 +1499,21 @@ impl Engine {
     /// explanations (`complete` is then false).
     /// `stop` is asked before each selection (e.g. "is this version still served?"); each
     /// selection is bounded by the engine's work limit, and one that reaches it is skipped.
-    pub fn warm(&self, level: Warmth, stop: &dyn Fn() -> bool) -> Warmed {
+    pub fn warm(&self, level: Warmth, stop: &(dyn Fn() -> bool + Sync)) -> Warmed {
+        self.warm_on(level, 1, stop)
+    }
+
+    /// `warm` on `threads` threads: the single choices, then the pairs, are handed out in their
+    /// order to whichever thread is free (the engine's caches are shared, so the threads learn
+    /// from each other as requests do). What it did is the same as with one thread; only the
+    /// order in which selections finish differs. The pairs' progress that a later engine
+    /// resumes from (see `inherit`) counts the pairs done without a gap.
+    pub fn warm_on(
+        &self,
+        level: Warmth,
+        threads: usize,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Warmed {
         let mut out = Warmed {
             selections: 0,
             complete: false,
@@ -1484,69 +1558,96 @@ impl Engine {
                 bits += self.model.vars[v].size;
             }
         }
-        let mut singles: Vec<(usize, Value, usize, Vec<u64>)> = Vec::new();
-        for oa in &empty.options {
-            if !listed(oa.option) {
-                continue;
-            }
-            let var = &self.model.vars[oa.option];
-            for &i in &oa.available {
-                let Some(value) = var.value(i) else { continue };
-                if stop() {
-                    return out;
-                }
-                out.selections += 1;
-                let Ok(p) = self.propagate(&Selection {
-                    choices: vec![(oa.option, value.clone())],
-                }) else {
-                    continue;
-                };
-                if level == Warmth::Pairs {
-                    let mut open = vec![0u64; bits.div_ceil(64)];
-                    for (v, o) in p.options.iter().enumerate().filter(|(v, _)| listed(*v)) {
-                        for &j in &o.available {
-                            set_bit(&mut open, offsets[v] + j);
-                        }
+        let singles: Vec<(usize, Value, usize)> = empty
+            .options
+            .iter()
+            .filter(|oa| listed(oa.option))
+            .flat_map(|oa| {
+                let var = &self.model.vars[oa.option];
+                oa.available
+                    .iter()
+                    .filter_map(move |&i| var.value(i).map(|value| (oa.option, value, i)))
+            })
+            .collect();
+        let opens = in_order(threads, singles.len(), stop, &|k| {
+            let (v, value, _) = &singles[k];
+            let p = self
+                .propagate(&Selection {
+                    choices: vec![(*v, value.clone())],
+                })
+                .ok()?;
+            let mut open = vec![0u64; bits.div_ceil(64)];
+            if level == Warmth::Pairs {
+                for (v, o) in p.options.iter().enumerate().filter(|(v, _)| listed(*v)) {
+                    for &j in &o.available {
+                        set_bit(&mut open, offsets[v] + j);
                     }
-                    singles.push((oa.option, value, i, open));
                 }
             }
+            Some(open)
+        });
+        out.selections += opens.run;
+        if opens.stopped {
+            return out;
+        }
+        if level == Warmth::Choices {
+            finish(&mut out);
+            return out;
         }
         // Pairs of choices of two options, the first still available under the second, in the
         // options' order: every pair among the first options before any with the next (a
         // storefront lists options in that order, and customers mostly choose down the list).
         // The order is fixed by the model, so the pairs an earlier warm-up of this store did
-        // (`progress.pairs`) are the first ones: those are skipped.
-        let mut pair = 0usize;
-        for (k, (w, b, j, _)) in singles.iter().enumerate() {
-            for (v, a, _, open) in &singles[..k] {
+        // (`progress.pairs`, a prefix) are skipped. A single choice whose propagation failed
+        // (its work limit) leaves its pairs out.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for (k, (w, _, j)) in singles.iter().enumerate() {
+            if opens.results[k].is_none() {
+                continue;
+            }
+            for (l, ((v, _, _), open)) in singles[..k].iter().zip(&opens.results).enumerate() {
+                let Some(open) = open else { continue };
                 if w == v || !bit(open, offsets[*w] + j) {
                     continue;
                 }
-                pair += 1;
-                if pair <= progress.pairs {
-                    continue;
-                }
-                // Its share of the engine's memory for explanations used: the rest is for later.
-                if stop()
-                    || self
-                        .shared
-                        .by_target
-                        .lock()
-                        .map_or(true, |k| k.warm_up_full())
-                {
-                    return out;
-                }
-                out.selections += 1;
-                let _ = self.propagate(&Selection {
-                    choices: vec![(*v, a.clone()), (*w, b.clone())],
-                });
-                if let Ok(mut p) = self.shared.warmed.lock() {
-                    p.pairs = p.pairs.max(pair);
+                if let (Ok(l), Ok(k)) = (u32::try_from(l), u32::try_from(k)) {
+                    pairs.push((l, k));
                 }
             }
         }
-        finish(&mut out);
+        let from = progress.pairs.min(pairs.len());
+        let todo = &pairs[from..];
+        // Pairs done beyond the prefix, until the gap before them closes.
+        let done = std::sync::Mutex::new((0usize, std::collections::BTreeSet::new()));
+        // Its share of the engine's memory for explanations used: the rest is for later.
+        let full = || {
+            self.shared
+                .by_target
+                .lock()
+                .map_or(true, |k| k.warm_up_full())
+        };
+        let ran = in_order(threads, todo.len(), &|| stop() || full(), &|k| {
+            let (l, r) = todo[k];
+            let ((v, a, _), (w, b, _)) = (&singles[l as usize], &singles[r as usize]);
+            let _ = self.propagate(&Selection {
+                choices: vec![(*v, a.clone()), (*w, b.clone())],
+            });
+            if let Ok(mut d) = done.lock() {
+                let (prefix, above) = &mut *d;
+                above.insert(k);
+                while above.remove(prefix) {
+                    *prefix += 1;
+                }
+                if let Ok(mut p) = self.shared.warmed.lock() {
+                    p.pairs = p.pairs.max(from + *prefix);
+                }
+            }
+            Some(())
+        });
+        out.selections += ran.run;
+        if !ran.stopped {
+            finish(&mut out);
+        }
         out
     }
 
