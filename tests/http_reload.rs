@@ -222,18 +222,7 @@ async fn the_admin_status_follows_the_warm_up() {
             ..Settings::default().warm_up
         },
     );
-    let t = Instant::now();
-    let st = loop {
-        let st = get(&small, "/v1/admin/catalog", false).await.1;
-        if st["warm_up"]["state"] != "running" {
-            break st;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "still warming: {st}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    };
+    let st = warmed(&small).await;
     assert_eq!(st["warm_up"]["state"], "partial", "{st}");
     let products = st["warm_up"]["products"].as_array().unwrap();
     assert!(products.iter().any(|p| p["done"] == "choices"), "{st}");
