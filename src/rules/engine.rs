@@ -1576,8 +1576,9 @@ impl Engine {
                     choices: vec![(*v, value.clone())],
                 })
                 .ok()?;
-            let mut open = vec![0u64; bits.div_ceil(64)];
+            let mut open = Vec::new();
             if level == Warmth::Pairs {
+                open = vec![0u64; bits.div_ceil(64)];
                 for (v, o) in p.options.iter().enumerate().filter(|(v, _)| listed(*v)) {
                     for &j in &o.available {
                         set_bit(&mut open, offsets[v] + j);
@@ -1619,14 +1620,15 @@ impl Engine {
         let todo = &pairs[from..];
         // Pairs done beyond the prefix, until the gap before them closes.
         let done = std::sync::Mutex::new((0usize, std::collections::BTreeSet::new()));
-        // Its share of the engine's memory for explanations used: the rest is for later.
+        // Its share of the engine's memory for explanations used: the rest is for later. (Asked
+        // before `stop`, which may count the selection it lets through.)
         let full = || {
             self.shared
                 .by_target
                 .lock()
                 .map_or(true, |k| k.warm_up_full())
         };
-        let ran = in_order(threads, todo.len(), &|| stop() || full(), &|k| {
+        let ran = in_order(threads, todo.len(), &|| full() || stop(), &|k| {
             let (l, r) = todo[k];
             let ((v, a, _), (w, b, _)) = (&singles[l as usize], &singles[r as usize]);
             let _ = self.propagate(&Selection {
