@@ -422,7 +422,7 @@ fn catalog_version_snapshots_round_trip_byte_for_byte() {
 fn migrations_are_idempotent_on_restart_and_data_survives() {
     for t in TestDb::all("migrations_restart") {
         let first = t.open();
-        assert_eq!(first.migrations_run(), 2, "{}", t.name);
+        assert_eq!(first.migrations_run(), 3, "{}", t.name);
         let (o, _) = first.create_order(new_order("persist", "red")).unwrap();
         drop(first);
         let second = t.open();
@@ -567,11 +567,74 @@ fn instances_starting_together_migrate_once() {
                     .unwrap_or_else(|e| panic!("{}: {e}", t.name))
             })
             .collect();
-        assert_eq!(runs.iter().sum::<usize>(), 2, "{}: {runs:?}", t.name);
+        assert_eq!(runs.iter().sum::<usize>(), 3, "{}: {runs:?}", t.name);
         assert!(
-            runs.iter().all(|&n| n == 0 || n == 2),
+            runs.iter().all(|&n| n == 0 || n == 3),
             "{}: {runs:?}",
             t.name
         );
+    }
+}
+
+#[test]
+fn engine_knowledge_records_append_in_order_and_old_fingerprints_are_pruned() {
+    use bespoke::db::KEEP_FINGERPRINTS;
+    for t in TestDb::all("engine_knowledge") {
+        let db = t.open();
+        let fp = |k: usize| format!("{k:064x}");
+        assert!(db.list_knowledge("desk").unwrap().is_empty(), "{}", t.name);
+        // Records of one fingerprint take consecutive numbers and read back byte for byte.
+        let records: Vec<Vec<u8>> = (0..3u8).map(|k| vec![k; 1000 + usize::from(k)]).collect();
+        for (k, r) in records.iter().enumerate() {
+            assert_eq!(db.append_knowledge("desk", &fp(1), r).unwrap(), k as i64);
+        }
+        let listed = db.list_knowledge("desk").unwrap();
+        assert_eq!(listed.len(), 1, "{}", t.name);
+        assert_eq!(listed[0].fingerprint, fp(1));
+        assert_eq!(listed[0].seqs, vec![0, 1, 2]);
+        assert_eq!(listed[0].bytes, 3003);
+        for (k, r) in records.iter().enumerate() {
+            assert_eq!(&db.get_knowledge(&fp(1), k as i64).unwrap(), r);
+        }
+        assert!(matches!(
+            db.get_knowledge(&fp(1), 7),
+            Err(DbError::NotFound)
+        ));
+        // Another instance (pool) appending to the same fingerprint gets the next numbers.
+        let other = t.open();
+        assert_eq!(other.append_knowledge("desk", &fp(1), b"x").unwrap(), 3);
+        // Newer fingerprints of the product push the oldest out; other products keep theirs.
+        db.append_knowledge("tee", &fp(9), b"tee").unwrap();
+        for k in 2..=KEEP_FINGERPRINTS + 1 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            db.append_knowledge("desk", &fp(k), b"newer").unwrap();
+        }
+        let kept: Vec<String> = db
+            .list_knowledge("desk")
+            .unwrap()
+            .into_iter()
+            .map(|k| k.fingerprint)
+            .collect();
+        let newest_first: Vec<String> = (2..=KEEP_FINGERPRINTS + 1).rev().map(fp).collect();
+        assert_eq!(kept, newest_first, "{}", t.name);
+        assert_eq!(db.list_knowledge("tee").unwrap().len(), 1);
+        // Bad input is a typed error.
+        assert!(matches!(
+            db.append_knowledge("desk", &fp(1), b""),
+            Err(DbError::Invalid(_))
+        ));
+        assert!(matches!(
+            db.append_knowledge("", &fp(1), b"x"),
+            Err(DbError::Invalid(_))
+        ));
+        assert!(matches!(
+            db.append_knowledge("desk", &"f".repeat(300), b"x"),
+            Err(DbError::Invalid(_))
+        ));
+        let huge = vec![0u8; bespoke::db::MAX_KNOWLEDGE_RECORD_BYTES + 1];
+        assert!(matches!(
+            db.append_knowledge("desk", &fp(1), &huge),
+            Err(DbError::Invalid(_))
+        ));
     }
 }

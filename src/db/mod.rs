@@ -6,6 +6,7 @@
 mod catalog_versions;
 mod conn;
 mod error;
+mod knowledge;
 mod orders;
 mod schema;
 
@@ -20,6 +21,9 @@ pub use catalog_versions::{
     MAX_SNAPSHOT_FILES,
 };
 pub use error::DbError;
+pub use knowledge::{
+    KEEP_FINGERPRINTS, KnowledgeInfo, MAX_KNOWLEDGE_BYTES, MAX_KNOWLEDGE_RECORD_BYTES,
+};
 
 use crate::orders::{NewOrder, Order, OrderEvent, OrderFilter, Page, Status};
 use conn::{Manager, Target};
@@ -200,6 +204,34 @@ impl Db {
     /// Every stored catalog version (without files), oldest first.
     pub fn list_catalog_versions(&self) -> Result<Vec<CatalogVersionInfo>, DbError> {
         catalog_versions::list(&mut *self.conn()?)
+    }
+
+    /// Stores one record of what a product's rules engine learned, under its model's
+    /// fingerprint; returns its sequence number. Keeps only the newest `KEEP_FINGERPRINTS`
+    /// fingerprints of the product.
+    pub fn append_knowledge(
+        &self,
+        product_id: &str,
+        fingerprint: &str,
+        record: &[u8],
+    ) -> Result<i64, DbError> {
+        knowledge::append(
+            &mut *self.conn()?,
+            product_id,
+            fingerprint,
+            record,
+            now_micros(),
+        )
+    }
+
+    /// What is stored of a product's engines, per fingerprint, newest first.
+    pub fn list_knowledge(&self, product_id: &str) -> Result<Vec<KnowledgeInfo>, DbError> {
+        knowledge::list(&mut *self.conn()?, product_id)
+    }
+
+    /// One stored record.
+    pub fn get_knowledge(&self, fingerprint: &str, seq: i64) -> Result<Vec<u8>, DbError> {
+        knowledge::get(&mut *self.conn()?, fingerprint, seq)
     }
 }
 

@@ -57,6 +57,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    engine_knowledge (fingerprint, seq) {
+        fingerprint -> Text,
+        seq -> BigInt,
+        product_id -> Text,
+        size -> BigInt,
+        bytes -> Binary,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(catalog_version_files -> catalog_versions (version_hash));
 diesel::joinable!(catalog_version_files -> catalog_blobs (blob_sha256));
@@ -65,5 +76,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_events,
     catalog_blobs,
     catalog_versions,
-    catalog_version_files
+    catalog_version_files,
+    engine_knowledge
 );

@@ -93,7 +93,7 @@ type KnownExplanation = (Packed, Vec<Pair>);
 /// rules and options), else of `u32`: a quarter to a half of the memory of an [`Explanation`],
 /// which `unpack` rebuilds for the caller.
 #[derive(Debug)]
-struct Packed {
+pub(super) struct Packed {
     ids: Ids,
     rules: u32,
 }
@@ -106,7 +106,7 @@ enum Ids {
 
 impl Packed {
     /// `None` if an index does not fit in 32 bits (such an explanation is not kept).
-    fn new(e: &Explanation) -> Option<Packed> {
+    pub(super) fn new(e: &Explanation) -> Option<Packed> {
         let all = || e.rules.iter().chain(&e.choices);
         let ids = match all()
             .map(|&x| u16::try_from(x).ok())
@@ -125,7 +125,7 @@ impl Packed {
         })
     }
 
-    fn unpack(&self) -> Explanation {
+    pub(super) fn unpack(&self) -> Explanation {
         fn split<T: Copy + Into<u32>>(ids: &[T], rules: usize) -> Explanation {
             let (r, c) = ids.split_at(rules.min(ids.len()));
             let wide = |x: &T| (*x).into() as usize;
@@ -221,38 +221,132 @@ impl Known {
         self.bytes > self.cap / 4 * 3
     }
 
-    /// Keeps `e`, which explains `target` with the choices `pairs`, while there is room.
-    fn insert(&mut self, target: Pair, e: &Explanation, pairs: Vec<Pair>) {
-        let Some(e) = Packed::new(e) else {
-            return;
-        };
+    /// Keeps `e`, which explains `target` with the choices `pairs`, while there is room; the key
+    /// it is kept under, if it was kept (not when there is no room or one is kept there already).
+    pub(super) fn insert(
+        &mut self,
+        target: Pair,
+        e: &Explanation,
+        pairs: Vec<Pair>,
+    ) -> Option<KnownKey> {
+        let e = Packed::new(e)?;
         let bytes = e.bytes();
         if self.bytes + bytes > self.cap {
-            return;
+            return None;
         }
         match pairs.as_slice() {
             [one] => {
                 let k = self.by_choice.entry((target, *one)).or_default();
-                if k.alone.is_none() {
-                    k.alone = Some(e);
-                    self.bytes += bytes;
+                if k.alone.is_some() {
+                    return None;
                 }
+                k.alone = Some(e);
+                self.bytes += bytes;
+                Some(KnownKey::One(target, *one))
             }
             [c, d] => {
                 let (c, d) = (*c.min(d), *c.max(d));
                 let k = self.by_choice.entry((target, c)).or_default();
-                if !k.with.iter().any(|(x, _)| *x == d) {
-                    k.with.push((d, e));
-                    self.bytes += bytes;
+                if k.with.iter().any(|(x, _)| *x == d) {
+                    return None;
                 }
+                k.with.push((d, e));
+                self.bytes += bytes;
+                Some(KnownKey::Two(target, c, d))
             }
             _ => {
                 let list = self.multi.entry(target).or_default();
-                if list.len() < KEPT_PER_VALUE {
-                    list.push((e, pairs));
-                    self.bytes += bytes;
+                if list.len() >= KEPT_PER_VALUE {
+                    return None;
                 }
+                list.push((e, pairs));
+                self.bytes += bytes;
+                Some(KnownKey::More(target, list.len() - 1))
             }
+        }
+    }
+
+    /// The explanation kept under `key`, with the choices it uses.
+    pub(super) fn get(&self, key: &KnownKey) -> Option<(&Packed, Vec<Pair>)> {
+        match *key {
+            KnownKey::One(target, c) => self
+                .by_choice
+                .get(&(target, c))
+                .and_then(|k| k.alone.as_ref())
+                .map(|e| (e, vec![c])),
+            KnownKey::Two(target, c, d) => self
+                .by_choice
+                .get(&(target, c))
+                .and_then(|k| k.with.iter().find(|(x, _)| *x == d))
+                .map(|(_, e)| (e, vec![c, d])),
+            KnownKey::More(target, at) => self
+                .multi
+                .get(&target)
+                .and_then(|l| l.get(at))
+                .map(|(e, pairs)| (e, pairs.clone())),
+        }
+    }
+
+    /// The keys of every explanation kept.
+    pub(super) fn keys(&self) -> Vec<KnownKey> {
+        let mut out = Vec::new();
+        for (&(target, c), k) in &self.by_choice {
+            if k.alone.is_some() {
+                out.push(KnownKey::One(target, c));
+            }
+            out.extend(k.with.iter().map(|(d, _)| KnownKey::Two(target, c, *d)));
+        }
+        for (&target, list) in &self.multi {
+            out.extend((0..list.len()).map(|at| KnownKey::More(target, at)));
+        }
+        out
+    }
+}
+
+/// Where [`Known`] keeps an explanation: under (target, choice) alone, under (target, smaller
+/// choice) with the other, or at a position of the target's list of explanations with more
+/// choices (lists only grow, so a position stays valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KnownKey {
+    One(Pair, Pair),
+    Two(Pair, Pair, Pair),
+    More(Pair, usize),
+}
+
+impl KnownKey {
+    /// The value the explanation kept there explains.
+    pub(super) fn target(&self) -> Pair {
+        match *self {
+            KnownKey::One(t, _) | KnownKey::Two(t, _, _) | KnownKey::More(t, _) => t,
+        }
+    }
+}
+
+/// What an engine learned since its last export (see `learned.rs`), while it records: the keys
+/// of the explanations kept, the values found dead, and how many solutions were remembered.
+/// Bounded: past `JOURNAL_MAX` keys it only notes that it lost some (the next export is then a
+/// whole one).
+#[derive(Debug, Default)]
+pub(super) struct Journal {
+    pub(super) on: bool,
+    pub(super) known: Vec<KnownKey>,
+    pub(super) dead: Vec<Pair>,
+    pub(super) solutions: usize,
+    pub(super) lost: bool,
+}
+
+/// Keys a journal holds at most between two exports (about 48 MiB).
+const JOURNAL_MAX: usize = 1 << 20;
+
+impl Journal {
+    pub(super) fn known(&mut self, key: KnownKey) {
+        if !self.on {
+            return;
+        }
+        if self.known.len() < JOURNAL_MAX {
+            self.known.push(key);
+        } else {
+            self.lost = true;
         }
     }
 }
@@ -261,28 +355,36 @@ impl Known {
 /// answers up: a witness is a real solution and an explanation is re-checked before reuse.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    pool: std::sync::Mutex<std::collections::VecDeque<Arc<[usize]>>>,
+    pub(super) pool: std::sync::Mutex<std::collections::VecDeque<Arc<[usize]>>>,
     explanations: std::sync::Mutex<Vec<Vec<Elem>>>,
     /// Values that no configuration has, with their (choice-free, hence always valid) explanation.
-    dead: std::sync::Mutex<foldhash::HashMap<(usize, usize), Explanation>>,
+    pub(super) dead: std::sync::Mutex<foldhash::HashMap<(usize, usize), Explanation>>,
     /// Values seen in some valid configuration (never dead), per variable.
-    live: std::sync::Mutex<foldhash::HashSet<(usize, usize)>>,
+    pub(super) live: std::sync::Mutex<foldhash::HashSet<(usize, usize)>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
-    by_target: std::sync::Mutex<Known>,
+    pub(super) by_target: std::sync::Mutex<Known>,
     /// How far warm-ups of this store have gone (an engine inheriting it resumes there).
-    warmed: std::sync::Mutex<WarmProgress>,
+    pub(super) warmed: std::sync::Mutex<WarmProgress>,
+    /// What was learned since the last export, while the engine records (`learned.rs`). Never
+    /// locked while another of these locks is held.
+    pub(super) journal: std::sync::Mutex<Journal>,
 }
 
 /// How far [`Engine::warm`] has gone on one store: the levels finished, and at `Pairs` how
 /// many pairs (in the warm-up's fixed order) have been propagated.
 #[derive(Debug, Default, Clone, Copy)]
-struct WarmProgress {
-    finished: Option<Warmth>,
-    pairs: usize,
+pub(super) struct WarmProgress {
+    pub(super) finished: Option<Warmth>,
+    pub(super) pairs: usize,
 }
 
 impl Shared {
     pub(crate) fn remember(&self, sols: Vec<Vec<usize>>) {
+        self.remember_with(sols, true);
+    }
+
+    /// `remember`; with `journal` false, the solutions do not count as newly learned.
+    pub(super) fn remember_with(&self, sols: Vec<Vec<usize>>, journal: bool) {
         let per = sols
             .first()
             .map_or(1, |s| s.len() * std::mem::size_of::<usize>())
@@ -301,12 +403,51 @@ impl Shared {
                 }
             }
         }
+        let n = sols.len();
         if let Ok(mut pool) = self.pool.lock() {
             for s in sols {
                 if pool.len() >= cap {
                     pool.pop_front();
                 }
                 pool.push_back(Arc::from(s));
+            }
+        }
+        if journal
+            && let Ok(mut j) = self.journal.lock()
+            && j.on
+        {
+            j.solutions = j.solutions.saturating_add(n);
+        }
+    }
+
+    /// Keeps an explanation found for `target` (see `Known::insert`), and journals it.
+    pub(super) fn know(&self, target: Pair, e: &Explanation, pairs: Vec<Pair>) {
+        let key = self
+            .by_target
+            .lock()
+            .ok()
+            .and_then(|mut m| m.insert(target, e, pairs));
+        if let Some(key) = key
+            && let Ok(mut j) = self.journal.lock()
+        {
+            j.known(key);
+        }
+    }
+
+    /// Keeps a dead value's explanation (made of rules alone), and journals it.
+    pub(super) fn bury(&self, target: Pair, e: Explanation) {
+        let new = self
+            .dead
+            .lock()
+            .is_ok_and(|mut d| d.insert(target, e).is_none());
+        if new
+            && let Ok(mut j) = self.journal.lock()
+            && j.on
+        {
+            if j.dead.len() < JOURNAL_MAX {
+                j.dead.push(target);
+            } else {
+                j.lost = true;
             }
         }
     }
@@ -420,6 +561,8 @@ pub struct Engine {
     /// The SAT back end (see `sat.rs`): for a Boolean model, the general one; for a larger
     /// finite-domain model, the one-hot encoding that answers explanations' exact checks.
     pub(crate) sat: Option<Arc<super::sat::SatModel>>,
+    /// The model's content digests (see `learned.rs`), computed when first asked for.
+    digests: Arc<std::sync::OnceLock<super::learned::Digests>>,
 }
 
 /// Why a value is unavailable: the rules and the customer's choices that together exclude it.
@@ -621,7 +764,14 @@ impl Engine {
             shared: Arc::new(Shared::default()),
             serving: Arc::new(()),
             sat,
+            digests: Arc::default(),
         }
+    }
+
+    /// The model's content digests (see `learned.rs`).
+    pub(crate) fn digests(&self) -> &super::learned::Digests {
+        self.digests
+            .get_or_init(|| super::learned::Digests::of(self))
     }
 
     /// Takes over what `earlier` (an engine of an earlier catalog version) has learned when
@@ -1130,9 +1280,7 @@ impl Engine {
             .iter()
             .filter_map(|&o| base.iter().find(|(v, _)| *v == o).copied())
             .collect();
-        if let Ok(mut m) = self.shared.by_target.lock() {
-            m.insert(target, &e, pairs);
-        }
+        self.shared.know(target, &e, pairs);
         Ok(e)
     }
 
@@ -1165,9 +1313,7 @@ impl Engine {
                 }
             } else {
                 let e = self.explain_rules_only(target, budget)?;
-                if let Ok(mut d) = self.shared.dead.lock() {
-                    d.insert(target, e.clone());
-                }
+                self.shared.bury(target, e.clone());
                 return Ok(e);
             }
         }

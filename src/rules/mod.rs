@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod generate;
 pub mod import;
+pub mod learned;
 pub mod model;
 mod reasons;
 pub mod sat;
@@ -13,6 +14,7 @@ pub use engine::{
     Engine, EngineError, Explanation, OptionAvailability, Propagation, Repair, Validation,
     Violation, Warmed, Warmth,
 };
+pub use learned::{Export, Imported, LearnedError};
 pub use selection::{Selection, SelectionError};
 pub mod analyze;
 pub mod count;
