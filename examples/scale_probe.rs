@@ -85,6 +85,30 @@ fn main() {
             w.selections,
             t0.elapsed()
         );
+        // `LEARNED=1`: what the warm-up learned, exported as records and imported into a new
+        // engine of the same model (as a restart restores it from the database).
+        if std::env::var_os("LEARNED").is_some() {
+            let t0 = Instant::now();
+            let records = e.export_learned(bespoke::rules::Export::Everything);
+            let bytes: usize = records.iter().map(Vec::len).sum();
+            println!(
+                "export: {} records, {bytes} bytes in {:?} ({} bytes of explanations in memory)",
+                records.len(),
+                t0.elapsed(),
+                e.explanation_bytes()
+            );
+            let restored = Engine::new(p.clone()).with_work_limit(2_000_000_000);
+            let t0 = Instant::now();
+            let mut got = bespoke::rules::Imported::default();
+            for r in &records {
+                got += restored.import_learned(r, false).unwrap();
+            }
+            println!(
+                "import: {got:?} in {:?}; explanation bytes equal: {}",
+                t0.elapsed(),
+                restored.explanation_bytes() == e.explanation_bytes()
+            );
+        }
         let mut fresh = bespoke::rules::generate::click_path_latencies(&e, 12, env("FRESH", 20), 6);
         fresh.sort();
         let at = |q: f64| fresh[((fresh.len() as f64 - 1.0) * q).round() as usize];

@@ -120,6 +120,10 @@ pub struct WarmUpPlan {
     pub memory: usize,
     /// Threads the warm-up runs on (each on its own core; requests share the rest).
     pub threads: usize,
+    /// Keep what the engines learn in the database (as the warm-up goes, then every few
+    /// minutes), and restore it when a version loads: a restart, or another instance on the
+    /// same database, resumes where the last left off instead of warming from scratch.
+    pub persist: bool,
 }
 
 impl WarmUpPlan {
@@ -129,6 +133,7 @@ impl WarmUpPlan {
         limit: std::time::Duration::ZERO,
         memory: crate::rules::engine::DEFAULT_EXPLANATION_MEMORY,
         threads: 1,
+        persist: false,
     };
 }
 
@@ -184,6 +189,7 @@ impl Default for Settings {
                 limit: std::time::Duration::from_secs(WARM_UP_LIMIT_SECS),
                 memory: crate::rules::engine::DEFAULT_EXPLANATION_MEMORY,
                 threads: 1,
+                persist: true,
             },
             log_json: false,
             print_dpi: 150,

@@ -38,6 +38,7 @@ fn settings(catalog: &std::path::Path, db: &common::db::TestDb) -> Settings {
             limit: std::time::Duration::from_secs(60),
             memory: bespoke::rules::engine::DEFAULT_EXPLANATION_MEMORY,
             threads: 1,
+            persist: true,
         },
         ..Settings::default()
     }

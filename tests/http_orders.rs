@@ -40,6 +40,7 @@ fn settings(db: &TestDb, catalog: &std::path::Path) -> Settings {
             limit: std::time::Duration::from_secs(60),
             memory: bespoke::rules::engine::DEFAULT_EXPLANATION_MEMORY,
             threads: 1,
+            persist: true,
         },
         ..Settings::default()
     }

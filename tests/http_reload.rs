@@ -324,3 +324,154 @@ async fn a_reload_keeps_unchanged_products_warm() {
     assert_eq!(desk["options"]["width_cm"]["max"], 170, "{desk}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Per product id, one field of the warm-up status.
+fn by_product<'a>(st: &'a Value, id: &str) -> &'a Value {
+    st["warm_up"]["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == id)
+        .unwrap()
+}
+
+/// The available values of every option in a configure answer.
+fn availability(body: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (id, o) in body["options"].as_object().unwrap() {
+        out.insert(
+            id.clone(),
+            serde_json::json!([o["available"], o["min"], o["max"]]),
+        );
+    }
+    Value::Object(out)
+}
+
+/// What the engines learned is kept in the database: an app started again on it restores
+/// every product from its own records and has nothing left to warm; a rule edited while no app
+/// served restores from the earlier model's records what still holds of them; a reload that
+/// changes a product's rules carries over what still holds from the engine serving until then.
+/// Answers stay those of an app that learned nothing.
+#[actix_web::test]
+async fn what_the_engines_learned_survives_restarts_and_edits() {
+    let dir = sample_copy("persist");
+    let plan = Settings::default().warm_up;
+    assert!(plan.persist, "on by default");
+    let first = app_with(&dir, "learned", plan);
+    let st = warmed(&first).await;
+    assert_eq!(st["warm_up"]["state"], "done", "{st}");
+    let ids: Vec<String> = st["warm_up"]["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["product"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        let p = by_product(&st, id);
+        assert!(p["restored"].is_null(), "nothing stored yet: {p}");
+        assert!(p["saved_records"].as_u64().unwrap() >= 1, "{p}");
+        assert!(p["saved_bytes"].as_u64().unwrap() > 100, "{p}");
+    }
+    let learned = st.clone();
+    drop(first);
+
+    // A restart: everything restored, nothing left to warm.
+    let second = app_with(&dir, "learned", plan);
+    let st = warmed(&second).await;
+    assert_eq!(st["warm_up"]["state"], "done", "{st}");
+    for id in &ids {
+        let p = by_product(&st, id);
+        assert_eq!(p["restored"]["from"], "database", "{p}");
+        assert_eq!(p["restored"]["skipped"], 0, "{p}");
+        assert_eq!(p["selections"], 0, "{p}");
+        assert_eq!(p["done"], "pairs", "{p}");
+        assert_eq!(
+            p["explanation_bytes"],
+            by_product(&learned, id)["explanation_bytes"],
+            "{p}"
+        );
+    }
+    let fresh = app_with(&dir, "fresh", bespoke::config::WarmUpPlan::OFF);
+    for (product, sel) in [
+        (
+            "custom-desk",
+            serde_json::json!({"top_material": "laminate"}),
+        ),
+        (
+            "custom-desk",
+            serde_json::json!({"leg_style": "a-frame", "width_cm": 140}),
+        ),
+        ("classic-tee", serde_json::json!({"color": "heather"})),
+    ] {
+        assert_eq!(
+            availability(&configure(&second, product, sel.clone()).await),
+            availability(&configure(&fresh, product, sel.clone()).await),
+            "{product} {sel}"
+        );
+    }
+    drop(second);
+
+    // A rule edited while no app served: the desk starts from what still holds of its earlier
+    // model's records; the other products from their own.
+    edit(
+        &dir,
+        "rules/custom-desk.yaml",
+        "then: width_cm <= 180",
+        "then: width_cm <= 170",
+    );
+    let third = app_with(&dir, "learned", plan);
+    let st = warmed(&third).await;
+    let desk = by_product(&st, "custom-desk");
+    assert_eq!(
+        desk["restored"]["from"], "database, earlier model",
+        "{desk}"
+    );
+    assert!(desk["restored"]["skipped"].as_u64().unwrap() > 0, "{desk}");
+    assert!(
+        desk["restored"]["explanations"].as_u64().unwrap() > 0,
+        "{desk}"
+    );
+    assert!(
+        desk["selections"].as_u64().unwrap() > 10,
+        "it warms again: {desk}"
+    );
+    assert_eq!(
+        by_product(&st, "classic-tee")["restored"]["from"],
+        "database"
+    );
+    let body = configure(
+        &third,
+        "custom-desk",
+        serde_json::json!({"top_material": "laminate"}),
+    )
+    .await;
+    assert_eq!(body["options"]["width_cm"]["max"], 170, "{body}");
+
+    // A reload that changes the desk's rules again: it carries over from the engine serving
+    // until then; the others inherit their stores whole (nothing to restore).
+    edit(
+        &dir,
+        "rules/custom-desk.yaml",
+        "then: width_cm <= 170",
+        "then: width_cm <= 160",
+    );
+    let (status, ok) = get(&third, "/v1/admin/reload", true).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    let st = warmed(&third).await;
+    let desk = by_product(&st, "custom-desk");
+    assert_eq!(desk["restored"]["from"], "previous version", "{desk}");
+    assert!(
+        desk["restored"]["explanations"].as_u64().unwrap() > 0,
+        "{desk}"
+    );
+    assert!(by_product(&st, "classic-tee")["restored"].is_null(), "{st}");
+    assert_eq!(by_product(&st, "classic-tee")["selections"], 0, "{st}");
+    let body = configure(
+        &third,
+        "custom-desk",
+        serde_json::json!({"top_material": "laminate"}),
+    )
+    .await;
+    assert_eq!(body["options"]["width_cm"]["max"], 160, "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -68,6 +68,31 @@ pub struct ProductWarmUp {
     /// Bytes its engine's kept explanations take (see `--explanation-memory-mib`), as of the
     /// last selection warmed (including what a reload inherited).
     pub explanation_bytes: u64,
+    /// What its engine started from when the version loaded, besides what a reload of an
+    /// unchanged model inherits (then `null`): see [`Restored`].
+    pub restored: Option<Restored>,
+    /// Records of what its engine learned stored in the database so far (`--no-persist-learning`
+    /// turns this off), and their bytes.
+    pub saved_records: u64,
+    pub saved_bytes: u64,
+}
+
+/// What an engine was given to start from when its version loaded (see `rules::learned`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Restored {
+    /// `database`: records of this very model (a restart, or another instance); everything
+    /// is kept, warm-up progress included. `database, earlier model`: the newest records of
+    /// another model of the product (it was edited while no instance served it); `previous
+    /// version`: the engine serving until a reload changed the product's rules or options.
+    /// Of those two, only what still holds is kept: explanations whose rules and options are
+    /// unchanged, and solutions that are valid configurations of the new model.
+    pub from: String,
+    pub explanations: u64,
+    /// Explanations left out (they involve a changed rule or option).
+    pub skipped: u64,
+    pub solutions: u64,
+    /// Seconds the restore took.
+    pub seconds: f64,
 }
 
 fn level_name(level: crate::rules::Warmth) -> &'static str {
@@ -89,12 +114,17 @@ impl Snapshot {
     /// have errors. A product whose options and rules compile to the same model as in `earlier`
     /// (the version serving until now) keeps what its engine learned there (see
     /// `Engine::inherit`): its warm-up resumes where that one stopped instead of starting over.
+    ///
+    /// With `warm_up.persist` and a database, the background thread that warms the engines
+    /// first restores what is stored of each engine that inherited nothing (see `background`),
+    /// and stores what they learn.
     pub fn build(
         files: FileSet,
         work_limit: u64,
         uploads: Option<Arc<dyn UploadStore>>,
         warm_up: crate::config::WarmUpPlan,
         earlier: Option<&Snapshot>,
+        db: Option<&Db>,
     ) -> Result<Snapshot, serde_json::Value> {
         let result = catalog::load(&files);
         let diagnostics = result.sources.to_json(&result.diagnostics);
@@ -111,6 +141,9 @@ impl Snapshot {
             },
         )
         .map_err(|e| serde_json::json!({"error": format!("previews: {e}")}))?;
+        // The serving engines of products whose model changed: what still holds of what they
+        // learned is carried over in the background.
+        let mut carried: BTreeMap<String, Engine> = BTreeMap::new();
         let engines = catalog
             .products()
             .iter()
@@ -118,8 +151,11 @@ impl Snapshot {
                 let mut e = Engine::new(Arc::clone(p))
                     .with_work_limit(work_limit)
                     .with_explanation_memory(warm_up.memory);
-                if let Some(old) = earlier.and_then(|s| s.engines.get(&p.id)) {
-                    e.inherit(old);
+                if let Some(old) = earlier.and_then(|s| s.engines.get(&p.id))
+                    && !e.inherit(old)
+                    && warm_up.level.level().is_some()
+                {
+                    carried.insert(p.id.clone(), old.clone());
                 }
                 (p.id.clone(), e)
             })
@@ -140,16 +176,24 @@ impl Snapshot {
                     done: None,
                     selections: 0,
                     explanation_bytes: 0,
+                    restored: None,
+                    saved_records: 0,
+                    saved_bytes: 0,
                 })
                 .collect(),
         }));
         if let Some(level) = warm_up.level.level() {
-            warm(
+            background(
                 &engines,
-                (level, warm_up.threads),
-                warm_up.limit,
-                &catalog.version,
-                Arc::clone(&status),
+                Background {
+                    level,
+                    threads: warm_up.threads,
+                    limit: warm_up.limit,
+                    version: catalog.version.clone(),
+                    status: Arc::clone(&status),
+                    db: db.filter(|_| warm_up.persist).cloned(),
+                    carried,
+                },
             );
         }
         let from_prices = engines
@@ -230,29 +274,42 @@ pub struct App {
     old_snapshots: moka::sync::Cache<String, Arc<Snapshot>>,
 }
 
-/// Warms every engine from one background thread (see `Engine::warm`; each product's selections
-/// on `threads` threads, `--warm-up-threads`): the empty selection's
-/// answer (dead values, a first pool of solutions), at `Choices` every single choice's
-/// explanations, which later selections containing that choice reuse, and at `Pairs` then every
-/// pair's. Every product gets its single choices before any gets its pairs (a large product's
-/// pairs take long). The snapshot serves meanwhile; an engine's caches are shared by its clones,
-/// so a request that arrives first just does part of the work itself. The thread stops as soon
-/// as the version no longer serves (its clone is the last one left) or after `limit`; `status`
-/// follows it.
-fn warm(
-    engines: &BTreeMap<String, Engine>,
-    (level, threads): (crate::rules::Warmth, usize),
+/// What a version's background thread works with (see [`background`]).
+struct Background {
+    level: crate::rules::Warmth,
+    threads: usize,
     limit: std::time::Duration,
-    version: &str,
+    version: String,
     status: Arc<Mutex<WarmUpStatus>>,
-) {
+    /// Where what the engines learn is kept (`--no-persist-learning`: nowhere).
+    db: Option<Db>,
+    /// Per product whose model changed in a reload, the engine that served it until then.
+    carried: BTreeMap<String, Engine>,
+}
+
+/// How often what the engines learned is stored while the version serves (during a pass, and
+/// after the warm-up, from customers' selections).
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One background thread per version: it first gives each engine that inherited nothing what
+/// it can start from (`restore`), then warms every engine (see `Engine::warm`; each product's
+/// selections on `threads` threads, `--warm-up-threads`): the empty selection's answer (dead
+/// values, a first pool of solutions), at `Choices` every single choice's explanations, which
+/// later selections containing that choice reuse, and at `Pairs` then every pair's. Every
+/// product gets its single choices before any gets its pairs (a large product's pairs take
+/// long). The snapshot serves meanwhile; an engine's caches are shared by its clones, so a
+/// request that arrives first just does part of the work itself. With a database, what the
+/// engines learn is stored as they go: after each product's pass, every `SAVE_EVERY` during
+/// one, and every `SAVE_EVERY` after the warm-up (customers' selections). The warm-up stops
+/// after `limit`; the thread stops as soon as the version no longer serves (its clone is the
+/// last one left). `status` follows it.
+fn background(engines: &BTreeMap<String, Engine>, job: Background) {
     use crate::rules::Warmth;
     let warm: Vec<(String, Engine)> = engines
         .iter()
         .map(|(id, e)| (id.clone(), e.clone()))
         .collect();
-    let version = version.to_owned();
-    let passes: &[Warmth] = match level {
+    let passes: &[Warmth] = match job.level {
         Warmth::Pairs => &[Warmth::Choices, Warmth::Pairs],
         Warmth::Choices => &[Warmth::Choices],
         Warmth::Empty => &[Warmth::Empty],
@@ -260,6 +317,15 @@ fn warm(
     let spawned = std::thread::Builder::new()
         .name("bespoke-warm".to_owned())
         .spawn(move || {
+            let Background {
+                level,
+                threads,
+                limit,
+                version,
+                status,
+                db,
+                mut carried,
+            } = job;
             let began = std::time::Instant::now();
             let note = |k: usize, f: &dyn Fn(&mut ProductWarmUp)| {
                 if let Ok(mut s) = status.lock() {
@@ -275,10 +341,36 @@ fn warm(
                     state.clone_into(&mut s.state);
                 }
             };
+            let serving = || warm.iter().any(|(_, e)| e.has_other_clones());
+            for (k, (id, e)) in warm.iter().enumerate() {
+                if db.is_some() {
+                    e.record_learning();
+                }
+                // Taken out, so that the earlier version's engine is dropped once used.
+                let earlier = carried.remove(id);
+                if let Some(r) = restore(e, id, db.as_ref(), earlier) {
+                    tracing::info!(product = %id, version = %version, from = %r.from,
+                        explanations = r.explanations, skipped = r.skipped,
+                        solutions = r.solutions, "rules engine restored what it had learned");
+                    note(k, &|p| p.restored = Some(r.clone()));
+                }
+            }
+            let save = |k: usize, id: &str, e: &Engine| {
+                if let Some(db) = &db {
+                    let (records, bytes) = save(db, id, e);
+                    if records > 0 {
+                        note(k, &|p| {
+                            p.saved_records += records;
+                            p.saved_bytes += bytes;
+                        });
+                    }
+                }
+            };
             for &pass in passes {
                 // The status lists the engines in the same (product id) order.
                 for (k, (id, e)) in warm.iter().enumerate() {
                     let started = std::time::Instant::now();
+                    let last_save = Mutex::new(std::time::Instant::now());
                     let done = e.warm_on(pass, threads, &|| {
                         let stop = !e.has_other_clones() || began.elapsed() > limit;
                         if !stop {
@@ -287,6 +379,16 @@ fn warm(
                                 p.selections += 1;
                                 p.explanation_bytes = bytes;
                             });
+                            let due = last_save.lock().is_ok_and(|mut t| {
+                                let due = t.elapsed() >= SAVE_EVERY;
+                                if due {
+                                    *t = std::time::Instant::now();
+                                }
+                                due
+                            });
+                            if due {
+                                save(k, id, e);
+                            }
                         }
                         stop
                     });
@@ -297,6 +399,7 @@ fn warm(
                             p.done = Some(level_name(pass).to_owned());
                         }
                     });
+                    save(k, id, e);
                     tracing::debug!(
                         product = %id,
                         version = %version,
@@ -308,7 +411,7 @@ fn warm(
                     );
                     if !e.has_other_clones() || began.elapsed() > limit {
                         end("stopped");
-                        return;
+                        return keep_saving(&warm, &serving, &save, db.is_some());
                     }
                 }
             }
@@ -318,10 +421,113 @@ fn warm(
                     .all(|p| p.done.as_deref() == Some(level_name(level)))
             });
             end(if reached { "done" } else { "partial" });
+            keep_saving(&warm, &serving, &save, db.is_some());
         });
     if let Err(e) = spawned {
         tracing::warn!("could not start the engine warm-up thread: {e}");
     }
+}
+
+/// After the warm-up, while the version serves: stores what customers' selections taught the
+/// engines every `SAVE_EVERY`.
+fn keep_saving(
+    warm: &[(String, Engine)],
+    serving: &dyn Fn() -> bool,
+    save: &dyn Fn(usize, &str, &Engine),
+    persist: bool,
+) {
+    if !persist {
+        return;
+    }
+    let mut since = std::time::Instant::now();
+    while serving() {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        if since.elapsed() >= SAVE_EVERY {
+            since = std::time::Instant::now();
+            for (k, (id, e)) in warm.iter().enumerate() {
+                save(k, id, e);
+            }
+        }
+    }
+}
+
+/// Gives an engine that has learned nothing yet (it inherited no store) what it can start
+/// from: the stored records of its own model; else what the engine that served its product
+/// until a reload knew (`earlier`, another model), or the newest records of another model of
+/// the product. Of another model's, only what still holds is kept (`rules::learned`).
+fn restore(e: &Engine, id: &str, db: Option<&Db>, earlier: Option<Engine>) -> Option<Restored> {
+    if !e.learned_nothing() {
+        return None;
+    }
+    let t = std::time::Instant::now();
+    let stored = db
+        .map(|db| db.list_knowledge(id))
+        .transpose()
+        .unwrap_or_else(|err| {
+            tracing::warn!(product = %id, "cannot read what the engine learned before: {err}");
+            None
+        })
+        .unwrap_or_default();
+    let fingerprint = e.fingerprint();
+    let mut got = crate::rules::Imported::default();
+    let import = |got: &mut crate::rules::Imported, record: &[u8], journal: bool| match e
+        .import_learned(record, journal)
+    {
+        Ok(i) => *got += i,
+        Err(err) => tracing::warn!(product = %id, "a stored learning record is not used: {err}"),
+    };
+    let from_db = |info: &crate::db::KnowledgeInfo, got: &mut crate::rules::Imported| {
+        for &seq in &info.seqs {
+            match db.map(|db| db.get_knowledge(&info.fingerprint, seq)) {
+                Some(Ok(record)) => import(got, &record, info.fingerprint != fingerprint),
+                Some(Err(err)) => {
+                    tracing::warn!(product = %id, "cannot read a learning record: {err}");
+                }
+                None => {}
+            }
+        }
+    };
+    let from = if let Some(own) = stored.iter().find(|k| k.fingerprint == fingerprint) {
+        from_db(own, &mut got);
+        "database"
+    } else if let Some(old) = earlier {
+        for record in old.export_learned(crate::rules::Export::Everything) {
+            import(&mut got, &record, true);
+        }
+        "previous version"
+    } else if let Some(other) = stored.first() {
+        from_db(other, &mut got);
+        "database, earlier model"
+    } else {
+        return None;
+    };
+    Some(Restored {
+        from: from.to_owned(),
+        explanations: got.explanations as u64,
+        skipped: got.skipped as u64,
+        solutions: got.solutions as u64,
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Stores what `e` learned since it last did; returns the records and bytes stored. A failure
+/// is logged: the engine keeps working, and what was not stored is learned again after a
+/// restart.
+fn save(db: &Db, id: &str, e: &Engine) -> (u64, u64) {
+    let fingerprint = e.fingerprint();
+    let (mut records, mut bytes) = (0, 0);
+    for record in e.export_learned(crate::rules::Export::New) {
+        match db.append_knowledge(id, &fingerprint, &record) {
+            Ok(_) => {
+                records += 1;
+                bytes += record.len() as u64;
+            }
+            Err(err) => {
+                tracing::warn!(product = %id, "cannot store what the engine learned: {err}");
+            }
+        }
+    }
+    (records, bytes)
 }
 
 fn now_secs() -> u64 {
@@ -340,16 +546,17 @@ impl App {
                 .map_err(|e| AppError::Unavailable(format!("upload store: {e}")))?,
         );
         let store: Arc<dyn UploadStore> = uploads.clone();
+        let db = Db::connect(&settings.database_url)
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
         let snapshot = Snapshot::build(
             files,
             settings.work_limit,
             Some(store),
             settings.warm_up,
             None,
+            Some(&db),
         )
         .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
-        let db = Db::connect(&settings.database_url)
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
         pin_version(&db, &snapshot)?;
         let status = ReloadStatus {
             outcome: "ok".into(),
@@ -411,6 +618,7 @@ impl App {
             Some(store),
             self.settings.warm_up,
             Some(&self.snapshot()),
+            Some(&self.db),
         )
         .and_then(|s| {
             // A version is pinned (stored) before it serves, so its orders can always be re-read.

@@ -93,6 +93,7 @@ impl App {
             Some(store),
             crate::config::WarmUpPlan::OFF,
             Some(&current),
+            None,
         )
         .map_err(|_| AppError::Internal(format!("stored catalog version {v} no longer loads")))?;
         let snap = Arc::new(snap);

@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// host with cores to spare, more finish a large model's pairs sooner.
     #[arg(long, env = "BESPOKE_WARM_UP_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub warm_up_threads: u64,
+    /// Do not keep what the rules engines learn in the database. By default it is stored as
+    /// the warm-up goes (and every few minutes after), and restored when a version loads, so
+    /// that a restart or another instance on the same database does not warm from scratch.
+    #[arg(long, env = "BESPOKE_NO_PERSIST_LEARNING")]
+    pub no_persist_learning: bool,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]
     pub no_watch: bool,
@@ -85,6 +90,7 @@ impl ServeArgs {
                     .unwrap_or(usize::MAX)
                     .saturating_mul(1 << 20),
                 threads: usize::try_from(self.warm_up_threads).unwrap_or(1),
+                persist: !self.no_persist_learning,
             },
             ..Settings::default()
         })
