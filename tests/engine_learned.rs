@@ -192,3 +192,23 @@ proptest! {
         }
     }
 }
+
+/// A storefront's traffic turns the solution pool over; what is saved of it stays bounded (a
+/// pool's worth in all), while every explanation learned is saved.
+#[test]
+fn saving_what_is_new_writes_a_bounded_number_of_solutions() {
+    let e = Engine::new(desk_with(("", "")));
+    e.record_learning();
+    let mut saved = Vec::new();
+    for seed in 0..80 {
+        for sel in bespoke::rules::generate::click_paths(&e, 100 + seed, 8, 6) {
+            e.propagate(&sel).unwrap();
+        }
+        saved.extend(e.export_learned(Export::New));
+    }
+    let restored = Engine::new(desk_with(("", "")));
+    let got = import_all(&restored, &saved, false);
+    assert!(got.solutions <= 4096, "{got:?}");
+    assert!(got.solutions > 0, "{got:?}");
+    assert_eq!(restored.explanation_bytes(), e.explanation_bytes());
+}

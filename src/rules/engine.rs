@@ -333,7 +333,14 @@ pub(super) struct Journal {
     pub(super) dead: Vec<Pair>,
     pub(super) solutions: usize,
     pub(super) lost: bool,
+    /// Solutions written by exports of what is new, in all: they stop at `SOLUTIONS_EXPORTED`
+    /// (a pool's worth), since the pool turns over with traffic and would otherwise be written
+    /// again and again, while explanations and dead values are bounded by the memory for them.
+    pub(super) solutions_exported: usize,
 }
+
+/// Solutions that exports of what is new write in all (see `Journal::solutions_exported`).
+pub(super) const SOLUTIONS_EXPORTED: usize = POOL_MAX;
 
 /// Keys a journal holds at most between two exports (about 48 MiB).
 const JOURNAL_MAX: usize = 1 << 20;

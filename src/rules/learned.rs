@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use super::engine::{Engine, Explanation, KnownKey, Warmth};
+use super::engine::{Engine, Explanation, KnownKey, SOLUTIONS_EXPORTED, Warmth};
 use crate::catalog::model::OptionKind;
 
 const MAGIC: &[u8; 8] = b"BSPKLRN\0";
@@ -417,10 +417,16 @@ impl Engine {
         let digests = self.digests();
         // The journal is taken first and on its own (it is never locked with the others).
         let taken = self.shared.journal.lock().ok().map(|mut j| {
+            let new_solutions = std::mem::take(&mut j.solutions);
+            let solutions =
+                new_solutions.min(SOLUTIONS_EXPORTED.saturating_sub(j.solutions_exported));
+            if what == Export::New {
+                j.solutions_exported += solutions;
+            }
             (
                 std::mem::take(&mut j.known),
                 std::mem::take(&mut j.dead),
-                std::mem::take(&mut j.solutions),
+                solutions,
                 std::mem::take(&mut j.lost),
             )
         });
