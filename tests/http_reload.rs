@@ -242,6 +242,17 @@ async fn configure(app: &Arc<App>, product: &str, selection: Value) -> Value {
     .await
 }
 
+/// The widest desk a laminate top allows, as the app answers.
+async fn laminate_desk_max_width(app: &Arc<App>) -> Value {
+    let body = configure(
+        app,
+        "custom-desk",
+        serde_json::json!({"top_material": "laminate"}),
+    )
+    .await;
+    body["options"]["width_cm"]["max"].clone()
+}
+
 fn price_min(body: &Value) -> rust_decimal::Decimal {
     body["price"]["min"].as_str().unwrap().parse().unwrap()
 }
@@ -315,13 +326,7 @@ async fn a_reload_keeps_unchanged_products_warm() {
         rust_decimal::Decimal::TWO,
         "{tee}"
     );
-    let desk = configure(
-        &app,
-        "custom-desk",
-        serde_json::json!({"top_material": "laminate"}),
-    )
-    .await;
-    assert_eq!(desk["options"]["width_cm"]["max"], 170, "{desk}");
+    assert_eq!(laminate_desk_max_width(&app).await, 170);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -439,13 +444,7 @@ async fn what_the_engines_learned_survives_restarts_and_edits() {
         by_product(&st, "classic-tee")["restored"]["from"],
         "database"
     );
-    let body = configure(
-        &third,
-        "custom-desk",
-        serde_json::json!({"top_material": "laminate"}),
-    )
-    .await;
-    assert_eq!(body["options"]["width_cm"]["max"], 170, "{body}");
+    assert_eq!(laminate_desk_max_width(&third).await, 170);
 
     // A reload that changes the desk's rules again: it carries over from the engine serving
     // until then; the others inherit their stores whole (nothing to restore).
@@ -466,12 +465,6 @@ async fn what_the_engines_learned_survives_restarts_and_edits() {
     );
     assert!(by_product(&st, "classic-tee")["restored"].is_null(), "{st}");
     assert_eq!(by_product(&st, "classic-tee")["selections"], 0, "{st}");
-    let body = configure(
-        &third,
-        "custom-desk",
-        serde_json::json!({"top_material": "laminate"}),
-    )
-    .await;
-    assert_eq!(body["options"]["width_cm"]["max"], 160, "{body}");
+    assert_eq!(laminate_desk_max_width(&third).await, 160);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -141,9 +141,12 @@ impl Snapshot {
             },
         )
         .map_err(|e| serde_json::json!({"error": format!("previews: {e}")}))?;
-        // The serving engines of products whose model changed: what still holds of what they
-        // learned is carried over in the background.
-        let mut carried: BTreeMap<String, Engine> = BTreeMap::new();
+        // Per product whose engine inherits nothing (a new model to this process): the engine
+        // serving it until now if any (its model changed), whose knowledge that still holds is
+        // carried over in the background.
+        let mut fresh: BTreeMap<String, Option<Engine>> = BTreeMap::new();
+        let db = db.filter(|_| warm_up.persist && warm_up.level.level().is_some());
+        let persist = db.is_some();
         let engines = catalog
             .products()
             .iter()
@@ -151,11 +154,13 @@ impl Snapshot {
                 let mut e = Engine::new(Arc::clone(p))
                     .with_work_limit(work_limit)
                     .with_explanation_memory(warm_up.memory);
-                if let Some(old) = earlier.and_then(|s| s.engines.get(&p.id))
-                    && !e.inherit(old)
-                    && warm_up.level.level().is_some()
-                {
-                    carried.insert(p.id.clone(), old.clone());
+                let old = earlier.and_then(|s| s.engines.get(&p.id));
+                if !old.is_some_and(|old| e.inherit(old)) && warm_up.level.level().is_some() {
+                    fresh.insert(p.id.clone(), old.cloned());
+                }
+                if persist {
+                    // From the start, so that every save has all it learned.
+                    e.record_learning();
                 }
                 (p.id.clone(), e)
             })
@@ -191,8 +196,8 @@ impl Snapshot {
                     limit: warm_up.limit,
                     version: catalog.version.clone(),
                     status: Arc::clone(&status),
-                    db: db.filter(|_| warm_up.persist).cloned(),
-                    carried,
+                    db: db.cloned(),
+                    fresh,
                 },
             );
         }
@@ -283,8 +288,9 @@ struct Background {
     status: Arc<Mutex<WarmUpStatus>>,
     /// Where what the engines learn is kept (`--no-persist-learning`: nowhere).
     db: Option<Db>,
-    /// Per product whose model changed in a reload, the engine that served it until then.
-    carried: BTreeMap<String, Engine>,
+    /// The products whose engine inherited nothing, each with the engine that served it until a
+    /// reload changed its model, if any.
+    fresh: BTreeMap<String, Option<Engine>>,
 }
 
 /// How often what the engines learned is stored while the version serves (during a pass, and
@@ -324,7 +330,7 @@ fn background(engines: &BTreeMap<String, Engine>, job: Background) {
                 version,
                 status,
                 db,
-                mut carried,
+                mut fresh,
             } = job;
             let began = std::time::Instant::now();
             let note = |k: usize, f: &dyn Fn(&mut ProductWarmUp)| {
@@ -343,11 +349,10 @@ fn background(engines: &BTreeMap<String, Engine>, job: Background) {
             };
             let serving = || warm.iter().any(|(_, e)| e.has_other_clones());
             for (k, (id, e)) in warm.iter().enumerate() {
-                if db.is_some() {
-                    e.record_learning();
-                }
                 // Taken out, so that the earlier version's engine is dropped once used.
-                let earlier = carried.remove(id);
+                let Some(earlier) = fresh.remove(id) else {
+                    continue;
+                };
                 if let Some(r) = restore(e, id, db.as_ref(), earlier) {
                     tracing::info!(product = %id, version = %version, from = %r.from,
                         explanations = r.explanations, skipped = r.skipped,
@@ -451,14 +456,12 @@ fn keep_saving(
     }
 }
 
-/// Gives an engine that has learned nothing yet (it inherited no store) what it can start
-/// from: the stored records of its own model; else what the engine that served its product
-/// until a reload knew (`earlier`, another model), or the newest records of another model of
-/// the product. Of another model's, only what still holds is kept (`rules::learned`).
+/// Gives an engine that inherited no store what it can start from: the stored records of its
+/// own model; else what the engine that served its product until a reload knew (`earlier`,
+/// another model), or the newest records of another model of the product. Of another model's,
+/// only what still holds is kept (`rules::learned`). What the engine learned meanwhile (the
+/// snapshot serves while this runs) stays: records only add to it.
 fn restore(e: &Engine, id: &str, db: Option<&Db>, earlier: Option<Engine>) -> Option<Restored> {
-    if !e.learned_nothing() {
-        return None;
-    }
     let t = std::time::Instant::now();
     let stored = db
         .map(|db| db.list_knowledge(id))
