@@ -108,6 +108,62 @@ fn main() {
                 t0.elapsed(),
                 restored.explanation_bytes() == e.explanation_bytes()
             );
+            // `EDIT=k`: a merchant's edit (the k-th rule dropped) after the warm-up. What holds
+            // of the records is carried into the edited model's engine, whose first-time
+            // latency is then measured without a warm-up of its own (as right after a reload),
+            // against an engine of the edited model that starts empty.
+            if let Some(k) = std::env::var("EDIT")
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            {
+                let mut edited = g.clone();
+                let blocks: Vec<&str> = edited.rules_yaml.split("\n  - id: ").collect();
+                let k = 1 + k % (blocks.len() - 1);
+                let mut text = blocks[0].to_owned();
+                for (j, b) in blocks.iter().enumerate().skip(1) {
+                    if j != k {
+                        text.push_str("\n  - id: ");
+                        text.push_str(b);
+                    }
+                }
+                edited.rules_yaml = text;
+                let q = catalog::load(&edited.files()).catalog.unwrap().products()[0].clone();
+                let carried = Engine::new(q.clone()).with_work_limit(2_000_000_000);
+                let t0 = Instant::now();
+                let mut got = bespoke::rules::Imported::default();
+                for r in &records {
+                    got += carried.import_learned(r, true).unwrap();
+                }
+                println!(
+                    "edit (rule {k} dropped): carried {got:?} in {:?}",
+                    t0.elapsed()
+                );
+                for (name, engine) in [
+                    ("carried", &carried),
+                    (
+                        "empty",
+                        &Engine::new(q.clone()).with_work_limit(2_000_000_000),
+                    ),
+                ] {
+                    let _ = engine.propagate(&Selection::default());
+                    let mut d = bespoke::rules::generate::click_path_latencies(
+                        engine,
+                        12,
+                        env("FRESH", 20),
+                        6,
+                    );
+                    d.sort();
+                    let at = |x: f64| d[((d.len() as f64 - 1.0) * x).round() as usize];
+                    println!(
+                        "edited model, {name}: first-time x{}: p50 {:?} p90 {:?} p99 {:?} max {:?}",
+                        d.len(),
+                        at(0.5),
+                        at(0.9),
+                        at(0.99),
+                        d[d.len() - 1]
+                    );
+                }
+            }
         }
         let mut fresh = bespoke::rules::generate::click_path_latencies(&e, 12, env("FRESH", 20), 6);
         fresh.sort();

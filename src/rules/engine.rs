@@ -1287,7 +1287,10 @@ impl Engine {
             .iter()
             .filter_map(|&o| base.iter().find(|(v, _)| *v == o).copied())
             .collect();
-        self.shared.know(target, &e, pairs);
+        // Kept under the chosen values it names (all of them chosen: it was found under `base`).
+        if pairs.len() == e.choices.len() {
+            self.shared.know(target, &e, pairs);
+        }
         Ok(e)
     }
 

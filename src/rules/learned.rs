@@ -620,18 +620,18 @@ impl Engine {
                 }
             }
             let e = expl(&mut r)?;
+            // The options it names must be exactly those of the chosen values it is kept under
+            // (else it would be used where a choice it needs is missing): one that is not is
+            // left out.
+            let agrees = |e: &Explanation| {
+                let mut a: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+                let mut b = e.choices.clone();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            };
             match (target, e) {
-                (Some(t), Some(e)) if ok => {
-                    // The choices named are exactly the options of the chosen values.
-                    let mut a: Vec<usize> = pairs.iter().map(|p| p.0).collect();
-                    let mut b = e.choices.clone();
-                    a.sort_unstable();
-                    b.sort_unstable();
-                    if a != b {
-                        return Err(LearnedError::Corrupt("an explanation's choices disagree"));
-                    }
-                    known.push((t, e, pairs));
-                }
+                (Some(t), Some(e)) if ok && agrees(&e) => known.push((t, e, pairs)),
                 _ => out.skipped += 1,
             }
         }
