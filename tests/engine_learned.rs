@@ -71,6 +71,8 @@ fn new_exports_hold_what_was_learned_since_the_last() {
     assert!(a.export_learned(Export::New).is_empty());
     a.record_learning();
     assert!(a.warm(Warmth::Choices, &|| false).complete);
+    // A whole export (say, for a reload that carries it over) leaves the journal as it is.
+    assert!(!a.export_learned(Export::Everything).is_empty());
     let singles = a.export_learned(Export::New);
     assert_eq!(singles.len(), 1);
     assert!(a.warm(Warmth::Pairs, &|| false).complete);

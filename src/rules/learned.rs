@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use super::engine::{Engine, Explanation, KnownKey, SOLUTIONS_EXPORTED, Warmth};
+use super::engine::{Engine, Explanation, SOLUTIONS_EXPORTED, Warmth};
 use crate::catalog::model::OptionKind;
 
 const MAGIC: &[u8; 8] = b"BSPKLRN\0";
@@ -54,10 +54,10 @@ pub enum LearnedError {
 /// Which part of what an engine learned [`Engine::export_learned`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Export {
-    /// All of it.
+    /// All of it (the journal of what is new is left as it is).
     Everything,
-    /// What was learned since the engine started recording or last exported (all of it if the
-    /// journal overflowed meanwhile).
+    /// What was learned since the engine started recording or last exported what is new (all
+    /// of it if the journal overflowed meanwhile).
     New,
 }
 
@@ -415,22 +415,24 @@ impl Engine {
     /// write). See the module documentation for what a record holds.
     pub fn export_learned(&self, what: Export) -> Vec<Vec<u8>> {
         let digests = self.digests();
-        // The journal is taken first and on its own (it is never locked with the others).
-        let taken = self.shared.journal.lock().ok().map(|mut j| {
-            let new_solutions = std::mem::take(&mut j.solutions);
-            let solutions =
-                new_solutions.min(SOLUTIONS_EXPORTED.saturating_sub(j.solutions_exported));
-            if what == Export::New {
+        // What is new: taken out of the journal, first and on its own (it is never locked with
+        // the others). A whole export leaves the journal as it is; a journal that lost entries
+        // makes this one whole.
+        let new = match what {
+            Export::Everything => None,
+            Export::New => self.shared.journal.lock().ok().and_then(|mut j| {
+                let solutions = std::mem::take(&mut j.solutions)
+                    .min(SOLUTIONS_EXPORTED.saturating_sub(j.solutions_exported));
                 j.solutions_exported += solutions;
-            }
-            (
-                std::mem::take(&mut j.known),
-                std::mem::take(&mut j.dead),
-                solutions,
-                std::mem::take(&mut j.lost),
-            )
-        });
-        let everything = what == Export::Everything || taken.as_ref().is_none_or(|t| t.3);
+                let lost = std::mem::take(&mut j.lost);
+                let taken = (
+                    std::mem::take(&mut j.known),
+                    std::mem::take(&mut j.dead),
+                    solutions,
+                );
+                (!lost).then_some(taken)
+            }),
+        };
         let progress = self
             .shared
             .warmed
@@ -439,7 +441,7 @@ impl Engine {
             .unwrap_or_default();
         let mut w = Writer {
             digests,
-            always: everything,
+            always: new.is_none(),
             progress,
             live: Section::default(),
             dead: Section::default(),
@@ -447,7 +449,9 @@ impl Engine {
             sols: Section::default(),
             out: Vec::new(),
         };
-        if everything && let Ok(live) = self.shared.live.lock() {
+        if new.is_none()
+            && let Ok(live) = self.shared.live.lock()
+        {
             let mut all: Vec<_> = live.iter().copied().collect();
             all.sort_unstable();
             for p in all {
@@ -459,13 +463,12 @@ impl Engine {
             .shared
             .dead
             .lock()
-            .map(|d| match (&taken, everything) {
-                (Some(t), false) => {
-                    t.1.iter()
-                        .filter_map(|p| d.get(p).map(|e| (*p, e.clone())))
-                        .collect()
-                }
-                _ => d.iter().map(|(p, e)| (*p, e.clone())).collect(),
+            .map(|d| match &new {
+                Some((_, dead, _)) => dead
+                    .iter()
+                    .filter_map(|p| d.get(p).map(|e| (*p, e.clone())))
+                    .collect(),
+                None => d.iter().map(|(p, e)| (*p, e.clone())).collect(),
             })
             .unwrap_or_default();
         for (p, e) in dead {
@@ -474,14 +477,16 @@ impl Engine {
             explanation(&mut w.dead.bytes, &e);
             w.cut(false);
         }
-        let keys: Vec<KnownKey> = match (&taken, everything) {
-            (Some(t), false) => t.0.clone(),
-            _ => self
-                .shared
-                .by_target
-                .lock()
-                .map(|k| k.keys())
-                .unwrap_or_default(),
+        let (keys, new_solutions) = match new {
+            Some((keys, _, solutions)) => (keys, Some(solutions)),
+            None => (
+                self.shared
+                    .by_target
+                    .lock()
+                    .map(|k| k.keys())
+                    .unwrap_or_default(),
+                None,
+            ),
         };
         // In batches, so that the lock is not held for the whole export.
         for batch in keys.chunks(4096) {
@@ -511,10 +516,7 @@ impl Engine {
             .pool
             .lock()
             .map(|p| {
-                let n = match (&taken, everything) {
-                    (Some(t), false) => t.2.min(p.len()),
-                    _ => p.len(),
-                };
+                let n = new_solutions.map_or(p.len(), |n| n.min(p.len()));
                 p.iter().skip(p.len() - n).cloned().collect()
             })
             .unwrap_or_default();
