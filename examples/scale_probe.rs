@@ -138,6 +138,21 @@ fn main() {
                     "edit (rule {k} dropped): carried {got:?} in {:?}",
                     t0.elapsed()
                 );
+                // The edited model's own pair warm-up, from the carried records and from nothing.
+                if std::env::var_os("EDIT_WARM").is_some() {
+                    for (name, from) in [("carried", Some(&records)), ("empty", None)] {
+                        let w = Engine::new(q.clone()).with_work_limit(2_000_000_000);
+                        for r in from.into_iter().flatten() {
+                            w.import_learned(r, true).unwrap();
+                        }
+                        let t0 = Instant::now();
+                        let done = w.warm(bespoke::rules::Warmth::Pairs, &|| false);
+                        println!(
+                            "edited model, {name}: warm-up {done:?} in {:?}",
+                            t0.elapsed()
+                        );
+                    }
+                }
                 for (name, engine) in [
                     ("carried", &carried),
                     (
