@@ -325,6 +325,34 @@ async fn health_openapi_and_unknown_routes() {
         );
     }
     assert!(doc["components"]["schemas"]["ConfigureRequest"].is_object());
+    // Every schema the document refers to is in it (nested ones too, e.g. the warm-up's
+    // `Restored` inside the admin status).
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x.as_str()) {
+                        ("$ref", Some(r)) => out.push(r.to_owned()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.iter().any(|r| r.ends_with("/Restored")), "{all:?}");
+    for r in &all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} is not in the document"
+        );
+    }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let (status, ctype, _) = call!(app, test::TestRequest::get().uri("/v2/nothing"));
     assert_eq!(status, StatusCode::NOT_FOUND);
