@@ -140,7 +140,8 @@ fn bespoke_value(engine: &Engine, o: usize, i: usize) -> serde_json::Value {
 }
 
 /// `Engine::warm` (what the service runs at each catalog load): it goes through the empty
-/// selection and every value of every choice and boolean option, stops when told to, and
+/// selection and every value of every choice and boolean option (one of each class of values
+/// the rules treat alike, see `Classes`), stops when told to, and
 /// changes no availability (a warmed engine finds the same available and unavailable values as
 /// a fresh one for single- and two-choice selections; which of several minimal explanations
 /// it reports may differ, as it may after any earlier call, and each names only chosen options).
@@ -170,6 +171,7 @@ fn warm_up_covers_single_choices_and_changes_no_answer() {
                 o.available
                     .iter()
                     .filter(|&&i| warm.model.vars[o.option].value(i).is_some())
+                    .filter(|&&i| warm.classes.is_rep(o.option, i))
                     .count()
             })
             .sum();
@@ -332,4 +334,87 @@ fn a_warm_up_on_threads_does_what_one_thread_does() {
     let first_pairs = stopped.selections - singles.selections;
     assert!(resumed.selections >= singles.selections + pairs - first_pairs);
     assert!(resumed.selections <= one.selections, "{resumed:?}");
+}
+
+/// Values the rules treat alike (`Classes`): a text whose rules only ask whether it is set has
+/// two classes (empty, and every length), an integer has one class per stretch between the
+/// thresholds its rules compare it with, choice values no rule tells apart form one class, and
+/// an option no rule reads has one. The warm-up takes one value of each class, and an engine so
+/// warmed answers as a fresh one for values of every class.
+#[test]
+fn values_the_rules_treat_alike_are_warmed_once() {
+    let text = r#"=== catalog/p.yaml
+id: p
+name: P
+currency: EUR
+base_price: "1.00"
+rules: [rules/p.yaml]
+options:
+  mat: { type: boolean }
+  caption: { type: text, max_length: 20 }
+  width: { type: integer, min: 20, max: 120, step: 5, required: true }
+  color: { type: choice, values: [red, blue, green, black], required: true }
+  quantity: { type: quantity, min: 1, max: 50 }
+=== rules/p.yaml
+constraints:
+  - id: caption-on-mat
+    message: A caption is printed on the mat.
+    if: is_set(caption)
+    then: mat
+  - id: wide-mat
+    message: A mat needs 30 cm.
+    if: mat
+    then: width >= 30
+  - id: dark
+    message: Black is not made that wide.
+    forbid: color == black and width > 100
+"#;
+    let r = catalog::load(&common::fixture_files(text));
+    assert!(!r.has_errors(), "{}", r.render());
+    let p = r.catalog.unwrap().products()[0].clone();
+    let e = Engine::new(p.clone());
+    let var = |id: &str| p.options.iter().position(|o| o.id == id).unwrap();
+    let counts: Vec<(&str, usize)> = ["mat", "caption", "width", "color", "quantity"]
+        .into_iter()
+        .map(|id| (id, e.classes.count(var(id))))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("mat", 2),
+            ("caption", 2),
+            ("width", 3),
+            ("color", 2),
+            ("quantity", 1)
+        ]
+    );
+    let (w, c) = (var("width"), var("color"));
+    // 20 and 25 cm; 30 to 100; 105 to 120.
+    assert_eq!(e.classes.rep((w, 1)), (w, 0));
+    assert_eq!(e.classes.rep((w, 16)), (w, 2));
+    assert_eq!(e.classes.rep((w, 20)), (w, 17));
+    assert_eq!(e.classes.rep((c, 2)), (c, 0));
+    assert_eq!(e.classes.rep((c, 3)), (c, 3));
+    // The empty selection, then one value of each class.
+    let warmed = e.warm(bespoke::rules::Warmth::Choices, &|| false);
+    assert_eq!(
+        (warmed.selections, warmed.complete),
+        (1 + 2 + 2 + 3 + 2 + 1, true)
+    );
+    assert!(e.warm(bespoke::rules::Warmth::Pairs, &|| false).complete);
+    for choices in [
+        vec![("caption", "a caption")],
+        vec![("caption", "x")],
+        vec![("width", "25")],
+        vec![("color", "green"), ("caption", "twelve chars")],
+        vec![("width", "115"), ("mat", "true")],
+        vec![("quantity", "7"), ("caption", "hi"), ("color", "blue")],
+    ] {
+        let pairs: Vec<(String, String)> = choices
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let sel = Selection::parse(&p, &pairs).unwrap();
+        same_answers(&e, &sel);
+    }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::model::{Model, bit, count_bits, iter_bits, set_bit};
+use super::model::{Classes, Model, bit, count_bits, iter_bits, set_bit};
 use super::reasons::{Reasons, Traced};
 use super::selection::Selection;
 use super::solver::{Budget, OutOfWork, Solver};
@@ -164,6 +164,9 @@ pub(crate) struct Known {
     /// What the kept explanations cost, in bytes (see `Packed::bytes`), and at most.
     bytes: usize,
     cap: usize,
+    /// The model's interchangeable values: explanations are kept and found under the value
+    /// standing for each class (of the target and of the choices), since one explains them all.
+    pub(super) classes: Arc<Classes>,
 }
 
 impl Default for Known {
@@ -173,6 +176,7 @@ impl Default for Known {
             multi: foldhash::HashMap::default(),
             bytes: 0,
             cap: KNOWN_BYTES,
+            classes: Arc::default(),
         }
     }
 }
@@ -189,26 +193,25 @@ impl Known {
     /// An explanation of `target` whose choices are all in `base`: one with a single choice if
     /// there is one, else one with two, else one with more.
     fn find(&self, base: &[Pair], target: Pair) -> Option<&Packed> {
+        let rep = |p: Pair| self.classes.rep(p);
+        let chosen = |d: &Pair| base.iter().any(|&b| rep(b) == *d);
+        let target = rep(target);
         let mut two = None;
         for &c in base {
-            let Some(k) = self.by_choice.get(&(target, c)) else {
+            let Some(k) = self.by_choice.get(&(target, rep(c))) else {
                 continue;
             };
             if let Some(e) = &k.alone {
                 return Some(e);
             }
             if two.is_none() {
-                two = k
-                    .with
-                    .iter()
-                    .find(|(d, _)| base.contains(d))
-                    .map(|(_, e)| e);
+                two = k.with.iter().find(|(d, _)| chosen(d)).map(|(_, e)| e);
             }
         }
         two.or_else(|| {
             self.multi.get(&target).and_then(|list| {
                 list.iter()
-                    .find(|(_, ch)| ch.iter().all(|p| base.contains(p)))
+                    .find(|(_, ch)| ch.iter().all(chosen))
                     .map(|(e, _)| e)
             })
         })
@@ -234,6 +237,8 @@ impl Known {
         if self.bytes + bytes > self.cap {
             return None;
         }
+        let target = self.classes.rep(target);
+        let pairs: Vec<Pair> = pairs.into_iter().map(|p| self.classes.rep(p)).collect();
         match pairs.as_slice() {
             [one] => {
                 let k = self.by_choice.entry((target, *one)).or_default();
@@ -570,6 +575,8 @@ pub struct Engine {
     pub(crate) sat: Option<Arc<super::sat::SatModel>>,
     /// The model's content digests (see `learned.rs`), computed when first asked for.
     digests: Arc<std::sync::OnceLock<super::learned::Digests>>,
+    /// The model's interchangeable values (see `Classes`).
+    pub classes: Arc<Classes>,
 }
 
 /// Why a value is unavailable: the rules and the customer's choices that together exclude it.
@@ -763,15 +770,21 @@ impl Engine {
                     .flatten()
             })
             .map(Arc::new);
+        let classes = Arc::new(Classes::of(&model));
+        let shared = Shared::default();
+        if let Ok(mut k) = shared.by_target.lock() {
+            k.classes = Arc::clone(&classes);
+        }
         Engine {
             product,
             model,
             work_limit: DEFAULT_WORK_LIMIT,
             component,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(shared),
             serving: Arc::new(()),
             sat,
             digests: Arc::default(),
+            classes,
         }
     }
 
@@ -820,7 +833,7 @@ impl Engine {
         self.shared
             .dead
             .lock()
-            .is_ok_and(|d| d.contains_key(&target))
+            .is_ok_and(|d| d.contains_key(&self.classes.rep(target)))
             || self
                 .shared
                 .by_target
@@ -1310,7 +1323,7 @@ impl Engine {
             .dead
             .lock()
             .ok()
-            .and_then(|d| d.get(&target).cloned())
+            .and_then(|d| d.get(&self.classes.rep(target)).cloned())
         {
             return Ok(e);
         }
@@ -1323,7 +1336,7 @@ impl Engine {
                 }
             } else {
                 let e = self.explain_rules_only(target, budget)?;
-                self.shared.bury(target, e.clone());
+                self.shared.bury(self.classes.rep(target), e.clone());
                 return Ok(e);
             }
         }
@@ -1644,9 +1657,9 @@ impl Engine {
     /// Precomputes, for a catalog version about to serve (or serving), what first customers
     /// would otherwise pay for. `Empty`: the empty selection (dead values and their
     /// explanations, a first pool of solutions). `Choices`: then every single choice, option by
-    /// option (every available value of each choice and boolean option, and of integer options
-    /// with at most `WARM_INT_VALUES` values): its witnesses and the explanations of what it
-    /// excludes. An explanation holds whatever else is chosen, so every later selection that
+    /// option (every available value of each choice and boolean option, and of integer and text
+    /// options with at most `WARM_INT_VALUES` classes of alike values; one value per class, see
+    /// `Classes`): its witnesses and the explanations of what it excludes. An explanation holds whatever else is chosen, so every later selection that
     /// contains the choice reuses them; most explanations on real-size models use one choice.
     /// `Pairs`: then every pair of choices of two options (each value as above, the second
     /// still available under the first), in the options' order: the explanations that need two
@@ -1698,11 +1711,15 @@ impl Engine {
             return out;
         }
         // The options whose values are warmed one by one: every choice and boolean option, and
-        // integer options with at most `WARM_INT_VALUES` values.
+        // integer and text options whose values fall into at most `WARM_INT_VALUES` classes of
+        // values the rules treat alike (see `Classes`: a text whose rules only ask whether it
+        // is set has two). Only one value of each class is warmed: what is learned for it is
+        // kept for, and found by, all of them.
         let listed = |v: usize| match self.model.vars[v].kind {
             super::model::VarKind::Choice { .. } | super::model::VarKind::Bool => true,
-            super::model::VarKind::Int { n, .. } => n <= WARM_INT_VALUES,
-            super::model::VarKind::Text { .. } => false,
+            super::model::VarKind::Int { .. } | super::model::VarKind::Text { .. } => {
+                self.classes.count(v) <= WARM_INT_VALUES
+            }
         };
         // For `Pairs`, what each single choice leaves available of the listed options, one bit
         // per value: those of variable `v` start at bit `offsets[v]`.
@@ -1722,6 +1739,7 @@ impl Engine {
                 let var = &self.model.vars[oa.option];
                 oa.available
                     .iter()
+                    .filter(|&&i| self.classes.is_rep(oa.option, i))
                     .filter_map(move |&i| var.value(i).map(|value| (oa.option, value, i)))
             })
             .collect();
@@ -1941,7 +1959,16 @@ impl Engine {
             }
             let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
             for i in cands {
-                if bit(&seen[v], i) || self.known_unavailable(base, (v, i)) {
+                if bit(&seen[v], i) {
+                    continue;
+                }
+                // Alike to a value already witnessed (see `Classes`): available too, by
+                // swapping it into that value's solution.
+                if self.classes.alike_in((v, i), &seen[v]) {
+                    set_bit(&mut seen[v], i);
+                    continue;
+                }
+                if self.known_unavailable(base, (v, i)) {
                     continue;
                 }
                 // 1. A known solution with only `v` changed: check v's constraints. (With no

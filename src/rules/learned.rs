@@ -29,6 +29,10 @@ use crate::catalog::model::OptionKind;
 const MAGIC: &[u8; 8] = b"BSPKLRN\0";
 /// The record format; a record of another format is refused (the engine then learns anew).
 pub const FORMAT: u32 = 1;
+/// The order in which the warm-up takes selections (its progress counts pairs in that order):
+/// part of the fingerprint, so that progress is only resumed by a build that walks the same
+/// order. (2: single choices and pairs of class representatives only, see `Classes`.)
+const WARM_ORDER: u32 = 2;
 /// Records are cut at about this size (each repeats the digests: 16 bytes per option and rule).
 const RECORD_BYTES: usize = 8 << 20;
 /// The largest record `import_learned` reads.
@@ -159,6 +163,7 @@ impl Digests {
         let mut h = Sha256::new();
         h.update(b"bespoke learned model\0");
         h.update(FORMAT.to_le_bytes());
+        h.update(WARM_ORDER.to_le_bytes());
         text(&mut h, env!("CARGO_PKG_VERSION"));
         h.update((vars.len() as u64).to_le_bytes());
         for d in &vars {
@@ -677,6 +682,7 @@ impl Engine {
         let mut buried = Vec::new();
         if let Ok(mut d) = self.shared.dead.lock() {
             for (t, e) in dead {
+                let t = self.classes.rep(t);
                 if let std::collections::hash_map::Entry::Vacant(slot) = d.entry(t) {
                     slot.insert(e);
                     buried.push(t);

@@ -585,3 +585,121 @@ impl Model {
         }
     }
 }
+
+/// Values that every rule treats alike (interchangeable values, after Freuder 1991): swapping
+/// one for another in any assignment changes no rule's verdict, so they are available together,
+/// and an explanation of one (or one that uses a choice of one) is an explanation of each. A
+/// table's rows decide it (two values are alike when every row's cell for the option holds both
+/// or neither); an option read by a checked expression keeps every value on its own. An option
+/// no rule reads has all its values in one class.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Classes {
+    /// Per variable, per value: the smallest value of its class.
+    rep: Vec<Vec<u32>>,
+    /// Per variable: how many classes it has.
+    count: Vec<usize>,
+    /// Per variable, per value in a class of two or more: the class as a bitset over the
+    /// domain (empty for a value alone in its class).
+    wide: Vec<Vec<std::sync::Arc<[u64]>>>,
+}
+
+impl Classes {
+    pub fn of(model: &Model) -> Classes {
+        let mut out = Classes::default();
+        for (v, var) in model.vars.iter().enumerate() {
+            let size = var.size;
+            let mut class: Vec<u32> = vec![0; size];
+            let mut n = usize::from(size > 0);
+            let checked = model.var_cons[v]
+                .iter()
+                .any(|&c| matches!(model.cons[c].kind, ConKind::Check(_)));
+            if checked {
+                class = (0..size).map(|i| i as u32).collect();
+                n = size;
+            }
+            // Partition refinement: every cell splits each class into the values it holds and
+            // those it does not.
+            'rules: for &c in &model.var_cons[v] {
+                let con = &model.cons[c];
+                let (ConKind::Table(rows) | ConKind::NegTable(rows)) = &con.kind else {
+                    continue;
+                };
+                let Some(j) = con.scope.iter().position(|&x| x == v) else {
+                    continue;
+                };
+                for row in rows.iter() {
+                    if n == size {
+                        break 'rules;
+                    }
+                    let cell = rows.cell(row, j);
+                    let mut map = vec![[u32::MAX; 2]; n];
+                    let mut next = 0u32;
+                    for (i, k) in class.iter_mut().enumerate() {
+                        let slot = &mut map[*k as usize][usize::from(bit(cell, i))];
+                        if *slot == u32::MAX {
+                            *slot = next;
+                            next += 1;
+                        }
+                        *k = *slot;
+                    }
+                    n = next as usize;
+                }
+            }
+            let mut first: Vec<Option<u32>> = vec![None; n];
+            let mut members: Vec<Vec<u64>> = vec![vec![0; words_for(size)]; n];
+            let rep: Vec<u32> = class
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| {
+                    set_bit(&mut members[k as usize], i);
+                    *first[k as usize].get_or_insert(i as u32)
+                })
+                .collect();
+            let members: Vec<std::sync::Arc<[u64]>> =
+                members.into_iter().map(std::sync::Arc::from).collect();
+            let wide = class
+                .iter()
+                .map(|&k| {
+                    let m = &members[k as usize];
+                    if count_bits(m) > 1 {
+                        std::sync::Arc::clone(m)
+                    } else {
+                        std::sync::Arc::from(Vec::new())
+                    }
+                })
+                .collect();
+            out.rep.push(rep);
+            out.count.push(n);
+            out.wide.push(wide);
+        }
+        out
+    }
+
+    /// The value standing for `(v, i)`'s class (itself when the variable or value is unknown).
+    pub fn rep(&self, (v, i): (usize, usize)) -> (usize, usize) {
+        let r = self
+            .rep
+            .get(v)
+            .and_then(|r| r.get(i))
+            .map_or(i, |&r| r as usize);
+        (v, r)
+    }
+
+    /// Whether `(v, i)` stands for its class.
+    pub fn is_rep(&self, v: usize, i: usize) -> bool {
+        self.rep((v, i)).1 == i
+    }
+
+    /// How many classes variable `v` has.
+    pub fn count(&self, v: usize) -> usize {
+        self.count.get(v).copied().unwrap_or(0)
+    }
+
+    /// Whether another value of `(v, i)`'s class is in `bits`.
+    pub fn alike_in(&self, (v, i): (usize, usize), bits: &[u64]) -> bool {
+        self.wide
+            .get(v)
+            .and_then(|w| w.get(i))
+            .is_some_and(|m| m.iter().zip(bits).any(|(a, b)| a & b != 0))
+    }
+}
