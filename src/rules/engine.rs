@@ -4,21 +4,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::model::{Classes, Model, bit, count_bits, iter_bits, set_bit};
+use super::pool::Pool;
 use super::reasons::{Reasons, Traced};
 use super::selection::Selection;
 use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::expr::Val;
 use crate::catalog::model::{OptId, Product, Value};
 
-/// Solutions kept per engine to witness values in later calls: 16 per option, as many as fit
-/// in `POOL_BYTES`, at least `POOL_MIN` and at most `POOL_MAX`. A large pool is what lets a busy
-/// storefront answer the selections customers commonly reach without searching again.
-const POOL_BYTES: usize = 8 << 20;
-const POOL_MIN: usize = 512;
-const POOL_MAX: usize = 4096;
-/// The most recent solutions a feasibility check looks at before searching (the whole pool is
-/// consulted once per `propagate` call, not at every check).
-const POOL_CHECKED: usize = 512;
 /// Witness searches per call that aim for new values before following the last solution.
 const DIVERSIFY: usize = 16;
 /// Memory for the explanations an engine keeps, in bytes (2 per rule or option id, 4 in models
@@ -60,29 +52,6 @@ type Pair = (usize, usize);
 struct PoolView {
     seen: Vec<Vec<u64>>,
     local: Vec<Arc<[usize]>>,
-}
-
-impl PoolView {
-    /// Adds a solution: the values it witnesses (of every variable, or only of `only`).
-    fn add(&mut self, sol: &Arc<[usize]>, only: Option<usize>) {
-        match only {
-            Some(x) => {
-                if let (Some(w), Some(&j)) = (self.seen.get_mut(x), sol.get(x)) {
-                    set_bit(w, j);
-                }
-            }
-            None => {
-                for (x, &j) in sol.iter().enumerate() {
-                    if let Some(w) = self.seen.get_mut(x) {
-                        set_bit(w, j);
-                    }
-                }
-            }
-        }
-        if self.local.len() < LOCAL_KEPT {
-            self.local.push(Arc::clone(sol));
-        }
-    }
 }
 
 /// An explanation found for a value, with the (variable, value) choices it uses.
@@ -345,7 +314,7 @@ pub(super) struct Journal {
 }
 
 /// Solutions that exports of what is new write in all (see `Journal::solutions_exported`).
-pub(super) const SOLUTIONS_EXPORTED: usize = POOL_MAX;
+pub(super) const SOLUTIONS_EXPORTED: usize = super::pool::MAX;
 
 /// Keys a journal holds at most between two exports (about 48 MiB).
 const JOURNAL_MAX: usize = 1 << 20;
@@ -367,7 +336,7 @@ impl Journal {
 /// answers up: a witness is a real solution and an explanation is re-checked before reuse.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    pub(super) pool: std::sync::Mutex<std::collections::VecDeque<Arc<[usize]>>>,
+    pub(super) pool: std::sync::Mutex<Pool>,
     explanations: std::sync::Mutex<Vec<Vec<Elem>>>,
     /// Values that no configuration has, with their (choice-free, hence always valid) explanation.
     pub(super) dead: std::sync::Mutex<foldhash::HashMap<(usize, usize), Explanation>>,
@@ -397,14 +366,6 @@ impl Shared {
 
     /// `remember`; with `journal` false, the solutions do not count as newly learned.
     pub(super) fn remember_with(&self, sols: Vec<Vec<usize>>, journal: bool) {
-        let per = sols
-            .first()
-            .map_or(1, |s| s.len() * std::mem::size_of::<usize>())
-            .max(1);
-        // Larger models reach more distinct selections: 16 solutions per option, within the
-        // byte budget (small products keep the minimum: scanning a big pool would cost them).
-        let nvars = sols.first().map_or(0, Vec::len);
-        let cap = (nvars * 16).min(POOL_BYTES / per).clamp(POOL_MIN, POOL_MAX);
         if sols.is_empty() {
             return;
         }
@@ -418,10 +379,7 @@ impl Shared {
         let n = sols.len();
         if let Ok(mut pool) = self.pool.lock() {
             for s in sols {
-                if pool.len() >= cap {
-                    pool.pop_front();
-                }
-                pool.push_back(Arc::from(s));
+                pool.push(Arc::from(s));
             }
         }
         if journal
@@ -771,7 +729,10 @@ impl Engine {
             })
             .map(Arc::new);
         let classes = Arc::new(Classes::of(&model));
-        let shared = Shared::default();
+        let shared = Shared {
+            pool: std::sync::Mutex::new(Pool::new(&model)),
+            ..Shared::default()
+        };
         if let Ok(mut k) = shared.by_target.lock() {
             k.classes = Arc::clone(&classes);
         }
@@ -848,10 +809,11 @@ impl Engine {
     /// that variable's values only.
     fn pool_views(&self, base: &[(usize, usize)]) -> (PoolView, Vec<(usize, PoolView)>) {
         let model = &self.model;
+        let n = model.vars.len();
         // The view of the whole selection has every variable's words; a chosen variable's only
         // its own (the others stay empty: nothing reads them).
-        let view = |only: Option<usize>| PoolView {
-            seen: (0..model.vars.len())
+        let empty = |only: Option<usize>| PoolView {
+            seen: (0..n)
                 .map(|x| {
                     if only.is_none_or(|v| v == x) {
                         vec![0u64; model.nwords[x]]
@@ -862,49 +824,55 @@ impl Engine {
                 .collect(),
             local: Vec::new(),
         };
-        let mut all = view(None);
+        let mut all = empty(None);
         let mut vars: Vec<usize> = base.iter().map(|&(v, _)| v).collect();
         vars.sort_unstable();
         vars.dedup();
-        let mut per: Vec<(usize, PoolView)> = vars.iter().map(|&v| (v, view(Some(v)))).collect();
-        if let Ok(p) = self.shared.pool.lock() {
-            for sol in p.iter().rev() {
-                // The one variable the solution disagrees on, if only one.
-                let mut miss: Option<usize> = None;
-                let mut agrees = true;
-                for &(v, i) in base {
-                    if sol.get(v) != Some(&i) {
-                        match miss {
-                            Some(m) if m != v => {
-                                agrees = false;
-                                break;
-                            }
-                            _ => miss = Some(v),
-                        }
+        let mut per: Vec<(usize, PoolView)> = vars.iter().map(|&v| (v, empty(Some(v)))).collect();
+        let Ok(p) = self.shared.pool.lock() else {
+            return (all, per);
+        };
+        // The newest `LOCAL_KEPT` solutions of a set of slots, oldest first.
+        let local = |mask: &[u64]| {
+            let mut l: Vec<Arc<[usize]>> = p
+                .newest_of(mask, LOCAL_KEPT)
+                .into_iter()
+                .map(|s| Arc::clone(p.get(s)))
+                .collect();
+            l.reverse();
+            l
+        };
+        let mask = p.agreeing(base.iter().copied());
+        let agreeing = count_bits(&mask);
+        if agreeing > 0 {
+            // Every variable's values witnessed: from the agreeing solutions when they are few,
+            // else value by value from the index.
+            if agreeing * n <= p.values() * p.words() {
+                for slot in iter_bits(&mask) {
+                    for (x, &j) in p.get(slot).iter().enumerate() {
+                        set_bit(&mut all.seen[x], j);
                     }
                 }
-                if !agrees {
-                    continue;
-                }
-                // A chosen variable's view is only asked about that variable's values.
-                match miss {
-                    None => {
-                        all.add(sol, None);
-                        for (v, view) in &mut per {
-                            view.add(sol, Some(*v));
-                        }
-                    }
-                    Some(m) => {
-                        if let Some((v, view)) = per.iter_mut().find(|(v, _)| *v == m) {
-                            view.add(sol, Some(*v));
+            } else {
+                for (x, seen) in all.seen.iter_mut().enumerate() {
+                    for j in 0..model.vars[x].size {
+                        if p.any_with(&mask, x, j) {
+                            set_bit(seen, j);
                         }
                     }
                 }
             }
+            all.local = local(&mask);
         }
-        all.local.reverse();
-        for (_, view) in &mut per {
-            view.local.reverse();
+        // A chosen variable's values, against the other choices.
+        for (v, view) in &mut per {
+            let others = p.agreeing(base.iter().copied().filter(|(x, _)| x != v));
+            for j in 0..model.vars[*v].size {
+                if p.any_with(&others, *v, j) {
+                    set_bit(&mut view.seen[*v], j);
+                }
+            }
+            view.local = local(&others);
         }
         (all, per)
     }
@@ -972,18 +940,19 @@ impl Engine {
     ) -> Result<bool, OutOfWork> {
         // A remembered solution satisfies every rule: if one agrees with the fixed values and the
         // chosen elements, the set is feasible without any search.
-        let agrees = |sol: &Arc<[usize]>| {
-            fixed.iter().all(|&(v, i)| sol[v] == i)
-                && elems.iter().all(|e| match *e {
-                    Elem::Choice(v, i) => sol[v] == i,
-                    Elem::Rule(_) => true,
-                })
-        };
+        // A remembered solution with the fixed and chosen values satisfies every rule.
+        let agrees = fixed
+            .iter()
+            .copied()
+            .chain(elems.iter().filter_map(|e| match *e {
+                Elem::Choice(v, i) => Some((v, i)),
+                Elem::Rule(_) => None,
+            }));
         if self
             .shared
             .pool
             .lock()
-            .is_ok_and(|p| p.iter().rev().take(POOL_CHECKED).any(agrees))
+            .is_ok_and(|p| p.agreeing(agrees).iter().any(|w| *w != 0))
         {
             return Ok(true);
         }
@@ -1144,20 +1113,21 @@ impl Engine {
         prefer: &[Option<usize>],
         budget: &mut Budget,
     ) -> Result<Option<Vec<usize>>, OutOfWork> {
-        let agrees = |sol: &&Arc<[usize]>| {
-            fixed.iter().all(|&(v, i)| sol[v] == i)
-                && elems.iter().all(|e| match *e {
-                    Elem::Choice(v, i) => sol[v] == i,
-                    Elem::Rule(_) => true,
-                })
-        };
-        if let Some(sol) = self.shared.pool.lock().ok().and_then(|p| {
-            p.iter()
-                .rev()
-                .take(POOL_CHECKED)
-                .find(agrees)
-                .map(|s| s.to_vec())
-        }) {
+        // A remembered solution with the fixed and chosen values satisfies every rule.
+        let agrees = fixed
+            .iter()
+            .copied()
+            .chain(elems.iter().filter_map(|e| match *e {
+                Elem::Choice(v, i) => Some((v, i)),
+                Elem::Rule(_) => None,
+            }));
+        if let Some(sol) = self
+            .shared
+            .pool
+            .lock()
+            .ok()
+            .and_then(|p| p.newest_in(&p.agreeing(agrees)).map(|s| s.to_vec()))
+        {
             return Ok(Some(sol));
         }
         if let Some(r) = self.sat_solution(fixed, elems, budget) {

@@ -522,7 +522,9 @@ impl Engine {
             .lock()
             .map(|p| {
                 let n = new_solutions.map_or(p.len(), |n| n.min(p.len()));
-                p.iter().skip(p.len() - n).cloned().collect()
+                let mut newest: Vec<_> = p.newest().take(n).cloned().collect();
+                newest.reverse();
+                newest
             })
             .unwrap_or_default();
         for s in sols {

@@ -5,6 +5,7 @@ pub mod generate;
 pub mod import;
 pub mod learned;
 pub mod model;
+mod pool;
 mod reasons;
 pub mod sat;
 pub mod selection;

@@ -123,12 +123,16 @@ pub struct Solver<'m> {
 
 impl<'m> Solver<'m> {
     pub fn new(model: &'m Model, doms: Vec<u64>) -> Solver<'m> {
+        // Sized once for a typical search (every domain word changed a few times, every
+        // constraint queued): growing them push by push was a tenth of a small product's call.
+        let words = doms.len();
+        let ncons = model.cons.len();
         Solver {
             model,
             doms,
-            trail: Vec::new(),
-            queue: VecDeque::new(),
-            queued: Vec::new(),
+            trail: Vec::with_capacity(4 * words + 16),
+            queue: VecDeque::with_capacity(ncons + 1),
+            queued: vec![false; ncons],
             supp: Vec::new(),
             active: None,
             extra: &[],
@@ -666,14 +670,24 @@ impl<'m> Solver<'m> {
         let Some(v) = self.pick(budget, randomize) else {
             return Ok(Some(true));
         };
-        let mut order: Vec<usize> = iter_bits(self.model.dom(&self.doms, v)).collect();
-        if let Some(p) = prefer.get(v).copied().flatten()
-            && let Some(pos) = order.iter().position(|&i| i == p)
+        // The domain as it is now (an undo brings it back after each value tried), on the
+        // stack for domains of up to 256 values: this runs at every node.
+        let dom = self.model.dom(&self.doms, v);
+        let mut small = [0u64; 4];
+        let large: Vec<u64>;
+        let dom: &[u64] = if dom.len() <= small.len() {
+            small[..dom.len()].copy_from_slice(dom);
+            &small[..dom.len()]
+        } else {
+            large = dom.to_vec();
+            &large
+        };
+        // The preferred value first, then the others in order.
+        let first = prefer.get(v).copied().flatten().filter(|&p| bit(dom, p));
+        for i in first
+            .into_iter()
+            .chain(iter_bits(dom).filter(|&i| Some(i) != first))
         {
-            order.remove(pos);
-            order.insert(0, p);
-        }
-        for i in order {
             if !budget.spend(1) {
                 return Err(OutOfWork);
             }
