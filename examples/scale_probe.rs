@@ -50,6 +50,10 @@ fn main() {
         e = e.with_explanation_memory(mib << 20);
     }
     println!("compile: {:?}", t0.elapsed());
+    // Values the rules treat alike (see `Classes`): the warm-up takes one of each class.
+    let values: usize = e.model.vars.iter().map(|v| v.size).sum();
+    let classes: usize = (0..e.model.vars.len()).map(|v| e.classes.count(v)).sum();
+    println!("values: {values}, classes of alike values: {classes}");
     if args.iter().any(|a| a == "clicks") {
         // As the service warms a loaded catalog version (`WARM=empty` for a customer arriving
         // before that warm-up is through), then new customers' click paths (seed 12, `FRESH`
