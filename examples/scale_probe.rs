@@ -101,12 +101,16 @@ fn main() {
                 t0.elapsed(),
                 e.explanation_bytes()
             );
+            let import = |into: &Engine, journal: bool| {
+                let mut got = bespoke::rules::Imported::default();
+                for r in &records {
+                    got += into.import_learned(r, journal).unwrap();
+                }
+                got
+            };
             let restored = Engine::new(p.clone()).with_work_limit(2_000_000_000);
             let t0 = Instant::now();
-            let mut got = bespoke::rules::Imported::default();
-            for r in &records {
-                got += restored.import_learned(r, false).unwrap();
-            }
+            let got = import(&restored, false);
             println!(
                 "import: {got:?} in {:?}; explanation bytes equal: {}",
                 t0.elapsed(),
@@ -134,10 +138,7 @@ fn main() {
                 let q = catalog::load(&edited.files()).catalog.unwrap().products()[0].clone();
                 let carried = Engine::new(q.clone()).with_work_limit(2_000_000_000);
                 let t0 = Instant::now();
-                let mut got = bespoke::rules::Imported::default();
-                for r in &records {
-                    got += carried.import_learned(r, true).unwrap();
-                }
+                let got = import(&carried, true);
                 println!(
                     "edit (rule {k} dropped): carried {got:?} in {:?}",
                     t0.elapsed()

@@ -938,22 +938,7 @@ impl Engine {
         elems: &[Elem],
         budget: &mut Budget,
     ) -> Result<bool, OutOfWork> {
-        // A remembered solution satisfies every rule: if one agrees with the fixed values and the
-        // chosen elements, the set is feasible without any search.
-        // A remembered solution with the fixed and chosen values satisfies every rule.
-        let agrees = fixed
-            .iter()
-            .copied()
-            .chain(elems.iter().filter_map(|e| match *e {
-                Elem::Choice(v, i) => Some((v, i)),
-                Elem::Rule(_) => None,
-            }));
-        if self
-            .shared
-            .pool
-            .lock()
-            .is_ok_and(|p| p.agreeing(agrees).iter().any(|w| *w != 0))
-        {
+        if self.pooled_solution(fixed, elems).is_some() {
             return Ok(true);
         }
         // SAT back end (Boolean models): see sat.rs.
@@ -1113,21 +1098,7 @@ impl Engine {
         prefer: &[Option<usize>],
         budget: &mut Budget,
     ) -> Result<Option<Vec<usize>>, OutOfWork> {
-        // A remembered solution with the fixed and chosen values satisfies every rule.
-        let agrees = fixed
-            .iter()
-            .copied()
-            .chain(elems.iter().filter_map(|e| match *e {
-                Elem::Choice(v, i) => Some((v, i)),
-                Elem::Rule(_) => None,
-            }));
-        if let Some(sol) = self
-            .shared
-            .pool
-            .lock()
-            .ok()
-            .and_then(|p| p.newest_in(&p.agreeing(agrees)).map(|s| s.to_vec()))
-        {
+        if let Some(sol) = self.pooled_solution(fixed, elems) {
             return Ok(Some(sol));
         }
         if let Some(r) = self.sat_solution(fixed, elems, budget) {
@@ -1137,6 +1108,20 @@ impl Engine {
             return Ok(None);
         };
         s.solve(prefer, budget)
+    }
+
+    /// The newest remembered solution with the fixed values and the chosen elements' values: it
+    /// satisfies every rule, so the set is feasible without a search.
+    fn pooled_solution(&self, fixed: &[(usize, usize)], elems: &[Elem]) -> Option<Vec<usize>> {
+        let values = fixed
+            .iter()
+            .copied()
+            .chain(elems.iter().filter_map(|e| match *e {
+                Elem::Choice(v, i) => Some((v, i)),
+                Elem::Rule(_) => None,
+            }));
+        let p = self.shared.pool.lock().ok()?;
+        p.newest_in(&p.agreeing(values)).map(|s| s.to_vec())
     }
 
     /// `minimize`, also returning for each element kept a solution of the result without it
