@@ -125,6 +125,11 @@ fn samples(c: &mut Criterion) {
         g.bench_function(format!("analyze/{}", p.id), |b| {
             b.iter(|| engine.analyze().unwrap())
         });
+        if let Some(bad) = conflicting(&engine, &sels) {
+            g.bench_function(format!("repair/{}", p.id), |b| {
+                b.iter(|| engine.repair(&bad).unwrap())
+            });
+        }
     }
     g.finish();
 }
@@ -225,18 +230,62 @@ fn generated(c: &mut Criterion) {
                 b.iter(|| engine.repair(&bad).unwrap())
             });
         }
+        report_analysis(name, &Engine::new(p.clone()));
+        g.bench_function(format!("analyze/{name}"), |b| {
+            b.iter(|| Engine::new(p.clone()).analyze().unwrap())
+        });
     }
     if !wanted("feature-2500x10000") {
         g.finish();
         return;
     }
+    let name = "feature-2500x10000";
     let fm = product_of(&feature_model(1, 2500, 10_000));
+    report_analysis(name, &Engine::new(fm.clone()).with_work_limit(100_000_000));
+    // Propagate, validate and repair as a storefront calls them: the service's work limit, an
+    // engine warmed with the empty selection only (the single choices of 2,500 options are
+    // 5,000 selections; every call below is a first-time call anyway).
+    let (engine, _) = warmed(
+        name,
+        &fm,
+        Warmth::Empty,
+        bespoke::rules::engine::DEFAULT_WORK_LIMIT,
+    );
+    report_first_time(name, &engine, 12, 20, 6);
+    let sels = click_paths(&engine, 11, 6, 6);
+    report_latency(name, &engine, &sels, 2);
+    let mid = sels[sels.len() / 2].clone();
+    g.bench_function(format!("propagate/{name}"), |b| {
+        b.iter(|| engine.propagate(&mid))
+    });
+    g.bench_function(format!("validate/{name}"), |b| {
+        b.iter(|| engine.validate(&mid))
+    });
+    if let Some(bad) = conflicting(&engine, &sels) {
+        g.bench_function(format!("repair/{name}"), |b| {
+            b.iter(|| engine.repair(&bad).unwrap())
+        });
+    }
+    // An exact count of this model is beyond the service's work limit (a random Boolean model
+    // of this size has few independent components): the line says how soon the limit stops it.
     let t = Instant::now();
-    let a = Engine::new(fm.clone())
-        .with_work_limit(100_000_000)
-        .analyze();
+    let n = engine.count(&Selection::default());
     println!(
-        "analyze feature-2500x10000: {:?} -> {:?}",
+        "count {name}: {:?} in {:?} (work limit {})",
+        n.map(|n| format!("{} digits", n.to_string().len())),
+        t.elapsed(),
+        bespoke::rules::engine::DEFAULT_WORK_LIMIT
+    );
+    g.finish();
+}
+
+/// Times one analysis and prints (dead values, forced values, redundant rules, digits of the
+/// count, parts left incomplete at the work limit).
+fn report_analysis(name: &str, engine: &Engine) {
+    let t = Instant::now();
+    let a = engine.analyze();
+    println!(
+        "analyze {name}: {:?} -> {:?}",
         t.elapsed(),
         a.map(|a| (
             a.dead.len(),
@@ -246,7 +295,6 @@ fn generated(c: &mut Criterion) {
             a.incomplete
         ))
     );
-    g.finish();
 }
 
 /// A selection with a conflict: a consistent selection plus an unavailable value of another option.

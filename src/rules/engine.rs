@@ -1899,7 +1899,6 @@ impl Engine {
             mut local,
         } = view;
         let mut found: Vec<Vec<usize>> = Vec::new();
-        let mut scratch: Vec<usize> = Vec::with_capacity(model.vars.len());
         let mut searches = 0usize;
         // Only a search needs the defaults (most calls witness everything from the pool).
         let mut defaults: Option<Vec<Option<usize>>> = None;
@@ -1929,12 +1928,9 @@ impl Engine {
                 // 1. A known solution with only `v` changed: check v's constraints. (With no
                 //    constraints on `v` at all, any known solution does.)
                 let moved = local.iter().rev().take(LOCAL_KEPT).any(|sol| {
-                    scratch.clear();
-                    scratch.extend_from_slice(sol);
-                    scratch[v] = i;
                     model.var_cons[v]
                         .iter()
-                        .all(|&c| model.holds(&model.cons[c], &scratch))
+                        .all(|&c| model.holds_changed(&model.cons[c], sol, (v, i)))
                 });
                 if moved {
                     set_bit(&mut seen[v], i);
@@ -1958,9 +1954,21 @@ impl Engine {
                             .collect()
                     }
                 };
-                // SAT back end (Boolean models): see sat.rs.
+                // SAT back end (Boolean models): see sat.rs. Its solutions follow the solver's
+                // saved phases, not `prefer`, so each is widened towards the values not
+                // witnessed yet.
                 let sol = if let Some(r) = self.sat_witness(base, (v, i), budget) {
-                    r?
+                    if let Some(sol) = r? {
+                        for (x, &j) in sol.iter().enumerate() {
+                            set_bit(&mut seen[x], j);
+                        }
+                        let wide = self.widen(&sol, &seen, &root_doms);
+                        local.push(Arc::from(sol.as_slice()));
+                        found.push(sol);
+                        wide
+                    } else {
+                        None
+                    }
                 } else {
                     let mut s = Solver::new(model, root_doms.clone());
                     if !s.assign(v, i) {
@@ -2000,6 +2008,29 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// `sol` changed one variable at a time to a value of its domain in `doms` that `seen`
+    /// lacks, wherever every rule reading that variable still holds: another solution (each
+    /// change keeps all rules), which witnesses those values too. `None` if nothing changed.
+    fn widen(&self, sol: &[usize], seen: &[Vec<u64>], doms: &[u64]) -> Option<Vec<usize>> {
+        let model = &self.model;
+        let mut out = sol.to_vec();
+        let mut changed = false;
+        for (x, seen_x) in seen.iter().enumerate().take(out.len()) {
+            let next = iter_bits(model.dom(doms, x)).find(|&j| {
+                j != out[x]
+                    && !bit(seen_x, j)
+                    && model.var_cons[x]
+                        .iter()
+                        .all(|&c| model.holds_changed(&model.cons[c], &out, (x, j)))
+            });
+            if let Some(j) = next {
+                out[x] = j;
+                changed = true;
+            }
+        }
+        changed.then_some(out)
     }
 
     /// Which unavailable values of `v` get an explanation. Every value of a choice or boolean;

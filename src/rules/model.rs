@@ -223,11 +223,16 @@ impl Rows {
 
     /// Whether some row contains every variable's assigned index.
     pub fn matches(&self, scope: &[usize], assignment: &[usize]) -> bool {
+        self.matches_by(scope, |v| assignment[v])
+    }
+
+    /// `matches` with each variable's index read from `index`.
+    pub fn matches_by(&self, scope: &[usize], index: impl Fn(usize) -> usize) -> bool {
         self.iter().any(|row| {
             scope
                 .iter()
                 .enumerate()
-                .all(|(j, &v)| bit(self.cell(row, j), assignment[v]))
+                .all(|(j, &v)| bit(self.cell(row, j), index(v)))
         })
     }
 }
@@ -332,6 +337,20 @@ impl Model {
             ConKind::Check(e) => {
                 e.eval(&|o| assignment.get(o).and_then(|&i| self.vars.get(o)?.val(i)))
             }
+        }
+    }
+
+    /// Whether `c` holds in `assignment` with variable `x` changed to index `i` (without
+    /// copying the assignment: the single-change checks of a witness search make many).
+    pub fn holds_changed(&self, c: &Con, assignment: &[usize], (x, i): (usize, usize)) -> bool {
+        let index = |v: usize| if v == x { i } else { assignment[v] };
+        match &c.kind {
+            ConKind::Table(t) => t.matches_by(&c.scope, index),
+            ConKind::NegTable(t) => !t.matches_by(&c.scope, index),
+            ConKind::Check(e) => e.eval(&|o| {
+                let j = if o == x { i } else { *assignment.get(o)? };
+                self.vars.get(o)?.val(j)
+            }),
         }
     }
 

@@ -167,6 +167,10 @@ pub struct SatModel {
     var_rules: Vec<Vec<usize>>,
     full: Mutex<Vec<Inst>>,
     selector: Mutex<Vec<Inst>>,
+    /// Full solvers that choose each decision's polarity at random (seeded), for witness
+    /// searches: saved phases would make each solution repeat the one before, so that it
+    /// witnesses one or two new values instead of about half of those left.
+    diverse: Mutex<Vec<Inst>>,
     /// Literals proven to hold in every solution (found by analysis), added to full solvers.
     units: Mutex<Vec<L>>,
 }
@@ -281,6 +285,7 @@ impl SatModel {
             var_rules: model.var_cons.clone(),
             full: Mutex::new(Vec::new()),
             selector: Mutex::new(Vec::new()),
+            diverse: Mutex::new(Vec::new()),
             units: Mutex::new(Vec::new()),
         }
     }
@@ -355,7 +360,11 @@ impl SatModel {
     }
 
     fn build(&self, selectors: bool) -> Inst {
-        let mut s = batsat::Solver::new(SolverOpts::default(), Charge::default());
+        self.build_with(selectors, SolverOpts::default())
+    }
+
+    fn build_with(&self, selectors: bool, opts: SolverOpts) -> Inst {
+        let mut s = batsat::Solver::new(opts, Charge::default());
         // A one-hot value is tried true first: one decision then fixes its variable (the
         // exactly-one clauses propagate the rest), instead of one per value tried false.
         let mut vars: Vec<Var> = (0..self.nsat)
@@ -428,6 +437,43 @@ impl SatModel {
         {
             p.push(inst);
         }
+    }
+
+    /// A solution with the `fixed` values, from a solver of the `diverse` pool (see there);
+    /// `None` if there is none.
+    pub(crate) fn solve_diverse(
+        &self,
+        fixed: &[(usize, usize)],
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<usize>>, OutOfWork> {
+        let mut lits: Vec<L> = Vec::with_capacity(fixed.len());
+        for &(v, i) in fixed {
+            match self.is(v, i) {
+                Some(l) => lits.push(l),
+                None => return Ok(None),
+            }
+        }
+        let idle = self.diverse.lock().ok().and_then(|mut p| p.pop());
+        let mut inst = idle.unwrap_or_else(|| {
+            self.build_with(
+                false,
+                SolverOpts {
+                    rnd_pol: true,
+                    ..SolverOpts::default()
+                },
+            )
+        });
+        self.sync_units(&mut inst);
+        let assumptions: Vec<Lit> = lits.iter().map(|&l| inst.lit(l)).collect();
+        let out = inst
+            .run(&assumptions, budget)
+            .map(|ok| ok.then(|| self.decode(&inst)));
+        if let Ok(mut p) = self.diverse.lock()
+            && p.len() < IDLE
+        {
+            p.push(inst);
+        }
+        out
     }
 
     /// Adds the proven units this full solver does not have yet.
@@ -1147,12 +1193,7 @@ impl Engine {
         let sat = self.sat.as_ref().filter(|s| s.boolean)?;
         let mut fixed = base.to_vec();
         fixed.push(target);
-        let all: Vec<Elem> = (0..sat.rules.len()).map(Elem::Rule).collect();
-        Some(match sat.solve(&self.model, &fixed, &all, budget) {
-            Ok(Answer::Sat(sol)) => Ok(Some(sol)),
-            Ok(Answer::Unsat(_)) => Ok(None),
-            Err(e) => Err(e),
-        })
+        Some(sat.solve_diverse(&fixed, budget))
     }
 
     /// QuickXplain's contract (a minimal subset of `c` inconsistent with `fixed` and `b`; empty
