@@ -17,7 +17,8 @@ use bespoke::rules::generate::{
     CarParams, Generated, car_model_with, click_path_latencies, click_paths, feature_model,
 };
 use bespoke::rules::{Engine, Selection, Warmth};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
 fn sample_products() -> Vec<Arc<Product>> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -204,15 +205,7 @@ fn generated(c: &mut Criterion) {
         warm_more(name, &engine, Warmth::Pairs, began);
         // 100 new paths (600 calls): with 120 calls, the p99 is the second slowest call alone.
         report_first_time(name, &engine, 12, 100, 6);
-        let sels = click_paths(&engine, 11, 6, 6);
-        report_latency(name, &engine, &sels, 2);
-        let mid = sels[sels.len() / 2].clone();
-        g.bench_function(format!("propagate/{name}"), |b| {
-            b.iter(|| engine.propagate(&mid))
-        });
-        g.bench_function(format!("validate/{name}"), |b| {
-            b.iter(|| engine.validate(&mid))
-        });
+        storefront_calls(&mut g, name, &engine);
         g.bench_function(format!("count/{name}"), |b| {
             b.iter(|| Engine::new(p.clone()).count(&Selection::default()).unwrap())
         });
@@ -224,12 +217,6 @@ fn generated(c: &mut Criterion) {
             n.to_string().len(),
             t.elapsed()
         );
-        // A conflicting selection for repair: two choices the rules keep apart, found by search.
-        if let Some(bad) = conflicting(&engine, &sels) {
-            g.bench_function(format!("repair/{name}"), |b| {
-                b.iter(|| engine.repair(&bad).unwrap())
-            });
-        }
         report_analysis(name, &Engine::new(p.clone()));
         g.bench_function(format!("analyze/{name}"), |b| {
             b.iter(|| Engine::new(p.clone()).analyze().unwrap())
@@ -261,20 +248,7 @@ fn generated(c: &mut Criterion) {
         100,
         6,
     );
-    let sels = click_paths(&engine, 11, 6, 6);
-    report_latency(name, &engine, &sels, 2);
-    let mid = sels[sels.len() / 2].clone();
-    g.bench_function(format!("propagate/{name}"), |b| {
-        b.iter(|| engine.propagate(&mid))
-    });
-    g.bench_function(format!("validate/{name}"), |b| {
-        b.iter(|| engine.validate(&mid))
-    });
-    if let Some(bad) = conflicting(&engine, &sels) {
-        g.bench_function(format!("repair/{name}"), |b| {
-            b.iter(|| engine.repair(&bad).unwrap())
-        });
-    }
+    storefront_calls(&mut g, name, &engine);
     // An exact count of this model is beyond the service's work limit (a random Boolean model
     // of this size has few independent components): the line says how soon the limit stops it.
     let t = Instant::now();
@@ -286,6 +260,26 @@ fn generated(c: &mut Criterion) {
         bespoke::rules::engine::DEFAULT_WORK_LIMIT
     );
     g.finish();
+}
+
+/// A storefront's calls on a warm engine: replayed click paths (seed 11) with their latency
+/// printed, then criterion's propagate and validate of a mid-path selection, and repair of a
+/// conflicting one (two choices the rules keep apart, found by search).
+fn storefront_calls(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, engine: &Engine) {
+    let sels = click_paths(engine, 11, 6, 6);
+    report_latency(name, engine, &sels, 2);
+    let mid = sels[sels.len() / 2].clone();
+    g.bench_function(format!("propagate/{name}"), |b| {
+        b.iter(|| engine.propagate(&mid))
+    });
+    g.bench_function(format!("validate/{name}"), |b| {
+        b.iter(|| engine.validate(&mid))
+    });
+    if let Some(bad) = conflicting(engine, &sels) {
+        g.bench_function(format!("repair/{name}"), |b| {
+            b.iter(|| engine.repair(&bad).unwrap())
+        });
+    }
 }
 
 /// Times one analysis and prints (dead values, forced values, redundant rules, digits of the
