@@ -1941,43 +1941,41 @@ impl Engine {
                 //    left are the hard ones) follow the last solution found, changing only what
                 //    the target forces, which keeps each search short on large models.
                 searches += 1;
-                let prefer: Vec<Option<usize>> = match local.last() {
-                    Some(last) if searches > DIVERSIFY => last.iter().map(|&j| Some(j)).collect(),
-                    _ => {
-                        let defaults = defaults.get_or_insert_with(|| self.defaults());
-                        (0..model.vars.len())
-                            .map(|x| {
-                                iter_bits(model.dom(&root_doms, x))
-                                    .find(|&j| !bit(&seen[x], j))
-                                    .or(defaults[x])
-                            })
-                            .collect()
-                    }
-                };
-                // SAT back end (Boolean models): see sat.rs. Its solutions follow the solver's
-                // saved phases, not `prefer`, so each is widened towards the values not
-                // witnessed yet.
-                let sol = if let Some(r) = self.sat_witness(base, (v, i), budget) {
-                    if let Some(sol) = r? {
-                        for (x, &j) in sol.iter().enumerate() {
-                            set_bit(&mut seen[x], j);
-                        }
+                // SAT back end (Boolean models): see sat.rs. Its solutions follow random
+                // polarities, not `prefer`, so each is also widened towards the values not
+                // witnessed yet (`widen` never changes a variable to its own value, so the
+                // solution's values need not be in `seen` first).
+                let sols: Vec<Vec<usize>> = if let Some(r) = self.sat_witness(base, (v, i), budget)
+                {
+                    r?.map(|sol| {
                         let wide = self.widen(&sol, &seen, &root_doms);
-                        local.push(Arc::from(sol.as_slice()));
-                        found.push(sol);
-                        wide
-                    } else {
-                        None
-                    }
+                        std::iter::once(sol).chain(wide).collect()
+                    })
+                    .unwrap_or_default()
                 } else {
+                    let prefer: Vec<Option<usize>> = match local.last() {
+                        Some(last) if searches > DIVERSIFY => {
+                            last.iter().map(|&j| Some(j)).collect()
+                        }
+                        _ => {
+                            let defaults = defaults.get_or_insert_with(|| self.defaults());
+                            (0..model.vars.len())
+                                .map(|x| {
+                                    iter_bits(model.dom(&root_doms, x))
+                                        .find(|&j| !bit(&seen[x], j))
+                                        .or(defaults[x])
+                                })
+                                .collect()
+                        }
+                    };
                     let mut s = Solver::new(model, root_doms.clone());
                     if !s.assign(v, i) {
                         continue;
                     }
                     s.queue_var(v);
-                    s.solve_queued(&prefer, budget)?
+                    s.solve_queued(&prefer, budget)?.into_iter().collect()
                 };
-                if let Some(sol) = sol {
+                for sol in sols {
                     for (x, &j) in sol.iter().enumerate() {
                         set_bit(&mut seen[x], j);
                     }

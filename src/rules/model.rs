@@ -221,18 +221,14 @@ impl Rows {
         (0..self.nrows).map(|r| self.row(r))
     }
 
-    /// Whether some row contains every variable's assigned index.
-    pub fn matches(&self, scope: &[usize], assignment: &[usize]) -> bool {
-        self.matches_by(scope, |v| assignment[v])
-    }
-
-    /// `matches` with each variable's index read from `index`.
-    pub fn matches_by(&self, scope: &[usize], index: impl Fn(usize) -> usize) -> bool {
+    /// Whether some row contains every variable's index, as `index` reads it (a variable it
+    /// has no index for is in no row).
+    pub fn matches(&self, scope: &[usize], index: impl Fn(usize) -> Option<usize>) -> bool {
         self.iter().any(|row| {
             scope
                 .iter()
                 .enumerate()
-                .all(|(j, &v)| bit(self.cell(row, j), index(v)))
+                .all(|(j, &v)| index(v).is_some_and(|i| bit(self.cell(row, j), i)))
         })
     }
 }
@@ -331,26 +327,27 @@ impl Model {
 
     /// Whether constraint `c` holds for a full assignment (one index per variable).
     pub fn holds(&self, c: &Con, assignment: &[usize]) -> bool {
-        match &c.kind {
-            ConKind::Table(t) => t.matches(&c.scope, assignment),
-            ConKind::NegTable(t) => !t.matches(&c.scope, assignment),
-            ConKind::Check(e) => {
-                e.eval(&|o| assignment.get(o).and_then(|&i| self.vars.get(o)?.val(i)))
-            }
-        }
+        self.holds_by(c, |v| assignment.get(v).copied())
     }
 
     /// Whether `c` holds in `assignment` with variable `x` changed to index `i` (without
     /// copying the assignment: the single-change checks of a witness search make many).
     pub fn holds_changed(&self, c: &Con, assignment: &[usize], (x, i): (usize, usize)) -> bool {
-        let index = |v: usize| if v == x { i } else { assignment[v] };
+        self.holds_by(c, |v| {
+            if v == x {
+                Some(i)
+            } else {
+                assignment.get(v).copied()
+            }
+        })
+    }
+
+    /// Whether `c` holds with each variable's index as `index` reads it.
+    fn holds_by(&self, c: &Con, index: impl Fn(usize) -> Option<usize>) -> bool {
         match &c.kind {
-            ConKind::Table(t) => t.matches_by(&c.scope, index),
-            ConKind::NegTable(t) => !t.matches_by(&c.scope, index),
-            ConKind::Check(e) => e.eval(&|o| {
-                let j = if o == x { i } else { *assignment.get(o)? };
-                self.vars.get(o)?.val(j)
-            }),
+            ConKind::Table(t) => t.matches(&c.scope, &index),
+            ConKind::NegTable(t) => !t.matches(&c.scope, &index),
+            ConKind::Check(e) => e.eval(&|o| self.vars.get(o)?.val(index(o)?)),
         }
     }
 

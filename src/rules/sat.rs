@@ -51,6 +51,24 @@ const EAGER_LISTED: usize = 400;
 /// Idle solvers kept per kind.
 const IDLE: usize = 4;
 
+/// The pools of solvers (see `SatModel`'s fields of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Full,
+    Selector,
+    Diverse,
+}
+
+impl Kind {
+    fn of(selectors: bool) -> Kind {
+        if selectors {
+            Kind::Selector
+        } else {
+            Kind::Full
+        }
+    }
+}
+
 /// A literal of the encoding: variable `var` (a model variable, or `nvars + r` for the selector
 /// of rule r) is true (`pos`) or false.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -359,11 +377,12 @@ impl SatModel {
         self.rules.get(r).map_or(0, Vec::len)
     }
 
-    fn build(&self, selectors: bool) -> Inst {
-        self.build_with(selectors, SolverOpts::default())
-    }
-
-    fn build_with(&self, selectors: bool, opts: SolverOpts) -> Inst {
+    fn build(&self, kind: Kind) -> Inst {
+        let selectors = kind == Kind::Selector;
+        let opts = SolverOpts {
+            rnd_pol: kind == Kind::Diverse,
+            ..SolverOpts::default()
+        };
         let mut s = batsat::Solver::new(opts, Charge::default());
         // A one-hot value is tried true first: one decision then fixes its variable (the
         // exactly-one clauses propagate the rest), instead of one per value tried false.
@@ -412,27 +431,25 @@ impl SatModel {
         inst
     }
 
-    fn take(&self, selectors: bool) -> Inst {
-        let pool = if selectors {
-            &self.selector
-        } else {
-            &self.full
-        };
-        let idle = pool.lock().ok().and_then(|mut p| p.pop());
-        let mut inst = idle.unwrap_or_else(|| self.build(selectors));
-        if !selectors {
+    fn pool(&self, kind: Kind) -> &Mutex<Vec<Inst>> {
+        match kind {
+            Kind::Full => &self.full,
+            Kind::Selector => &self.selector,
+            Kind::Diverse => &self.diverse,
+        }
+    }
+
+    fn take(&self, kind: Kind) -> Inst {
+        let idle = self.pool(kind).lock().ok().and_then(|mut p| p.pop());
+        let mut inst = idle.unwrap_or_else(|| self.build(kind));
+        if kind != Kind::Selector {
             self.sync_units(&mut inst);
         }
         inst
     }
 
-    fn put(&self, selectors: bool, inst: Inst) {
-        let pool = if selectors {
-            &self.selector
-        } else {
-            &self.full
-        };
-        if let Ok(mut p) = pool.lock()
+    fn put(&self, kind: Kind, inst: Inst) {
+        if let Ok(mut p) = self.pool(kind).lock()
             && p.len() < IDLE
         {
             p.push(inst);
@@ -453,26 +470,12 @@ impl SatModel {
                 None => return Ok(None),
             }
         }
-        let idle = self.diverse.lock().ok().and_then(|mut p| p.pop());
-        let mut inst = idle.unwrap_or_else(|| {
-            self.build_with(
-                false,
-                SolverOpts {
-                    rnd_pol: true,
-                    ..SolverOpts::default()
-                },
-            )
-        });
-        self.sync_units(&mut inst);
+        let mut inst = self.take(Kind::Diverse);
         let assumptions: Vec<Lit> = lits.iter().map(|&l| inst.lit(l)).collect();
         let out = inst
             .run(&assumptions, budget)
             .map(|ok| ok.then(|| self.decode(&inst)));
-        if let Ok(mut p) = self.diverse.lock()
-            && p.len() < IDLE
-        {
-            p.push(inst);
-        }
+        self.put(Kind::Diverse, inst);
         out
     }
 
@@ -618,7 +621,7 @@ impl SatModel {
         let mut own: Option<Inst> = None;
         let inst: &mut Inst = match sub {
             Some(i) => i,
-            None => own.insert(self.take(selectors)),
+            None => own.insert(self.take(Kind::of(selectors))),
         };
         let mut assumptions: Vec<Lit> = Vec::with_capacity(fixed.len() + elems.len());
         assumptions.extend(fixed_lits.iter().map(|&l| inst.lit(l)));
@@ -672,7 +675,7 @@ impl SatModel {
             Err(e) => Err(e),
         };
         if let Some(i) = own {
-            self.put(selectors, i);
+            self.put(Kind::of(selectors), i);
         }
         out
     }
@@ -1644,13 +1647,13 @@ impl SatModel {
     /// unit clause for later calls. On running out of work, what was found so far is returned
     /// with the error.
     pub(crate) fn liveness(&self, budget: &mut Budget) -> Result<Liveness, (Liveness, OutOfWork)> {
-        let mut inst = self.take(false);
+        let mut inst = self.take(Kind::Full);
         let mut out = Liveness {
             possible: vec![[false; 2]; self.nvars],
             solutions: Vec::new(),
         };
         let r = self.liveness_in(&mut inst, &mut out, budget);
-        self.put(false, inst);
+        self.put(Kind::Full, inst);
         match r {
             Ok(()) => Ok(out),
             Err(e) => Err((out, e)),
@@ -1705,7 +1708,7 @@ impl SatModel {
         let m = self.rules.len();
         let mut active = vec![true; m];
         let mut found = Vec::new();
-        let mut inst = self.take(true);
+        let mut inst = self.take(Kind::Selector);
         let mut scratch: Vec<usize> = Vec::new();
         let mut result = Ok(());
         for r in 0..m {
@@ -1738,7 +1741,7 @@ impl SatModel {
                 active[r] = true;
             }
         }
-        self.put(true, inst);
+        self.put(Kind::Selector, inst);
         match result {
             Ok(()) => Ok(found),
             Err(e) => Err((found, e)),
