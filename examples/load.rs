@@ -195,7 +195,7 @@ fn main() {
     };
     let order_body = serde_json::json!({
         "product": "classic-tee",
-        "selection": bespoke::app::orders::normalized(engine, &full_sel),
+        "selection": bespoke::app::values::Choices::of(&engine.product, &full_sel),
     })
     .to_string();
     let (tx, rx) = std::sync::mpsc::channel();

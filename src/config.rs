@@ -169,7 +169,13 @@ pub struct Settings {
     pub log_json: bool,
     /// Resolution of the print file rendered for each order.
     pub print_dpi: u32,
+    /// How long a saved design stays readable (and can be ordered) after it is saved; `None`
+    /// keeps designs forever. Default: 90 days (`--design-retention-days`, 0 = forever).
+    pub design_retention: Option<std::time::Duration>,
 }
+
+/// Days a saved design is kept by default: a season of carts and shared links.
+pub const DESIGN_RETENTION_DAYS: u64 = 90;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -193,6 +199,9 @@ impl Default for Settings {
             },
             log_json: false,
             print_dpi: 150,
+            design_retention: Some(std::time::Duration::from_secs(
+                DESIGN_RETENTION_DAYS * 24 * 3600,
+            )),
         }
     }
 }

@@ -95,18 +95,39 @@ fn configure_json_reports_availability_with_explanations() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["consistent"], true);
-    let fabric = &v["options"]["fabric"];
-    assert_eq!(
-        fabric["available"],
-        serde_json::json!(["cotton", "organic"])
-    );
-    let why = &fabric["unavailable"]["polyester"];
+    let option = |id: &str| {
+        v["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let fabric = option("fabric");
+    let available: Vec<&serde_json::Value> = fabric["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["available"] == true)
+        .map(|x| &x["value"])
+        .collect();
+    assert_eq!(available, [&serde_json::json!("cotton"), &serde_json::json!("organic")]);
+    let polyester = fabric["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["value"] == "polyester")
+        .unwrap();
+    let why = &polyester["reason"];
     assert_eq!(why["rules"][0]["id"], "heather-is-cotton");
-    assert_eq!(why["choices"]["color"], "heather");
-    // Integer and text options give a range.
-    assert_eq!(v["options"]["quantity"]["min"], 1);
-    assert!(v["options"]["front_text"]["max"].is_i64());
-    assert!(v["completion"]["fabric"].is_string());
+    assert_eq!(why["choices"][0]["option"], "color");
+    assert_eq!(why["choices"][0]["value"], "heather");
+    // Integer and text options give a range, typed as numbers.
+    assert_eq!(option("quantity")["range"]["min"], 1);
+    assert!(option("front_text")["range"]["max"].is_i64());
+    assert_eq!(option("sleeve_print")["values"][0]["value"], false);
+    assert!(v["completion"]["selection"]["fabric"].is_string());
     assert_eq!(v["validation"]["valid"], false);
 }
 

@@ -1,7 +1,9 @@
 //! Persistence through the library API, on SQLite always and on PostgreSQL when
 //! BESPOKE_TEST_POSTGRES_URL is set: idempotent creation (also under 50 concurrent creates and
 //! across two pools), the keyset feed, status filter, transitions, optimistic concurrency,
-//! events, catalog version snapshots, migrations on restart, durability settings.
+//! events, catalog version snapshots, migrations on restart, durability settings, saved designs
+//! (round trip, expiry and purge, bad ids), product-version pins, orders' design id and filled
+//! options.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -11,7 +13,7 @@ use std::sync::{Arc, Barrier};
 
 use bespoke::db::{Db, DbError};
 use bespoke::orders::{Order, OrderFilter, Status};
-use common::db::{TestDb, new_order};
+use common::db::{TestDb, new_design, new_order, now_plus};
 
 fn all_ids(db: &Db, filter: OrderFilter, limit: u32) -> Vec<String> {
     let mut ids = Vec::new();
@@ -422,7 +424,7 @@ fn catalog_version_snapshots_round_trip_byte_for_byte() {
 fn migrations_are_idempotent_on_restart_and_data_survives() {
     for t in TestDb::all("migrations_restart") {
         let first = t.open();
-        assert_eq!(first.migrations_run(), 3, "{}", t.name);
+        assert_eq!(first.migrations_run(), 4, "{}", t.name);
         let (o, _) = first.create_order(new_order("persist", "red")).unwrap();
         drop(first);
         let second = t.open();
@@ -567,9 +569,9 @@ fn instances_starting_together_migrate_once() {
                     .unwrap_or_else(|e| panic!("{}: {e}", t.name))
             })
             .collect();
-        assert_eq!(runs.iter().sum::<usize>(), 3, "{}: {runs:?}", t.name);
+        assert_eq!(runs.iter().sum::<usize>(), 4, "{}: {runs:?}", t.name);
         assert!(
-            runs.iter().all(|&n| n == 0 || n == 3),
+            runs.iter().all(|&n| n == 0 || n == 4),
             "{}: {runs:?}",
             t.name
         );
@@ -636,5 +638,279 @@ fn engine_knowledge_records_append_in_order_and_old_fingerprints_are_pruned() {
             db.append_knowledge("desk", &fp(1), &huge),
             Err(DbError::Invalid(_))
         ));
+    }
+}
+
+#[test]
+fn designs_round_trip_and_read_the_same_through_another_pool() {
+    for t in TestDb::all("designs_round_trip") {
+        let db = t.open();
+        let kept = db.create_design(new_design("mug", "v1", None)).unwrap();
+        let until = now_plus(3600);
+        let expiring = db
+            .create_design(new_design("tee", "t1", Some(until)))
+            .unwrap();
+        // UUID v7, hyphenated lowercase, one per design.
+        for d in [&kept, &expiring] {
+            assert_eq!(d.id.len(), 36, "{}", t.name);
+            assert_eq!(&d.id[14..15], "7", "{}: {}", t.name, d.id);
+            assert_eq!(d.id, d.id.to_ascii_lowercase());
+        }
+        assert_ne!(kept.id, expiring.id);
+        assert_eq!(kept.product_id, "mug");
+        assert_eq!(kept.product_version, "v1");
+        assert_eq!(kept.catalog_version, "0f".repeat(32));
+        assert_eq!(kept.selection["engraving"], "Für Ada ✓");
+        assert_eq!(kept.quote["total"], "14.00");
+        assert_eq!(kept.filled, vec!["size".to_owned(), "lid".to_owned()]);
+        assert_eq!(kept.expires_at, None);
+        assert_eq!(expiring.expires_at, Some(until));
+        assert!(kept.created_at <= now_plus(0) && kept.created_at > now_plus(-60));
+        // What create returns is exactly what reads return, from any pool.
+        let other = t.open();
+        for d in [&kept, &expiring] {
+            assert_eq!(&db.get_design(&d.id).unwrap(), d, "{}", t.name);
+            assert_eq!(&other.get_design(&d.id).unwrap(), d, "{}", t.name);
+        }
+        // No filled options and an empty selection are fine.
+        let mut bare = new_design("mug", "v1", None);
+        bare.filled.clear();
+        bare.selection = serde_json::json!({});
+        let bare = db.create_design(bare).unwrap();
+        assert_eq!(db.get_design(&bare.id).unwrap(), bare);
+    }
+}
+
+#[test]
+fn expired_designs_read_as_missing_and_purge_deletes_only_them() {
+    for t in TestDb::all("designs_expiry") {
+        let db = t.open();
+        let expired = db
+            .create_design(new_design("mug", "v1", Some(now_plus(-10))))
+            .unwrap();
+        let later = db
+            .create_design(new_design("mug", "v1", Some(now_plus(3600))))
+            .unwrap();
+        let forever = db.create_design(new_design("mug", "v1", None)).unwrap();
+        assert!(
+            matches!(db.get_design(&expired.id), Err(DbError::NotFound)),
+            "{}",
+            t.name
+        );
+        assert_eq!(db.get_design(&later.id).unwrap(), later);
+        // Purging now removes only the expired one.
+        assert_eq!(
+            db.purge_expired_designs(now_plus(0)).unwrap(),
+            1,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            db.purge_expired_designs(now_plus(0)).unwrap(),
+            0,
+            "{}",
+            t.name
+        );
+        assert!(matches!(db.get_design(&expired.id), Err(DbError::NotFound)));
+        assert_eq!(db.get_design(&later.id).unwrap(), later);
+        assert_eq!(db.get_design(&forever.id).unwrap(), forever);
+        // Expiry is inclusive: a design is gone at its expires_at.
+        let at = later.expires_at.unwrap();
+        let just_before = bespoke::orders::Timestamp::from_unix_micros(at.unix_micros() - 1);
+        assert_eq!(db.purge_expired_designs(just_before).unwrap(), 0);
+        assert_eq!(db.purge_expired_designs(at).unwrap(), 1, "{}", t.name);
+        assert!(matches!(db.get_design(&later.id), Err(DbError::NotFound)));
+        // Designs without an expiry are never purged.
+        assert_eq!(
+            db.purge_expired_designs(bespoke::orders::Timestamp::from_unix_micros(i64::MAX))
+                .unwrap(),
+            0
+        );
+        assert_eq!(db.get_design(&forever.id).unwrap(), forever);
+    }
+}
+
+#[test]
+fn bad_design_ids_and_fields_are_typed_errors() {
+    for t in TestDb::all("designs_bad_input") {
+        let db = t.open();
+        let d = db.create_design(new_design("mug", "v1", None)).unwrap();
+        let unknown = "01890a5d-ac96-774b-bcce-b302099a8057";
+        for bad in [
+            String::new(),
+            "garbage".to_owned(),
+            "x".repeat(100_000),
+            d.id.to_ascii_uppercase(),
+            d.id.replace('-', ""),
+            format!("{{{}}}", d.id),
+            format!("urn:uuid:{}", d.id),
+            format!("{} ", d.id),
+            format!("{}'; DROP TABLE designs; --", d.id),
+            unknown.to_owned(),
+        ] {
+            assert!(
+                matches!(db.get_design(&bad), Err(DbError::NotFound)),
+                "{}: {bad:.60}",
+                t.name
+            );
+        }
+        assert_eq!(db.get_design(&d.id).unwrap(), d);
+        let mut n = new_design("", "v1", None);
+        assert!(matches!(
+            db.create_design(n.clone()),
+            Err(DbError::Invalid(_))
+        ));
+        n.product_id = "mug".into();
+        n.product_version = "v".repeat(300);
+        assert!(matches!(
+            db.create_design(n.clone()),
+            Err(DbError::Invalid(_))
+        ));
+        n.product_version = "v1".into();
+        n.quote = serde_json::json!({"x": "y".repeat(300_000)});
+        assert!(matches!(
+            db.create_design(n.clone()),
+            Err(DbError::Invalid(_))
+        ));
+        n.quote = serde_json::json!({});
+        n.filled = vec![String::new()];
+        assert!(matches!(db.create_design(n), Err(DbError::Invalid(_))));
+    }
+}
+
+#[test]
+fn product_versions_are_idempotent_and_the_newest_catalog_version_wins() {
+    for t in TestDb::all("product_versions") {
+        let db = t.open();
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(p, q)| ((*p).to_owned(), (*q).to_owned()))
+                .collect()
+        };
+        assert_eq!(db.catalog_version_of("mug", "m1").unwrap(), None);
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let in_a = pairs(&[("mug", "m1"), ("tee", "t1")]);
+        db.put_product_versions(&a, &in_a).unwrap();
+        db.put_product_versions(&a, &in_a).unwrap();
+        // A repeated pair in one call is one pair.
+        db.put_product_versions(&a, &pairs(&[("mug", "m1"), ("mug", "m1")]))
+            .unwrap();
+        db.put_product_versions(&a, &[]).unwrap();
+        assert_eq!(db.catalog_version_of("mug", "m1").unwrap(), Some(a.clone()));
+        assert_eq!(db.catalog_version_of("tee", "t1").unwrap(), Some(a.clone()));
+        assert_eq!(db.catalog_version_of("tee", "m1").unwrap(), None);
+        // A newer catalog version that still holds mug m1 (tee changed) wins for mug m1 only.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        db.put_product_versions(&b, &pairs(&[("mug", "m1"), ("tee", "t2")]))
+            .unwrap();
+        assert_eq!(
+            db.catalog_version_of("mug", "m1").unwrap(),
+            Some(b.clone()),
+            "{}",
+            t.name
+        );
+        assert_eq!(db.catalog_version_of("tee", "t1").unwrap(), Some(a.clone()));
+        assert_eq!(db.catalog_version_of("tee", "t2").unwrap(), Some(b.clone()));
+        // Putting the older version again changes nothing (it keeps its time).
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        db.put_product_versions(&a, &in_a).unwrap();
+        assert_eq!(db.catalog_version_of("mug", "m1").unwrap(), Some(b.clone()));
+        // Another pool sees the same, and concurrent puts of one version all succeed.
+        let other = t.open_with(8);
+        assert_eq!(
+            other.catalog_version_of("mug", "m1").unwrap(),
+            Some(b.clone())
+        );
+        let c = "c".repeat(64);
+        let many: Vec<(String, String)> = (0..40)
+            .map(|k| (format!("p{k}"), format!("v{k}")))
+            .collect();
+        let barrier = Arc::new(Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (db, c, many, barrier) =
+                    (other.clone(), c.clone(), many.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    db.put_product_versions(&c, &many)
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        }
+        for (p, v) in &many {
+            assert_eq!(db.catalog_version_of(p, v).unwrap(), Some(c.clone()));
+        }
+        // Bad input is a typed error, and nothing of a refused call is written.
+        assert!(matches!(
+            db.put_product_versions("", &in_a),
+            Err(DbError::Invalid(_))
+        ));
+        assert!(matches!(
+            db.put_product_versions(&"d".repeat(300), &in_a),
+            Err(DbError::Invalid(_))
+        ));
+        assert!(matches!(
+            db.put_product_versions("d", &pairs(&[("new", "n1"), ("", "n2")])),
+            Err(DbError::Invalid(_))
+        ));
+        assert_eq!(db.catalog_version_of("new", "n1").unwrap(), None);
+        let too_many: Vec<(String, String)> = (0..=bespoke::db::MAX_PRODUCTS_PER_VERSION)
+            .map(|k| (format!("p{k}"), "v".to_owned()))
+            .collect();
+        assert!(matches!(
+            db.put_product_versions("d", &too_many),
+            Err(DbError::Invalid(_))
+        ));
+        assert_eq!(
+            db.catalog_version_of(&"x".repeat(100_000), "m1").unwrap(),
+            None
+        );
+    }
+}
+
+#[test]
+fn orders_keep_their_design_id_and_filled_options() {
+    for t in TestDb::all("orders_design") {
+        let db = t.open();
+        let design = db.create_design(new_design("mug", "v1", None)).unwrap();
+        let mut new = new_order("from-design", "red");
+        new.design_id = Some(design.id.clone());
+        new.filled = vec!["size".into(), "lid".into()];
+        let (order, created) = db.create_order(new.clone()).unwrap();
+        assert!(created);
+        assert_eq!(
+            order.design_id.as_deref(),
+            Some(design.id.as_str()),
+            "{}",
+            t.name
+        );
+        assert_eq!(order.filled, vec!["size".to_owned(), "lid".to_owned()]);
+        assert_eq!(db.get_order(&order.id).unwrap(), order, "{}", t.name);
+        // A replay returns them; the feed and transitions keep them.
+        let (again, created) = db.create_order(new).unwrap();
+        assert!(!created && again == order);
+        let page = db.list_orders(OrderFilter::default(), None, 10).unwrap();
+        assert_eq!(page.items, vec![order.clone()]);
+        let moved = db.transition(&order.id, Status::Accepted, 1, None).unwrap();
+        assert_eq!(moved.design_id, order.design_id);
+        assert_eq!(moved.filled, order.filled);
+        assert_eq!(db.get_order(&order.id).unwrap().filled, order.filled);
+        // The order keeps the reference after its design is purged.
+        // Orders without a design have none and an empty list.
+        let (plain, _) = db.create_order(new_order("plain", "red")).unwrap();
+        assert_eq!(plain.design_id, None);
+        assert!(plain.filled.is_empty());
+        assert_eq!(db.get_order(&plain.id).unwrap(), plain);
+        // Bounds.
+        let mut bad = new_order("bad-design", "red");
+        bad.design_id = Some("d".repeat(300));
+        assert!(matches!(db.create_order(bad), Err(DbError::Invalid(_))));
+        let mut bad = new_order("bad-filled", "red");
+        bad.filled = vec!["size".into(), String::new()];
+        assert!(matches!(db.create_order(bad), Err(DbError::Invalid(_))));
     }
 }

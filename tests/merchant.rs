@@ -498,6 +498,8 @@ fn diff_checks_the_open_orders_of_a_database() {
                 preview_ref: None,
                 customer_ref: None,
                 metadata: serde_json::Value::Null,
+                design_id: None,
+                filled: Vec::new(),
             })
             .unwrap();
         order

@@ -16,18 +16,20 @@ pub enum AppError {
     BadRequest(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error("the selection is not a valid configuration: {summary}")]
-    Invalid {
-        summary: String,
-        /// The validation report (violations, missing options).
-        details: serde_json::Value,
-    },
-    #[error("{0}")]
-    Pricing(String),
+    #[error("the selection is not a valid configuration: {}", .0.summary())]
+    Invalid(crate::app::configure::ValidationView),
+    #[error(transparent)]
+    Pricing(#[from] crate::pricing::PricingError),
     #[error("{0}")]
     Preview(String),
     #[error("{0}")]
     Upload(String),
+    #[error("no upload `{id}` is stored (option `{option}`): upload the image first")]
+    UnknownUpload { option: String, id: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("design `{0}` not found (it may have expired)")]
+    DesignNotFound(String),
     #[error("catalog version `{0}` is not known to this server")]
     UnknownCatalogVersion(String),
     #[error("order `{0}` not found")]

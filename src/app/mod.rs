@@ -4,9 +4,12 @@
 //! once and finishes on that version even if a reload swaps in a new one meanwhile. Reload is
 //! validate-then-swap: a catalog with errors never replaces the one that is serving.
 
+pub mod configure;
+pub mod designs;
 pub mod error;
 pub mod orders;
 pub mod report;
+pub mod values;
 pub mod views;
 pub mod watch;
 
@@ -36,8 +39,8 @@ pub struct Snapshot {
     pub from_prices: BTreeMap<String, Option<rust_decimal::Decimal>>,
     /// Configure answers of this version, by request (product, choices in order, quantity): a
     /// pure function of them, so storefront traffic, which repeats the same paths, is answered
-    /// once. Bounded by bytes; dropped with the snapshot on reload.
-    pub configure_cache: moka::sync::Cache<String, Arc<[u8]>>,
+    /// once. Bounded by (estimated) bytes; dropped with the snapshot on reload.
+    pub configure_cache: moka::sync::Cache<String, Arc<configure::Configuration>>,
     /// How far the background warm-up of this version's engines has gone.
     pub warm_up: Arc<Mutex<WarmUpStatus>>,
 }
@@ -224,8 +227,8 @@ impl Snapshot {
             from_prices,
             configure_cache: moka::sync::Cache::builder()
                 .max_capacity(CONFIGURE_CACHE_BYTES)
-                .weigher(|k: &String, v: &Arc<[u8]>| {
-                    u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
+                .weigher(|k: &String, v: &Arc<configure::Configuration>| {
+                    u32::try_from(k.len() + configure_weight(v)).unwrap_or(u32::MAX)
                 })
                 .build(),
             warm_up: status,
@@ -277,6 +280,8 @@ pub struct App {
     last_reload: Mutex<Option<ReloadStatus>>,
     /// Recently used older catalog versions (orders pinned to them), rebuilt from the database.
     old_snapshots: moka::sync::Cache<String, Arc<Snapshot>>,
+    /// When expired designs were last deleted (see `designs.rs`).
+    last_design_purge: Mutex<Option<std::time::Instant>>,
 }
 
 /// What a version's background thread works with (see [`background`]).
@@ -575,6 +580,7 @@ impl App {
             current: RwLock::new(Arc::new(snapshot)),
             last_reload: Mutex::new(Some(status)),
             old_snapshots: moka::sync::Cache::new(8),
+            last_design_purge: Mutex::new(None),
         })
     }
 
@@ -666,40 +672,6 @@ impl App {
     }
 }
 
-/// The price of a selection: the quote when it is a complete, valid configuration; the exact
-/// range over its valid completions while it is partial; `null` when nothing extends it.
-pub fn price_json(
-    engine: &Engine,
-    sel: &Selection,
-    valid: bool,
-    consistent: bool,
-) -> Result<serde_json::Value, AppError> {
-    if valid {
-        let q = crate::pricing::quote(&engine.product, sel)
-            .map_err(|e| AppError::Pricing(e.to_string()))?;
-        let mut v = serde_json::to_value(&q).map_err(|e| AppError::Internal(e.to_string()))?;
-        v["kind"] = serde_json::json!("quote");
-        Ok(v)
-    } else if consistent {
-        match crate::pricing::range(engine, sel) {
-            Ok(r) => {
-                let mut v =
-                    serde_json::to_value(&r).map_err(|e| AppError::Internal(e.to_string()))?;
-                v["kind"] = serde_json::json!("range");
-                Ok(v)
-            }
-            Err(crate::pricing::PricingError::NoCompletion) => Ok(serde_json::Value::Null),
-            // Bounded work ran out: the rest of the answer stands; the range is unknown, not wrong.
-            Err(e @ crate::pricing::PricingError::WorkLimit { .. }) => {
-                Ok(serde_json::json!({"kind": "unknown", "reason": e.to_string()}))
-            }
-            Err(e) => Err(AppError::Pricing(e.to_string())),
-        }
-    } else {
-        Ok(serde_json::Value::Null)
-    }
-}
-
 /// Stores a catalog version's files in the database (idempotent).
 fn pin_version(db: &Db, snapshot: &Snapshot) -> Result<(), AppError> {
     let files: Vec<(&str, &[u8])> = snapshot
@@ -709,33 +681,73 @@ fn pin_version(db: &Db, snapshot: &Snapshot) -> Result<(), AppError> {
         .collect();
     db.put_catalog_version(snapshot.version(), files)
         .map(|_| ())
-        .map_err(|e| AppError::Unavailable(format!("cannot store the catalog version: {e}")))
-}
-
-/// Turns JSON choices (in the order given) into text pairs for [`Selection::parse`].
-pub fn choices_from_json(
-    choices: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Vec<(String, String)>, AppError> {
-    choices
+        .map_err(|e| AppError::Unavailable(format!("cannot store the catalog version: {e}")))?;
+    // Which product versions it holds: storefronts pin the product version they were shown.
+    let products: Vec<(String, String)> = snapshot
+        .catalog
+        .products()
         .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => {
-                    return Err(AppError::BadRequest(format!(
-                        "the value of `{k}` must be a string, number or boolean"
-                    )));
-                }
-            };
-            Ok((k.clone(), text))
-        })
-        .collect()
+        .map(|p| (p.id.clone(), p.version.clone()))
+        .collect();
+    db.put_product_versions(snapshot.version(), &products)
+        .map_err(|e| AppError::Unavailable(format!("cannot store the product versions: {e}")))
 }
 
-/// Parses a selection (and an optional quantity) against a product.
+/// A preview failure as a use-case error: the caller's mistakes (size, resolution, an upload
+/// that cannot be placed) are theirs; the rest is ours.
+pub fn preview_error(e: crate::preview::PreviewError) -> AppError {
+    use crate::preview::PreviewError;
+    match e {
+        PreviewError::Width { .. }
+        | PreviewError::Dpi { .. }
+        | PreviewError::Size { .. }
+        | PreviewError::NoPreview(_) => AppError::BadRequest(e.to_string()),
+        PreviewError::Upload(_) => AppError::Upload(e.to_string()),
+        other => AppError::Preview(other.to_string()),
+    }
+}
+
+/// About how many bytes a configure answer takes in memory (for the cache's bound).
+fn configure_weight(c: &configure::Configuration) -> usize {
+    512 + c
+        .options
+        .iter()
+        .map(|o| {
+            384 + 320 * o.values.len()
+                + o.range.as_ref().map_or(0, |r| {
+                    160 * r.excluded.len() + 8 * r.values.as_ref().map_or(0, Vec::len)
+                })
+        })
+        .sum::<usize>()
+}
+
+/// Reads typed choices (and an optional quantity) against a product: the JSON type of each value
+/// must be its option kind's (see `values::OptionValue`).
+pub fn typed_selection(
+    product: &Product,
+    choices: &values::Choices,
+    quantity: Option<i64>,
+) -> Result<Selection, AppError> {
+    let mut choices = choices.clone();
+    if let Some(q) = quantity {
+        let Some(o) = product.quantity_option() else {
+            return Err(AppError::BadRequest(format!(
+                "product `{}` has no quantity option",
+                product.id
+            )));
+        };
+        let id = product.options[o].id.clone();
+        if choices.set().any(|(k, _)| *k == id) {
+            return Err(AppError::BadRequest(format!(
+                "quantity given twice: as `quantity` and as the option `{id}`"
+            )));
+        }
+        choices.0.push((id, Some(values::OptionValue::Int(q))));
+    }
+    Ok(choices.parse(product)?)
+}
+
+/// Parses a selection given as text pairs (query strings; an optional quantity) against a product.
 pub fn selection(
     product: &Product,
     mut pairs: Vec<(String, String)>,

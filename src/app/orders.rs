@@ -1,26 +1,42 @@
-//! Order use cases: place an order (re-validated and re-priced from the pinned catalog version, print preview rendered, stored idempotently) and the order feed.
+//! Order use cases: place an order (from a selection or a saved design; completed with defaults as configure completes it, re-validated and re-priced on the pinned catalog version, print file rendered, stored idempotently), the typed order views, and the order feed.
 
 use std::sync::Arc;
 
-use serde_json::{Value as Json, json};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
+use super::configure::{Quote, ValidationView, completion};
+use super::values::Choices;
 use super::{App, AppError, Snapshot};
+use crate::catalog::Product;
 use crate::db::DbError;
 use crate::orders::{NewOrder, Order, OrderEvent, OrderFilter, Page, Status, fingerprint};
-use crate::rules::Selection;
+use crate::rules::{Engine, Selection};
+
+/// What an order is placed from.
+#[derive(Debug, Clone)]
+pub enum OrderSource {
+    /// A selection the storefront configured.
+    Selection {
+        product: String,
+        choices: Choices,
+        quantity: Option<i64>,
+        /// The product version or catalog version the storefront was shown; the serving one
+        /// when `None`.
+        version: Option<String>,
+    },
+    /// A saved design (its pinned version, selection and quantity).
+    Design(String),
+}
 
 /// An order as the client asks for it. Prices and validity are never taken from the client.
 #[derive(Debug, Clone)]
 pub struct PlaceOrder {
     pub idempotency_key: String,
-    pub product: String,
-    /// Choices in the order they were made (option id, value as text).
-    pub choices: Vec<(String, String)>,
-    pub quantity: Option<i64>,
-    /// The catalog version the storefront configured against; the current one when `None`.
-    pub catalog_version: Option<String>,
+    pub source: OrderSource,
     pub customer_ref: Option<String>,
-    pub metadata: Json,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl From<DbError> for AppError {
@@ -48,19 +64,188 @@ fn not_found(id: &str) -> impl Fn(DbError) -> AppError + '_ {
     }
 }
 
-/// The selection as stored: option id → typed value, in the order chosen.
-pub fn normalized(snapshot_engine: &crate::rules::Engine, sel: &Selection) -> Json {
-    let p = &snapshot_engine.product;
-    let mut m = serde_json::Map::new();
-    for (o, v) in &sel.choices {
-        let value = match v {
-            crate::catalog::Value::Bool(b) => json!(b),
-            crate::catalog::Value::Int(n) => json!(n),
-            other => json!(crate::rules::selection::value_text(p, *o, other)),
-        };
-        m.insert(p.options[*o].id.clone(), value);
+/// Links from an order to its parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OrderLinks {
+    #[serde(rename = "self")]
+    pub this: String,
+    pub events: String,
+    /// The print file (null for products without a preview).
+    pub print: Option<String>,
+    /// The design the order was placed from.
+    pub design: Option<String>,
+}
+
+/// An order as the API shows it: the frozen, typed spec.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderView {
+    /// UUID v7: time-ordered.
+    pub id: String,
+    pub status: OrderStatus,
+    /// Starts at 1 and grows by one on each status change (the ETag; send it as If-Match).
+    pub version: i64,
+    pub idempotency_key: String,
+    pub product_id: String,
+    /// The catalog version the order was validated and priced against.
+    pub catalog_version: String,
+    /// The design the order was placed from, if any.
+    pub design_id: Option<String>,
+    /// The full selection as ordered (the customer's values exactly as given, plus `filled`).
+    pub selection: Choices,
+    /// Options the server filled with defaults to complete the customer's selection.
+    pub filled: Vec<String>,
+    pub quote: Quote,
+    /// The print file's content reference, when the product has a preview.
+    pub preview_ref: Option<String>,
+    pub customer_ref: Option<String>,
+    /// Free-form JSON the client sent with the order.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// RFC 3339, UTC.
+    #[schema(value_type = String)]
+    pub created_at: crate::orders::Timestamp,
+    #[schema(value_type = String)]
+    pub updated_at: crate::orders::Timestamp,
+    pub links: OrderLinks,
+}
+
+/// An order's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Submitted,
+    Accepted,
+    InProduction,
+    Shipped,
+    Cancelled,
+}
+
+impl From<Status> for OrderStatus {
+    fn from(s: Status) -> OrderStatus {
+        match s {
+            Status::Submitted => OrderStatus::Submitted,
+            Status::Accepted => OrderStatus::Accepted,
+            Status::InProduction => OrderStatus::InProduction,
+            Status::Shipped => OrderStatus::Shipped,
+            Status::Cancelled => OrderStatus::Cancelled,
+        }
     }
-    Json::Object(m)
+}
+
+impl OrderView {
+    /// The typed view of a stored order (its JSON fields were written by this module).
+    pub fn of(o: &Order) -> Result<OrderView, AppError> {
+        let selection: Choices = serde_json::from_value(o.selection.clone())
+            .map_err(|e| AppError::Internal(format!("order {}: stored selection: {e}", o.id)))?;
+        let quote: Quote = serde_json::from_value(o.quote.clone())
+            .map_err(|e| AppError::Internal(format!("order {}: stored quote: {e}", o.id)))?;
+        Ok(OrderView {
+            id: o.id.clone(),
+            status: o.status.into(),
+            version: o.version,
+            idempotency_key: o.idempotency_key.clone(),
+            product_id: o.product_id.clone(),
+            catalog_version: o.catalog_version.clone(),
+            design_id: o.design_id.clone(),
+            selection,
+            filled: o.filled.clone(),
+            quote,
+            preview_ref: o.preview_ref.clone(),
+            customer_ref: o.customer_ref.clone(),
+            metadata: o.metadata.as_object().cloned().unwrap_or_default(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            links: OrderLinks {
+                this: format!("/v1/orders/{}", o.id),
+                events: format!("/v1/orders/{}/events", o.id),
+                print: o
+                    .preview_ref
+                    .as_ref()
+                    .map(|_| format!("/v1/orders/{}/print", o.id)),
+                design: o.design_id.as_ref().map(|d| format!("/v1/designs/{d}")),
+            },
+        })
+    }
+}
+
+/// One page of the order feed.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderView>,
+    /// Present when more orders follow: pass it back as `cursor`.
+    pub next_cursor: Option<String>,
+}
+
+/// One entry of an order's history: its creation (`from` is null) or a status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OrderEventView {
+    pub order_id: String,
+    /// The order's version after this event (1 for creation).
+    pub version: i64,
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub note: Option<String>,
+    /// RFC 3339, UTC.
+    #[schema(value_type = String)]
+    pub at: crate::orders::Timestamp,
+}
+
+impl OrderEventView {
+    pub fn of(e: &OrderEvent) -> OrderEventView {
+        OrderEventView {
+            order_id: e.order_id.clone(),
+            version: e.version,
+            from: e.from.map(Into::into),
+            to: e.to.into(),
+            note: e.note.clone(),
+            at: e.at,
+        }
+    }
+}
+
+/// A selection made whole for an order or a design: the customer's choices exactly as given,
+/// completed with defaults as configure's completion does, and valid.
+#[derive(Debug, Clone)]
+pub struct Finalized {
+    pub selection: Selection,
+    pub choices: Choices,
+    /// Options the server filled.
+    pub filled: Vec<String>,
+    pub quote: Quote,
+}
+
+/// Completes `sel` (defaults first, as configure's `completion`), validates and prices it.
+/// Refused (422) when the selection conflicts, or needs a text or upload only the customer can
+/// give.
+pub fn finalize(engine: &Engine, sel: &Selection) -> Result<Finalized, AppError> {
+    let p: &Product = &engine.product;
+    let invalid = |sel: &Selection| AppError::Invalid(ValidationView::of(p, &engine.validate(sel)));
+    let validation = engine.validate(sel);
+    let (selection, filled) = if validation.valid {
+        (sel.clone(), Vec::new())
+    } else if !validation.violations.is_empty() {
+        return Err(invalid(sel));
+    } else {
+        let Some(solution) = engine.complete(sel)? else {
+            return Err(invalid(sel));
+        };
+        let c = completion(engine, sel, &solution);
+        if !c.needs_input.is_empty() {
+            return Err(invalid(sel));
+        }
+        let completed = c.selection.parse(p)?;
+        if !engine.validate(&completed).valid {
+            return Err(invalid(&completed));
+        }
+        (completed, c.filled)
+    };
+    let quote = crate::pricing::quote(p, &selection).map_err(AppError::Pricing)?;
+    Ok(Finalized {
+        choices: Choices::of(p, &selection),
+        selection,
+        filled,
+        quote: Quote::of(&quote),
+    })
 }
 
 impl App {
@@ -101,43 +286,97 @@ impl App {
         Ok(snap)
     }
 
-    /// Places an order: re-validates and re-prices the selection against the pinned catalog
-    /// version, renders its print preview, and stores it under the Idempotency-Key. Returns the
-    /// order and whether this call created it.
-    pub fn place_order(&self, req: PlaceOrder) -> Result<(Order, bool), AppError> {
-        let body = json!({
-            "product": req.product,
-            "choices": req.choices,
-            "quantity": req.quantity,
-            "catalog_version": req.catalog_version,
-            "customer_ref": req.customer_ref,
-            "metadata": req.metadata,
-        });
-        let fp = fingerprint(&body);
-        let snap = self.snapshot_for(req.catalog_version.as_deref())?;
-        let (product, engine) = snap.product(&req.product)?;
-        let sel = super::selection(product, req.choices.clone(), req.quantity)?;
-        let validation = engine.validate(&sel);
-        if !validation.valid {
-            let details = super::report::validation_json(engine, &validation);
-            let summary = summary(&details);
-            return Err(AppError::Invalid { summary, details });
+    /// The snapshot a storefront's pin names: `version` is the product version configure
+    /// answered with (`version`) or a catalog version (`catalog_version`); the serving snapshot
+    /// when `None`.
+    pub fn snapshot_pinned(
+        &self,
+        product: &str,
+        version: Option<&str>,
+    ) -> Result<Arc<Snapshot>, AppError> {
+        let current = self.snapshot();
+        let Some(v) = version else {
+            return Ok(current);
+        };
+        if current.version() == v
+            || current
+                .catalog
+                .product(product)
+                .is_some_and(|p| p.version == v)
+        {
+            return Ok(current);
         }
-        let quote =
-            crate::pricing::quote(product, &sel).map_err(|e| AppError::Pricing(e.to_string()))?;
-        let preview_ref = self.print_preview_ref(&snap, product, &sel)?;
+        let catalog_version = match self.db.catalog_version_of(product, v)? {
+            Some(c) => c,
+            None => v.to_owned(),
+        };
+        let snap = self.snapshot_for(Some(&catalog_version))?;
+        // A product version pins that product: it must be the one the snapshot holds.
+        if catalog_version != v
+            && snap
+                .catalog
+                .product(product)
+                .is_none_or(|p| p.version != v)
+        {
+            return Err(AppError::UnknownCatalogVersion(v.to_owned()));
+        }
+        Ok(snap)
+    }
+
+    /// Places an order: completes the selection with defaults (as configure's completion),
+    /// re-validates and re-prices it against the pinned catalog version, renders its print
+    /// file, and stores it under the Idempotency-Key. Returns the order and whether this call
+    /// created it.
+    pub fn place_order(&self, req: PlaceOrder) -> Result<(OrderView, bool), AppError> {
+        let (body, snap, product_id, sel, design_id) = match &req.source {
+            OrderSource::Selection {
+                product,
+                choices,
+                quantity,
+                version,
+            } => {
+                let snap = self.snapshot_pinned(product, version.as_deref())?;
+                let (p, _) = snap.product(product)?;
+                let sel = super::typed_selection(p, choices, *quantity)?;
+                let body = json!({
+                    "product": product, "selection": choices.0, "quantity": quantity,
+                    "version": version, "customer_ref": req.customer_ref, "metadata": req.metadata,
+                });
+                (body, snap, product.clone(), sel, None)
+            }
+            OrderSource::Design(id) => {
+                let design = self.design(id)?;
+                let snap = self.snapshot_for(Some(&design.catalog_version))?;
+                let (p, _) = snap.product(&design.product)?;
+                let sel = design.selection.parse(p)?;
+                let body = json!({
+                    "design": id, "customer_ref": req.customer_ref, "metadata": req.metadata,
+                });
+                (body, snap, design.product.clone(), sel, Some(id.clone()))
+            }
+        };
+        let fp = fingerprint(&body);
+        let (product, engine) = snap.product(&product_id)?;
+        self.check_uploads(product, &sel)?;
+        let done = finalize(engine, &sel)?;
+        let preview_ref = self.print_preview_ref(&snap, product, &done.selection)?;
         let new = NewOrder {
             idempotency_key: req.idempotency_key,
             fingerprint: fp,
             product_id: product.id.clone(),
             catalog_version: snap.version().to_owned(),
-            selection: normalized(engine, &sel),
-            quote: serde_json::to_value(&quote).map_err(|e| AppError::Internal(e.to_string()))?,
+            selection: serde_json::to_value(&done.choices)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            quote: serde_json::to_value(&done.quote)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
             preview_ref,
             customer_ref: req.customer_ref,
-            metadata: req.metadata,
+            metadata: serde_json::Value::Object(req.metadata),
+            design_id,
+            filled: done.filled,
         };
-        Ok(self.db.create_order(new)?)
+        let (order, created) = self.db.create_order(new)?;
+        Ok((OrderView::of(&order)?, created))
     }
 
     /// Renders the print preview of a selection and keeps it under `data/prints/<etag>.png`;
@@ -154,7 +393,7 @@ impl App {
         let r = snap
             .previewer
             .render_print(product, sel, self.settings.print_dpi)
-            .map_err(|e| AppError::Preview(e.to_string()))?;
+            .map_err(super::preview_error)?;
         let dir = self.settings.data_dir.join("prints");
         let path = dir.join(format!("{}.png", r.etag));
         if !path.exists() {
@@ -169,11 +408,16 @@ impl App {
         Ok(Some(r.etag))
     }
 
-    /// The print file of an order: kept from when it was placed, or rendered again from its
-    /// pinned catalog version.
-    pub fn order_print(&self, order: &Order) -> Result<Arc<[u8]>, AppError> {
-        if let Some(r) = &order.preview_ref
-            && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    /// The print file of an order (its content reference and PNG bytes): kept from when it was
+    /// placed, or rendered again from its pinned catalog version.
+    pub fn order_print(&self, id: &str) -> Result<(String, Arc<[u8]>), AppError> {
+        let order = self.stored_order(id)?;
+        let Some(r) = order.preview_ref.clone() else {
+            return Err(AppError::BadRequest(format!(
+                "order {id} has no print file (its product has no preview)"
+            )));
+        };
+        if r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && let Ok(bytes) = std::fs::read(
                 self.settings
                     .data_dir
@@ -181,19 +425,23 @@ impl App {
                     .join(format!("{r}.png")),
             )
         {
-            return Ok(bytes.into());
+            return Ok((r, bytes.into()));
         }
-        let (snap, sel) = self.order_selection(order)?;
+        let (snap, sel) = self.order_selection(&order)?;
         let (product, _) = snap.product(&order.product_id)?;
-        let r = snap
+        let out = snap
             .previewer
             .render_print(product, &sel, self.settings.print_dpi)
-            .map_err(|e| AppError::Preview(e.to_string()))?;
-        Ok(r.bytes)
+            .map_err(super::preview_error)?;
+        Ok((r, out.bytes))
     }
 
-    pub fn order(&self, id: &str) -> Result<Order, AppError> {
+    fn stored_order(&self, id: &str) -> Result<Order, AppError> {
         self.db.get_order(id).map_err(not_found(id))
+    }
+
+    pub fn order(&self, id: &str) -> Result<OrderView, AppError> {
+        OrderView::of(&self.stored_order(id)?)
     }
 
     pub fn orders(
@@ -201,13 +449,22 @@ impl App {
         status: Option<Status>,
         cursor: Option<&str>,
         limit: u32,
-    ) -> Result<Page<Order>, AppError> {
-        Ok(self.db.list_orders(OrderFilter { status }, cursor, limit)?)
+    ) -> Result<OrderPage, AppError> {
+        let page: Page<Order> = self.db.list_orders(OrderFilter { status }, cursor, limit)?;
+        Ok(OrderPage {
+            items: page
+                .items
+                .iter()
+                .map(OrderView::of)
+                .collect::<Result<_, _>>()?,
+            next_cursor: page.next_cursor,
+        })
     }
 
-    pub fn order_events(&self, id: &str) -> Result<Vec<OrderEvent>, AppError> {
-        self.order(id)?;
-        self.db.events(id).map_err(not_found(id))
+    pub fn order_events(&self, id: &str) -> Result<Vec<OrderEventView>, AppError> {
+        self.stored_order(id)?;
+        let events = self.db.events(id).map_err(not_found(id))?;
+        Ok(events.iter().map(OrderEventView::of).collect())
     }
 
     pub fn transition(
@@ -216,43 +473,22 @@ impl App {
         to: Status,
         expected_version: i64,
         note: Option<String>,
-    ) -> Result<Order, AppError> {
-        self.db
+    ) -> Result<OrderView, AppError> {
+        let order = self
+            .db
             .transition(id, to, expected_version, note)
-            .map_err(not_found(id))
+            .map_err(not_found(id))?;
+        OrderView::of(&order)
     }
 
     /// The stored order re-read against its pinned catalog version: the frozen selection parsed
-    /// again (in its stored order) on that version.
+    /// again on that version.
     pub fn order_selection(&self, order: &Order) -> Result<(Arc<Snapshot>, Selection), AppError> {
         let snap = self.snapshot_for(Some(&order.catalog_version))?;
         let (product, _) = snap.product(&order.product_id)?;
-        let pairs = order
-            .selection
-            .as_object()
-            .map(super::choices_from_json)
-            .transpose()?
-            .unwrap_or_default();
-        let sel = super::selection(product, pairs, None)?;
+        let choices: Choices = serde_json::from_value(order.selection.clone())
+            .map_err(|e| AppError::Internal(format!("order {}: stored selection: {e}", order.id)))?;
+        let sel = choices.parse(product)?;
         Ok((snap, sel))
     }
-}
-
-fn summary(details: &Json) -> String {
-    let mut parts: Vec<String> = details["violations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["message"].as_str().map(str::to_owned))
-        .collect();
-    let missing: Vec<&str> = details["missing"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str())
-        .collect();
-    if !missing.is_empty() {
-        parts.push(format!("missing {}", missing.join(", ")));
-    }
-    parts.join("; ")
 }

@@ -288,12 +288,19 @@ pub fn configure_text(
     }
     match completion {
         Some(sol) => {
-            let parts: Vec<String> = sol
-                .iter()
-                .enumerate()
-                .map(|(o, &i)| format!("{}={}", p.options[o].id, index_text(engine, o, i)))
+            let c = super::configure::completion(engine, sel, sol);
+            let parts: Vec<String> = c
+                .selection
+                .set()
+                .map(|(k, v)| format!("{k}={}", v.as_text()))
                 .collect();
             out.push_str(&format!("completion: {}\n", parts.join(" ")));
+            if !c.needs_input.is_empty() {
+                out.push_str(&format!(
+                    "completion needs the customer's input for: {}\n",
+                    c.needs_input.join(", ")
+                ));
+            }
         }
         None => out.push_str("completion: none (the selection has no valid completion)\n"),
     }

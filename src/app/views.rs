@@ -3,7 +3,12 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::catalog::model::{OptionKind, Product, Value};
+use rust_decimal::Decimal;
+
+use super::AppError;
+use super::configure::{OptionType, preview_url, value_image_url};
+use super::values::{Choices, OptionValue};
+use crate::catalog::model::{OptionKind, Product};
 
 /// A product in the list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -13,7 +18,8 @@ pub struct ProductSummary {
     pub description: Option<String>,
     pub currency: String,
     /// The lowest total over all valid configurations ("from €X"), as a decimal string.
-    pub from_price: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub from_price: Option<Decimal>,
     /// A small preview of the default configuration.
     pub thumbnail: Option<String>,
     /// The product's content version.
@@ -27,7 +33,9 @@ pub struct ProductDetail {
     pub name: String,
     pub description: Option<String>,
     pub currency: String,
-    pub base_price: String,
+    /// As a decimal string.
+    #[schema(value_type = String)]
+    pub base_price: Decimal,
     pub version: String,
     pub groups: Vec<GroupView>,
     pub options: Vec<OptionView>,
@@ -47,39 +55,31 @@ pub struct OptionView {
     pub id: String,
     pub label: String,
     pub description: Option<String>,
-    /// `choice`, `boolean`, `integer`, `text` or `quantity`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: OptionType,
     pub group: Option<String>,
     pub required: bool,
-    /// The default value (string, number or boolean).
-    #[schema(value_type = Object)]
-    pub default: serde_json::Value,
-    /// Choice values (choice options only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The default value, typed as the option's values are.
+    pub default: Option<OptionValue>,
+    /// Choice values (choice options only; empty for others).
     pub values: Vec<ValueView>,
     /// Integer and quantity options: the range.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<i64>,
+    /// Integer and quantity options: the unit shown beside the number (e.g. `cm`).
+    pub unit: Option<String>,
     /// Text options: length bounds, allowed characters, pattern.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_length: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_length: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub charset: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
-    /// A flat price (boolean on, text present), as a decimal string.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price: Option<String>,
+    /// A flat price (boolean on, text or upload given), as a decimal string.
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Decimal>,
     /// Text: price per character; integer: price per unit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_per_unit: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub price_per_unit: Option<Decimal>,
 }
 
 /// One value of a choice option.
@@ -90,23 +90,16 @@ pub struct ValueView {
     pub description: Option<String>,
     /// `#rrggbb`.
     pub swatch: Option<String>,
+    /// The value's image, as a URL pinned to the product version.
     pub image: Option<String>,
     pub sku: Option<String>,
     /// Surcharge, as a decimal string.
-    pub price: Option<String>,
-}
-
-fn default_json(product: &Product, o: usize, v: &Value) -> serde_json::Value {
-    match v {
-        Value::Bool(b) => serde_json::json!(b),
-        Value::Int(n) => serde_json::json!(n),
-        _ => serde_json::json!(crate::rules::selection::value_text(product, o, v)),
-    }
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Decimal>,
 }
 
 impl ProductDetail {
     pub fn of(p: &Product) -> ProductDetail {
-        let dec = |d: &rust_decimal::Decimal| d.to_string();
         let options = p
             .options
             .iter()
@@ -116,17 +109,15 @@ impl ProductDetail {
                     id: opt.id.clone(),
                     label: opt.label.clone(),
                     description: opt.description.clone(),
-                    kind: opt.kind.type_name().to_owned(),
+                    kind: OptionType::of(&opt.kind),
                     group: opt.group.clone(),
                     required: opt.required,
-                    default: opt
-                        .default
-                        .as_ref()
-                        .map_or(serde_json::Value::Null, |v| default_json(p, o, v)),
+                    default: opt.default.as_ref().map(|v| OptionValue::of(p, o, v)),
                     values: Vec::new(),
                     min: None,
                     max: None,
                     step: None,
+                    unit: opt.unit.clone(),
                     min_length: None,
                     max_length: None,
                     charset: None,
@@ -144,29 +135,30 @@ impl ProductDetail {
                                 label: v.label.clone(),
                                 description: v.description.clone(),
                                 swatch: v.swatch.map(|s| s.to_hex()),
-                                image: v.image.clone(),
+                                image: v
+                                    .image
+                                    .as_ref()
+                                    .map(|_| value_image_url(p, &opt.id, &v.id)),
                                 sku: v.sku.clone(),
-                                price: v.price.as_ref().map(dec),
+                                price: v.price,
                             })
                             .collect();
                     }
-                    OptionKind::Boolean { price } => view.price = price.as_ref().map(dec),
+                    OptionKind::Boolean { price } => view.price = *price,
                     OptionKind::Integer(r) | OptionKind::Quantity(r) => {
                         view.min = Some(r.min);
                         view.max = Some(r.max);
                         view.step = Some(r.step);
-                        view.price_per_unit = r.price_per_unit.as_ref().map(dec);
+                        view.price_per_unit = r.price_per_unit;
                     }
-                    OptionKind::Upload(u) => {
-                        view.price = u.price.as_ref().map(dec);
-                    }
+                    OptionKind::Upload(u) => view.price = u.price,
                     OptionKind::Text(t) => {
                         view.min_length = Some(t.min_len);
                         view.max_length = Some(t.max_len);
                         view.charset = t.charset.clone();
                         view.pattern = t.pattern.clone();
-                        view.price = t.price.as_ref().map(dec);
-                        view.price_per_unit = t.price_per_char.as_ref().map(dec);
+                        view.price = t.price;
+                        view.price_per_unit = t.price_per_char;
                     }
                 }
                 view
@@ -177,7 +169,7 @@ impl ProductDetail {
             name: p.name.clone(),
             description: p.description.clone(),
             currency: p.currency.code().to_owned(),
-            base_price: p.base_price.to_string(),
+            base_price: p.base_price,
             version: p.version.clone(),
             groups: p
                 .groups
@@ -192,3 +184,81 @@ impl ProductDetail {
         }
     }
 }
+
+/// A choice value's image, as stored in the catalog.
+#[derive(Debug, Clone)]
+pub struct ValueImage {
+    /// The product version it belongs to.
+    pub version: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+fn image_type(path: &str) -> &'static str {
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "svg" => "image/svg+xml",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        _ => "image/png",
+    }
+}
+
+impl super::App {
+    /// Every product of the serving catalog, with its "from" price and thumbnail.
+    pub fn products(&self) -> Vec<ProductSummary> {
+        let snap = self.snapshot();
+        snap.catalog
+            .products()
+            .iter()
+            .map(|p| ProductSummary {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                currency: p.currency.code().to_owned(),
+                from_price: snap.from_prices.get(&p.id).copied().flatten(),
+                thumbnail: p
+                    .preview
+                    .as_ref()
+                    .map(|_| preview_url(p, &Choices::default(), THUMBNAIL_WIDTH)),
+                version: p.version.clone(),
+            })
+            .collect()
+    }
+
+    /// One product's schema.
+    pub fn product_detail(&self, id: &str) -> Result<ProductDetail, AppError> {
+        let snap = self.snapshot();
+        let (p, _) = snap.product(id)?;
+        Ok(ProductDetail::of(p))
+    }
+
+    /// The image of a choice value, from the serving catalog's files.
+    pub fn value_image(&self, id: &str, option: &str, value: &str) -> Result<ValueImage, AppError> {
+        let snap = self.snapshot();
+        let (p, _) = snap.product(id)?;
+        let missing = || AppError::NotFound(format!("`{option}={value}` of `{id}` has no image"));
+        let Some((_, opt)) = p.option(option) else {
+            return Err(missing());
+        };
+        let OptionKind::Choice(c) = &opt.kind else {
+            return Err(missing());
+        };
+        let path = c
+            .values
+            .iter()
+            .find(|v| v.id == value)
+            .and_then(|v| v.image.clone())
+            .ok_or_else(missing)?;
+        let bytes = snap.files.get(&path).ok_or_else(missing)?.to_vec();
+        Ok(ValueImage {
+            version: p.version.clone(),
+            content_type: image_type(&path),
+            bytes,
+        })
+    }
+}
+
+/// Width of product thumbnails in the list, in pixels.
+pub const THUMBNAIL_WIDTH: u32 = 256;

@@ -101,6 +101,8 @@ pub struct OptionDef {
     pub required: bool,
     pub default: Option<Value>,
     pub kind: OptionKind,
+    /// The unit shown beside an integer or quantity option's number (e.g. `cm`).
+    pub unit: Option<String>,
     pub span: Span,
 }
 

@@ -297,6 +297,14 @@ fn read_option(
             _ => None,
         },
     };
+    // The unit shown beside a number (integer and quantity options; read by `read_range`).
+    let unit = f
+        .get("unit")
+        .filter(|_| matches!(kind, OptionKind::Integer(_) | OptionKind::Quantity(_)))
+        .and_then(|n| match &n.kind {
+            NodeKind::Str(s) => Some(s.clone()),
+            _ => None,
+        });
     if cx.diags[before..].iter().any(Diagnostic::is_error) {
         return None;
     }
@@ -308,6 +316,7 @@ fn read_option(
         required: required || ty_text == "boolean",
         default,
         kind,
+        unit,
         span: id_span,
     })
 }
@@ -648,8 +657,17 @@ fn read_text(
     })
 }
 
-/// Whether a text is a valid value of a text option (length, charset, pattern).
+/// Whether a text is a valid value of a text option (printable characters, length, charset,
+/// pattern).
 pub fn text_allowed(spec: &TextSpec, required: bool, text: &str) -> Result<(), String> {
+    // Before any merchant rule: customer text is bound into SVG (XML) templates and print
+    // files, where these characters cannot appear, whatever the option's charset says.
+    if let Some((bad, what)) = text.chars().find_map(|c| unprintable(c).map(|w| (c, w))) {
+        return Err(format!(
+            "contains U+{:04X}, {what}, which cannot be printed",
+            u32::from(bad)
+        ));
+    }
     let n = text.chars().count();
     let min = if required {
         spec.min_len.max(1)
@@ -683,6 +701,20 @@ pub fn text_allowed(spec: &TextSpec, required: bool, text: &str) -> Result<(), S
         return Err(format!("does not match the pattern `{p}`"));
     }
     Ok(())
+}
+
+/// Why `c` can never be part of a customer text, or `None` when it can: it must be a `Char` of
+/// XML 1.0 (no control characters other than tab, LF and CR; no U+FFFE or U+FFFF) and not a
+/// Unicode noncharacter (U+FDD0–U+FDEF, and the last two code points of every plane).
+fn unprintable(c: char) -> Option<&'static str> {
+    let u = u32::from(c);
+    if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+        Some("a control character")
+    } else if (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE {
+        Some("a Unicode noncharacter")
+    } else {
+        None
+    }
 }
 
 fn read_default(cx: &mut Cx<'_>, n: &Node, id: &str, kind: &OptionKind) -> Option<Value> {

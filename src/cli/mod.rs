@@ -164,9 +164,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             product,
             choices,
             common,
-        } => engine_cmd(&common, &product, &choices, err, |engine, sel| {
-            configure(engine, sel, common.json, out)
-        }),
+        } => configure(&common, &product, &choices, out, err),
         Command::Count {
             product,
             choices,
@@ -284,51 +282,58 @@ pub(crate) fn engine_cmd(
     }
 }
 
+/// `bespoke configure`: the text report, or with `--json` the very document the HTTP API's
+/// configure answers (`app::configure::Configuration`).
 fn configure(
-    engine: &Engine,
-    sel: &Selection,
-    json: bool,
+    common: &Common,
+    product: &str,
+    choices: &[String],
     out: &mut dyn Write,
-) -> Result<(), String> {
-    let prop = engine.propagate(sel).map_err(|e| e.to_string())?;
-    let val = engine.validate(sel);
-    let rep = if prop.consistent {
-        None
-    } else {
-        Some(engine.repair(sel).map_err(|e| e.to_string())?)
+    err: &mut dyn Write,
+) -> u8 {
+    let (cat, p, sel) = match load_catalog(common, err).and_then(|cat| {
+        let p = find_product(&cat, product, err)?;
+        let sel = parse_choices(&p, choices, err)?;
+        Ok((cat, p, sel))
+    }) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let completion = engine.complete(sel).map_err(|e| e.to_string())?;
-    if json {
-        let mut doc = report::propagation_json(engine, sel, &prop);
-        doc["product"] = serde_json::json!(engine.product.id);
-        doc["version"] = serde_json::json!(engine.product.version);
-        doc["validation"] = report::validation_json(engine, &val);
-        doc["repair"] = rep
-            .as_ref()
-            .map_or(serde_json::Value::Null, |r| report::repair_json(engine, r));
-        doc["completion"] = completion.as_deref().map_or(serde_json::Value::Null, |c| {
-            report::completion_json(engine, c)
-        });
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        );
-    } else {
-        let _ = write!(
-            out,
-            "{}",
-            report::configure_text(
-                engine,
-                sel,
-                &prop,
-                &val,
-                rep.as_ref(),
-                completion.as_deref()
-            )
-        );
+    let engine = Engine::new(p).with_work_limit(common.work_limit);
+    let answer = || -> Result<String, String> {
+        if common.json {
+            let doc = crate::app::configure::configure(&engine, &cat.version, &sel)
+                .map_err(|e| e.to_string())?;
+            let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+            return Ok(format!("{text}\n"));
+        }
+        let prop = engine.propagate(&sel).map_err(|e| e.to_string())?;
+        let val = engine.validate(&sel);
+        let rep = if prop.consistent {
+            None
+        } else {
+            Some(engine.repair(&sel).map_err(|e| e.to_string())?)
+        };
+        let completion = engine.complete(&sel).map_err(|e| e.to_string())?;
+        Ok(report::configure_text(
+            &engine,
+            &sel,
+            &prop,
+            &val,
+            rep.as_ref(),
+            completion.as_deref(),
+        ))
+    };
+    match answer() {
+        Ok(text) => {
+            let _ = write!(out, "{text}");
+            EXIT_OK
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            EXIT_CATALOG_ERRORS
+        }
     }
-    Ok(())
 }
 
 fn analyze(common: &Common, product: Option<&str>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {

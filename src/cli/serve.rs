@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// Resolution of each order's print file (72–600).
     #[arg(long, env = "BESPOKE_PRINT_DPI", default_value_t = 150, value_parser = clap::value_parser!(u32).range(72..=600))]
     pub print_dpi: u32,
+    /// Days a saved design stays readable and orderable (0 keeps designs forever).
+    #[arg(long, env = "BESPOKE_DESIGN_RETENTION_DAYS", default_value_t = crate::config::DESIGN_RETENTION_DAYS, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    pub design_retention_days: u64,
     /// How far each loaded catalog version's rules engines are warmed in the background:
     /// `pairs` precomputes the explanations of every single choice, then of every pair of
     /// choices (one core for minutes to hours after each load, see --warm-up-limit),
@@ -83,6 +86,8 @@ impl ServeArgs {
             watch: !self.no_watch,
             log_json: self.log_json,
             print_dpi: self.print_dpi,
+            design_retention: (self.design_retention_days > 0)
+                .then(|| std::time::Duration::from_secs(self.design_retention_days * 24 * 3600)),
             warm_up: crate::config::WarmUpPlan {
                 level: self.warm_up,
                 limit: std::time::Duration::from_secs(self.warm_up_limit),

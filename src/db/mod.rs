@@ -1,13 +1,15 @@
 //! Persistence (diesel): one `Db` handle over SQLite or PostgreSQL (a derived MultiConnection,
-//! chosen by the URL), an r2d2 pool, embedded migrations run at connect, and the order and
-//! catalog-version repositories. The only module that names diesel. Synchronous: call it from
-//! blocking threads (actix `web::block`).
+//! chosen by the URL), an r2d2 pool, embedded migrations run at connect, and the order,
+//! saved-design, catalog-version, product-version and engine-knowledge repositories. The only
+//! module that names diesel. Synchronous: call it from blocking threads (actix `web::block`).
 
 mod catalog_versions;
 mod conn;
+mod designs;
 mod error;
 mod knowledge;
 mod orders;
+mod product_versions;
 mod schema;
 
 use std::fmt;
@@ -24,8 +26,11 @@ pub use error::DbError;
 pub use knowledge::{
     KEEP_FINGERPRINTS, KnowledgeInfo, MAX_KNOWLEDGE_BYTES, MAX_KNOWLEDGE_RECORD_BYTES,
 };
+pub use product_versions::MAX_PRODUCTS_PER_VERSION;
 
-use crate::orders::{NewOrder, Order, OrderEvent, OrderFilter, Page, Status};
+use crate::orders::{
+    Design, NewDesign, NewOrder, Order, OrderEvent, OrderFilter, Page, Status, Timestamp,
+};
 use conn::{Manager, Target};
 
 /// The default database: a SQLite file under ./data.
@@ -204,6 +209,40 @@ impl Db {
     /// Every stored catalog version (without files), oldest first.
     pub fn list_catalog_versions(&self) -> Result<Vec<CatalogVersionInfo>, DbError> {
         catalog_versions::list(&mut *self.conn()?)
+    }
+
+    /// Stores a saved design under a new UUID v7 id (created now).
+    pub fn create_design(&self, new: NewDesign) -> Result<Design, DbError> {
+        designs::create(&mut *self.conn()?, new, now_micros())
+    }
+
+    /// A saved design; `NotFound` when the id is malformed, unknown or the design has expired.
+    pub fn get_design(&self, id: &str) -> Result<Design, DbError> {
+        designs::get(&mut *self.conn()?, id, now_micros())
+    }
+
+    /// Deletes every design expired at `now` (expiry at or before it); returns how many.
+    pub fn purge_expired_designs(&self, now: Timestamp) -> Result<u64, DbError> {
+        designs::purge_expired(&mut *self.conn()?, now.unix_micros())
+    }
+
+    /// Records that `catalog_version` contains each (product id, product version). Idempotent:
+    /// rows already stored keep their time, so a version put again does not become the newest.
+    pub fn put_product_versions(
+        &self,
+        catalog_version: &str,
+        products: &[(String, String)],
+    ) -> Result<(), DbError> {
+        product_versions::put(&mut *self.conn()?, catalog_version, products, now_micros())
+    }
+
+    /// The most recently recorded catalog version containing the product version, if any.
+    pub fn catalog_version_of(
+        &self,
+        product_id: &str,
+        product_version: &str,
+    ) -> Result<Option<String>, DbError> {
+        product_versions::catalog_version_of(&mut *self.conn()?, product_id, product_version)
     }
 
     /// Stores one record of what a product's rules engine learned, under its model's

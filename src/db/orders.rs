@@ -1,8 +1,11 @@
 //! The order repository: idempotent creation, reads, the keyset-paged feed, status transitions
-//! under optimistic concurrency, and the event history. Written once against `AnyConnection`.
+//! under optimistic concurrency, and the event history; and the JSON column helpers the design
+//! repository shares. Written once against `AnyConnection`.
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::DbError;
@@ -34,6 +37,8 @@ struct OrderRow {
     metadata: String,
     created_at: i64,
     updated_at: i64,
+    design_id: Option<String>,
+    filled: String,
 }
 
 #[derive(Insertable)]
@@ -53,6 +58,8 @@ struct NewOrderRow<'a> {
     metadata: &'a str,
     created_at: i64,
     updated_at: i64,
+    design_id: Option<&'a str>,
+    filled: &'a str,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -71,11 +78,21 @@ fn status(text: &str) -> Result<Status, DbError> {
         .map_err(|e: crate::orders::UnknownStatus| DbError::Corrupt(e.to_string()))
 }
 
-fn json(field: &str, text: &str) -> Result<serde_json::Value, DbError> {
-    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("order {field}: {e}")))
+/// A JSON column read back (`owner` and `field` name it when it is corrupt).
+pub(crate) fn from_json<T: DeserializeOwned>(
+    owner: &str,
+    field: &str,
+    text: &str,
+) -> Result<T, DbError> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("{owner} {field}: {e}")))
 }
 
-fn to_json(v: &serde_json::Value) -> Result<String, DbError> {
+fn json(field: &str, text: &str) -> Result<serde_json::Value, DbError> {
+    from_json("order", field, text)
+}
+
+/// A value as its JSON column text.
+pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, DbError> {
     serde_json::to_string(v).map_err(|e| DbError::Backend(e.to_string()))
 }
 
@@ -86,6 +103,8 @@ impl OrderRow {
             selection: json("selection", &self.selection)?,
             quote: json("quote", &self.quote)?,
             metadata: json("metadata", &self.metadata)?,
+            filled: from_json("order", "filled", &self.filled)?,
+            design_id: self.design_id,
             id: self.id,
             version: self.version,
             idempotency_key: self.idempotency_key,
@@ -152,10 +171,11 @@ pub(crate) fn create(
         return replay(row, &new.fingerprint);
     }
     let id = Uuid::now_v7().hyphenated().to_string();
-    let (selection, quote, metadata) = (
+    let (selection, quote, metadata, filled) = (
         to_json(&new.selection)?,
         to_json(&new.quote)?,
         to_json(&new.metadata)?,
+        to_json(&new.filled)?,
     );
     let row = NewOrderRow {
         id: &id,
@@ -172,6 +192,8 @@ pub(crate) fn create(
         metadata: &metadata,
         created_at: now,
         updated_at: now,
+        design_id: new.design_id.as_deref(),
+        filled: &filled,
     };
     let event = EventRow {
         order_id: id.clone(),

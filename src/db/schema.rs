@@ -18,6 +18,8 @@ diesel::table! {
         metadata -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        design_id -> Nullable<Text>,
+        filled -> Text,
     }
 }
 
@@ -68,6 +70,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    designs (id) {
+        id -> Text,
+        product_id -> Text,
+        product_version -> Text,
+        catalog_version -> Text,
+        selection -> Text,
+        quote -> Text,
+        filled -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    product_versions (product_id, product_version, catalog_version) {
+        product_id -> Text,
+        product_version -> Text,
+        catalog_version -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(catalog_version_files -> catalog_versions (version_hash));
 diesel::joinable!(catalog_version_files -> catalog_blobs (blob_sha256));
@@ -77,5 +102,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_blobs,
     catalog_versions,
     catalog_version_files,
-    engine_knowledge
+    engine_knowledge,
+    designs,
+    product_versions
 );

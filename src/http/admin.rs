@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::app::{App, AppError, ReloadStatus, WarmUpStatus};
 use crate::config::Scope;
 use crate::http::middleware::require;
+use crate::http::problem::{self, ProblemError};
 
 /// The serving catalog and the last reload attempt.
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,18 +86,17 @@ pub enum CheckMode {
 pub async fn check(
     app: web::Data<App>,
     req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, AppError> {
+    body: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
     require(&app, &req, Scope::Admin)?;
-    if body.len() > crate::app::CHECK_LIMIT {
-        return Err(AppError::BadRequest(format!(
-            "the catalog sent is {} bytes; the limit is {}",
-            body.len(),
-            crate::app::CHECK_LIMIT
-        )));
-    }
-    let request: CheckRequest = serde_json::from_slice(&body)
-        .map_err(|e| AppError::BadRequest(format!("malformed check request: {e}")))?;
+    // Read only once the key is checked, and no further than the limit.
+    let limit = crate::app::CHECK_LIMIT;
+    let body = match body.to_bytes_limited(limit).await {
+        Ok(read) => read?,
+        Err(_) => return Err(problem::payload_too_large(limit)),
+    };
+    let request: CheckRequest =
+        serde_json::from_slice(&body).map_err(|e| ProblemError(problem::malformed_json(&e)))?;
     let snap = app.snapshot();
     let report = web::block(move || {
         let overlay: Vec<(String, String)> = request.files.into_iter().collect();

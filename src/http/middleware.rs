@@ -59,19 +59,10 @@ pub async fn request_id(
     Ok(res)
 }
 
-/// Checks the bearer token for `scope`; returns the key's holder.
+/// Checks the bearer token for `scope`; returns the key's holder. A missing or malformed
+/// `Authorization` header is unauthorized, as a wrong key is.
 pub fn require(app: &App, req: &HttpRequest, scope: Scope) -> Result<ApiKey, AppError> {
-    let token = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
+    let Some(token) = bearer_token(req) else {
         return Err(AppError::Unauthorized(scope.as_str()));
     };
     let Some(key) = app.settings.key_for(token) else {
@@ -82,4 +73,19 @@ pub fn require(app: &App, req: &HttpRequest, scope: Scope) -> Result<ApiKey, App
         return Err(AppError::Forbidden(scope.as_str()));
     }
     Ok(key.clone())
+}
+
+/// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive (RFC 7235 §2.1:
+/// `Bearer`, `bearer`, `BEARER`) and separated from the token by spaces; `None` when the header
+/// is missing, not visible ASCII, of another scheme, or without exactly one token.
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    let well_formed = !token.is_empty() && !token.contains(|c: char| c.is_ascii_whitespace());
+    (scheme.eq_ignore_ascii_case("bearer") && well_formed).then_some(token)
 }

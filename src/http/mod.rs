@@ -44,6 +44,7 @@ pub fn build(
         .app_data(web::QueryConfig::default().error_handler(problem::query_error))
         .app_data(web::PathConfig::default().error_handler(problem::path_error))
         .wrap(cors)
+        .wrap(actix_web::middleware::from_fn(problem::problem_responses))
         .wrap(actix_web::middleware::from_fn(middleware::request_id))
         .service(healthz)
         .service(readyz)
@@ -51,6 +52,9 @@ pub fn build(
         .service(products::list)
         .service(products::get_one)
         .service(products::configure)
+        .service(products::value_image)
+        .service(products::save_design)
+        .service(products::get_design)
         .service(preview::preview)
         .service(
             web::resource("/v1/uploads")

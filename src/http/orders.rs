@@ -7,33 +7,78 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::app::orders::PlaceOrder;
+use crate::app::orders::{OrderEventView, OrderPage, OrderSource, OrderView, PlaceOrder};
+use crate::app::values::Choices;
 use crate::app::{App, AppError};
 use crate::config::Scope;
-use crate::http::dto::Choices;
 use crate::http::middleware::require;
-use crate::orders::{Order, Status};
+use crate::http::problem::Problem;
+use crate::orders::Status;
 
-/// An order request. Price and validity are computed by the server, never taken from here.
+/// An order request: a `design` id, or a `product` with its `selection`. Price and validity
+/// are computed by the server, never taken from here.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
+    /// A saved design to order (then leave out product, selection, quantity and version).
     #[validate(length(min = 1, max = 255))]
-    pub product: String,
-    /// The full selection (option id → value), in the order chosen.
+    pub design: Option<String>,
+    #[validate(length(min = 1, max = 255))]
+    pub product: Option<String>,
+    /// The selection (option id → value), in the order chosen; options left out are completed
+    /// with defaults as configure's `completion` does (the order lists them in `filled`).
     #[serde(default)]
     pub selection: Choices,
     #[validate(range(min = 1, max = 1_000_000_000))]
     pub quantity: Option<i64>,
-    /// The catalog version the customer configured against (default: the current one).
+    /// The `version` configure answered with (or its `catalog_version`): the order is
+    /// validated and priced at that version. Default: the serving one.
+    #[serde(alias = "version")]
     #[validate(length(min = 1, max = 255))]
     pub catalog_version: Option<String>,
     #[validate(length(min = 1, max = 255))]
     pub customer_ref: Option<String>,
-    /// Free-form JSON kept with the order.
+    /// Free-form JSON object kept with the order.
     #[serde(default)]
     #[schema(value_type = Object)]
-    pub metadata: serde_json::Value,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl OrderRequest {
+    fn source(self) -> Result<(OrderSource, Option<String>, serde_json::Map<String, serde_json::Value>), AppError> {
+        let source = match (self.design, self.product) {
+            (Some(d), None) => {
+                if !self.selection.0.is_empty()
+                    || self.quantity.is_some()
+                    || self.catalog_version.is_some()
+                {
+                    return Err(AppError::BadRequest(
+                        "an order from a design takes its selection, quantity and version from \
+                         the design: leave them out"
+                            .into(),
+                    ));
+                }
+                OrderSource::Design(d)
+            }
+            (None, Some(product)) => OrderSource::Selection {
+                product,
+                choices: self.selection,
+                quantity: self.quantity,
+                version: self.catalog_version,
+            },
+            (Some(_), Some(_)) => {
+                return Err(AppError::BadRequest(
+                    "give either `design` or `product`, not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(AppError::BadRequest(
+                    "give `design` (a saved design's id) or `product` with its `selection`".into(),
+                ));
+            }
+        };
+        Ok((source, self.customer_ref, self.metadata))
+    }
 }
 
 /// A status change.
@@ -60,33 +105,28 @@ pub struct FeedQuery {
     pub limit: Option<u32>,
 }
 
-fn etag(order: &Order) -> String {
+fn etag(order: &OrderView) -> String {
     format!("\"{}\"", order.version)
 }
 
-fn order_response(status: StatusCode, order: &Order) -> HttpResponse {
-    let mut body = serde_json::to_value(order).unwrap_or_default();
-    body["links"] = serde_json::json!({
-        "self": format!("/v1/orders/{}", order.id),
-        "events": format!("/v1/orders/{}/events", order.id),
-        "print": order.preview_ref.as_ref().map(|_| format!("/v1/orders/{}/print", order.id)),
-    });
+fn order_response(status: StatusCode, order: &OrderView) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::ETAG, etag(order)))
-        .json(body)
-}
-
-fn blocking_error(e: actix_web::error::BlockingError) -> AppError {
-    AppError::Internal(e.to_string())
+        .json(order)
 }
 
 /// Place an order. Requires an `Idempotency-Key` header: the same key with the same body returns
-/// the same order (200); the same key with another body is a 409. The selection is re-validated
-/// and re-priced from the catalog version named (or the current one), and the print file rendered.
+/// the same order (200); the same key with another body is a 409. The selection (or the design's)
+/// is completed with defaults, re-validated and re-priced at the version named (or the current
+/// one), and the print file rendered.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = OrderRequest,
     params(("Idempotency-Key" = String, Header, description = "Unique per order attempt, 1–255 printable ASCII")),
-    responses((status = 201, description = "Created"), (status = 200, description = "Replayed: the order this key created"),
-        (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 201, description = "Created", body = OrderView),
+        (status = 200, description = "Replayed: the order this key created", body = OrderView),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem)))]
 #[post("/v1/orders")]
 pub async fn create(
     app: web::Data<App>,
@@ -107,15 +147,12 @@ pub async fn create(
             )
         })?
         .to_owned();
-    let body = body.into_inner();
+    let (source, customer_ref, metadata) = body.into_inner().source()?;
     let place = PlaceOrder {
         idempotency_key: key,
-        product: body.product,
-        choices: body.selection.pairs()?,
-        quantity: body.quantity,
-        catalog_version: body.catalog_version,
-        customer_ref: body.customer_ref,
-        metadata: body.metadata,
+        source,
+        customer_ref,
+        metadata,
     };
     let (order, created) = super::off_thread(&app, move |app| app.place_order(place)).await?;
     if created {
@@ -136,7 +173,8 @@ pub async fn create(
 /// One order (scope `orders:read`). The ETag is the order version, for `If-Match` on changes.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
     params(("id" = String, Path)),
-    responses((status = 200, description = "The order"), (status = 404, body = crate::http::problem::Problem)),
+    responses((status = 200, description = "The order", body = OrderView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = ["orders:read"])))]
 #[get("/v1/orders/{id}")]
 pub async fn get_one(
@@ -152,7 +190,8 @@ pub async fn get_one(
 /// The order feed (scope `orders:read`): oldest first, keyset pages that stay stable while
 /// orders are added.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", params(FeedQuery),
-    responses((status = 200, description = "{items, next_cursor}"), (status = 400, body = crate::http::problem::Problem)),
+    responses((status = 200, description = "One page, oldest first", body = OrderPage),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["orders:read"])))]
 #[get("/v1/orders")]
 pub async fn list(
@@ -179,10 +218,10 @@ pub async fn list(
 /// (the ETag) or `expected_version`; a stale version is a 412, an illegal move a 409.
 #[utoipa::path(post, path = "/v1/orders/{id}/status", tag = "orders", request_body = TransitionRequest,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The order's ETag")),
-    responses((status = 200, description = "The order after the change"),
-        (status = 409, body = crate::http::problem::Problem),
-        (status = 412, body = crate::http::problem::Problem),
-        (status = 428, body = crate::http::problem::Problem)),
+    responses((status = 200, description = "The order after the change", body = OrderView),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 428, body = Problem)),
     security(("bearer" = ["orders:write"])))]
 #[post("/v1/orders/{id}/status")]
 pub async fn transition(
@@ -225,7 +264,8 @@ pub async fn transition(
 
 /// An order's history (scope `orders:read`): creation, then each status change.
 #[utoipa::path(get, path = "/v1/orders/{id}/events", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, description = "Events, oldest first"), (status = 404, body = crate::http::problem::Problem)),
+    responses((status = 200, description = "Events, oldest first", body = [OrderEventView]),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = ["orders:read"])))]
 #[get("/v1/orders/{id}/events")]
 pub async fn events(
@@ -240,7 +280,9 @@ pub async fn events(
 
 /// The order's print file (PNG at the configured DPI; scope `orders:read`), from its pinned catalog version.
 #[utoipa::path(get, path = "/v1/orders/{id}/print", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, description = "PNG", content_type = "image/png"), (status = 404, body = crate::http::problem::Problem)),
+    responses((status = 200, description = "PNG", content_type = "image/png"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
     security(("bearer" = ["orders:read"])))]
 #[get("/v1/orders/{id}/print")]
 pub async fn print(
@@ -249,19 +291,7 @@ pub async fn print(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::OrdersRead)?;
-    let app2 = app.clone();
-    let (etag, bytes) = web::block(move || {
-        let order = app2.order(&id)?;
-        if order.preview_ref.is_none() {
-            return Err(AppError::BadRequest(format!(
-                "order {id} has no print file (its product has no preview)"
-            )));
-        }
-        let bytes = app2.order_print(&order)?;
-        Ok((order.preview_ref.unwrap_or_default(), bytes))
-    })
-    .await
-    .map_err(blocking_error)??;
+    let (etag, bytes) = super::off_thread(&app, move |app| app.order_print(&id)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("image/png")))
         .insert_header((header::ETAG, format!("\"{etag}\"")))

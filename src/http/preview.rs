@@ -5,29 +5,21 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::{self, App, AppError};
-use crate::http::dto::MAX_CHOICES;
+use crate::app::configure::PREVIEW_CHOICE_PREFIX;
+use crate::app::values::MAX_CHOICES;
+use crate::app::{self, App, AppError, preview_error};
+use crate::preview::RenderRequest;
 use crate::preview::render::ImageFormat;
 use crate::preview::upload::{UploadLimits, UploadStore, accept};
-use crate::preview::{PreviewError, RenderRequest};
 
 /// Default preview width in pixels.
 pub const DEFAULT_WIDTH: u32 = 512;
 
-fn preview_error(e: PreviewError) -> AppError {
-    match e {
-        PreviewError::Width { .. } | PreviewError::Dpi { .. } | PreviewError::Size { .. } => {
-            AppError::BadRequest(e.to_string())
-        }
-        PreviewError::NoPreview(_) => AppError::BadRequest(e.to_string()),
-        PreviewError::Upload(_) => AppError::Upload(e.to_string()),
-        other => AppError::Preview(other.to_string()),
-    }
-}
-
 /// The preview image of a selection. Query: `v` (the product version, pins the URL: the
 /// response is then cacheable forever), `width` (64–2048, default 512), `format`
-/// (`png`, `webp`, `jpeg`), and the choices as `option=value`.
+/// (`png`, `webp`, `jpeg`), and the choices as `o.<option>=<value>` (configure's `preview_url`
+/// is built so). A plain `<option>=<value>` is read as a choice too, unless the option is named
+/// `v`, `width` or `format`: those names always mean the parameters above.
 #[utoipa::path(get, path = "/v1/products/{id}/preview", tag = "storefront",
     params(("id" = String, Path, description = "Product id"),
         ("v" = Option<String>, Query, description = "Product version the URL pins"),
@@ -68,7 +60,10 @@ pub async fn preview(
                     AppError::BadRequest(format!("format `{v}`: use png, webp or jpeg"))
                 })?;
             }
-            _ => pairs.push((k, v)),
+            _ => match k.strip_prefix(PREVIEW_CHOICE_PREFIX) {
+                Some(option) => pairs.push((option.to_owned(), v)),
+                None => pairs.push((k, v)),
+            },
         }
     }
     let snap = app.snapshot();
@@ -106,15 +101,16 @@ pub async fn preview(
         Some(r) => r,
         None => {
             let snap2 = snap.clone();
-            web::block(move || {
+            super::off_thread(&app, move |app| {
                 let (product, _) = snap2.product(&id)?;
+                // An unknown upload is the customer's mistake (422), found before rendering.
+                app.check_uploads(product, &sel)?;
                 snap2
                     .previewer
                     .render(product, &sel, &request)
                     .map_err(preview_error)
             })
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??
+            .await?
         }
     };
     Ok(HttpResponse::Ok()

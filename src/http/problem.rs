@@ -1,7 +1,10 @@
-//! The one place errors become HTTP: `AppError` → RFC 9457 problem+json, plus extractor (JSON, query, path, payload) errors.
+//! The one place errors become HTTP: `AppError` → RFC 9457 problem+json, plus extractor (JSON, query, path, payload) errors and the middleware that turns every other error response into a problem.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -35,6 +38,36 @@ impl Problem {
         }
     }
 
+    /// The problem of an error known only by its status (the router's, actix's extractors' and
+    /// middleware's errors): its type and title come from the status, e.g. 413 is
+    /// `/problems/body-too-large`, 415 `/problems/unsupported-media-type`.
+    pub fn of_status(status: StatusCode, detail: impl Into<String>) -> Problem {
+        let (slug, title) = match STATUS_PROBLEMS.iter().find(|(s, ..)| *s == status.as_u16()) {
+            Some(&(_, slug, title)) => (slug.to_owned(), title.to_owned()),
+            None => {
+                let reason = status.canonical_reason().unwrap_or("Error");
+                let slug: String = reason
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                (slug, reason.to_owned())
+            }
+        };
+        Problem {
+            kind: format!("/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            extra: serde_json::Map::new(),
+        }
+    }
+
     pub fn with(mut self, key: &str, value: serde_json::Value) -> Problem {
         self.extra.insert(key.to_owned(), value);
         self
@@ -52,6 +85,35 @@ impl Problem {
         }
         res.body(serde_json::to_vec(self).unwrap_or_default())
     }
+}
+
+/// Type slug and title of the problems known only by their status; other statuses take theirs
+/// from the status's reason phrase.
+const STATUS_PROBLEMS: &[(u16, &str, &str)] = &[
+    (400, "bad-request", "Bad request"),
+    (401, "unauthorized", "API key required"),
+    (403, "forbidden", "Forbidden"),
+    (404, "not-found", "Not found"),
+    (405, "method-not-allowed", "Method not allowed"),
+    (406, "not-acceptable", "Not acceptable"),
+    (408, "request-timeout", "Request timeout"),
+    (411, "length-required", "Length required"),
+    (413, "body-too-large", "Request body too large"),
+    (414, "uri-too-long", "URI too long"),
+    (415, "unsupported-media-type", "Unsupported media type"),
+    (431, "headers-too-large", "Request headers too large"),
+    (500, "internal", "Internal error"),
+    (503, "unavailable", "Service unavailable"),
+];
+
+/// A request body that is not the JSON the endpoint takes (syntax, types, unknown fields).
+pub fn malformed_json(e: &serde_json::Error) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "malformed-json",
+        "Malformed request body",
+        e.to_string(),
+    )
 }
 
 /// The problem document for an application error.
@@ -74,7 +136,8 @@ pub fn problem_of(e: &AppError) -> Problem {
                 SelectionError::OutOfRange { .. } => ("out-of-range", "Value out of range"),
                 SelectionError::InvalidText { .. } => ("invalid-text", "Text not allowed"),
                 SelectionError::Repeated { .. } => ("repeated-option", "Option chosen twice"),
-                SelectionError::InvalidUpload { .. } => ("invalid-upload", "Unknown upload"),
+                SelectionError::InvalidUpload { .. } => ("invalid-upload", "Not an upload id"),
+                SelectionError::WrongType { .. } => ("wrong-type", "Value of the wrong type"),
             };
             let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title, d)
                 .with("option", json!(s.option()));
@@ -94,13 +157,32 @@ pub fn problem_of(e: &AppError) -> Problem {
             "The rules engine hit its work limit",
             d,
         ),
-        AppError::Invalid { details, .. } => Problem::new(
+        AppError::Invalid(validation) => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-configuration",
             "Invalid configuration",
             d,
         )
-        .with("validation", details.clone()),
+        .with(
+            "validation",
+            serde_json::to_value(validation).unwrap_or_default(),
+        ),
+        AppError::UnknownUpload { option, id } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-upload",
+            "Unknown upload",
+            d,
+        )
+        .with("option", json!(option))
+        .with("upload", json!(id)),
+        AppError::DesignNotFound(id) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "design-not-found",
+            "Design not found",
+            d,
+        )
+        .with("design", json!(id)),
+        AppError::NotFound(_) => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", d),
         AppError::Pricing(_) => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "pricing",
@@ -229,30 +311,19 @@ impl ResponseError for ProblemError {
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let p = match &err {
-        E::OverflowKnownLength { length, limit } => Problem::new(
+        E::OverflowKnownLength { length, limit } => Problem::of_status(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
             format!("the body is {length} bytes; the limit is {limit}"),
         ),
-        E::Overflow { limit } => Problem::new(
+        E::Overflow { limit } => Problem::of_status(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
             format!("the body exceeds the limit of {limit} bytes"),
         ),
-        E::ContentType => Problem::new(
+        E::ContentType => Problem::of_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content-type",
-            "Unsupported content type",
             "send the body as application/json",
         ),
-        E::Deserialize(e) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "Malformed request body",
-            e.to_string(),
-        ),
+        E::Deserialize(e) => malformed_json(e),
         other => Problem::new(
             StatusCode::BAD_REQUEST,
             "bad-body",
@@ -288,12 +359,10 @@ pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix
     .into()
 }
 
-/// Raw body errors (uploads).
+/// Raw body errors (uploads, catalog checks).
 pub fn payload_too_large(limit: usize) -> actix_web::Error {
-    ProblemError(Problem::new(
+    ProblemError(Problem::of_status(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "body-too-large",
-        "Request body too large",
         format!("the body exceeds the limit of {limit} bytes"),
     ))
     .into()
@@ -301,11 +370,95 @@ pub fn payload_too_large(limit: usize) -> actix_web::Error {
 
 /// Fallback for unknown routes.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    Problem::new(
+    Problem::of_status(
         StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
         format!("no endpoint at {} {}", req.method(), req.path()),
     )
     .response()
+}
+
+/// Middleware: every error response (status ≥ 400) that is not problem+json already becomes
+/// the problem of its status ([`Problem::of_status`]), with the attached error's message as
+/// its detail. These are the answers no handler mapped: actix's payload limits (413), unmatched
+/// methods (405), extractors without an error handler, CORS refusals. Headers (`Allow`,
+/// `WWW-Authenticate`, CORS, request id) are kept.
+pub async fn problem_responses(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    match next.call(req).await {
+        Ok(res) if !needs_problem(res.response()) => Ok(res.map_into_left_body()),
+        Ok(res) => {
+            let (req, res) = res.into_parts();
+            let problem = as_problem(&res, || fallback_detail(&req, res.status(), res.headers()));
+            Ok(ServiceResponse::new(req, problem).map_into_right_body())
+        }
+        // An error no inner layer turned into a response: actix renders it after this
+        // middleware, so it leaves here already rendered as a problem.
+        Err(e) => {
+            let res = e.error_response();
+            if !needs_problem(&res) {
+                return Err(e);
+            }
+            let problem = as_problem(&res, || res.status().to_string());
+            Err(actix_web::error::InternalError::from_response(e, problem).into())
+        }
+    }
+}
+
+/// An error status whose body is not a problem document.
+fn needs_problem<B>(res: &HttpResponse<B>) -> bool {
+    let problem_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/problem+json"));
+    res.status().as_u16() >= 400 && !problem_json
+}
+
+/// The problem response replacing `res`: the status's problem, the attached error's message as
+/// detail (server errors log it and say so instead), `res`'s headers but for the body's.
+fn as_problem<B>(res: &HttpResponse<B>, fallback: impl FnOnce() -> String) -> HttpResponse {
+    let status = res.status();
+    let error = res.error().map(ToString::to_string);
+    let detail = if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), error = error.as_deref().unwrap_or(""), "error response");
+        "an internal error occurred; it has been logged".to_owned()
+    } else {
+        error.filter(|e| !e.is_empty()).unwrap_or_else(fallback)
+    };
+    let mut out = Problem::of_status(status, detail).response();
+    let body_headers = [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+        header::TRANSFER_ENCODING,
+    ];
+    let headers = out.headers_mut();
+    for name in res.headers().keys().filter(|n| !body_headers.contains(n)) {
+        headers.remove(name);
+        for value in res.headers().get_all(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The detail of an error response that carries no error: what was asked and, for 405, what
+/// is allowed.
+fn fallback_detail(req: &HttpRequest, status: StatusCode, headers: &HeaderMap) -> String {
+    let asked = format!("{} {}", req.method(), req.path());
+    match status {
+        StatusCode::NOT_FOUND => format!("no endpoint at {asked}"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            match headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) {
+                Some(allow) if !allow.is_empty() => {
+                    format!("{asked}: the method is not allowed; allowed: {allow}")
+                }
+                _ => format!("{asked}: the method is not allowed"),
+            }
+        }
+        _ => format!("{asked}: {status}"),
+    }
 }

@@ -1,71 +1,41 @@
-//! Storefront endpoints: the product list, one product's schema, and configure (availability, validity, price, repair, completion).
+//! Storefront endpoints: the product list, one product's schema, configure, choice values' images, and saved designs.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use validator::Validate;
 
+use crate::app::configure::Configuration;
+use crate::app::designs::{DesignView, SaveDesign};
 use crate::app::views::{ProductDetail, ProductSummary};
-use crate::app::{self, App, AppError, report};
-use crate::http::dto::{ConfigureRequest, ConfigureResponse};
-
-/// The preview URL of a selection, pinned to the product version.
-pub fn preview_url(product: &str, version: &str, pairs: &[(String, String)], width: u32) -> String {
-    let mut q: Vec<(&str, &str)> = vec![("v", version)];
-    let w = width.to_string();
-    q.push(("width", &w));
-    q.extend(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let query = serde_urlencoded::to_string(&q).unwrap_or_default();
-    format!("/v1/products/{product}/preview?{query}")
-}
+use crate::app::{App, AppError};
+use crate::http::dto::{ConfigureRequest, DesignRequest};
+use crate::http::problem::Problem;
 
 /// List products.
 #[utoipa::path(get, path = "/v1/products", tag = "storefront",
     responses((status = 200, description = "All products", body = [ProductSummary])))]
 #[get("/v1/products")]
 pub async fn list(app: web::Data<App>) -> Result<HttpResponse, AppError> {
-    let snap = app.snapshot();
-    let items: Vec<ProductSummary> = snap
-        .catalog
-        .products()
-        .iter()
-        .map(|p| ProductSummary {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            description: p.description.clone(),
-            currency: p.currency.code().to_owned(),
-            from_price: snap
-                .from_prices
-                .get(&p.id)
-                .copied()
-                .flatten()
-                .map(|d| d.to_string()),
-            thumbnail: p
-                .preview
-                .as_ref()
-                .map(|_| preview_url(&p.id, &p.version, &[], 256)),
-            version: p.version.clone(),
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(items))
+    Ok(HttpResponse::Ok().json(app.products()))
 }
 
 /// One product's full option schema.
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "storefront",
     params(("id" = String, Path, description = "Product id")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = ProductDetail), (status = 404, body = Problem)))]
 #[get("/v1/products/{id}")]
 pub async fn get_one(app: web::Data<App>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let snap = app.snapshot();
-    let (p, _) = snap.product(&id)?;
-    Ok(HttpResponse::Ok().json(ProductDetail::of(p)))
+    Ok(HttpResponse::Ok().json(app.product_detail(&id)?))
 }
 
-/// Configure: availability with explanations, validity, price, repair and completion.
+/// Configure: availability with reasons, validity, price, repair and completion.
 #[utoipa::path(post, path = "/v1/products/{id}/configure", tag = "storefront",
     params(("id" = String, Path, description = "Product id")),
     request_body = ConfigureRequest,
-    responses((status = 200, body = ConfigureResponse),
-        (status = 404, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Configuration),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
 #[post("/v1/products/{id}/configure")]
 pub async fn configure(
     app: web::Data<App>,
@@ -74,68 +44,101 @@ pub async fn configure(
 ) -> Result<HttpResponse, AppError> {
     body.validate()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let snap = app.snapshot();
     let req = body.into_inner();
     let id = id.into_inner();
-    let key = serde_json::to_string(&(&id, req.selection.pairs()?, req.quantity))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let bytes = match snap.configure_cache.get(&key) {
-        Some(b) => b,
-        None => {
-            let snap2 = snap.clone();
-            let res = web::block(move || configure_sync(&snap2, &id, &req))
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))??;
-            let bytes: std::sync::Arc<[u8]> = serde_json::to_vec(&res)
-                .map_err(|e| AppError::Internal(e.to_string()))?
-                .into();
-            snap.configure_cache.insert(key, bytes.clone());
-            bytes
-        }
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(web::Bytes::from_owner(bytes)))
+    // A repeated request is answered from the version's cache without leaving this worker.
+    if let Some(answer) = app.cached_configuration(&id, &req.selection, req.quantity) {
+        return Ok(HttpResponse::Ok().json(&*answer));
+    }
+    let answer = super::off_thread(&app, move |app| {
+        app.configure(&id, &req.selection, req.quantity)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(&*answer))
 }
 
-fn configure_sync(
-    snap: &app::Snapshot,
-    id: &str,
-    req: &ConfigureRequest,
-) -> Result<ConfigureResponse, AppError> {
-    let (p, engine) = snap.product(id)?;
-    let pairs = req.selection.pairs()?;
-    let sel = app::selection(p, pairs.clone(), req.quantity)?;
-    let prop = engine.propagate(&sel)?;
-    let val = engine.validate(&sel);
-    let repair = if prop.consistent {
-        serde_json::Value::Null
+/// The image of a choice value (`values[].image` in the catalog). With `v` equal to the product
+/// version the URL is immutable and cached forever (configure and the product schema give such
+/// URLs).
+#[utoipa::path(get, path = "/v1/products/{id}/options/{option}/values/{value}/image", tag = "storefront",
+    params(("id" = String, Path, description = "Product id"),
+        ("option" = String, Path), ("value" = String, Path),
+        ("v" = Option<String>, Query, description = "Product version the URL pins")),
+    responses((status = 200, description = "The image (SVG, PNG, JPEG or WebP, as the catalog has it)",
+            content((Vec<u8> = "image/svg+xml"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"))),
+        (status = 404, body = Problem)))]
+#[get("/v1/products/{id}/options/{option}/values/{value}/image")]
+pub async fn value_image(
+    app: web::Data<App>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, option, value) = path.into_inner();
+    let pinned_to = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.0.into_iter().find(|(k, _)| k == "v").map(|(_, v)| v));
+    let image = app.value_image(&id, &option, &value)?;
+    let cache = if pinned_to.as_deref() == Some(image.version.as_str()) {
+        "public, max-age=31536000, immutable"
     } else {
-        report::repair_json(engine, &engine.repair(&sel)?)
+        "public, max-age=60"
     };
-    let completion = engine.complete(&sel)?.map_or(serde_json::Value::Null, |c| {
-        report::completion_json(engine, &c)
-    });
-    let doc = report::propagation_json(engine, &sel, &prop);
-    let mut all_pairs = pairs;
-    if let Some(q) = req.quantity
-        && let Some(o) = p.quantity_option()
-    {
-        all_pairs.push((p.options[o].id.clone(), q.to_string()));
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(image.content_type),
+        ))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        // An SVG opened directly runs no script and loads nothing.
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+        ))
+        .body(web::Bytes::from_owner(image.bytes)))
+}
+
+/// Save a design (the cart line): the selection is completed with defaults, validated and
+/// priced at the version named (configure's `version`), and stored immutably.
+#[utoipa::path(post, path = "/v1/designs", tag = "storefront", request_body = DesignRequest,
+    responses((status = 201, body = DesignView),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+#[post("/v1/designs")]
+pub async fn save_design(
+    app: web::Data<App>,
+    body: web::Json<DesignRequest>,
+) -> Result<HttpResponse, AppError> {
+    body.validate()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let b = body.into_inner();
+    let req = SaveDesign {
+        product: b.product,
+        choices: b.selection,
+        quantity: b.quantity,
+        version: b.version,
+    };
+    let design = super::off_thread(&app, move |app| app.save_design(req)).await?;
+    let mut res = HttpResponse::Created().json(&design);
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/designs/{}", design.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
     }
-    Ok(ConfigureResponse {
-        product: p.id.clone(),
-        version: p.version.clone(),
-        consistent: prop.consistent,
-        conflict: doc["conflict"].clone(),
-        options: doc["options"].clone(),
-        validation: report::validation_json(engine, &val),
-        price: app::price_json(engine, &sel, val.valid, prop.consistent)?,
-        repair,
-        completion,
-        preview_url: p
-            .preview
-            .as_ref()
-            .map(|_| preview_url(&p.id, &p.version, &all_pairs, 512)),
-    })
+    Ok(res)
+}
+
+/// A saved design (immutable; 404 once it expired).
+#[utoipa::path(get, path = "/v1/designs/{id}", tag = "storefront",
+    params(("id" = String, Path, description = "Design id")),
+    responses((status = 200, body = DesignView), (status = 404, body = Problem)))]
+#[get("/v1/designs/{id}")]
+pub async fn get_design(
+    app: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let design = super::off_thread(&app, move |app| app.design(&id)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .json(design))
 }

@@ -1,13 +1,16 @@
 //! Orders: the pure order domain — status machine and legal transitions, the stored order spec
-//! (what an order freezes), input bounds, request fingerprints, opaque feed cursors and timestamps.
+//! (what an order freezes), input bounds, request fingerprints, opaque feed cursors, timestamps,
+//! and saved designs (`design.rs`).
 //! No database, no IO: `db` persists these types.
 
 mod cursor;
+mod design;
 mod spec;
 mod status;
 mod timestamp;
 
 pub use cursor::{Cursor, CursorError};
+pub use design::{Design, NewDesign};
 pub use spec::{
     MAX_IDEMPOTENCY_KEY_LEN, MAX_JSON_BYTES, MAX_NOTE_LEN, MAX_PAGE_LIMIT, MAX_REF_LEN, NewOrder,
     Order, OrderEvent, OrderFilter, Page, SpecError, check_note, fingerprint,

@@ -9,8 +9,8 @@ use super::{Status, Timestamp};
 
 /// Longest Idempotency-Key accepted (printable ASCII).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-/// Longest identifier / reference field (product id, catalog version, preview ref, customer ref,
-/// fingerprint).
+/// Longest identifier / reference field (product id, product and catalog version, preview ref,
+/// customer ref, fingerprint, design id, each filled option id).
 pub const MAX_REF_LEN: usize = 255;
 /// Largest serialized JSON document stored per field (selection, quote, metadata).
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -49,6 +49,10 @@ pub struct NewOrder {
     pub customer_ref: Option<String>,
     /// Free-form customer metadata (a JSON object or null).
     pub metadata: serde_json::Value,
+    /// The saved design the order was placed from, if any (a reference: designs expire).
+    pub design_id: Option<String>,
+    /// The option ids the server filled with defaults when completing the customer's selection.
+    pub filled: Vec<String>,
 }
 
 /// A stored order.
@@ -67,6 +71,8 @@ pub struct Order {
     pub preview_ref: Option<String>,
     pub customer_ref: Option<String>,
     pub metadata: serde_json::Value,
+    pub design_id: Option<String>,
+    pub filled: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -97,7 +103,8 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), SpecError> {
+/// Checks a required text field: not empty, at most `max` bytes.
+pub(crate) fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), SpecError> {
     if s.is_empty() {
         Err(SpecError::Empty { field })
     } else if s.len() > max {
@@ -107,7 +114,8 @@ fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), SpecError>
     }
 }
 
-fn check_json(field: &'static str, v: &serde_json::Value) -> Result<(), SpecError> {
+/// Checks that a JSON document serializes to at most `MAX_JSON_BYTES`.
+pub(crate) fn check_json(field: &'static str, v: &serde_json::Value) -> Result<(), SpecError> {
     // Counting bytes without building the string: a writer that stops counting past the bound.
     struct Counter(usize);
     impl std::io::Write for Counter {
@@ -126,6 +134,24 @@ fn check_json(field: &'static str, v: &serde_json::Value) -> Result<(), SpecErro
         field,
         max: MAX_JSON_BYTES,
     })
+}
+
+/// Checks a list of identifiers (stored as a JSON array): each one like a reference field, and
+/// the whole array within `MAX_JSON_BYTES`.
+pub(crate) fn check_ids(field: &'static str, ids: &[String]) -> Result<(), SpecError> {
+    let mut bytes = 2usize; // []
+    for id in ids {
+        check_text(field, id, MAX_REF_LEN)?;
+        // Quotes and a comma; escapes only make ids longer than this, and their own bound holds.
+        bytes = bytes.saturating_add(id.len() + 3);
+        if bytes > MAX_JSON_BYTES {
+            return Err(SpecError::TooLong {
+                field,
+                max: MAX_JSON_BYTES,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl NewOrder {
@@ -156,7 +182,11 @@ impl NewOrder {
         }
         check_json("selection", &self.selection)?;
         check_json("quote", &self.quote)?;
-        check_json("metadata", &self.metadata)
+        check_json("metadata", &self.metadata)?;
+        if let Some(d) = &self.design_id {
+            check_text("design_id", d, MAX_REF_LEN)?;
+        }
+        check_ids("filled", &self.filled)
     }
 }
 
@@ -197,6 +227,8 @@ mod tests {
             preview_ref: None,
             customer_ref: Some("c-9".into()),
             metadata: json!(null),
+            design_id: None,
+            filled: vec!["lid".into()],
         }
     }
 
@@ -224,6 +256,26 @@ mod tests {
                 max: MAX_JSON_BYTES
             })
         );
+        let mut o = order();
+        o.design_id = Some(String::new());
+        assert_eq!(o.validate(), Err(SpecError::Empty { field: "design_id" }));
+        let mut o = order();
+        o.filled = vec!["x".repeat(MAX_REF_LEN + 1)];
+        assert!(matches!(
+            o.validate(),
+            Err(SpecError::TooLong {
+                field: "filled",
+                ..
+            })
+        ));
+        o.filled = vec!["x".repeat(MAX_REF_LEN); MAX_JSON_BYTES / MAX_REF_LEN];
+        assert!(matches!(
+            o.validate(),
+            Err(SpecError::TooLong {
+                field: "filled",
+                ..
+            })
+        ));
         assert!(check_note(Some(&"n".repeat(MAX_NOTE_LEN + 1))).is_err());
         assert!(check_note(Some("ok")).is_ok());
     }

@@ -139,6 +139,10 @@ pub trait UploadStore: Send + Sync {
     fn put(&self, upload: &Upload) -> Result<(), UploadError>;
     /// The stored PNG bytes of an upload, if present.
     fn get(&self, id: &str) -> Result<Option<Vec<u8>>, UploadError>;
+    /// Whether an upload is stored.
+    fn contains(&self, id: &str) -> Result<bool, UploadError> {
+        self.get(id).map(|b| b.is_some())
+    }
 }
 
 /// Uploads as files `<root>/<id>.png`.

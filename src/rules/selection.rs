@@ -38,6 +38,12 @@ pub enum SelectionError {
     InvalidUpload { option: String },
     #[error("`{option}` is chosen twice")]
     Repeated { option: String },
+    #[error("the value of `{option}` must be {expected}")]
+    WrongType {
+        option: String,
+        /// What the option's kind takes, e.g. "a JSON boolean (true or false)".
+        expected: &'static str,
+    },
 }
 
 fn hint(s: &Option<String>) -> String {
@@ -55,7 +61,8 @@ impl SelectionError {
             | SelectionError::OutOfRange { option, .. }
             | SelectionError::InvalidText { option, .. }
             | SelectionError::InvalidUpload { option }
-            | SelectionError::Repeated { option } => option,
+            | SelectionError::Repeated { option }
+            | SelectionError::WrongType { option, .. } => option,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bespoke::db::{Db, DbOptions};
-use bespoke::orders::NewOrder;
+use bespoke::orders::{NewDesign, NewOrder, Timestamp};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 pub const PG_ENV: &str = "BESPOKE_TEST_POSTGRES_URL";
@@ -121,5 +121,33 @@ pub fn new_order(key: &str, body: &str) -> NewOrder {
         preview_ref: Some(format!("previews/{key}.png")),
         customer_ref: Some("cust-42".into()),
         metadata: serde_json::json!({"note": "gift wrap", "n": 3}),
+        design_id: None,
+        filled: Vec::new(),
     }
+}
+
+/// A plausible new design of `product` at `product_version`, expiring at `expires_at`.
+pub fn new_design(
+    product: &str,
+    product_version: &str,
+    expires_at: Option<Timestamp>,
+) -> NewDesign {
+    NewDesign {
+        product_id: product.to_owned(),
+        product_version: product_version.to_owned(),
+        catalog_version: "0f".repeat(32),
+        selection: serde_json::json!({"color": "red", "engraving": "Für Ada ✓"}),
+        quote: serde_json::json!({"currency": "EUR", "total": "14.00", "lines": [{"label": "base", "amount": "14.00"}]}),
+        filled: vec!["size".into(), "lid".into()],
+        expires_at,
+    }
+}
+
+/// Now, as a timestamp, moved by `offset_secs`.
+pub fn now_plus(offset_secs: i64) -> Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    Timestamp::from_unix_micros(i64::try_from(now).unwrap() + offset_secs * 1_000_000)
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests: fixture catalogs and paths.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod contract;
 pub mod db;
 pub mod engine;
 
