@@ -26,6 +26,8 @@ fn order(key: &str) -> NewOrder {
         preview_ref: Some("previews/x.png".into()),
         customer_ref: Some("cust".into()),
         metadata: serde_json::json!({}),
+        design_id: None,
+        filled: Vec::new(),
     }
 }
 

@@ -112,7 +112,10 @@ fn configure_json_reports_availability_with_explanations() {
         .filter(|x| x["available"] == true)
         .map(|x| &x["value"])
         .collect();
-    assert_eq!(available, [&serde_json::json!("cotton"), &serde_json::json!("organic")]);
+    assert_eq!(
+        available,
+        [&serde_json::json!("cotton"), &serde_json::json!("organic")]
+    );
     let polyester = fabric["values"]
         .as_array()
         .unwrap()

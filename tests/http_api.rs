@@ -64,7 +64,7 @@ fn app() -> TestApp {
 
 macro_rules! call {
     ($app:expr, $req:expr) => {{
-        let svc = test::init_service(bespoke::http::build(web::Data::clone(&$app))).await;
+        let svc = test::init_service(common::contract::checked(web::Data::clone(&$app))).await;
         let res = test::call_service(&svc, $req.to_request()).await;
         let status = res.status();
         let ctype = res
@@ -150,23 +150,31 @@ async fn configure_reports_availability_with_explanations() {
     );
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["consistent"], true);
-    let color = &body["options"]["color"];
-    assert!(!color["available"].as_array().unwrap().is_empty());
-    let unavailable = color["unavailable"].as_object().unwrap();
+    let color = body["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "color")
+        .unwrap();
+    let values = color["values"].as_array().unwrap();
+    assert!(values.iter().any(|v| v["available"] == true));
+    let unavailable: Vec<&Value> = values.iter().filter(|v| v["available"] == false).collect();
     assert!(
         !unavailable.is_empty(),
         "polyester restricts colours: {color}"
     );
-    for (_, why) in unavailable {
+    for v in unavailable {
+        let why = &v["reason"];
         assert!(!why["rules"].as_array().unwrap().is_empty());
-        assert_eq!(why["choices"]["fabric"], "polyester");
+        assert_eq!(why["choices"][0]["option"], "fabric");
+        assert_eq!(why["choices"][0]["value"], "polyester");
     }
-    assert!(body["completion"].is_object());
+    assert!(body["completion"]["selection"].is_object());
     assert!(
         body["preview_url"]
             .as_str()
             .unwrap()
-            .contains("fabric=polyester")
+            .contains("o.fabric=polyester")
     );
 }
 
@@ -187,7 +195,7 @@ async fn configure_bad_input_gets_problems() {
         (
             json!({"selection": {"size": ["M"]}}),
             StatusCode::BAD_REQUEST,
-            "/problems/bad-request",
+            "/problems/malformed-json",
         ),
         (
             json!({"selection": {"quantity": 100000}}),
@@ -197,7 +205,22 @@ async fn configure_bad_input_gets_problems() {
         (
             json!({"selection": {"quantity": "many"}}),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "/problems/unknown-value",
+            "/problems/wrong-type",
+        ),
+        (
+            json!({"selection": {"quantity": "30"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/wrong-type",
+        ),
+        (
+            json!({"selection": {"sleeve_print": "yes"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/wrong-type",
+        ),
+        (
+            json!({"selection": {"size": 3}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/wrong-type",
         ),
         (
             json!({"selection": {}, "quantity": 0}),
@@ -362,7 +385,7 @@ async fn health_openapi_and_unknown_routes() {
 #[actix_web::test]
 async fn responses_carry_a_request_id() {
     let app = app();
-    let svc = test::init_service(bespoke::http::build(web::Data::clone(&app))).await;
+    let svc = test::init_service(common::contract::checked(web::Data::clone(&app))).await;
     let res = test::call_service(
         &svc,
         test::TestRequest::get()
@@ -447,7 +470,10 @@ async fn configure_prices_partial_selections_as_ranges_and_complete_ones_as_quot
     assert!(min <= max && min > Decimal::ZERO);
 
     // Finish the configuration with the engine's completion: now it is a quote.
-    let completion = partial["completion"].as_object().unwrap().clone();
+    let completion = partial["completion"]["selection"]
+        .as_object()
+        .unwrap()
+        .clone();
     let mut selection = serde_json::Map::new();
     for (k, v) in completion {
         if !v.is_null() {
@@ -490,7 +516,7 @@ async fn configure_prices_partial_selections_as_ranges_and_complete_ones_as_quot
 #[actix_web::test]
 async fn cors_allows_the_configured_storefront_origin_only() {
     let app = app();
-    let svc = test::init_service(bespoke::http::build(web::Data::clone(&app))).await;
+    let svc = test::init_service(common::contract::checked(web::Data::clone(&app))).await;
     let preflight = |origin: &str| {
         test::TestRequest::default()
             .method(actix_web::http::Method::OPTIONS)

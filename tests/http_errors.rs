@@ -106,7 +106,11 @@ async fn bodies_over_the_limit_are_problems() {
             .insert_header(("content-type", "application/octet-stream"))
             .set_payload(vec![0u8; 100 * 1024])
     );
-    assert_problem(&got, StatusCode::PAYLOAD_TOO_LARGE, "/problems/body-too-large");
+    assert_problem(
+        &got,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "/problems/body-too-large",
+    );
 
     let big = vec![b' '; bespoke::app::CHECK_LIMIT + 1];
     let got = call!(
@@ -117,7 +121,11 @@ async fn bodies_over_the_limit_are_problems() {
             .insert_header(("content-type", "application/json"))
             .set_payload(big)
     );
-    assert_problem(&got, StatusCode::PAYLOAD_TOO_LARGE, "/problems/body-too-large");
+    assert_problem(
+        &got,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "/problems/body-too-large",
+    );
     assert!(
         got.2["detail"]
             .as_str()
@@ -132,7 +140,11 @@ async fn bodies_over_the_limit_are_problems() {
 async fn malformed_bodies_and_wrong_content_types_are_problems() {
     let app = app();
     // The admin check parses its body as the JSON extractor does: the same problem.
-    for body in ["{\"files\": {", "{\"files\": 1}", "{\"files\": {}, \"extra\": 1}"] {
+    for body in [
+        "{\"files\": {",
+        "{\"files\": 1}",
+        "{\"files\": {}, \"extra\": 1}",
+    ] {
         let got = call!(
             app,
             test::TestRequest::post()
@@ -217,7 +229,7 @@ async fn bearer_is_case_insensitive_and_a_bad_authorization_is_a_401_problem() {
         "Bearer admin-secret extra",
         "Bearer wrong",
     ]
-    .map(|v| HeaderValue::from_static(v));
+    .map(HeaderValue::from_static);
     let mut answers = vec![missing];
     for value in malformed
         .into_iter()
@@ -247,7 +259,10 @@ fn tee_without_charset() -> TestApp {
     let path = dir.join("catalog/classic-tee.yaml");
     let yaml = std::fs::read_to_string(&path).unwrap();
     let edited = yaml.replace("    charset: \"A-Za-z0-9 !?.,'&-\"\n", "");
-    assert_ne!(edited, yaml, "the tee's front_text has the charset this test removes");
+    assert_ne!(
+        edited, yaml,
+        "the tee's front_text has the charset this test removes"
+    );
     std::fs::write(&path, edited).unwrap();
     start(db, &dir, |_| {})
 }
@@ -315,8 +330,11 @@ async fn unprintable_customer_text_is_a_422_problem_not_a_500() {
 async fn the_conformance_harness_passes_a_conforming_response() {
     let app = app();
     let svc = test::init_service(contract::checked(web::Data::clone(&app))).await;
-    let res = test::call_service(&svc, test::TestRequest::get().uri("/v1/products").to_request())
-        .await;
+    let res = test::call_service(
+        &svc,
+        test::TestRequest::get().uri("/v1/products").to_request(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
     assert!(body.as_array().is_some_and(|a| !a.is_empty()), "{body}");
@@ -332,7 +350,8 @@ async fn the_conformance_harness_passes_a_conforming_response() {
     );
 }
 
-#[test]
+// `test` is actix's here: the standard attribute by its full path.
+#[::core::prelude::v1::test]
 fn the_conformance_harness_reports_what_does_not_conform() {
     let doc = json!({
         "openapi": "3.1.0",
@@ -368,7 +387,13 @@ fn the_conformance_harness_reports_what_does_not_conform() {
     // Conforming answers, with the template they matched.
     let ok = |r: Result<Option<contract::Seen>, String>| r.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        ok(c.check("GET", "/things/x1", 200, json, br#"{"id": "x1", "size": 2, "tags": ["a"]}"#)),
+        ok(c.check(
+            "GET",
+            "/things/x1",
+            200,
+            json,
+            br#"{"id": "x1", "size": 2, "tags": ["a"]}"#
+        )),
         Some(("GET".into(), "/things/{id}".into(), 200))
     );
     assert_eq!(
@@ -376,31 +401,79 @@ fn the_conformance_harness_reports_what_does_not_conform() {
         Some(("GET".into(), "/things/special".into(), 204))
     );
     assert!(ok(c.check("GET", "/things/x1", 304, None, b"")).is_some());
-    assert!(ok(c.check("GET", "/things/x1/image", 200, Some("image/png"), b"\x89PNG")).is_some());
-    assert!(ok(c.check("GET", "/things/x1", 404, problem, br#"{"type": "/p/x", "status": 404}"#)).is_some());
+    assert!(
+        ok(c.check(
+            "GET",
+            "/things/x1/image",
+            200,
+            Some("image/png"),
+            b"\x89PNG"
+        ))
+        .is_some()
+    );
+    assert!(
+        ok(c.check(
+            "GET",
+            "/things/x1",
+            404,
+            problem,
+            br#"{"type": "/p/x", "status": 404}"#
+        ))
+        .is_some()
+    );
     // The router's answer to an undocumented route: a valid problem, not recorded.
-    assert_eq!(ok(c.check("POST", "/nowhere", 404, problem, br#"{"type": "/p/nf", "status": 404}"#)), None);
+    assert_eq!(
+        ok(c.check(
+            "POST",
+            "/nowhere",
+            404,
+            problem,
+            br#"{"type": "/p/nf", "status": 404}"#
+        )),
+        None
+    );
 
     let err = |r: Result<Option<contract::Seen>, String>| r.expect_err("a mismatch");
     // A body that breaks its schema, through a reference inside a reference.
-    let e = err(c.check("GET", "/things/x1", 200, json, br#"{"id": 5, "tags": ["c"]}"#));
+    let e = err(c.check(
+        "GET",
+        "/things/x1",
+        200,
+        json,
+        br#"{"id": 5, "tags": ["c"]}"#,
+    ));
     assert!(e.contains("\"size\" is a required property"), "{e}");
     assert!(e.contains("5 is not of type \"string\""), "{e}");
     assert!(e.contains("/tags/0"), "{e}");
     // An undocumented status, content type, missing or unexpected body, non-JSON.
-    assert!(err(c.check("GET", "/things/x1", 500, problem, b"{}")).contains("status 500 is not documented"));
-    assert!(err(c.check("GET", "/things/x1", 200, Some("text/plain"), b"hi")).contains("text/plain is not documented"));
-    assert!(err(c.check("GET", "/things/x1", 404, json, b"{}")).contains("application/json is not documented"));
+    assert!(
+        err(c.check("GET", "/things/x1", 500, problem, b"{}"))
+            .contains("status 500 is not documented")
+    );
+    assert!(
+        err(c.check("GET", "/things/x1", 200, Some("text/plain"), b"hi"))
+            .contains("text/plain is not documented")
+    );
+    assert!(
+        err(c.check("GET", "/things/x1", 404, json, b"{}"))
+            .contains("application/json is not documented")
+    );
     assert!(err(c.check("GET", "/things/x1", 200, None, b"")).contains("no body"));
     assert!(err(c.check("GET", "/things/special", 204, json, b"{}")).contains("not documented"));
     assert!(err(c.check("GET", "/things/x1", 200, json, b"{")).contains("not JSON"));
     // An undocumented route that is not a problem, and a problem that breaks the schema.
     assert!(err(c.check("GET", "/nowhere", 200, json, b"{}")).contains("no operation"));
-    assert!(err(c.check("GET", "/nowhere", 404, problem, br#"{"status": "404"}"#)).contains("required"));
+    assert!(
+        err(c.check("GET", "/nowhere", 404, problem, br#"{"status": "404"}"#)).contains("required")
+    );
 
     // The served document: the product list is an array of summaries.
     let served = Contract::served();
-    assert!(served.check("GET", "/v1/products", 200, json, b"[]").is_ok());
+    assert!(
+        served
+            .check("GET", "/v1/products", 200, json, b"[]")
+            .is_ok()
+    );
     let e = served
         .check("GET", "/v1/products", 200, json, br#"{"not": "a list"}"#)
         .expect_err("an object is not the list");

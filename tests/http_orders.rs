@@ -68,7 +68,7 @@ impl Res {
 }
 
 async fn send(app: &web::Data<App>, req: test::TestRequest) -> Res {
-    let svc = test::init_service(bespoke::http::build(web::Data::clone(app))).await;
+    let svc = test::init_service(common::contract::checked(web::Data::clone(app))).await;
     let res = test::call_service(&svc, req.to_request()).await;
     let status = res.status();
     let headers = res.headers().clone();
@@ -94,17 +94,8 @@ async fn valid_selection(app: &web::Data<App>, product: &str) -> serde_json::Map
     )
     .await;
     let doc = r.json();
-    let mut sel = serde_json::Map::new();
-    for (k, v) in doc["completion"].as_object().unwrap() {
-        // Text options complete by length (a completion of "no text" is length 0): leave them out.
-        if doc["options"][k]["type"] == "text" {
-            continue;
-        }
-        if !v.is_null() {
-            sel.insert(k.clone(), v.clone());
-        }
-    }
-    sel
+    assert_eq!(doc["completion"]["needs_input"], json!([]), "{doc}");
+    doc["completion"]["selection"].as_object().unwrap().clone()
 }
 
 fn order_req(key: &str, body: &Value) -> test::TestRequest {
@@ -154,6 +145,8 @@ async fn orders_are_idempotent_revalidated_repriced_and_frozen() {
         )
         .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        // A partial selection is completed with defaults, as configure completes it, and the
+        // order says which options the server filled.
         let r = send(
             &app,
             order_req(
@@ -162,9 +155,26 @@ async fn orders_are_idempotent_revalidated_repriced_and_frozen() {
             ),
         )
         .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+        assert_eq!(r.json()["selection"]["size"], "M");
+        assert!(
+            r.json()["filled"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("fabric"))
+        );
+        // A conflicting one is refused with the validation.
+        let r = send(
+            &app,
+            order_req(
+                "key-2b",
+                &json!({"product": "classic-tee", "selection": {"color": "heather", "fabric": "polyester"}}),
+            ),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.json());
         assert_eq!(r.json()["type"], "/problems/invalid-configuration");
-        assert!(r.json()["validation"]["missing"].as_array().is_some());
+        assert!(r.json()["validation"]["violations"].as_array().is_some());
         let mut priced = body.clone();
         priced["price"] = json!("0.01");
         let r = send(&app, order_req("key-3", &priced)).await;
@@ -395,7 +405,7 @@ async fn fifty_parallel_posts_with_one_key_make_one_order() {
         let app = start(&db);
         let sel = valid_selection(&app, "classic-tee").await;
         let body = json!({"product": "classic-tee", "selection": sel});
-        let svc = test::init_service(bespoke::http::build(web::Data::clone(&app))).await;
+        let svc = test::init_service(common::contract::checked(web::Data::clone(&app))).await;
         let calls =
             (0..50).map(|_| test::call_service(&svc, order_req("race-key", &body).to_request()));
         let responses = futures_util::future::join_all(calls).await;
@@ -652,7 +662,10 @@ async fn orders_pinned_to_an_old_catalog_version_are_priced_from_it() {
         .unwrap()
         .to_owned();
     std::fs::write(&path, text.replace(&line, "base_price: \"999.00\"")).unwrap();
-    assert_eq!(app.reload("admin").outcome, "ok");
+    assert_eq!(
+        app.reload(bespoke::app::ReloadTrigger::Admin).outcome,
+        bespoke::app::ReloadOutcome::Ok
+    );
     assert_ne!(app.snapshot().version(), v0);
 
     // An order naming the old version is priced as before; a new one at the new price.

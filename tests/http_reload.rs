@@ -50,7 +50,7 @@ fn app_with(dir: &Path, db: &str, warm_up: bespoke::config::WarmUpPlan) -> Arc<A
 }
 
 async fn get(app: &Arc<App>, uri: &str, post: bool) -> (StatusCode, Value) {
-    let svc = test::init_service(bespoke::http::build(web::Data::from(Arc::clone(app)))).await;
+    let svc = test::init_service(common::contract::checked(web::Data::from(Arc::clone(app)))).await;
     let req = if post {
         test::TestRequest::post()
     } else {
@@ -120,7 +120,10 @@ async fn in_flight_work_finishes_on_the_version_it_started_with() {
     let held = app.snapshot();
     let v0 = held.version().to_owned();
     edit(&dir, "catalog/classic-tee.yaml", "name: ", "name: Changed ");
-    assert_eq!(app.reload("admin").outcome, "ok");
+    assert_eq!(
+        app.reload(bespoke::app::ReloadTrigger::Admin).outcome,
+        bespoke::app::ReloadOutcome::Ok
+    );
     assert_ne!(app.snapshot().version(), v0);
     // The request that started before the swap still sees its own, whole snapshot.
     assert_eq!(held.version(), v0);
@@ -146,10 +149,15 @@ async fn the_watcher_reloads_on_change_and_ignores_broken_saves() {
 
     edit(&dir, "rules/apparel.yaml", "constraints:", "constraints: [");
     assert!(
-        wait_for(&|| app.last_reload().is_some_and(|s| s.trigger == "watch")),
+        wait_for(&|| app
+            .last_reload()
+            .is_some_and(|s| s.trigger == bespoke::app::ReloadTrigger::Watch)),
         "the watcher saw the broken save"
     );
-    assert_eq!(app.last_reload().unwrap().outcome, "rejected");
+    assert_eq!(
+        app.last_reload().unwrap().outcome,
+        bespoke::app::ReloadOutcome::Rejected
+    );
     assert_eq!(app.snapshot().version(), v0);
 
     edit(&dir, "rules/apparel.yaml", "constraints: [", "constraints:");
@@ -231,7 +239,7 @@ async fn the_admin_status_follows_the_warm_up() {
 }
 
 async fn configure(app: &Arc<App>, product: &str, selection: Value) -> Value {
-    let svc = test::init_service(bespoke::http::build(web::Data::from(Arc::clone(app)))).await;
+    let svc = test::init_service(common::contract::checked(web::Data::from(Arc::clone(app)))).await;
     test::call_and_read_body_json(
         &svc,
         test::TestRequest::post()
@@ -250,7 +258,13 @@ async fn laminate_desk_max_width(app: &Arc<App>) -> Value {
         serde_json::json!({"top_material": "laminate"}),
     )
     .await;
-    body["options"]["width_cm"]["max"].clone()
+    body["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "width_cm")
+        .unwrap()["range"]["max"]
+        .clone()
 }
 
 fn price_min(body: &Value) -> rust_decimal::Decimal {
@@ -343,10 +357,17 @@ fn by_product<'a>(st: &'a Value, id: &str) -> &'a Value {
 /// The available values of every option in a configure answer.
 fn availability(body: &Value) -> Value {
     let mut out = serde_json::Map::new();
-    for (id, o) in body["options"].as_object().unwrap() {
+    for o in body["options"].as_array().unwrap() {
+        let available: Vec<&Value> = o["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["available"] == true)
+            .map(|v| &v["value"])
+            .collect();
         out.insert(
-            id.clone(),
-            serde_json::json!([o["available"], o["min"], o["max"]]),
+            o["id"].as_str().unwrap().to_owned(),
+            serde_json::json!([available, o["range"]["min"], o["range"]["max"], o["unset"]]),
         );
     }
     Value::Object(out)

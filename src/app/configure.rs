@@ -4,8 +4,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::values::{Choices, OptionValue, value_label};
 use super::AppError;
+use super::values::{Choices, OptionValue, value_label};
 use crate::catalog::model::{OptId, OptionKind, Product, Value};
 use crate::rules::{Engine, Explanation, OptionAvailability, Propagation, Repair, Selection};
 
@@ -261,11 +261,7 @@ impl ValidationView {
 
     /// One line for a problem's `detail`.
     pub fn summary(&self) -> String {
-        let mut parts: Vec<String> = self
-            .violations
-            .iter()
-            .map(|v| v.message.clone())
-            .collect();
+        let mut parts: Vec<String> = self.violations.iter().map(|v| v.message.clone()).collect();
         if !self.missing.is_empty() {
             parts.push(format!("missing {}", self.missing.join(", ")));
         }
@@ -825,7 +821,8 @@ impl super::App {
         let sel = super::typed_selection(p, choices, quantity)?;
         self.check_uploads(p, &sel)?;
         let answer = std::sync::Arc::new(configure(engine, snap.version(), &sel)?);
-        snap.configure_cache.insert(key, std::sync::Arc::clone(&answer));
+        snap.configure_cache
+            .insert(key, std::sync::Arc::clone(&answer));
         Ok(answer)
     }
 

@@ -51,7 +51,7 @@ pub enum AppError {
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error("the catalog has errors; it was not deployed")]
-    CatalogRejected { diagnostics: serde_json::Value },
+    CatalogRejected(crate::app::Rejection),
     #[error("internal error: {0}")]
     Internal(String),
 }

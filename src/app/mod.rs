@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+use crate::catalog::diagnostic::DiagnosticRecord;
 use crate::catalog::{self, Catalog, FileSet, Product};
 use crate::config::Settings;
 use crate::db::Db;
@@ -33,7 +34,8 @@ pub struct Snapshot {
     pub engines: BTreeMap<String, Engine>,
     pub previewer: Previewer,
     pub files: Arc<FileSet>,
-    pub warnings: serde_json::Value,
+    /// The version's warnings (it has no errors, or it would not serve).
+    pub warnings: Vec<DiagnosticRecord>,
     pub loaded_at: SystemTime,
     /// Per product: the lowest total over all valid configurations ("from" price), when known.
     pub from_prices: BTreeMap<String, Option<rust_decimal::Decimal>>,
@@ -128,12 +130,17 @@ impl Snapshot {
         warm_up: crate::config::WarmUpPlan,
         earlier: Option<&Snapshot>,
         db: Option<&Db>,
-    ) -> Result<Snapshot, serde_json::Value> {
+    ) -> Result<Snapshot, Rejection> {
         let result = catalog::load(&files);
-        let diagnostics = result.sources.to_json(&result.diagnostics);
+        let diagnostics = result.sources.records(&result.diagnostics);
         let catalog = match result.catalog {
             Some(c) if !result.has_errors() => c,
-            _ => return Err(diagnostics),
+            _ => {
+                return Err(Rejection {
+                    error: None,
+                    diagnostics,
+                });
+            }
         };
         let previewer = Previewer::with_config(
             &catalog,
@@ -143,7 +150,10 @@ impl Snapshot {
                 ..PreviewConfig::default()
             },
         )
-        .map_err(|e| serde_json::json!({"error": format!("previews: {e}")}))?;
+        .map_err(|e| Rejection {
+            error: Some(format!("previews: {e}")),
+            diagnostics: diagnostics.clone(),
+        })?;
         // Per product whose engine inherits nothing (a new model to this process): the engine
         // serving it until now if any (its model changed), whose knowledge that still holds is
         // carried over in the background.
@@ -254,20 +264,49 @@ impl Snapshot {
     }
 }
 
+/// Why a catalog was not deployed: its diagnostics (with at least one error), or another error.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Rejection {
+    /// A failure that is not a diagnostic (the directory could not be read, the database could
+    /// not store the version, previews could not be prepared).
+    pub error: Option<String>,
+    pub diagnostics: Vec<DiagnosticRecord>,
+}
+
+/// What a reload attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadOutcome {
+    /// Swapped in.
+    Ok,
+    /// Loaded, and the same version as the one serving.
+    Unchanged,
+    /// It has errors; the old version keeps serving.
+    Rejected,
+}
+
+/// What triggered a reload attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadTrigger {
+    Startup,
+    Watch,
+    Admin,
+}
+
 /// The outcome of the last reload attempt.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadStatus {
-    /// `ok` (swapped in, or unchanged) or `rejected` (errors; the old version keeps serving).
-    pub outcome: String,
-    /// What triggered it: `startup`, `watch` or `admin`.
-    pub trigger: String,
+    pub outcome: ReloadOutcome,
+    pub trigger: ReloadTrigger,
     /// Seconds since the Unix epoch.
     pub at: u64,
     /// The version the attempt produced (when it loaded).
     pub version: Option<String>,
     /// Diagnostics of the attempt (errors and warnings) as `bespoke check --format json` prints them.
-    #[schema(value_type = Object)]
-    pub diagnostics: serde_json::Value,
+    pub diagnostics: Vec<DiagnosticRecord>,
+    /// A failure that is not a diagnostic (see [`Rejection`]).
+    pub error: Option<String>,
 }
 
 /// Application state shared by all workers.
@@ -564,14 +603,15 @@ impl App {
             None,
             Some(&db),
         )
-        .map_err(|diagnostics| AppError::CatalogRejected { diagnostics })?;
+        .map_err(AppError::CatalogRejected)?;
         pin_version(&db, &snapshot)?;
         let status = ReloadStatus {
-            outcome: "ok".into(),
-            trigger: "startup".into(),
+            outcome: ReloadOutcome::Ok,
+            trigger: ReloadTrigger::Startup,
             at: now_secs(),
             version: Some(snapshot.version().to_owned()),
             diagnostics: snapshot.warnings.clone(),
+            error: None,
         };
         Ok(App {
             settings,
@@ -602,14 +642,15 @@ impl App {
 
     /// Validate-then-swap: reads the catalog directory again and swaps it in only if it is clean
     /// of errors. Returns the status recorded (also on rejection).
-    pub fn reload(&self, trigger: &str) -> ReloadStatus {
+    pub fn reload(&self, trigger: ReloadTrigger) -> ReloadStatus {
         let status = match FileSet::from_dir(&self.settings.catalog_dir) {
             Err(e) => ReloadStatus {
-                outcome: "rejected".into(),
-                trigger: trigger.into(),
+                outcome: ReloadOutcome::Rejected,
+                trigger,
                 at: now_secs(),
                 version: None,
-                diagnostics: serde_json::json!({"error": e.to_string()}),
+                diagnostics: Vec::new(),
+                error: Some(format!("cannot read the catalog: {e}")),
             },
             Ok(files) => self.install(files, trigger),
         };
@@ -619,7 +660,7 @@ impl App {
         status
     }
 
-    fn install(&self, files: FileSet, trigger: &str) -> ReloadStatus {
+    fn install(&self, files: FileSet, trigger: ReloadTrigger) -> ReloadStatus {
         let store: Arc<dyn UploadStore> = self.uploads.clone();
         let built = Snapshot::build(
             files,
@@ -631,22 +672,27 @@ impl App {
         )
         .and_then(|s| {
             // A version is pinned (stored) before it serves, so its orders can always be re-read.
-            pin_version(&self.db, &s)
-                .map(|()| s)
-                .map_err(|e| serde_json::json!({"error": e.to_string()}))
+            match pin_version(&self.db, &s) {
+                Ok(()) => Ok(s),
+                Err(e) => Err(Rejection {
+                    error: Some(e.to_string()),
+                    diagnostics: s.warnings.clone(),
+                }),
+            }
         });
         match built {
-            Err(diagnostics) => {
+            Err(rejection) => {
                 tracing::warn!(
-                    trigger,
+                    ?trigger,
                     "catalog reload rejected: it has errors; the serving version stays"
                 );
                 ReloadStatus {
-                    outcome: "rejected".into(),
-                    trigger: trigger.into(),
+                    outcome: ReloadOutcome::Rejected,
+                    trigger,
                     at: now_secs(),
                     version: None,
-                    diagnostics,
+                    diagnostics: rejection.diagnostics,
+                    error: rejection.error,
                 }
             }
             Ok(snapshot) => {
@@ -658,14 +704,19 @@ impl App {
                         Ok(mut g) => *g = Arc::new(snapshot),
                         Err(p) => *p.into_inner() = Arc::new(snapshot),
                     }
-                    tracing::info!(trigger, %version, "catalog reloaded");
+                    tracing::info!(?trigger, %version, "catalog reloaded");
                 }
                 ReloadStatus {
-                    outcome: if unchanged { "unchanged" } else { "ok" }.into(),
-                    trigger: trigger.into(),
+                    outcome: if unchanged {
+                        ReloadOutcome::Unchanged
+                    } else {
+                        ReloadOutcome::Ok
+                    },
+                    trigger,
                     at: now_secs(),
                     version: Some(version),
                     diagnostics,
+                    error: None,
                 }
             }
         }
@@ -776,7 +827,7 @@ pub const CHECK_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Checks catalog files without deploying them: load + rule analysis, as `bespoke check --format json`
 /// reports it. `overlay` files are laid over `base` (the serving catalog) unless `base` is `None`.
-pub fn check_files(base: Option<&FileSet>, overlay: &[(String, String)]) -> serde_json::Value {
+pub fn check_files(base: Option<&FileSet>, overlay: &[(String, String)]) -> CheckReport {
     let mut files = base.cloned().unwrap_or_default();
     for (path, text) in overlay {
         files.insert(path.clone(), text.clone().into_bytes());
@@ -784,20 +835,104 @@ pub fn check_files(base: Option<&FileSet>, overlay: &[(String, String)]) -> serd
     let mut result = catalog::load(&files);
     crate::rules::analyze::check_catalog(&mut result, crate::rules::analyze::ANALYSIS_WORK_LIMIT);
     crate::pricing::overlap::check_catalog(&mut result, crate::rules::analyze::ANALYSIS_WORK_LIMIT);
-    check_report(&result)
+    CheckReport::of(&result)
 }
 
-/// The JSON report of a checked catalog (shared with `bespoke check --format json`).
-pub fn check_report(result: &catalog::LoadResult) -> serde_json::Value {
-    serde_json::json!({
-        "ok": !result.has_errors(),
-        "errors": result.error_count(),
-        "warnings": result.warning_count(),
-        "catalog_version": result.catalog.as_ref().map(|c| c.version.clone()),
-        "products": result.catalog.as_ref().map(|c| c.products().iter().map(|p| serde_json::json!({
-            "id": p.id, "version": p.version, "options": p.options.len(),
-            "constraints": p.constraints.len(), "price_rules": p.price_rules.len(),
-        })).collect::<Vec<_>>()).unwrap_or_default(),
-        "diagnostics": result.sources.to_json(&result.diagnostics),
-    })
+/// The report of a checked catalog (`bespoke check --format json` and `POST /v1/admin/check`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckReport {
+    /// No errors (warnings allowed).
+    pub ok: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    /// The version the catalog would have (when it loads).
+    pub catalog_version: Option<String>,
+    pub products: Vec<CheckedProduct>,
+    pub diagnostics: Vec<DiagnosticRecord>,
+}
+
+/// A product of a checked catalog.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckedProduct {
+    pub id: String,
+    pub version: String,
+    pub options: usize,
+    pub constraints: usize,
+    pub price_rules: usize,
+}
+
+impl CheckReport {
+    pub fn of(result: &catalog::LoadResult) -> CheckReport {
+        CheckReport {
+            ok: !result.has_errors(),
+            errors: result.error_count(),
+            warnings: result.warning_count(),
+            catalog_version: result.catalog.as_ref().map(|c| c.version.clone()),
+            products: result
+                .catalog
+                .as_ref()
+                .map(|c| {
+                    c.products()
+                        .iter()
+                        .map(|p| CheckedProduct {
+                            id: p.id.clone(),
+                            version: p.version.clone(),
+                            options: p.options.len(),
+                            constraints: p.constraints.len(),
+                            price_rules: p.price_rules.len(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            diagnostics: result.sources.records(&result.diagnostics),
+        }
+    }
+}
+
+/// A stored catalog version's files (`GET /v1/admin/catalog-versions/{hash}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct VersionFiles {
+    pub version: crate::db::CatalogVersionInfo,
+    pub files: Vec<VersionFile>,
+}
+
+/// One file of a stored catalog version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct VersionFile {
+    pub path: String,
+    pub bytes: usize,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// The content, for UTF-8 files.
+    pub text: Option<String>,
+}
+
+impl App {
+    /// Every stored catalog version (each one that served), oldest first.
+    pub fn catalog_versions(&self) -> Result<Vec<crate::db::CatalogVersionInfo>, AppError> {
+        Ok(self.db.list_catalog_versions()?)
+    }
+
+    /// A stored catalog version's files.
+    pub fn catalog_version_files(&self, hash: &str) -> Result<VersionFiles, AppError> {
+        use sha2::Digest;
+        let v = self.db.get_catalog_version(hash).map_err(|e| match e {
+            crate::db::DbError::NotFound => AppError::UnknownCatalogVersion(hash.to_owned()),
+            other => other.into(),
+        })?;
+        let files = v
+            .files
+            .iter()
+            .map(|(path, bytes)| VersionFile {
+                path: path.clone(),
+                bytes: bytes.len(),
+                sha256: crate::config::hex(&sha2::Sha256::digest(bytes)),
+                text: std::str::from_utf8(bytes).ok().map(str::to_owned),
+            })
+            .collect();
+        Ok(VersionFiles {
+            version: v.info,
+            files,
+        })
+    }
 }

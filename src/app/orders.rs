@@ -312,12 +312,7 @@ impl App {
         };
         let snap = self.snapshot_for(Some(&catalog_version))?;
         // A product version pins that product: it must be the one the snapshot holds.
-        if catalog_version != v
-            && snap
-                .catalog
-                .product(product)
-                .is_none_or(|p| p.version != v)
-        {
+        if catalog_version != v && snap.catalog.product(product).is_none_or(|p| p.version != v) {
             return Err(AppError::UnknownCatalogVersion(v.to_owned()));
         }
         Ok(snap)
@@ -486,8 +481,9 @@ impl App {
     pub fn order_selection(&self, order: &Order) -> Result<(Arc<Snapshot>, Selection), AppError> {
         let snap = self.snapshot_for(Some(&order.catalog_version))?;
         let (product, _) = snap.product(&order.product_id)?;
-        let choices: Choices = serde_json::from_value(order.selection.clone())
-            .map_err(|e| AppError::Internal(format!("order {}: stored selection: {e}", order.id)))?;
+        let choices: Choices = serde_json::from_value(order.selection.clone()).map_err(|e| {
+            AppError::Internal(format!("order {}: stored selection: {e}", order.id))
+        })?;
         let sel = choices.parse(product)?;
         Ok((snap, sel))
     }

@@ -6,8 +6,8 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::catalog::model::{OptId, OptionKind, Product, Value};
@@ -172,9 +172,7 @@ impl Choices {
 
     /// As a map (order dropped), for comparing selections value for value.
     pub fn to_map(&self) -> BTreeMap<String, OptionValue> {
-        self.set()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
-            .collect()
+        self.set().map(|(k, v)| (k.to_owned(), v.clone())).collect()
     }
 
     /// Reads the choices against `product` strictly: every value must have its option kind's

@@ -135,10 +135,7 @@ impl ProductDetail {
                                 label: v.label.clone(),
                                 description: v.description.clone(),
                                 swatch: v.swatch.map(|s| s.to_hex()),
-                                image: v
-                                    .image
-                                    .as_ref()
-                                    .map(|_| value_image_url(p, &opt.id, &v.id)),
+                                image: v.image.as_ref().map(|_| value_image_url(p, &opt.id, &v.id)),
                                 sku: v.sku.clone(),
                                 price: v.price,
                             })

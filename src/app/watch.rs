@@ -17,7 +17,7 @@ pub struct CatalogWatcher {
     _watcher: notify::RecommendedWatcher,
 }
 
-/// Starts watching the app's catalog directory; changes trigger `app.reload("watch")`.
+/// Starts watching the app's catalog directory; changes trigger `app.reload(super::ReloadTrigger::Watch)`.
 pub fn watch(app: Arc<App>) -> notify::Result<CatalogWatcher> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -45,7 +45,7 @@ fn debounce_loop(rx: &mpsc::Receiver<()>, app: &App) {
     while rx.recv().is_ok() {
         // Swallow the burst of events an editor's save makes.
         while rx.recv_timeout(DEBOUNCE).is_ok() {}
-        let status = app.reload("watch");
-        tracing::info!(outcome = %status.outcome, version = ?status.version, "catalog change seen");
+        let status = app.reload(super::ReloadTrigger::Watch);
+        tracing::info!(outcome = ?status.outcome, version = ?status.version, "catalog change seen");
     }
 }

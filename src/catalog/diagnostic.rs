@@ -35,7 +35,7 @@ impl Span {
 }
 
 /// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
@@ -336,28 +336,60 @@ impl SourceMap {
         }
     }
 
-    /// The JSON form of diagnostics: one object each, with the file path resolved.
-    pub fn to_json(&self, diagnostics: &[Diagnostic]) -> serde_json::Value {
-        let items: Vec<serde_json::Value> = diagnostics
+    /// Diagnostics as records (one each, with the file path resolved): the JSON form
+    /// `bespoke check --format json` prints and the admin API answers with.
+    pub fn records(&self, diagnostics: &[Diagnostic]) -> Vec<DiagnosticRecord> {
+        diagnostics
             .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "code": d.code.as_str(),
-                    "severity": d.severity,
-                    "file": self.path(d.span.file),
-                    "line": d.span.line,
-                    "column": d.span.column,
-                    "message": d.message,
-                    "help": d.help,
-                    "labels": d.labels.iter().map(|l| serde_json::json!({
-                        "file": self.path(l.span.file),
-                        "line": l.span.line,
-                        "column": l.span.column,
-                        "message": l.message,
-                    })).collect::<Vec<_>>(),
-                })
+            .map(|d| DiagnosticRecord {
+                code: d.code.as_str().to_owned(),
+                severity: d.severity,
+                file: self.path(d.span.file).to_owned(),
+                line: d.span.line,
+                column: d.span.column,
+                message: d.message.clone(),
+                help: d.help.clone(),
+                labels: d
+                    .labels
+                    .iter()
+                    .map(|l| LabelRecord {
+                        file: self.path(l.span.file).to_owned(),
+                        line: l.span.line,
+                        column: l.span.column,
+                        message: l.message.clone(),
+                    })
+                    .collect(),
             })
-            .collect();
-        serde_json::Value::Array(items)
+            .collect()
     }
+
+    /// The JSON form of diagnostics (see [`SourceMap::records`]).
+    pub fn to_json(&self, diagnostics: &[Diagnostic]) -> serde_json::Value {
+        serde_json::to_value(self.records(diagnostics)).unwrap_or_default()
+    }
+}
+
+/// A diagnostic as a record: code, severity, location (file:line:column), message, help and
+/// secondary labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DiagnosticRecord {
+    /// Stable code, e.g. `E012`.
+    pub code: String,
+    pub severity: Severity,
+    /// Path relative to the catalog directory.
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    pub help: Option<String>,
+    pub labels: Vec<LabelRecord>,
+}
+
+/// A secondary location of a diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LabelRecord {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
 }

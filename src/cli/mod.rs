@@ -555,7 +555,7 @@ fn check(
     }
     match format {
         Format::Json => {
-            let doc = crate::app::check_report(&result);
+            let doc = crate::app::CheckReport::of(&result);
             let _ = writeln!(
                 out,
                 "{}",

@@ -127,11 +127,11 @@ pub fn run(args: ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     init_logging(settings.log_json);
     let app = match App::start(settings) {
         Ok(a) => a,
-        Err(crate::app::AppError::CatalogRejected { diagnostics }) => {
+        Err(crate::app::AppError::CatalogRejected(rejection)) => {
             let _ = writeln!(
                 err,
                 "error: the catalog has errors; run `bespoke check` to see them\n{}",
-                serde_json::to_string_pretty(&diagnostics).unwrap_or_default()
+                serde_json::to_string_pretty(&rejection).unwrap_or_default()
             );
             return super::EXIT_CATALOG_ERRORS;
         }

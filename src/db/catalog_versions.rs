@@ -25,11 +25,13 @@ const MAX_HASH_LEN: usize = 255;
 const MAX_PATH_LEN: usize = 1024;
 
 /// A stored catalog version, without its files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CatalogVersionInfo {
     pub hash: String,
     pub file_count: i64,
     pub total_bytes: i64,
+    /// RFC 3339, UTC.
+    #[schema(value_type = String)]
     pub created_at: Timestamp,
 }
 

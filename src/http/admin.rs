@@ -21,7 +21,8 @@ pub struct CatalogStatus {
 
 /// The serving catalog version and the last reload attempt with its diagnostics.
 #[utoipa::path(get, path = "/v1/admin/catalog", tag = "admin",
-    responses((status = 200, body = CatalogStatus), (status = 401, body = crate::http::problem::Problem)),
+    responses((status = 200, body = CatalogStatus), (status = 401, body = crate::http::problem::Problem),
+        (status = 403, body = crate::http::problem::Problem)),
     security(("bearer" = ["admin"])))]
 #[get("/v1/admin/catalog")]
 pub async fn status(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
@@ -43,16 +44,21 @@ pub async fn status(app: web::Data<App>, req: HttpRequest) -> Result<HttpRespons
 /// Reload the catalog from disk (validate-then-swap: a catalog with errors is rejected and the
 /// serving version stays).
 #[utoipa::path(post, path = "/v1/admin/reload", tag = "admin",
-    responses((status = 200, body = ReloadStatus), (status = 422, body = crate::http::problem::Problem)),
+    responses((status = 200, body = ReloadStatus), (status = 401, body = crate::http::problem::Problem),
+        (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)),
     security(("bearer" = ["admin"])))]
 #[post("/v1/admin/reload")]
 pub async fn reload(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::Admin)?;
-    let outcome = super::off_thread(&app, move |app| Ok(app.reload("admin"))).await?;
-    if outcome.outcome == "rejected" {
-        return Err(AppError::CatalogRejected {
+    let outcome = super::off_thread(&app, move |app| {
+        Ok(app.reload(crate::app::ReloadTrigger::Admin))
+    })
+    .await?;
+    if outcome.outcome == crate::app::ReloadOutcome::Rejected {
+        return Err(AppError::CatalogRejected(crate::app::Rejection {
+            error: outcome.error,
             diagnostics: outcome.diagnostics,
-        });
+        }));
     }
     Ok(HttpResponse::Ok().json(outcome))
 }
@@ -79,8 +85,9 @@ pub enum CheckMode {
 
 /// Check a catalog sent in the body without deploying it: diagnostics as JSON (as `bespoke check --format json`).
 #[utoipa::path(post, path = "/v1/admin/check", tag = "admin", request_body = CheckRequest,
-    responses((status = 200, description = "The check report: ok, errors, warnings, products, diagnostics (file:line:column, code, message, help)", body = Object),
-        (status = 413, body = crate::http::problem::Problem)),
+    responses((status = 200, description = "The check report: ok, errors, warnings, products, diagnostics (file:line:column, code, message, help)", body = crate::app::CheckReport),
+        (status = 400, body = crate::http::problem::Problem), (status = 401, body = crate::http::problem::Problem),
+        (status = 403, body = crate::http::problem::Problem), (status = 413, body = crate::http::problem::Problem)),
     security(("bearer" = ["admin"])))]
 
 pub async fn check(
@@ -113,19 +120,22 @@ pub async fn check(
 
 /// Stored catalog versions (every version that served, pinned for its orders), oldest first.
 #[utoipa::path(get, path = "/v1/admin/catalog-versions", tag = "admin",
-    responses((status = 200, description = "[{hash, file_count, total_bytes, created_at}]")),
+    responses((status = 200, body = [crate::db::CatalogVersionInfo]),
+        (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem)),
     security(("bearer" = ["admin"])))]
 #[get("/v1/admin/catalog-versions")]
 pub async fn versions(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::Admin)?;
-    let list = super::off_thread(&app, move |app| Ok(app.db.list_catalog_versions()?)).await?;
+    let list = super::off_thread(&app, move |app| app.catalog_versions()).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// A stored catalog version's files: `{hash, files: [{path, bytes, sha256, text}]}` (`text` for UTF-8 files).
+/// A stored catalog version's files (`text` for UTF-8 files).
 #[utoipa::path(get, path = "/v1/admin/catalog-versions/{hash}", tag = "admin",
     params(("hash" = String, Path)),
-    responses((status = 200, description = "The version's files"), (status = 404, body = crate::http::problem::Problem)),
+    responses((status = 200, body = crate::app::VersionFiles),
+        (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem),
+        (status = 404, body = crate::http::problem::Problem)),
     security(("bearer" = ["admin"])))]
 #[get("/v1/admin/catalog-versions/{hash}")]
 pub async fn version_files(
@@ -134,28 +144,7 @@ pub async fn version_files(
     hash: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     require(&app, &req, Scope::Admin)?;
-    let app2 = app.clone();
-    let h = hash.into_inner();
-    let h2 = h.clone();
-    let v = web::block(move || app2.db.get_catalog_version(&h2))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| match e {
-            crate::db::DbError::NotFound => AppError::UnknownCatalogVersion(h.clone()),
-            other => other.into(),
-        })?;
-    use sha2::Digest;
-    let files: Vec<serde_json::Value> = v
-        .files
-        .iter()
-        .map(|(path, bytes)| {
-            serde_json::json!({
-                "path": path,
-                "bytes": bytes.len(),
-                "sha256": crate::config::hex(&sha2::Sha256::digest(bytes)),
-                "text": std::str::from_utf8(bytes).ok(),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"version": v.info, "files": files})))
+    let hash = hash.into_inner();
+    let files = super::off_thread(&app, move |app| app.catalog_version_files(&hash)).await?;
+    Ok(HttpResponse::Ok().json(files))
 }

@@ -17,11 +17,64 @@ impl Modify for Security {
     }
 }
 
+/// Problem documents are `application/problem+json` (RFC 9457): every response whose body is a
+/// `Problem` is declared so, and every operation declares a `default` problem response (500,
+/// 503 and the like), so a client generator knows every answer's shape.
+#[derive(Debug)]
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = || {
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
+                .build()
+        };
+        let is_problem = |c: &utoipa::openapi::Content| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"));
+        for item in api.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response
+                        && r.content.get("application/json").is_some_and(is_problem)
+                    {
+                        r.content.shift_remove("application/json");
+                        r.content
+                            .insert("application/problem+json".to_owned(), problem());
+                        if r.description.is_empty() {
+                            r.description = "A problem (RFC 9457)".to_owned();
+                        }
+                    }
+                }
+                op.responses
+                    .responses
+                    .entry("default".to_owned())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("Any other error, as a problem (RFC 9457)")
+                                .content("application/problem+json", problem())
+                                .build(),
+                        )
+                    });
+            }
+        }
+    }
+}
+
 /// The API description.
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Bespoke", description = "Product-customization configurator: products, configure, previews, orders."),
     paths(
+        serve,
         super::healthz,
         super::readyz,
         super::products::list,
@@ -44,12 +97,13 @@ impl Modify for Security {
         super::admin::reload,
         super::admin::check,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &ProblemResponses),
 )]
 pub struct ApiDoc;
 
 /// The OpenAPI document.
-#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "This OpenAPI 3.1 document", body = Object)))]
 #[get("/openapi.json")]
 pub async fn serve() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())

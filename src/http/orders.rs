@@ -44,8 +44,15 @@ pub struct OrderRequest {
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
+/// What an order request asks for: its source, customer reference and metadata.
+type OrderParts = (
+    OrderSource,
+    Option<String>,
+    serde_json::Map<String, serde_json::Value>,
+);
+
 impl OrderRequest {
-    fn source(self) -> Result<(OrderSource, Option<String>, serde_json::Map<String, serde_json::Value>), AppError> {
+    fn source(self) -> Result<OrderParts, AppError> {
         let source = match (self.design, self.product) {
             (Some(d), None) => {
                 if !self.selection.0.is_empty()

@@ -258,13 +258,16 @@ pub fn problem_of(e: &AppError) -> Problem {
             "Service unavailable",
             d,
         ),
-        AppError::CatalogRejected { diagnostics } => Problem::new(
+        AppError::CatalogRejected(rejection) => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "catalog-rejected",
             "The catalog has errors",
-            d,
+            rejection.error.clone().unwrap_or(d),
         )
-        .with("diagnostics", diagnostics.clone()),
+        .with(
+            "diagnostics",
+            serde_json::to_value(&rejection.diagnostics).unwrap_or_default(),
+        ),
         AppError::Internal(_) => {
             tracing::error!(error = %d, "internal error");
             Problem::new(
@@ -413,7 +416,11 @@ fn needs_problem<B>(res: &HttpResponse<B>) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/problem+json"));
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/problem+json")
+        });
     res.status().as_u16() >= 400 && !problem_json
 }
 
@@ -423,7 +430,11 @@ fn as_problem<B>(res: &HttpResponse<B>, fallback: impl FnOnce() -> String) -> Ht
     let status = res.status();
     let error = res.error().map(ToString::to_string);
     let detail = if status.is_server_error() {
-        tracing::error!(status = status.as_u16(), error = error.as_deref().unwrap_or(""), "error response");
+        tracing::error!(
+            status = status.as_u16(),
+            error = error.as_deref().unwrap_or(""),
+            "error response"
+        );
         "an internal error occurred; it has been logged".to_owned()
     } else {
         error.filter(|e| !e.is_empty()).unwrap_or_else(fallback)

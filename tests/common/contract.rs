@@ -83,7 +83,10 @@ pub async fn check(
     let (head, body) = res.into_parts();
     let body = match actix_web::body::to_bytes(body).await {
         Ok(b) => b,
-        Err(e) => panic!("{method} {path}: the response body cannot be read: {}", e.into()),
+        Err(e) => panic!(
+            "{method} {path}: the response body cannot be read: {}",
+            e.into()
+        ),
     };
     if !preflight {
         conform(&method, &path, head.status(), head.headers(), &body);
@@ -202,8 +205,16 @@ impl Contract {
             .chain(["default".to_owned()])
             .find_map(|k| responses.get(&k).map(|r| (k, self.resolve(r))))
             .ok_or_else(|| {
-                let keys: Vec<&String> = responses.as_object().into_iter().flatten().map(|(k, _)| k).collect();
-                format!("status {status} is not documented for {} {template} (documented: {keys:?})", method.to_ascii_uppercase())
+                let keys: Vec<&String> = responses
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                    .collect();
+                format!(
+                    "status {status} is not documented for {} {template} (documented: {keys:?})",
+                    method.to_ascii_uppercase()
+                )
             })?;
         let content = declared["content"].as_object().filter(|c| !c.is_empty());
         let seen = (method.to_ascii_uppercase(), template.to_owned(), status);
@@ -254,7 +265,12 @@ impl Contract {
         }
         let instance = parse_json(body)?;
         if self.doc["components"]["schemas"]["Problem"].is_object() {
-            let key = ["*".into(), "*".into(), "*".into(), "application/problem+json".into()];
+            let key = [
+                "*".into(),
+                "*".into(),
+                "*".into(),
+                "application/problem+json".into(),
+            ];
             let schema = json!({"$ref": "#/components/schemas/Problem"});
             self.validate(key, &schema, &instance)?;
         }
@@ -307,7 +323,9 @@ impl Contract {
                     let v = jsonschema::options()
                         .with_draft(jsonschema::Draft::Draft202012)
                         .build(&root)
-                        .map_err(|e| format!("the document's schema {schema} does not compile: {e}"))?;
+                        .map_err(|e| {
+                            format!("the document's schema {schema} does not compile: {e}")
+                        })?;
                     let v = Arc::new(v);
                     cache.insert(key, Arc::clone(&v));
                     v
@@ -331,7 +349,12 @@ impl Contract {
 
 /// Whether a declared media type (`image/png`, `image/*`, `*/*`) covers a response's.
 fn media_matches(declared: &str, essence: &str) -> bool {
-    let declared = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let declared = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     declared == essence
         || declared == "*/*"
         || declared
