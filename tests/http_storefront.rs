@@ -624,3 +624,51 @@ async fn the_completion_posted_as_an_order_gives_the_same_order() {
         "only {ordered} orders ({conflicts} conflicts)"
     );
 }
+
+/// A design is priced at its pinned version: after the merchant raises the price, ordering the
+/// design still gives the design's quote, while a new order gets the new price.
+#[actix_web::test]
+async fn a_design_is_ordered_at_its_pinned_version() {
+    let dir = common::db::TestDb::sqlite();
+    let root = dir.dir().join("catalog-dir");
+    common::copy_sample(&root);
+    let app = app_on(&root);
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/designs")
+            .set_json(json!({
+                "product": "classic-tee",
+                "selection": {"size": "M", "color": "white"},
+            })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    let design = r.json();
+    let path = root.join("catalog/classic-tee.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("base_price: \"19.00\""));
+    std::fs::write(
+        &path,
+        text.replace("base_price: \"19.00\"", "base_price: \"25.00\""),
+    )
+    .unwrap();
+    let status = app.0.reload(bespoke::app::ReloadTrigger::Admin);
+    assert_eq!(
+        status.outcome,
+        bespoke::app::ReloadOutcome::Ok,
+        "{status:?}"
+    );
+    let r = order(&app, "pinned-design", json!({"design": design["id"]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    assert_eq!(r.json()["quote"], design["quote"]);
+    assert_eq!(r.json()["catalog_version"], design["catalog_version"]);
+    let r = order(
+        &app,
+        "new-price",
+        json!({"product": "classic-tee", "selection": design["selection"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    assert_ne!(r.json()["quote"]["total"], design["quote"]["total"]);
+}
