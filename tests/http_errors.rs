@@ -8,62 +8,26 @@ mod common;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderValue};
 use actix_web::{test, web};
-use bespoke::app::App;
-use bespoke::config::{ApiKey, Scope, Settings, WarmUp, WarmUpPlan};
+use bespoke::config::Settings;
 use common::contract::{self, Contract};
 use common::db::TestDb;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin-secret";
+use common::http::{ADMIN, TestApp};
 
-fn settings(catalog: &std::path::Path, db: &TestDb) -> Settings {
-    Settings {
-        catalog_dir: catalog.to_owned(),
-        database_url: db.url.clone(),
-        data_dir: db.dir().join("data"),
-        cors_origins: vec!["https://shop.example".into()],
-        api_keys: vec![ApiKey {
-            name: "ops".into(),
-            sha256: ApiKey::hash(ADMIN),
-            scopes: vec![Scope::Admin, Scope::OrdersRead, Scope::OrdersWrite],
-        }],
-        // Single choices only: a debug build's pair warm-up is a second of CPU per app.
-        warm_up: WarmUpPlan {
-            level: WarmUp::Choices,
-            limit: std::time::Duration::from_secs(60),
-            memory: bespoke::rules::engine::DEFAULT_EXPLANATION_MEMORY,
-            threads: 1,
-            persist: true,
-        },
-        ..Settings::default()
-    }
-}
-
-/// The app on a fresh SQLite database (kept alive by the returned guard).
-struct TestApp(web::Data<App>, #[allow(dead_code)] TestDb);
-
-impl std::ops::Deref for TestApp {
-    type Target = web::Data<App>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-/// The app serving `catalog`, with `edit` applied to the test settings.
+/// The app serving `catalog` on `db`, with `edit` applied to the test settings.
 fn start(db: TestDb, catalog: &std::path::Path, edit: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut s = settings(catalog, &db);
-    edit(&mut s);
-    TestApp(web::Data::new(App::start(s).unwrap()), db)
+    TestApp::start_in(db, catalog, edit)
 }
 
 /// The app serving the sample catalog.
 fn app() -> TestApp {
-    start(TestDb::sqlite(), &common::repo(), |_| {})
+    TestApp::sample()
 }
 
 macro_rules! call {
     ($app:expr, $req:expr) => {{
-        let svc = test::init_service(bespoke::http::build(web::Data::clone(&$app))).await;
+        let svc = test::init_service(common::contract::checked(web::Data::clone(&$app))).await;
         let res = test::call_service(&svc, $req.to_request()).await;
         let status = res.status();
         let headers = res.headers().clone();

@@ -7,69 +7,22 @@
 mod common;
 
 use actix_web::http::StatusCode;
-use actix_web::{test, web};
-use bespoke::app::App;
-use bespoke::config::{Settings, WarmUp, WarmUpPlan};
+use actix_web::test;
+use common::http::{ADMIN, Res, TestApp, send as send_to};
 use serde_json::{Value, json};
 
-fn settings(catalog: &std::path::Path, db: &common::db::TestDb) -> Settings {
-    Settings {
-        catalog_dir: catalog.to_owned(),
-        database_url: db.url.clone(),
-        data_dir: db.dir().join("data"),
-        warm_up: WarmUpPlan {
-            level: WarmUp::Off,
-            limit: std::time::Duration::from_secs(1),
-            memory: bespoke::rules::engine::DEFAULT_EXPLANATION_MEMORY,
-            threads: 1,
-            persist: false,
-        },
-        watch: false,
-        ..Settings::default()
-    }
-}
-
-struct TestApp(web::Data<App>, #[allow(dead_code)] common::db::TestDb);
-
 fn app_on(catalog: &std::path::Path) -> TestApp {
-    let db = common::db::TestDb::sqlite();
-    TestApp(
-        web::Data::new(App::start(settings(catalog, &db)).unwrap()),
-        db,
-    )
+    TestApp::start(catalog, |s| {
+        s.warm_up.level = bespoke::config::WarmUp::Off;
+    })
 }
 
 fn app() -> TestApp {
     app_on(&common::repo())
 }
 
-struct Res {
-    status: StatusCode,
-    ctype: String,
-    body: web::Bytes,
-}
-
-impl Res {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
 async fn send(app: &TestApp, req: test::TestRequest) -> Res {
-    let svc = test::init_service(common::contract::checked(web::Data::clone(&app.0))).await;
-    let res = test::call_service(&svc, req.to_request()).await;
-    let status = res.status();
-    let ctype = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = test::read_body(res).await;
-    Res {
-        status,
-        ctype,
-        body,
-    }
+    send_to(app, req).await
 }
 
 async fn configure(app: &TestApp, product: &str, selection: Value) -> Value {
@@ -283,7 +236,7 @@ preview:
     );
     let r = send(&app, test::TestRequest::get().uri(url)).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.ctype, "image/png");
+    assert_eq!(r.content_type(), "image/png");
     let img = image::load_from_memory(&r.body).unwrap();
     assert_eq!(img.width(), 512, "the preview width, not the option's 100");
 }
@@ -300,7 +253,7 @@ async fn unknown_uploads_are_refused_with_a_problem() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.json());
-    assert_eq!(r.ctype, "application/problem+json");
+    assert_eq!(r.content_type(), "application/problem+json");
     assert_eq!(r.json()["type"], "/problems/unknown-upload");
     let r = send(
         &app,
@@ -448,7 +401,7 @@ async fn value_images_are_served_under_pinned_urls() {
         .to_owned();
     let r = send(&app, test::TestRequest::get().uri(&art)).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.ctype, "image/svg+xml");
+    assert_eq!(r.content_type(), "image/svg+xml");
     assert!(std::str::from_utf8(&r.body).unwrap().contains("<svg"));
     let r = send(
         &app,
@@ -671,4 +624,139 @@ async fn a_design_is_ordered_at_its_pinned_version() {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
     assert_ne!(r.json()["quote"]["total"], design["quote"]["total"]);
+}
+
+/// A tour of the API: one successful call of every documented operation, each checked against
+/// the document; then every (method, path) the document declares has been answered.
+#[actix_web::test]
+async fn every_documented_operation_is_exercised_and_conforms() {
+    use common::contract::Contract;
+    let app = app();
+    let auth = ("Authorization", format!("Bearer {ADMIN}"));
+    let get = |uri: &str| test::TestRequest::get().uri(uri);
+    for uri in [
+        "/openapi.json",
+        "/healthz",
+        "/readyz",
+        "/v1/products",
+        "/v1/products/framed-print",
+    ] {
+        let r = send(&app, get(uri)).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+    }
+    let answer = configure(&app, "framed-print", json!({"frame": "oak"})).await;
+    let preview = answer["preview_url"].as_str().unwrap().to_owned();
+    assert_eq!(send(&app, get(&preview)).await.status, StatusCode::OK);
+    let image = option(&answer, "artwork")["values"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(send(&app, get(&image)).await.status, StatusCode::OK);
+    let mut png = Vec::new();
+    image::RgbaImage::from_pixel(16, 16, image::Rgba([0, 90, 200, 255]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/uploads")
+            .set_payload(png),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let upload = r.json()["id"].as_str().unwrap().to_owned();
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/designs")
+            .set_json(json!({
+                "product": "framed-print", "selection": {"photo": upload, "frame": "oak"},
+            })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    let design = r.json()["id"].as_str().unwrap().to_owned();
+    let r = send(&app, get(&format!("/v1/designs/{design}"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = order(&app, "tour", json!({"design": design})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = send(&app, get("/v1/orders").insert_header(auth.clone())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for uri in [
+        format!("/v1/orders/{id}"),
+        format!("/v1/orders/{id}/events"),
+        format!("/v1/orders/{id}/print"),
+    ] {
+        let r = send(&app, get(&uri).insert_header(auth.clone())).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+    }
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri(&format!("/v1/orders/{id}/status"))
+            .insert_header(auth.clone())
+            .insert_header(("If-Match", "\"1\""))
+            .set_json(json!({"to": "accepted"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    let r = send(&app, get("/v1/admin/catalog").insert_header(auth.clone())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/admin/reload")
+            .insert_header(auth.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/admin/check")
+            .insert_header(auth.clone())
+            .set_json(json!({"files": {}})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    assert_eq!(r.json()["ok"], true);
+    let r = send(
+        &app,
+        get("/v1/admin/catalog-versions").insert_header(auth.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let hash = r.json()[0]["hash"].as_str().unwrap().to_owned();
+    let r = send(
+        &app,
+        get(&format!("/v1/admin/catalog-versions/{hash}")).insert_header(auth.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let operations = |set: &std::collections::BTreeSet<common::contract::Seen>| {
+        set.iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let documented = operations(&Contract::served().documented());
+    let seen = operations(&common::contract::seen());
+    let missing: Vec<_> = documented.difference(&seen).collect();
+    assert!(missing.is_empty(), "operations never answered: {missing:?}");
+}
+
+/// A documented path asked with a method it does not take is a 405 problem with `Allow`.
+#[actix_web::test]
+async fn a_known_path_with_another_method_is_405() {
+    let app = app();
+    let r = send(
+        &app,
+        test::TestRequest::delete().uri("/v1/products/classic-tee"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.content_type(), "application/problem+json");
+    assert_eq!(r.header("allow").as_deref(), Some("GET"));
+    let r = send(&app, test::TestRequest::get().uri("/v1/nothing-here")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

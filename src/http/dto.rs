@@ -15,6 +15,7 @@ pub struct ConfigureRequest {
     pub selection: Choices,
     /// Units ordered (for products with a quantity option; or give the quantity option itself).
     #[validate(range(min = 1, max = 1_000_000_000))]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
 }
 
@@ -23,17 +24,20 @@ pub struct ConfigureRequest {
 #[serde(deny_unknown_fields)]
 pub struct DesignRequest {
     #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
     pub product: String,
     /// The choices, in the order made; options left out are completed with defaults as
     /// configure's `completion` does.
     #[serde(default)]
     pub selection: Choices,
     #[validate(range(min = 1, max = 1_000_000_000))]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
     /// The `version` (or `catalog_version`) configure answered with: the design is priced and
     /// kept at that version. Default: the serving one.
     #[serde(alias = "catalog_version")]
     #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
     pub version: Option<String>,
 }
 

@@ -108,3 +108,54 @@ pub struct ApiDoc;
 pub async fn serve() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
+
+/// The methods the document declares for a request path (templates' `{param}` segments match
+/// any one segment); empty when no documented path matches. The fallback answers a known path
+/// with a method it does not take as 405 with these in `Allow`.
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<&'static str>)>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let mut methods = Vec::new();
+                for (m, op) in [
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("DELETE", &item.delete),
+                    ("PATCH", &item.patch),
+                ] {
+                    if op.is_some() {
+                        methods.push(m);
+                    }
+                }
+                let segments = template.split('/').map(str::to_owned).collect();
+                (segments, methods)
+            })
+            .collect()
+    });
+    let parts: Vec<&str> = path.split('/').collect();
+    let mut out: Vec<&'static str> = Vec::new();
+    for (template, methods) in routes {
+        let matches = template.len() == parts.len()
+            && template.iter().zip(&parts).all(|(t, p)| {
+                if t.starts_with('{') && t.ends_with('}') {
+                    !p.is_empty()
+                } else {
+                    t == p
+                }
+            });
+        if matches {
+            for m in methods {
+                if !out.contains(m) {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out
+}

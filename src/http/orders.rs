@@ -22,21 +22,26 @@ use crate::orders::Status;
 pub struct OrderRequest {
     /// A saved design to order (then leave out product, selection, quantity and version).
     #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
     pub design: Option<String>,
     #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
     pub product: Option<String>,
     /// The selection (option id → value), in the order chosen; options left out are completed
     /// with defaults as configure's `completion` does (the order lists them in `filled`).
     #[serde(default)]
     pub selection: Choices,
     #[validate(range(min = 1, max = 1_000_000_000))]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
     /// The `version` configure answered with (or its `catalog_version`): the order is
     /// validated and priced at that version. Default: the serving one.
     #[serde(alias = "version")]
     #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
     pub catalog_version: Option<String>,
     #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
     pub customer_ref: Option<String>,
     /// Free-form JSON object kept with the order.
     #[serde(default)]
@@ -93,8 +98,10 @@ impl OrderRequest {
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     /// `accepted`, `in_production`, `shipped` or `cancelled`.
+    #[schema(value_type = crate::app::orders::OrderStatus)]
     pub to: String,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// The order version the caller read (alternative to an `If-Match` header).
     pub expected_version: Option<i64>,
@@ -105,10 +112,12 @@ pub struct TransitionRequest {
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Only orders in this status.
+    #[param(value_type = Option<crate::app::orders::OrderStatus>)]
     pub status: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -214,8 +223,15 @@ pub async fn list(
         .map(str::parse::<Status>)
         .transpose()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=crate::orders::MAX_PAGE_LIMIT).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "limit {limit} is outside 1–{}",
+            crate::orders::MAX_PAGE_LIMIT
+        )));
+    }
     let page = super::off_thread(&app, move |app| {
-        app.orders(status, q.cursor.as_deref(), q.limit.unwrap_or(50))
+        app.orders(status, q.cursor.as_deref(), limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))

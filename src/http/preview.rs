@@ -23,8 +23,8 @@ pub const DEFAULT_WIDTH: u32 = 512;
 #[utoipa::path(get, path = "/v1/products/{id}/preview", tag = "storefront",
     params(("id" = String, Path, description = "Product id"),
         ("v" = Option<String>, Query, description = "Product version the URL pins"),
-        ("width" = Option<u32>, Query, description = "Width in pixels, 64–2048"),
-        ("format" = Option<String>, Query, description = "png (default), webp or jpeg")),
+        ("width" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Width in pixels, 64–2048"),
+        ("format" = Option<ImageFormatParam>, Query, description = "png (default), webp or jpeg")),
     responses((status = 200, description = "The image",
             content((Vec<u8> = "image/png"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/jpeg"))),
         (status = 304, description = "Not modified (If-None-Match)"),
@@ -122,6 +122,15 @@ pub async fn preview(
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
         .body(web::Bytes::from_owner(rendered.bytes)))
+}
+
+/// The image formats a preview comes in.
+#[derive(Debug, Clone, Copy, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormatParam {
+    Png,
+    Webp,
+    Jpeg,
 }
 
 /// A stored upload.

@@ -372,7 +372,21 @@ pub fn payload_too_large(limit: usize) -> actix_web::Error {
 }
 
 /// Fallback for unknown routes.
+/// A documented path asked with a method it does not take is a 405 with `Allow`.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    let allowed = super::openapi::allowed_methods(req.path());
+    if !allowed.is_empty() {
+        let allow = allowed.join(", ");
+        let mut res = Problem::of_status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} {} is not allowed; allowed: {allow}", req.method(), req.path()),
+        )
+        .response();
+        if let Ok(v) = HeaderValue::from_str(&allow) {
+            res.headers_mut().insert(header::ALLOW, v);
+        }
+        return res;
+    }
     Problem::of_status(
         StatusCode::NOT_FOUND,
         format!("no endpoint at {} {}", req.method(), req.path()),

@@ -4,6 +4,7 @@
 pub mod contract;
 pub mod db;
 pub mod engine;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 
