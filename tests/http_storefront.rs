@@ -135,6 +135,18 @@ async fn values_are_typed_the_same_everywhere() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
     assert_eq!(r.json()["selection"]["quantity"], json!(30));
     assert_eq!(r.json()["selection"]["sleeve_print"], json!(true));
+    // JSON has one number type: 30.0 is the integer 30; 2.5 is no option's value.
+    let answer = configure(&app, "classic-tee", json!({"quantity": 30.0})).await;
+    assert_eq!(option(&answer, "quantity")["selected"], json!(30));
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/products/classic-tee/configure")
+            .set_json(json!({"selection": {"quantity": 2.5}})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["type"], "/problems/malformed-json");
     // Strings for booleans and numbers are refused, not guessed.
     for bad in [json!({"sleeve_print": "yes"}), json!({"quantity": "30"})] {
         let r = send(

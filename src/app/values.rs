@@ -18,12 +18,52 @@ pub const MAX_CHOICES: usize = 512;
 
 /// One option's value: a string for choice (the value id), text and upload (the upload id)
 /// options, a JSON boolean for boolean options, a JSON integer for integer and quantity options.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum OptionValue {
     Bool(bool),
     Int(i64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for OptionValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = OptionValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, an integer or a boolean")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<OptionValue, E> {
+                Ok(OptionValue::Bool(b))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<OptionValue, E> {
+                Ok(OptionValue::Int(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<OptionValue, E> {
+                i64::try_from(n)
+                    .map(OptionValue::Int)
+                    .map_err(|_| E::custom(format!("{n} is too large an integer")))
+            }
+            /// JSON has one number type: `30.0` is the integer 30 (JSON Schema agrees); `2.5` is
+            /// no option's value.
+            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<OptionValue, E> {
+                const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53: exact in an f64
+                if x.fract() == 0.0 && x.abs() <= LIMIT {
+                    Ok(OptionValue::Int(x as i64))
+                } else {
+                    Err(E::custom(format!("{x} is not an integer")))
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<OptionValue, E> {
+                Ok(OptionValue::Text(s.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<OptionValue, E> {
+                Ok(OptionValue::Text(s))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl OptionValue {
@@ -94,9 +134,15 @@ impl PartialSchema for Choices {
                  option takes a string, a boolean option a JSON boolean, an integer or quantity \
                  option a JSON integer.",
             ))
-            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::Ref(
-                utoipa::openapi::Ref::from_schema_name("OptionValue"),
-            ))))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                // In requests, `null` means "not chosen"; answers never hold it.
+                utoipa::openapi::schema::OneOfBuilder::new()
+                    .item(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "OptionValue",
+                    )))
+                    .item(ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null))
+                    .into(),
+            )))
             .into()
     }
 }

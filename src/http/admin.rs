@@ -102,8 +102,11 @@ pub async fn check(
         Ok(read) => read?,
         Err(_) => return Err(problem::payload_too_large(limit)),
     };
+    // A JSON object only (serde would also read a struct from an array).
     let request: CheckRequest =
-        serde_json::from_slice(&body).map_err(|e| ProblemError(problem::malformed_json(&e)))?;
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+            .and_then(|m| serde_json::from_value(serde_json::Value::Object(m)))
+            .map_err(|e| ProblemError(problem::malformed_json(&e)))?;
     let snap = app.snapshot();
     let report = web::block(move || {
         let overlay: Vec<(String, String)> = request.files.into_iter().collect();

@@ -97,6 +97,7 @@ impl Modify for ProblemResponses {
         super::admin::reload,
         super::admin::check,
     ),
+    components(schemas(super::preview::ImageFormatParam)),
     modifiers(&Security, &ProblemResponses),
 )]
 pub struct ApiDoc;
