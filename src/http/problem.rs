@@ -379,7 +379,11 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
         let allow = allowed.join(", ");
         let mut res = Problem::of_status(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} {} is not allowed; allowed: {allow}", req.method(), req.path()),
+            format!(
+                "{} {} is not allowed; allowed: {allow}",
+                req.method(),
+                req.path()
+            ),
         )
         .response();
         if let Ok(v) = HeaderValue::from_str(&allow) {
