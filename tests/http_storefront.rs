@@ -361,6 +361,13 @@ async fn designs_are_saved_read_and_ordered() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json(), design);
+    // The stored selection keeps the order chosen (the request's, then what was filled).
+    let raw = std::str::from_utf8(&r.body).unwrap();
+    let at = |k: &str| raw.find(&format!("\"{k}\":")).unwrap();
+    assert!(
+        at("front_text") < at("size") && at("size") < at("color"),
+        "{raw}"
+    );
     let r = order(
         &app,
         "from-design",

@@ -81,8 +81,7 @@ impl App {
             product_id: product.id.clone(),
             product_version: product.version.clone(),
             catalog_version: snap.version().to_owned(),
-            selection: serde_json::to_value(&done.choices)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
+            selection: done.choices.stored(),
             quote: serde_json::to_value(&done.quote)
                 .map_err(|e| AppError::Internal(e.to_string()))?,
             filled: done.filled,

@@ -360,8 +360,7 @@ impl App {
             fingerprint: fp,
             product_id: product.id.clone(),
             catalog_version: snap.version().to_owned(),
-            selection: serde_json::to_value(&done.choices)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
+            selection: done.choices.stored(),
             quote: serde_json::to_value(&done.quote)
                 .map_err(|e| AppError::Internal(e.to_string()))?,
             preview_ref,

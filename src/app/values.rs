@@ -180,8 +180,33 @@ impl<'de> Deserialize<'de> for Choices {
                 }
                 Ok(Choices(out))
             }
+            /// The stored form: `[[option, value], …]`, which keeps the order in any JSON store.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Choices, A::Error> {
+                let mut out: Vec<(String, Option<OptionValue>)> = Vec::new();
+                while let Some((k, v)) = seq.next_element::<(String, Option<OptionValue>)>()? {
+                    if out.len() >= MAX_CHOICES || out.iter().any(|(x, _)| *x == k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "a stored selection names `{k}` twice or too many options"
+                        )));
+                    }
+                    out.push((k, v));
+                }
+                Ok(Choices(out))
+            }
         }
-        d.deserialize_map(V)
+        d.deserialize_any(V)
+    }
+}
+
+impl Choices {
+    /// The form kept in the database: `[[option, value], …]` in the order chosen (a JSON object
+    /// would lose the order in stores that sort keys). Read back by `Deserialize`, which takes
+    /// both forms (rows written before kept objects).
+    pub fn stored(&self) -> serde_json::Value {
+        serde_json::Value::Array(self.set().map(|(k, v)| serde_json::json!([k, v])).collect())
     }
 }
 

@@ -1,4 +1,4 @@
-//! The HTTP service (actix-web): routes under /v1, problem+json errors, limits, CORS, request ids, OpenAPI; `serve` runs it.
+//! The HTTP service (actix-web): routes under /v1, the storefront page (`/`, `/p/{product}`), problem+json errors, limits, CORS, request ids, OpenAPI; `serve` runs it.
 
 pub mod admin;
 pub mod dto;
@@ -8,6 +8,7 @@ pub mod orders;
 pub mod preview;
 pub mod problem;
 pub mod products;
+pub mod storefront;
 
 use std::sync::Arc;
 
@@ -76,6 +77,7 @@ pub fn build(
                 .app_data(web::PayloadConfig::new(crate::app::CHECK_LIMIT))
                 .route(web::post().to(admin::check)),
         )
+        .configure(storefront::routes)
         .default_service(web::to(problem::not_found))
 }
 

@@ -545,8 +545,8 @@ pub struct StoredOrder {
 }
 
 impl StoredOrder {
-    /// An order as stored by the service: its frozen selection (a JSON object option id →
-    /// value) and its quote (a JSON object with `total`, as `pricing::Quote` serializes).
+    /// An order as stored by the service: its frozen selection (`[[option id, value], …]`, or a
+    /// JSON object option id → value in older rows) and its quote (a JSON object with `total`, as `pricing::Quote` serializes).
     /// A missing or unreadable total skips the price comparison.
     pub fn from_json(
         id: &str,
@@ -554,21 +554,20 @@ impl StoredOrder {
         selection: &serde_json::Value,
         quote: &serde_json::Value,
     ) -> StoredOrder {
-        let choices = selection
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        let text = match v {
-                            serde_json::Value::String(s) => s.clone(),
-                            serde_json::Value::Null => String::new(),
-                            other => other.to_string(),
-                        };
-                        (k.clone(), text)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        // Stored as `[[option, value], …]` (in the order chosen), or as an object by older rows.
+        let choices = match selection {
+            serde_json::Value::Array(pairs) => pairs
+                .iter()
+                .filter_map(|p| Some((p.get(0)?.as_str()?.to_owned(), text(p.get(1)?))))
+                .collect(),
+            serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+            _ => Vec::new(),
+        };
         let total = match &quote["total"] {
             serde_json::Value::String(s) => s.parse().ok(),
             serde_json::Value::Number(n) => n.to_string().parse().ok(),

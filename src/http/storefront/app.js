@@ -36,6 +36,7 @@ const STRINGS = {
   suggested: 'We suggest {value}',
   surcharge: '+{price}',
   perUnit: '+{price} per {unit}',
+  perCharacter: '+{price} per character',
   unitFallback: 'unit',
   unavailable: 'Not available.',
   unavailableWithChoices: 'Not available with your choices.',
@@ -77,7 +78,7 @@ const STRINGS = {
   uploadFailed: 'This image cannot be used: {detail}',
   uploadPreviewAlt: 'Your image',
   priceTitle: 'Price',
-  priceFromTo: '{min} – {max}',
+  priceFromTo: 'From {min} to {max}',
   priceRangeNote: 'The final price depends on the choices still open.',
   priceUnknown: 'Price on completion',
   priceUnknownNote: 'Choose a few more options to see the price.',
@@ -329,7 +330,9 @@ const STRINGS = {
     design: null,
     order: null,
     orderKey: null,
-    /** What to focus once the next answer is drawn. */
+    /** The product version of a design opened from its link, until the first answer is drawn. */
+    pinnedVersion: null,
+    /** What moves the focus once the next answer is drawn (after a choice made from a notice). */
     focusAfter: null,
   };
   const ui = {};
@@ -432,9 +435,9 @@ const STRINGS = {
     ui.startOver = el('button', { id: 'start-over', type: 'button', class: 'link', text: T.startOver, onclick: () => setChoices([]) });
     ui.summary = el('section', { class: 'summary', 'aria-labelledby': 'summary-title' },
       el('h2', { id: 'summary-title', class: 'visually-hidden', text: T.priceTitle }),
-      ui.price, ui.priceNote, ui.breakdown, ui.open,
-      el('div', { class: 'actions' }, ui.add, ui.complete),
-      ui.addHint, ui.startOver);
+      el('div', { class: 'buy' }, el('div', { class: 'buy-price' }, ui.price, ui.priceNote), ui.add),
+      ui.addHint, ui.breakdown, ui.open,
+      el('div', { class: 'more-actions' }, ui.complete, ui.startOver));
     ui.cart = el('section', { id: 'cart', class: 'cart', 'aria-labelledby': 'cart-title', hidden: true });
     ui.notices = el('div', { class: 'notices' });
     ui.conflict = el('div', { id: 'conflict', class: 'conflict', role: 'alert', hidden: true });
@@ -448,8 +451,10 @@ const STRINGS = {
         el('header', { class: 'product-head' },
           el('h1', { text: p.name }),
           p.description ? el('p', { class: 'lead', text: p.description }) : null),
-        el('div', { class: 'stage' }, ui.figure, ui.summary, ui.cart),
-        el('div', { class: 'panel' }, ui.notices, ui.conflict, ui.form)));
+        // The options come before the preview and the price in the document (and so in the
+        // tab order: choose, then buy); the layout puts the preview on the left from 900 px.
+        el('div', { class: 'panel' }, ui.notices, ui.conflict, ui.form),
+        el('div', { class: 'stage' }, ui.figure, ui.summary, ui.cart)));
     S.structure = '';
   }
 
@@ -507,8 +512,7 @@ const STRINGS = {
     if (S.focusAfter) {
       const f = S.focusAfter;
       S.focusAfter = null;
-      const target = typeof f === 'function' ? f() : f;
-      if (target && document.contains(target)) target.focus();
+      f();
     }
   }
 
@@ -563,14 +567,17 @@ const STRINGS = {
     return { ids, root, current, price, note, error, describedBy: [desc ? ids.desc : null, ids.note, ids.error].filter(Boolean).join(' ') };
   }
 
+  /** An option's own surcharge and price per unit (per character for text), as the shopper reads them. */
   function optionPrice(o) {
     const currency = S.schema.currency;
+    const parts = [];
+    if (o.price && Number(o.price) !== 0) parts.push(t('surcharge', { price: money(o.price, currency) }));
     if (o.price_per_unit && Number(o.price_per_unit) !== 0) {
-      const unit = (o.range && o.range.unit) || T.unitFallback;
-      return t('perUnit', { price: money(o.price_per_unit, currency), unit: unit.replace(/s$/, '') });
+      const price = money(o.price_per_unit, currency);
+      parts.push(o.type === 'text' ? t('perCharacter', { price })
+        : t('perUnit', { price, unit: (o.range && o.range.unit) || T.unitFallback }));
     }
-    if (o.price && Number(o.price) !== 0) return t('surcharge', { price: money(o.price, currency) });
-    return '';
+    return parts.join(', ');
   }
 
   function setText(node, text) {
@@ -661,7 +668,7 @@ const STRINGS = {
           text: t('chooseAnyway', { value: item.v.label }),
           onclick: () => {
             notice.hidden = true;
-            S.focusAfter = () => ui.conflict.querySelector('button') || item.button;
+            S.focusAfter = () => (ui.conflict.querySelector('button') || item.button).focus();
             choose(o.id, item.v.none ? null : item.v.value);
           },
         }));
@@ -813,7 +820,7 @@ const STRINGS = {
           text: t('chooseAnyway', { value: `${o.label}: ${state.target.label}` }),
           onclick: () => {
             notice.hidden = true;
-            S.focusAfter = () => ui.conflict.querySelector('button') || button;
+            S.focusAfter = () => (ui.conflict.querySelector('button') || button).focus();
             choose(o.id, state.target.value);
           },
         }));
@@ -880,6 +887,7 @@ const STRINGS = {
 
     function commit() {
       clearTimeout(timer);
+      timer = 0;
       const text = input.value.trim();
       if (text === '') {
         input.removeAttribute('aria-invalid');
@@ -972,9 +980,6 @@ const STRINGS = {
           return t('excludedValue', { value: unitText(x.value, u), reason });
         });
         setText(shell.note, notes.join(' '));
-        less.disabled = false;
-        more.disabled = false;
-        timer = 0;
       },
     };
   }
@@ -1132,7 +1137,7 @@ const STRINGS = {
     const thumb = el('img', { class: 'upload-thumb', alt: T.uploadPreviewAlt, hidden: true });
     const status = el('p', { class: 'hint', role: 'status' });
     const hint = el('p', { id: `hint-${o.id}`, class: 'hint', text: T.uploadHint });
-    shell.root.append(el('div', { class: 'upload' }, thumb, pick, remove), hint, status, shell.note, shell.error);
+    shell.root.append(el('div', { class: 'upload' }, file, thumb, pick, remove), hint, status, shell.note, shell.error);
     let available = true;
     let local = null;
 
@@ -1178,11 +1183,12 @@ const STRINGS = {
         else pick.setAttribute('aria-disabled', 'true');
         setText(pick, set ? T.uploadReplace : T.uploadChoose);
         remove.hidden = !set;
-        if (!set && !local) thumb.hidden = true;
-        if (set && !local) {
-          // A design opened from its link: the preview shows the image, the id stands for it.
-          thumb.hidden = true;
+        if (!set && local) {
+          URL.revokeObjectURL(local);
+          local = null;
         }
+        // Without the file at hand (a design opened from its link) the preview shows the image.
+        thumb.hidden = !set || !local;
         const notes = [];
         if (!available) notes.push(reasonText(next.upload.reason));
         if (next.unset && next.unset.available === false) notes.push(reasonText(next.unset.reason));
@@ -1216,7 +1222,10 @@ const STRINGS = {
           type: 'button', id: 'apply-repair', class: 'button button--primary', text: question,
           onclick: () => {
             const changed = (a.repair.replace[0] || {}).option || a.repair.drop[0];
-            S.focusAfter = () => (S.views.get(changed) ? (S.views.get(changed).focus(), null) : null);
+            S.focusAfter = () => {
+              const view = S.views.get(changed);
+              if (view) view.focus();
+            };
             setChoices(selection);
           },
         }),
