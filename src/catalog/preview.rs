@@ -117,7 +117,71 @@ pub struct SvgInfo {
     pub hrefs: Vec<String>,
 }
 
+/// Deepest element nesting an SVG may have (templates, images): real artwork nests a few dozen
+/// levels; XML parsers and SVG converters recurse per level, so a file nested thousands deep
+/// would overflow a thread's stack. Checked before any parser sees the file, by every entry
+/// point (`bespoke check`, admin check, reload, the watcher, rendering), so they all agree.
+pub const MAX_SVG_DEPTH: usize = 256;
+
+/// Checks that an XML text nests elements at most `limit` deep (the root element is level 1),
+/// without parsing it (a linear
+/// scan that skips comments, CDATA, processing instructions, declarations and quoted attribute
+/// values). Malformed XML is left for the parser to report.
+pub fn check_xml_depth(text: &str, limit: usize) -> Result<(), String> {
+    let b = text.as_bytes();
+    let (mut i, mut depth) = (0usize, 0usize);
+    let skip_to = |from: usize, end: &[u8]| -> usize {
+        b.get(from..)
+            .and_then(|rest| rest.windows(end.len()).position(|w| w == end))
+            .map_or(b.len(), |p| from + p + end.len())
+    };
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &b[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_to(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_to(i + 2, b"?>");
+        } else if rest.starts_with(b"<!") {
+            i = skip_to(i + 2, b">");
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            i = skip_to(i + 2, b">");
+        } else {
+            // A start tag: find its end outside quoted attribute values.
+            let mut j = i + 1;
+            let mut quote: Option<u8> = None;
+            while j < b.len() {
+                match (quote, b[j]) {
+                    (Some(q), c) if c == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, c @ (b'"' | b'\'')) => quote = Some(c),
+                    (None, b'>') => break,
+                    _ => {}
+                }
+                j += 1;
+            }
+            // An element is one level below its parent, whether it has content or not.
+            if depth + 1 > limit {
+                return Err(format!("elements are nested more than {limit} levels deep"));
+            }
+            let self_closing = j > i + 1 && b.get(j - 1) == Some(&b'/');
+            if !self_closing {
+                depth += 1;
+            }
+            i = j + 1;
+        }
+    }
+    Ok(())
+}
+
 pub fn svg_info(text: &str) -> Result<SvgInfo, String> {
+    check_xml_depth(text, MAX_SVG_DEPTH)?;
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: 200_000,
@@ -221,6 +285,25 @@ pub fn read_preview(
             if let Some(b) = read_binding(cx, &el, kn.span, v, options, fonts, &mut used) {
                 bindings.push(b);
             }
+        }
+    }
+    // Every SVG the preview draws is rendered by a recursive parser: bounded here, as at serve.
+    for path in used
+        .iter()
+        .skip(1)
+        .filter(|p| p.to_ascii_lowercase().ends_with(".svg"))
+    {
+        let text = files
+            .get(path)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        if let Err(e) = check_xml_depth(&text, MAX_SVG_DEPTH) {
+            cx.error(
+                Code::BadTemplate,
+                tnode.span,
+                format!("`{path}`, which the preview draws, is not usable SVG: {e}"),
+                Some("open it in an SVG editor and save it as plain SVG".into()),
+            );
         }
     }
     if cx.diags[before..].iter().any(|d| d.is_error()) {

@@ -68,6 +68,11 @@ impl Template {
         text: &str,
         preview: &Preview,
     ) -> Result<Template, PreviewError> {
+        crate::catalog::preview::check_xml_depth(text, crate::catalog::preview::MAX_SVG_DEPTH)
+            .map_err(|reason| PreviewError::Template {
+                template: path.to_owned(),
+                reason,
+            })?;
         let opts = roxmltree::ParsingOptions {
             allow_dtd: false,
             nodes_limit: 200_000,
@@ -122,7 +127,7 @@ fn convert(
     dir: &str,
     depth: usize,
 ) -> Option<Elem> {
-    if depth > 256 {
+    if depth > crate::catalog::preview::MAX_SVG_DEPTH {
         return None;
     }
     let tag = n.tag_name();

@@ -179,8 +179,17 @@ impl Previewer {
                 let Some(bytes) = files.get(f) else { continue };
                 let lower = f.to_ascii_lowercase();
                 let kind = if lower.ends_with(".svg") {
-                    usvg::Tree::from_data(bytes, &sealed)
+                    // Bounded nesting before usvg's recursive parser sees it.
+                    std::str::from_utf8(bytes)
                         .ok()
+                        .filter(|t| {
+                            crate::catalog::preview::check_xml_depth(
+                                t,
+                                crate::catalog::preview::MAX_SVG_DEPTH,
+                            )
+                            .is_ok()
+                        })
+                        .and_then(|_| usvg::Tree::from_data(bytes, &sealed).ok())
                         .map(usvg::ImageKind::SVG)
                 } else if lower.ends_with(".png") {
                     Some(usvg::ImageKind::PNG(Arc::new(bytes.to_vec())))
