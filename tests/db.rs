@@ -3,7 +3,9 @@
 //! across two pools), the keyset feed, status filter, transitions, optimistic concurrency,
 //! events, catalog version snapshots, migrations on restart, durability settings, saved designs
 //! (round trip, expiry and purge, bad ids), product-version pins, orders' design id and filled
-//! options.
+//! options, and the sales history (imports idempotent per content, keyset pages, orders feeding
+//! it exactly once, customer deletion, bounds, incremental readers missing nothing, the
+//! backfill of earlier orders).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -12,8 +14,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 
 use bespoke::db::{Db, DbError};
-use bespoke::orders::{Order, OrderFilter, Status};
-use common::db::{TestDb, new_design, new_order, now_plus};
+use bespoke::orders::{Order, OrderFilter, Sale, SaleSource, Status};
+use common::db::{TestDb, content_sha, new_design, new_order, new_sale, now_plus};
+
+/// How many migrations a fresh database runs.
+const MIGRATIONS: usize = 5;
 
 fn all_ids(db: &Db, filter: OrderFilter, limit: u32) -> Vec<String> {
     let mut ids = Vec::new();
@@ -424,7 +429,7 @@ fn catalog_version_snapshots_round_trip_byte_for_byte() {
 fn migrations_are_idempotent_on_restart_and_data_survives() {
     for t in TestDb::all("migrations_restart") {
         let first = t.open();
-        assert_eq!(first.migrations_run(), 4, "{}", t.name);
+        assert_eq!(first.migrations_run(), MIGRATIONS, "{}", t.name);
         let (o, _) = first.create_order(new_order("persist", "red")).unwrap();
         drop(first);
         let second = t.open();
@@ -569,9 +574,14 @@ fn instances_starting_together_migrate_once() {
                     .unwrap_or_else(|e| panic!("{}: {e}", t.name))
             })
             .collect();
-        assert_eq!(runs.iter().sum::<usize>(), 4, "{}: {runs:?}", t.name);
+        assert_eq!(
+            runs.iter().sum::<usize>(),
+            MIGRATIONS,
+            "{}: {runs:?}",
+            t.name
+        );
         assert!(
-            runs.iter().all(|&n| n == 0 || n == 4),
+            runs.iter().all(|&n| n == 0 || n == MIGRATIONS),
             "{}: {runs:?}",
             t.name
         );
@@ -912,5 +922,538 @@ fn orders_keep_their_design_id_and_filled_options() {
         let mut bad = new_order("bad-filled", "red");
         bad.filled = vec!["size".into(), String::new()];
         assert!(matches!(db.create_order(bad), Err(DbError::Invalid(_))));
+    }
+}
+
+fn ids(sales: &[Sale]) -> Vec<i64> {
+    sales.iter().map(|s| s.id).collect()
+}
+
+#[test]
+fn history_imports_round_trip_and_the_same_content_imports_once() {
+    use serde_json::json;
+    for t in TestDb::all("history_import") {
+        let db = t.open();
+        let sales = vec![
+            new_sale(
+                "mug",
+                json!([["color", "red"], ["size", 12], ["lid", true]]),
+                1,
+                Some("cust-1"),
+            ),
+            new_sale("mug", json!([["color", "blue"]]), 7, None),
+            new_sale("mug", json!([]), 2, Some("cust-2")),
+        ];
+        let (info, created) = db
+            .import_history(
+                "mug",
+                &content_sha(1),
+                Some("sales-2025.csv"),
+                sales.clone(),
+            )
+            .unwrap();
+        assert!(created, "{}", t.name);
+        assert_eq!(info.product_id, "mug");
+        assert_eq!(info.content_sha256, content_sha(1));
+        assert_eq!(info.file_name.as_deref(), Some("sales-2025.csv"));
+        assert_eq!(info.rows, 3);
+        let stored = db.history("mug", None, 100).unwrap();
+        assert_eq!(stored.len(), 3, "{}", t.name);
+        for (got, want) in stored.iter().zip(&sales) {
+            assert_eq!(got.product_id, "mug");
+            assert_eq!(got.catalog_version, None);
+            assert_eq!(
+                got.selection, want.selection,
+                "{}: values keep their JSON types",
+                t.name
+            );
+            assert_eq!(got.count, want.count);
+            assert_eq!(got.customer_ref, want.customer_ref);
+            assert_eq!(got.source, SaleSource::Import);
+            assert_eq!(got.import_id, Some(info.id));
+            assert_eq!(got.order_id, None);
+            assert_eq!(got.created_at, info.created_at);
+        }
+        assert!(ids(&stored).windows(2).all(|w| w[0] < w[1]));
+
+        // The same content again: the first import, nothing stored (other rows or file name
+        // notwithstanding: the content decides).
+        let (again, created) = db
+            .import_history(
+                "mug",
+                &content_sha(1),
+                Some("copy.csv"),
+                sales[..1].to_vec(),
+            )
+            .unwrap();
+        assert!(!created, "{}", t.name);
+        assert_eq!(again, info);
+        assert_eq!(db.history("mug", None, 100).unwrap(), stored);
+        // Other content, or the same content for another product, is another import.
+        let (second, created) = db
+            .import_history("mug", &content_sha(2), None, sales[1..2].to_vec())
+            .unwrap();
+        assert!(created && second.id != info.id && second.file_name.is_none());
+        let desk = vec![new_sale("desk", json!([["top", "oak"]]), 1, None)];
+        let (other, created) = db
+            .import_history("desk", &content_sha(1), None, desk)
+            .unwrap();
+        assert!(created && other.id != info.id && other.id != second.id);
+        assert_eq!(db.history("mug", None, 100).unwrap().len(), 4);
+        assert_eq!(db.history("desk", None, 100).unwrap().len(), 1);
+        assert_eq!(
+            db.history_imports("mug").unwrap(),
+            vec![info.clone(), second]
+        );
+        assert_eq!(db.history_imports("desk").unwrap(), vec![other]);
+        // An empty file is an import too (of no sales).
+        let (empty, created) = db
+            .import_history("mug", &content_sha(3), None, Vec::new())
+            .unwrap();
+        assert!(created && empty.rows == 0);
+        // Another pool reads the same history.
+        assert_eq!(t.open().history("mug", None, 3).unwrap(), stored);
+    }
+}
+
+#[test]
+fn concurrent_imports_of_one_content_store_it_once() {
+    use serde_json::json;
+    for t in TestDb::all("history_import_race") {
+        let db = t.open_with(8);
+        let sales: Vec<_> = (0..300)
+            .map(|k| new_sale("mug", json!([["size", k]]), 1, None))
+            .collect();
+        let barrier = Arc::new(Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (db, barrier, sales) = (db.clone(), Arc::clone(&barrier), sales.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    db.import_history("mug", &content_sha(9), None, sales)
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{}: {e}", t.name))
+            })
+            .collect();
+        assert_eq!(results.iter().filter(|(_, c)| *c).count(), 1, "{}", t.name);
+        let ids: BTreeSet<i64> = results.iter().map(|(i, _)| i.id).collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{}: every caller sees the same import",
+            t.name
+        );
+        assert_eq!(
+            db.history_since("mug", None).unwrap().len(),
+            300,
+            "{}",
+            t.name
+        );
+        assert_eq!(db.history_imports("mug").unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn history_pages_by_id_and_resumes_after_the_last_id() {
+    use serde_json::json;
+    for t in TestDb::all("history_pages") {
+        let db = t.open();
+        assert!(db.history("mug", None, 10).unwrap().is_empty());
+        assert_eq!(db.history_state().unwrap().last_sale_id, 0);
+        let mugs: Vec<_> = (0..25)
+            .map(|k| new_sale("mug", json!([["size", k]]), 1, None))
+            .collect();
+        db.import_history("mug", &content_sha(1), None, mugs)
+            .unwrap();
+        let desks = vec![new_sale("desk", json!([["top", "oak"]]), 1, None)];
+        db.import_history("desk", &content_sha(2), None, desks)
+            .unwrap();
+
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = db.history("mug", after, 10).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            after = page.last().map(|s| s.id);
+            pages.push(page);
+        }
+        assert_eq!(
+            pages.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![10, 10, 5],
+            "{}",
+            t.name
+        );
+        let all: Vec<Sale> = pages.into_iter().flatten().collect();
+        assert!(ids(&all).windows(2).all(|w| w[0] < w[1]), "{}", t.name);
+        assert!(all.iter().all(|s| s.product_id == "mug"));
+        let sizes: Vec<i64> = all
+            .iter()
+            .map(|s| s.selection[0][1].as_i64().unwrap())
+            .collect();
+        assert_eq!(sizes, (0..25).collect::<Vec<_>>(), "import order kept");
+        assert_eq!(db.history_since("mug", None).unwrap(), all);
+        let last = all.last().map(|s| s.id);
+        assert!(db.history_since("mug", last).unwrap().is_empty());
+        assert_eq!(db.history_state().unwrap().last_sale_id, 26, "{}", t.name);
+        // Limits are clamped, never an error; unknown or malformed products have no history.
+        assert_eq!(db.history("mug", None, 0).unwrap().len(), 1);
+        assert!(db.history("nope", None, 10).unwrap().is_empty());
+        assert!(db.history("", None, 10).unwrap().is_empty());
+        assert!(
+            db.history(&"x".repeat(100_000), None, 10)
+                .unwrap()
+                .is_empty()
+        );
+        // A poller resuming after the last id sees exactly what was added since.
+        let mut o = new_order("after-import", "red");
+        o.product_id = "mug".into();
+        let (order, _) = db.create_order(o).unwrap();
+        let new = db.history_since("mug", last).unwrap();
+        assert_eq!(new.len(), 1, "{}", t.name);
+        assert_eq!(new[0].order_id.as_deref(), Some(order.id.as_str()));
+        assert_eq!(db.history_state().unwrap().last_sale_id, new[0].id);
+    }
+}
+
+#[test]
+fn a_created_order_feeds_the_history_once_and_replays_do_not() {
+    use serde_json::json;
+    for t in TestDb::all("history_orders") {
+        let db = t.open_with(8);
+        let mut new = new_order("hist-1", "red");
+        // Selections are ordered pairs today (older orders stored an object; see below).
+        new.selection = json!([
+            ["size", "m"],
+            ["color", "red"],
+            ["handle", true],
+            ["qty", 2]
+        ]);
+        let (order, created) = db.create_order(new.clone()).unwrap();
+        assert!(created);
+        let sales = db.history("mug", None, 10).unwrap();
+        assert_eq!(sales.len(), 1, "{}", t.name);
+        let sale = &sales[0];
+        assert_eq!(sale.source, SaleSource::Order);
+        assert_eq!(sale.order_id.as_deref(), Some(order.id.as_str()));
+        assert_eq!(sale.import_id, None);
+        assert_eq!(sale.product_id, order.product_id);
+        assert_eq!(
+            sale.catalog_version.as_deref(),
+            Some(order.catalog_version.as_str())
+        );
+        assert_eq!(
+            sale.selection, order.selection,
+            "{}: what the order stores",
+            t.name
+        );
+        assert_eq!(sale.count, 1);
+        assert_eq!(sale.customer_ref.as_deref(), Some("cust-42"));
+        assert_eq!(sale.created_at, order.created_at);
+
+        // A replay, a conflict and a transition feed nothing.
+        let (again, created) = db.create_order(new).unwrap();
+        assert!(!created && again.id == order.id);
+        assert!(matches!(
+            db.create_order(new_order("hist-1", "blue")),
+            Err(DbError::IdempotencyConflict { .. })
+        ));
+        db.transition(&order.id, Status::Accepted, 1, None).unwrap();
+        assert_eq!(db.history("mug", None, 10).unwrap().len(), 1, "{}", t.name);
+        // An order stored as an object (the older form) is stored as such.
+        let (older, _) = db.create_order(new_order("hist-2", "green")).unwrap();
+        let sales = db.history("mug", None, 10).unwrap();
+        assert_eq!(sales.len(), 2);
+        assert_eq!(sales[1].selection, json!({"color": "green", "size": "m"}));
+        assert_eq!(sales[1].order_id.as_deref(), Some(older.id.as_str()));
+        // A rejected order feeds nothing.
+        assert!(matches!(
+            db.create_order(new_order("", "red")),
+            Err(DbError::Invalid(_))
+        ));
+        // Fifty racing creates with one key: one order, one sale.
+        let barrier = Arc::new(Barrier::new(50));
+        let racers: Vec<_> = (0..50)
+            .map(|_| {
+                let (db, barrier) = (db.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    db.create_order(new_order("hist-race", "green")).unwrap().1
+                })
+            })
+            .collect();
+        let created = racers.into_iter().map(|h| h.join().unwrap());
+        assert_eq!(created.filter(|c| *c).count(), 1, "{}", t.name);
+        let sales = db.history("mug", None, 100).unwrap();
+        assert_eq!(sales.len(), 3, "{}", t.name);
+        let order_ids: BTreeSet<_> = sales.iter().filter_map(|s| s.order_id.clone()).collect();
+        assert_eq!(order_ids.len(), 3);
+        for id in &order_ids {
+            assert!(db.get_order(id).is_ok());
+        }
+    }
+}
+
+#[test]
+fn deleting_a_customer_removes_only_their_sales_and_keeps_their_orders() {
+    use serde_json::json;
+    for t in TestDb::all("history_customer") {
+        let db = t.open();
+        let (mine, _) = db.create_order(new_order("c-1", "red")).unwrap(); // cust-42
+        let mut other = new_order("c-2", "red");
+        other.customer_ref = Some("cust-7".into());
+        db.create_order(other).unwrap();
+        let mut anonymous = new_order("c-3", "red");
+        anonymous.customer_ref = None;
+        db.create_order(anonymous).unwrap();
+        db.import_history(
+            "desk",
+            &content_sha(1),
+            None,
+            vec![
+                new_sale("desk", json!([["top", "oak"]]), 3, Some("cust-42")),
+                new_sale("desk", json!([["top", "ash"]]), 1, Some("cust-7")),
+                new_sale("desk", json!([["top", "elm"]]), 1, None),
+            ],
+        )
+        .unwrap();
+        let before = db.history_state().unwrap();
+        assert_eq!(before.erasures, 0);
+
+        assert_eq!(
+            db.delete_customer_history("cust-42").unwrap(),
+            2,
+            "{}",
+            t.name
+        );
+        for product in ["mug", "desk"] {
+            let left = db.history(product, None, 100).unwrap();
+            assert_eq!(left.len(), 2, "{}: {product}", t.name);
+            assert!(
+                left.iter()
+                    .all(|s| s.customer_ref.as_deref() != Some("cust-42"))
+            );
+        }
+        // The order itself stays, and so does the import's record.
+        assert_eq!(db.get_order(&mine.id).unwrap(), mine);
+        assert_eq!(db.history_imports("desk").unwrap()[0].rows, 3);
+        let after = db.history_state().unwrap();
+        assert_eq!(after.erasures, 1, "{}", t.name);
+        assert_eq!(after.last_sale_id, before.last_sale_id);
+        // Nothing left to delete: no erasure counted.
+        assert_eq!(db.delete_customer_history("cust-42").unwrap(), 0);
+        assert_eq!(db.delete_customer_history("nobody").unwrap(), 0);
+        assert_eq!(db.history_state().unwrap().erasures, 1);
+        assert!(matches!(
+            db.delete_customer_history(""),
+            Err(DbError::Invalid(_))
+        ));
+        assert!(matches!(
+            db.delete_customer_history(&"c".repeat(300)),
+            Err(DbError::Invalid(_))
+        ));
+        // A later order of the same customer is history again.
+        db.create_order(new_order("c-4", "red")).unwrap();
+        let mug = db.history("mug", None, 100).unwrap();
+        assert_eq!(mug.len(), 3);
+        assert_eq!(mug[2].customer_ref.as_deref(), Some("cust-42"));
+    }
+}
+
+#[test]
+fn history_bounds_are_typed_errors_and_store_nothing() {
+    use bespoke::orders::{MAX_IMPORT_SALES, MAX_SALE_COUNT};
+    use serde_json::json;
+    for t in TestDb::all("history_bounds") {
+        let db = t.open();
+        let ok = || new_sale("mug", json!([["color", "red"]]), 1, None);
+        let bad_sets: Vec<(&str, Vec<bespoke::orders::NewSale>)> = vec![
+            ("count 0", vec![ok(), new_sale("mug", json!([]), 0, None)]),
+            (
+                "count too large",
+                vec![new_sale("mug", json!([]), MAX_SALE_COUNT + 1, None)],
+            ),
+            (
+                "null selection",
+                vec![new_sale("mug", json!(null), 1, None)],
+            ),
+            (
+                "selection too large",
+                vec![new_sale(
+                    "mug",
+                    json!([["text", "x".repeat(300_000)]]),
+                    1,
+                    None,
+                )],
+            ),
+            (
+                "empty customer",
+                vec![new_sale("mug", json!([]), 1, Some(""))],
+            ),
+            (
+                "another product",
+                vec![ok(), new_sale("desk", json!([]), 1, None)],
+            ),
+        ];
+        for (what, sales) in bad_sets {
+            assert!(
+                matches!(
+                    db.import_history("mug", &content_sha(1), None, sales),
+                    Err(DbError::Invalid(_))
+                ),
+                "{}: {what}",
+                t.name
+            );
+        }
+        for (product, sha, name) in [
+            ("", content_sha(1), None),
+            ("mug", String::new(), None),
+            ("mug", "not a digest".to_owned(), None),
+            ("mug", content_sha(1), Some(String::new())),
+            ("mug", content_sha(1), Some("f".repeat(300))),
+        ] {
+            assert!(matches!(
+                db.import_history(product, &sha, name.as_deref(), vec![ok()]),
+                Err(DbError::Invalid(_))
+            ));
+        }
+        // Too many sales in one import (checked before anything else).
+        let many = vec![new_sale("m", json!([]), 1, None); MAX_IMPORT_SALES + 1];
+        assert!(matches!(
+            db.import_history("m", &content_sha(1), None, many),
+            Err(DbError::Invalid(_))
+        ));
+        assert!(
+            db.history("mug", None, 10).unwrap().is_empty(),
+            "{}",
+            t.name
+        );
+        assert!(db.history_imports("mug").unwrap().is_empty());
+        assert_eq!(db.history_state().unwrap().last_sale_id, 0);
+        // After the failures, the content still imports.
+        let (_, created) = db
+            .import_history("mug", &content_sha(1), None, vec![ok()])
+            .unwrap();
+        assert!(created);
+    }
+}
+
+#[test]
+fn a_reader_polling_after_its_last_id_misses_no_sale_under_concurrent_writers() {
+    use serde_json::json;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for t in TestDb::all("history_poll") {
+        let db = t.open_with(8);
+        let done = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let (db, done) = (db.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut seen: Vec<i64> = Vec::new();
+                loop {
+                    let finished = done.load(Ordering::SeqCst);
+                    let after = seen.last().copied();
+                    seen.extend(ids(&db.history_since("mug", after).unwrap()));
+                    if finished {
+                        return seen;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            })
+        };
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    for k in 0..15 {
+                        db.create_order(new_order(&format!("poll-{w}-{k}"), "red"))
+                            .unwrap();
+                    }
+                })
+            })
+            .chain((0..3).map(|k| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let sales = (0..400)
+                        .map(|n| new_sale("mug", json!([["size", n]]), 1, None))
+                        .collect();
+                    db.import_history("mug", &content_sha(k), None, sales)
+                        .unwrap();
+                })
+            }))
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        let seen = poller.join().unwrap();
+        let all = ids(&db.history_since("mug", None).unwrap());
+        assert_eq!(all.len(), 60 + 1200, "{}", t.name);
+        assert_eq!(
+            seen, all,
+            "{}: the poller saw every sale once, in order",
+            t.name
+        );
+        assert_eq!(db.history_state().unwrap().last_sale_id, 1260);
+    }
+}
+
+#[test]
+fn the_history_migration_feeds_it_the_orders_placed_before() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection, SqliteConnection};
+    for t in TestDb::all("history_backfill") {
+        let db = t.open();
+        let mut placed = Vec::new();
+        for k in 0..3 {
+            placed.push(
+                db.create_order(new_order(&format!("old-{k}"), "red"))
+                    .unwrap()
+                    .0,
+            );
+        }
+        drop(db);
+        // Back to the schema before the history (its down.sql), then connect again.
+        let undo = "DROP TABLE history_sales; DROP TABLE history_imports; \
+                    DROP TABLE history_counters; \
+                    DELETE FROM __diesel_schema_migrations WHERE version = '20261207000005';";
+        match t.name {
+            "sqlite" => {
+                let path = t.url.trim_start_matches("sqlite://");
+                SqliteConnection::establish(path)
+                    .unwrap()
+                    .batch_execute(undo)
+                    .unwrap();
+            }
+            _ => PgConnection::establish(&t.url)
+                .unwrap()
+                .batch_execute(undo)
+                .unwrap(),
+        }
+        let db = t.open();
+        assert_eq!(db.migrations_run(), 1, "{}", t.name);
+        let sales = db.history("mug", None, 10).unwrap();
+        assert_eq!(sales.len(), 3, "{}", t.name);
+        for (sale, order) in sales.iter().zip(&placed) {
+            assert_eq!(sale.order_id.as_deref(), Some(order.id.as_str()));
+            assert_eq!(sale.source, SaleSource::Order);
+            assert_eq!(sale.selection, order.selection);
+            assert_eq!(sale.created_at, order.created_at);
+            assert_eq!(sale.customer_ref, order.customer_ref);
+        }
+        assert_eq!(ids(&sales), vec![1, 2, 3]);
+        // New sales continue after them.
+        let (next, _) = db.create_order(new_order("new", "red")).unwrap();
+        let after = db.history_since("mug", Some(3)).unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].id, 4);
+        assert_eq!(after[0].order_id.as_deref(), Some(next.id.as_str()));
     }
 }

@@ -1,12 +1,14 @@
 //! Persistence (diesel): one `Db` handle over SQLite or PostgreSQL (a derived MultiConnection,
 //! chosen by the URL), an r2d2 pool, embedded migrations run at connect, and the order,
-//! saved-design, catalog-version, product-version and engine-knowledge repositories. The only
+//! saved-design, catalog-version, product-version, engine-knowledge and sales-history
+//! repositories. The only
 //! module that names diesel. Synchronous: call it from blocking threads (actix `web::block`).
 
 mod catalog_versions;
 mod conn;
 mod designs;
 mod error;
+mod history;
 mod knowledge;
 mod orders;
 mod product_versions;
@@ -29,7 +31,8 @@ pub use knowledge::{
 pub use product_versions::MAX_PRODUCTS_PER_VERSION;
 
 use crate::orders::{
-    Design, NewDesign, NewOrder, Order, OrderEvent, OrderFilter, Page, Status, Timestamp,
+    Design, HistoryState, ImportInfo, NewDesign, NewOrder, NewSale, Order, OrderEvent, OrderFilter,
+    Page, Sale, Status, Timestamp,
 };
 use conn::{Manager, Target};
 
@@ -149,6 +152,8 @@ impl Db {
     /// Stores a new order, or — for an Idempotency-Key already used with the same fingerprint —
     /// returns the stored one. `true` when this call created it. The same key with another
     /// fingerprint is `IdempotencyConflict`. Safe under concurrent calls and several instances.
+    /// A created order feeds the sales history (one sale, source `order`) in the same
+    /// transaction; a replay feeds nothing.
     pub fn create_order(&self, new: NewOrder) -> Result<(Order, bool), DbError> {
         orders::create(&mut *self.conn()?, &new, now_micros())
     }
@@ -271,6 +276,65 @@ impl Db {
     /// One stored record.
     pub fn get_knowledge(&self, fingerprint: &str, seq: i64) -> Result<Vec<u8>, DbError> {
         knowledge::get(&mut *self.conn()?, fingerprint, seq)
+    }
+
+    /// Imports past sales of a product in one transaction: the import (`true`), or — when the
+    /// product already has an import of the same content — that one (`false`), storing nothing.
+    /// Every sale must be of `product_id`; at most `orders::MAX_IMPORT_SALES`, else `Invalid`.
+    pub fn import_history(
+        &self,
+        product_id: &str,
+        content_sha256: &str,
+        file_name: Option<&str>,
+        sales: Vec<NewSale>,
+    ) -> Result<(ImportInfo, bool), DbError> {
+        history::import(
+            &mut *self.conn()?,
+            product_id,
+            content_sha256,
+            file_name,
+            sales,
+            now_micros(),
+        )
+    }
+
+    /// The product's history imports, oldest first.
+    pub fn history_imports(&self, product_id: &str) -> Result<Vec<ImportInfo>, DbError> {
+        history::imports(&mut *self.conn()?, product_id)
+    }
+
+    /// One page of a product's sales (orders and imports), oldest first: the sales with ids after
+    /// `after_id` (from the start when `None`), `limit` clamped to 1..=`orders::MAX_HISTORY_PAGE`.
+    /// Ids increase in commit order, so a reader that resumes after the last id it read misses
+    /// no sale committed since.
+    pub fn history(
+        &self,
+        product_id: &str,
+        after_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Sale>, DbError> {
+        history::page(&mut *self.conn()?, product_id, after_id, limit)
+    }
+
+    /// Every sale of a product after `after_id` (all when `None`), oldest first.
+    pub fn history_since(
+        &self,
+        product_id: &str,
+        after_id: Option<i64>,
+    ) -> Result<Vec<Sale>, DbError> {
+        history::since(&mut *self.conn()?, product_id, after_id)
+    }
+
+    /// Where the history stands: the last sale id issued and how many customer deletions removed
+    /// sales (when that changes, a reader should read the history again).
+    pub fn history_state(&self) -> Result<HistoryState, DbError> {
+        history::state(&mut *self.conn()?)
+    }
+
+    /// Deletes a customer's sales from the history, across products; returns how many. Their
+    /// orders stay.
+    pub fn delete_customer_history(&self, customer_ref: &str) -> Result<u64, DbError> {
+        history::delete_customer(&mut *self.conn()?, customer_ref)
     }
 }
 

@@ -1,6 +1,7 @@
-//! The order repository: idempotent creation, reads, the keyset-paged feed, status transitions
-//! under optimistic concurrency, and the event history; and the JSON column helpers the design
-//! repository shares. Written once against `AnyConnection`.
+//! The order repository: idempotent creation (a created order also feeds the sales history, in
+//! the same transaction), reads, the keyset-paged feed, status transitions under optimistic
+//! concurrency, and the event history; and the JSON column helpers the design and history
+//! repositories share. Written once against `AnyConnection`.
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use super::DbError;
 use super::conn::AnyConnection;
 use super::error::is_unique_violation;
+use super::history;
 use super::schema::{order_events, orders};
 use crate::orders::{
     Cursor, MAX_PAGE_LIMIT, NewOrder, Order, OrderEvent, OrderFilter, Page, Status, Timestamp,
@@ -209,7 +211,16 @@ pub(crate) fn create(
         diesel::insert_into(order_events::table)
             .values(&event)
             .execute(c)?;
-        Ok(())
+        // The order's sale, once: a replay or a lost race never gets here (or rolls it back).
+        history::record_order(
+            c,
+            &id,
+            &new.product_id,
+            &new.catalog_version,
+            &selection,
+            new.customer_ref.as_deref(),
+            now,
+        )
     });
     match inserted {
         Ok(()) => Ok((row_by_id(conn, &id)?.into_order()?, true)),

@@ -93,9 +93,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    history_counters (id) {
+        id -> BigInt,
+        last_sale_id -> BigInt,
+        last_import_id -> BigInt,
+        erasures -> BigInt,
+    }
+}
+
+diesel::table! {
+    history_imports (id) {
+        id -> BigInt,
+        product_id -> Text,
+        content_sha256 -> Text,
+        file_name -> Nullable<Text>,
+        row_count -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    history_sales (id) {
+        id -> BigInt,
+        product_id -> Text,
+        catalog_version -> Nullable<Text>,
+        selection -> Text,
+        count -> BigInt,
+        customer_ref -> Nullable<Text>,
+        source -> Text,
+        order_id -> Nullable<Text>,
+        import_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(catalog_version_files -> catalog_versions (version_hash));
 diesel::joinable!(catalog_version_files -> catalog_blobs (blob_sha256));
+diesel::joinable!(history_sales -> history_imports (import_id));
 diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_events,
@@ -104,5 +140,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_version_files,
     engine_knowledge,
     designs,
-    product_versions
+    product_versions,
+    history_counters,
+    history_imports,
+    history_sales
 );

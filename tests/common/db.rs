@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bespoke::db::{Db, DbOptions};
-use bespoke::orders::{NewDesign, NewOrder, Timestamp};
+use bespoke::orders::{NewDesign, NewOrder, NewSale, Timestamp};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 pub const PG_ENV: &str = "BESPOKE_TEST_POSTGRES_URL";
@@ -150,4 +150,25 @@ pub fn now_plus(offset_secs: i64) -> Timestamp {
         .unwrap()
         .as_micros();
     Timestamp::from_unix_micros(i64::try_from(now).unwrap() + offset_secs * 1_000_000)
+}
+
+/// An imported sale of `product`: `selection` is a JSON array of `[option, value]` pairs.
+pub fn new_sale(
+    product: &str,
+    selection: serde_json::Value,
+    count: i64,
+    customer_ref: Option<&str>,
+) -> NewSale {
+    NewSale {
+        product_id: product.to_owned(),
+        catalog_version: None,
+        selection,
+        count,
+        customer_ref: customer_ref.map(str::to_owned),
+    }
+}
+
+/// A stand-in content digest (64 hex digits) for history import `n`.
+pub fn content_sha(n: u64) -> String {
+    format!("{n:064x}")
 }
