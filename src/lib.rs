@@ -12,4 +12,5 @@ pub mod merchant;
 pub mod orders;
 pub mod preview;
 pub mod pricing;
+pub mod recommend;
 pub mod rules;

@@ -753,6 +753,26 @@ async fn every_documented_operation_is_exercised_and_conforms() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/admin/products/classic-tee/history")
+            .insert_header(auth.clone())
+            .insert_header(("content-type", "text/csv"))
+            .set_payload("size,color\nL,black\n"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    let r = send(&app, get("/v1/products/classic-tee/popular?limit=1")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    let r = send(
+        &app,
+        test::TestRequest::delete()
+            .uri("/v1/admin/customers/c-9/history")
+            .insert_header(auth.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
     let operations = |set: &std::collections::BTreeSet<common::contract::Seen>| {
         set.iter()
             .map(|(m, p, _)| (m.clone(), p.clone()))

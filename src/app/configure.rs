@@ -183,7 +183,7 @@ pub struct TextInput {
 }
 
 /// One option's state under the selection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct OptionState {
     pub id: String,
     pub label: String,
@@ -212,6 +212,20 @@ pub struct OptionState {
     /// Integer options: price per unit; text options: price per character.
     #[schema(value_type = Option<String>)]
     pub price_per_unit: Option<Decimal>,
+    /// For an open option: the value earlier customers' orders suggest, always one of the
+    /// available values (null when the option is chosen, history cannot speak for it, or the
+    /// selection conflicts).
+    pub recommended: Option<Recommended>,
+}
+
+/// A recommended value of an open option, learned from order history.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Recommended {
+    /// One of the option's available values (null: leave the optional option unset).
+    pub value: Option<OptionValue>,
+    /// In [0, 1]: the value's share of the evidence among the available values (1 when it is
+    /// the only one).
+    pub confidence: f64,
 }
 
 /// Validity of the selection as a finished configuration.
@@ -409,7 +423,7 @@ pub enum AvailabilityBasis {
 }
 
 /// The answer to configure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Configuration {
     pub product: String,
     /// The product's content version: pin it in orders and designs (as `version`).
@@ -432,6 +446,17 @@ pub struct Configuration {
     pub completion: Option<Completion>,
     /// The preview image of this selection, pinned to the product version.
     pub preview_url: Option<String>,
+    /// The recommended values together: a valid configuration that keeps every value the
+    /// customer gave ("complete it for me", personally); null in a conflict.
+    pub recommended_completion: Option<Completion>,
+}
+
+/// Whose history recommendations come from, for one configure call.
+#[derive(Debug, Clone, Copy)]
+pub struct Personalize<'a> {
+    pub recommender: &'a crate::recommend::Recommender,
+    /// The customer's opaque reference: their own past orders weigh more.
+    pub customer: Option<&'a str>,
 }
 
 /// The price of a selection (see [`Price`]); `None` when nothing extends it.
@@ -599,6 +624,7 @@ fn option_state(
         upload: None,
         price: None,
         price_per_unit: None,
+        recommended: None,
     };
     let value_state = |i: usize, v: Value| {
         let available = oa.available.contains(&i);
@@ -733,6 +759,7 @@ pub fn configure(
     engine: &Engine,
     catalog_version: &str,
     sel: &Selection,
+    personalize: Option<Personalize<'_>>,
 ) -> Result<Configuration, AppError> {
     let p = &engine.product;
     let prop = engine.propagate(sel)?;
@@ -758,6 +785,23 @@ pub fn configure(
     };
     let shown = availability_prop.as_ref().unwrap_or(&prop);
     let price = price(engine, sel, val.valid, prop.consistent)?;
+    let mut options = option_states(engine, sel, &basis, shown);
+    let mut recommended_completion = None;
+    if let Some(pz) = personalize
+        && prop.consistent
+    {
+        let recs = pz.recommender.recommend(engine, sel, &prop, pz.customer);
+        for (state, r) in options.iter_mut().zip(&recs.options) {
+            state.recommended = r.as_ref().map(|r| Recommended {
+                value: r.value.as_ref().map(|v| OptionValue::of(p, r.option, v)),
+                confidence: r.confidence.clamp(0.0, 1.0),
+            });
+        }
+        recommended_completion = pz
+            .recommender
+            .recommended_completion(engine, sel, &recs)?
+            .map(|sol| completion(engine, sel, &sol));
+    }
     Ok(Configuration {
         product: p.id.clone(),
         version: p.version.clone(),
@@ -769,7 +813,7 @@ pub fn configure(
         } else {
             AvailabilityBasis::Selection
         },
-        options: option_states(engine, sel, &basis, shown),
+        options,
         validation: ValidationView::of(p, &val),
         price,
         repair,
@@ -778,6 +822,7 @@ pub fn configure(
             .preview
             .as_ref()
             .map(|_| preview_url(p, &Choices::of(p, sel), PREVIEW_WIDTH)),
+        recommended_completion,
     })
 }
 
@@ -785,9 +830,15 @@ pub fn configure(
 pub const PREVIEW_WIDTH: u32 = 512;
 
 /// The configure cache's key of a request.
-fn cache_key(product: &str, choices: &Choices, quantity: Option<i64>) -> String {
+fn cache_key(
+    product: &str,
+    choices: &Choices,
+    quantity: Option<i64>,
+    customer: Option<&str>,
+    generation: u64,
+) -> String {
     // Serialising a map of strings, integers and booleans cannot fail.
-    serde_json::to_string(&(product, choices, quantity)).unwrap_or_default()
+    serde_json::to_string(&(product, choices, quantity, customer, generation)).unwrap_or_default()
 }
 
 impl super::App {
@@ -798,10 +849,12 @@ impl super::App {
         product: &str,
         choices: &Choices,
         quantity: Option<i64>,
+        customer: Option<&str>,
     ) -> Option<std::sync::Arc<Configuration>> {
+        let (_, generation) = self.recommender(product);
         self.snapshot()
             .configure_cache
-            .get(&cache_key(product, choices, quantity))
+            .get(&cache_key(product, choices, quantity, customer, generation))
     }
 
     /// Configure: availability with reasons, validity, price, repair, completion and preview
@@ -811,16 +864,23 @@ impl super::App {
         product: &str,
         choices: &Choices,
         quantity: Option<i64>,
+        customer: Option<&str>,
     ) -> Result<std::sync::Arc<Configuration>, AppError> {
+        self.refresh_history_if_due();
         let snap = self.snapshot();
-        let key = cache_key(product, choices, quantity);
+        let (recommender, generation) = self.recommender(product);
+        let key = cache_key(product, choices, quantity, customer, generation);
         if let Some(c) = snap.configure_cache.get(&key) {
             return Ok(c);
         }
         let (p, engine) = snap.product(product)?;
         let sel = super::typed_selection(p, choices, quantity)?;
         self.check_uploads(p, &sel)?;
-        let answer = std::sync::Arc::new(configure(engine, snap.version(), &sel)?);
+        let personalize = recommender.as_deref().map(|r| Personalize {
+            recommender: r,
+            customer,
+        });
+        let answer = std::sync::Arc::new(configure(engine, snap.version(), &sel, personalize)?);
         snap.configure_cache
             .insert(key, std::sync::Arc::clone(&answer));
         Ok(answer)

@@ -8,6 +8,7 @@ pub mod configure;
 pub mod designs;
 pub mod error;
 pub mod orders;
+pub mod personal;
 pub mod report;
 pub mod values;
 pub mod views;
@@ -321,6 +322,8 @@ pub struct App {
     old_snapshots: moka::sync::Cache<String, Arc<Snapshot>>,
     /// When expired designs were last deleted (see `designs.rs`).
     last_design_purge: Mutex<Option<std::time::Instant>>,
+    /// What the serving version's recommenders learned from the sales history.
+    pub personal: personal::Personal,
 }
 
 /// What a version's background thread works with (see [`background`]).
@@ -621,7 +624,9 @@ impl App {
             last_reload: Mutex::new(Some(status)),
             old_snapshots: moka::sync::Cache::new(8),
             last_design_purge: Mutex::new(None),
+            personal: personal::Personal::default(),
         })
+        .inspect(App::refresh_history)
     }
 
     /// The serving snapshot; the caller keeps it for the whole request.
@@ -705,6 +710,7 @@ impl App {
                         Err(p) => *p.into_inner() = Arc::new(snapshot),
                     }
                     tracing::info!(?trigger, %version, "catalog reloaded");
+                    self.refresh_history();
                 }
                 ReloadStatus {
                     outcome: if unchanged {

@@ -370,6 +370,10 @@ impl App {
             filled: done.filled,
         };
         let (order, created) = self.db.create_order(new)?;
+        if created {
+            // The order is in the history now: the next recommendation knows it.
+            self.refresh_history();
+        }
         Ok((OrderView::of(&order)?, created))
     }
 

@@ -12,6 +12,7 @@ use crate::rules::{Engine, Selection};
 
 mod merchant;
 mod quote;
+mod recommend;
 mod render;
 
 mod serve;
@@ -90,6 +91,11 @@ pub enum Command {
         product: Option<String>,
         #[command(flatten)]
         common: Common,
+    },
+    /// Recommendations from order history: `eval` measures them on a sales history.
+    Recommend {
+        #[command(subcommand)]
+        command: recommend::RecommendCommand,
     },
 }
 
@@ -197,6 +203,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Render(args) => render::run(args, out, err),
         Command::Test(args) => merchant::test(args, out, err),
         Command::Diff(args) => merchant::diff(args, out, err),
+        Command::Recommend { command } => recommend::run(command, out, err),
     }
 }
 
@@ -302,8 +309,16 @@ fn configure(
     let engine = Engine::new(p).with_work_limit(common.work_limit);
     let answer = || -> Result<String, String> {
         if common.json {
-            let doc = crate::app::configure::configure(&engine, &cat.version, &sel)
-                .map_err(|e| e.to_string())?;
+            // No history here: the recommender of an empty history (defaults), as a fresh
+            // server's. `bespoke history import` feeds a server's database.
+            let recommender = crate::recommend::Recommender::new(&engine.product);
+            let personalize = crate::app::configure::Personalize {
+                recommender: &recommender,
+                customer: None,
+            };
+            let doc =
+                crate::app::configure::configure(&engine, &cat.version, &sel, Some(personalize))
+                    .map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
             return Ok(format!("{text}\n"));
         }

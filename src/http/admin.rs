@@ -151,3 +151,47 @@ pub async fn version_files(
     let files = super::off_thread(&app, move |app| app.catalog_version_files(&hash)).await?;
     Ok(HttpResponse::Ok().json(files))
 }
+
+/// Largest history file accepted, in bytes.
+pub const HISTORY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Import a product's sales history (CSV body: a header of option ids, one sold configuration
+/// per row as value ids, optional `count` and `customer` columns; whitespace-separated when
+/// the header has no comma). Idempotent per file content.
+#[utoipa::path(post, path = "/v1/admin/products/{id}/history", tag = "admin",
+    params(("id" = String, Path, description = "Product id")),
+    request_body(content = String, content_type = "text/csv", description = "The history file"),
+    responses((status = 200, body = crate::app::personal::HistoryImport),
+        (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem),
+        (status = 404, body = crate::http::problem::Problem), (status = 413, body = crate::http::problem::Problem)),
+    security(("bearer" = ["admin"])))]
+pub async fn import_history(
+    app: web::Data<App>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::Admin)?;
+    let id = id.into_inner();
+    let report = super::off_thread(&app, move |app| app.import_history(&id, None, &body)).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Erase a customer's history: their past orders no longer influence any recommendation (the
+/// orders themselves stay).
+#[utoipa::path(delete, path = "/v1/admin/customers/{ref}/history", tag = "admin",
+    params(("ref" = String, Path, description = "The customer's opaque reference")),
+    responses((status = 200, body = crate::app::personal::CustomerErased),
+        (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem)),
+    security(("bearer" = ["admin"])))]
+#[actix_web::delete("/v1/admin/customers/{ref}/history")]
+pub async fn erase_customer(
+    app: web::Data<App>,
+    req: HttpRequest,
+    customer: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::Admin)?;
+    let customer = customer.into_inner();
+    let erased = super::off_thread(&app, move |app| app.erase_customer(&customer)).await?;
+    Ok(HttpResponse::Ok().json(erased))
+}

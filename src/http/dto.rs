@@ -17,6 +17,11 @@ pub struct ConfigureRequest {
     #[validate(range(min = 1, max = 1_000_000_000))]
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
+    /// The shop's opaque reference of the shopper: their own past orders weigh more in the
+    /// recommendations.
+    #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
+    pub customer_ref: Option<String>,
 }
 
 /// A design to save: a configuration for the cart.

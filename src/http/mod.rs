@@ -56,6 +56,13 @@ pub fn build(
         .service(products::value_image)
         .service(products::save_design)
         .service(products::get_design)
+        .service(products::popular)
+        .service(
+            web::resource("/v1/admin/products/{id}/history")
+                .app_data(web::PayloadConfig::new(admin::HISTORY_LIMIT))
+                .route(web::post().to(admin::import_history)),
+        )
+        .service(admin::erase_customer)
         .service(preview::preview)
         .service(
             web::resource("/v1/uploads")
@@ -94,7 +101,7 @@ pub async fn off_thread<T: Send + 'static>(
 
 fn cors(origins: &[String]) -> Cors {
     let mut c = Cors::default()
-        .allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_methods(["GET", "POST", "DELETE", "OPTIONS"])
         .allowed_header(actix_web::http::header::HeaderName::from_static(
             "x-request-id",
         ))

@@ -47,11 +47,21 @@ pub async fn configure(
     let req = body.into_inner();
     let id = id.into_inner();
     // A repeated request is answered from the version's cache without leaving this worker.
-    if let Some(answer) = app.cached_configuration(&id, &req.selection, req.quantity) {
+    if let Some(answer) = app.cached_configuration(
+        &id,
+        &req.selection,
+        req.quantity,
+        req.customer_ref.as_deref(),
+    ) {
         return Ok(HttpResponse::Ok().json(&*answer));
     }
     let answer = super::off_thread(&app, move |app| {
-        app.configure(&id, &req.selection, req.quantity)
+        app.configure(
+            &id,
+            &req.selection,
+            req.quantity,
+            req.customer_ref.as_deref(),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(&*answer))
@@ -141,4 +151,36 @@ pub async fn get_design(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
         .json(design))
+}
+
+/// `GET /v1/products/{id}/popular` query.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PopularQuery {
+    /// How many configurations, 1–50 (default 5).
+    #[param(minimum = 1, maximum = 50)]
+    pub limit: Option<usize>,
+}
+
+/// The most ordered complete configurations that are valid under today's rules, most ordered
+/// first, each with its price and preview (popular starting points).
+#[utoipa::path(get, path = "/v1/products/{id}/popular", tag = "storefront",
+    params(("id" = String, Path, description = "Product id"), PopularQuery),
+    responses((status = 200, body = [crate::app::personal::PopularConfiguration]),
+        (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[get("/v1/products/{id}/popular")]
+pub async fn popular(
+    app: web::Data<App>,
+    id: web::Path<String>,
+    query: web::Query<PopularQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = query.limit.unwrap_or(5);
+    if !(1..=50).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "limit {limit} is outside 1–50"
+        )));
+    }
+    let id = id.into_inner();
+    let top = super::off_thread(&app, move |app| app.popular(&id, limit)).await?;
+    Ok(HttpResponse::Ok().json(top))
 }

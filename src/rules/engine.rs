@@ -2202,6 +2202,167 @@ impl Engine {
             replace,
         })
     }
+
+    /// The values of one option that extend the selection to a valid configuration (domain
+    /// indices, ascending), without explanations: for an unselected option, exactly what
+    /// `propagate` reports as its `available` values, for callers that need only that (the
+    /// recommender's evaluation asks it for one option at a time, hundreds of thousands of
+    /// times). For a selected option: its chosen value when the selection is consistent. Empty
+    /// when the selection has no completion. Solutions found are remembered, as `propagate`'s.
+    pub fn available_values(
+        &self,
+        sel: &Selection,
+        option: OptId,
+    ) -> Result<Vec<usize>, EngineError> {
+        let mut budget = self.budget();
+        self.available_with(sel, option, &mut budget)
+            .map_err(|_| self.limit("available_values"))
+    }
+
+    fn available_with(
+        &self,
+        sel: &Selection,
+        v: usize,
+        budget: &mut Budget,
+    ) -> Result<Vec<usize>, OutOfWork> {
+        let model = &self.model;
+        if v >= model.vars.len() {
+            return Ok(Vec::new());
+        }
+        let mut base: Vec<(usize, usize)> = Vec::with_capacity(sel.choices.len());
+        for (x, i) in self.indices(sel) {
+            match i {
+                Some(i) => base.push((x, i)),
+                None => return Ok(Vec::new()),
+            }
+        }
+        let mut root = Solver::new(model, model.initial());
+        for &(x, i) in &base {
+            if !root.assign(x, i) {
+                return Ok(Vec::new());
+            }
+        }
+        root.queue_all();
+        if !root.propagate(budget)? {
+            return Ok(Vec::new());
+        }
+        let candidates: Vec<usize> = iter_bits(model.dom(&root.doms, v)).collect();
+        // Values witnessed by remembered solutions that agree with the selection.
+        let mut seen = vec![0u64; model.nwords[v]];
+        if let Ok(p) = self.shared.pool.lock() {
+            let mask = p.agreeing(base.iter().copied());
+            for &i in &candidates {
+                if p.any_with(&mask, v, i) {
+                    set_bit(&mut seen, i);
+                }
+            }
+        }
+        let mut all: Option<Vec<Elem>> = None;
+        let mut found: Vec<Vec<usize>> = Vec::new();
+        let mut prefer: Vec<Option<usize>> = Vec::new();
+        for i in candidates {
+            if bit(&seen, i) {
+                continue;
+            }
+            // Alike to a value already witnessed (see `Classes`): available too.
+            if self.classes.alike_in((v, i), &seen) {
+                set_bit(&mut seen, i);
+                continue;
+            }
+            if self.known_unavailable(&base, (v, i)) {
+                continue;
+            }
+            let all = all.get_or_insert_with(|| (0..model.cons.len()).map(Elem::Rule).collect());
+            let mut fixed = base.clone();
+            fixed.push((v, i));
+            // SAT back end (Boolean models), else a search from the root propagation.
+            let sol = match self.sat_solution(&fixed, all, budget) {
+                Some(r) => r?,
+                None => {
+                    let mut s = Solver::new(model, root.doms.clone());
+                    if !s.assign(v, i) {
+                        continue;
+                    }
+                    s.queue_var(v);
+                    s.solve_queued(&prefer, budget)?
+                }
+            };
+            if let Some(sol) = sol {
+                set_bit(&mut seen, i);
+                // The next search starts from this solution: it differs in little more than `v`.
+                prefer.clear();
+                prefer.extend(sol.iter().map(|&j| Some(j)));
+                found.push(sol);
+            }
+        }
+        self.shared.remember(found);
+        Ok(iter_bits(&seen)
+            .take_while(|&i| i < model.vars[v].size)
+            .collect())
+    }
+
+    /// A full valid configuration extending the selection that keeps as many preferred values
+    /// as it can, most important first: each `(option, values)` of `ranked`, in order, takes the
+    /// first of its values (in the order given) that propagation finds consistent with the
+    /// selection and the values taken before it; a search then completes the rest, preferring
+    /// the values taken, then defaults (as `complete`). Propagation is not search, so a value
+    /// taken may still have to change in that search; the answer is always valid. One index per
+    /// variable, or `None` if the selection has no completion.
+    pub fn complete_preferring(
+        &self,
+        sel: &Selection,
+        ranked: &[(OptId, Vec<usize>)],
+    ) -> Result<Option<Vec<usize>>, EngineError> {
+        let mut budget = self.budget();
+        self.complete_preferring_with(sel, ranked, &mut budget)
+            .map_err(|_| self.limit("complete_preferring"))
+    }
+
+    fn complete_preferring_with(
+        &self,
+        sel: &Selection,
+        ranked: &[(OptId, Vec<usize>)],
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<usize>>, OutOfWork> {
+        let model = &self.model;
+        let mut s = Solver::new(model, model.initial());
+        for (v, i) in self.indices(sel) {
+            match i {
+                Some(i) if s.assign(v, i) => {}
+                _ => return Ok(None),
+            }
+        }
+        s.queue_all();
+        if !s.propagate(budget)? {
+            return Ok(None);
+        }
+        let root = s.doms.clone();
+        let mut prefer = self.defaults();
+        for (v, values) in ranked {
+            if *v >= model.vars.len() || sel.get(*v).is_some() {
+                continue;
+            }
+            for &i in values {
+                if !s.has(*v, i) {
+                    continue;
+                }
+                let mark = s.mark();
+                s.assign(*v, i);
+                s.queue_var(*v);
+                if s.propagate(budget)? {
+                    prefer[*v] = Some(i);
+                    break;
+                }
+                s.undo(mark);
+            }
+        }
+        if let Some(sol) = s.solve(&prefer, budget)? {
+            return Ok(Some(sol));
+        }
+        // Propagation let an inconsistent set of values through: search from the selection
+        // alone, still preferring them.
+        Solver::new(model, root).solve(&prefer, budget)
+    }
 }
 
 #[cfg(test)]
