@@ -424,6 +424,10 @@ fn a_small_evaluation_runs() {
     .unwrap();
     assert_eq!(r.folds, 2);
     assert!(r.serving.is_none());
+    // The decay for serving, by the same cross-validation.
+    let sales: Vec<Sale> = file.sales.iter().map(|r| r.sale.clone()).collect();
+    let decay = bespoke::recommend::eval::choose_decay(&engine, &sales, 1, 2).unwrap();
+    assert!(bespoke::recommend::eval::DECAYS.contains(&decay), "{decay}");
 }
 
 /// A configuration (one index per option) as a selection.
@@ -701,4 +705,82 @@ fn scale_learning_and_recommending() {
         times[times.len() / 2],
         times[times.len() * 99 / 100]
     );
+}
+
+/// `bespoke recommend eval` as a process: the figures, the curve file, problems with line
+/// numbers on stderr, and JSON.
+#[test]
+fn the_eval_command_prints_the_figures_and_writes_the_curve() {
+    let dir = std::env::temp_dir().join(format!("bespoke-recommend-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::fixture_files(SHIRT).write_to(&dir).unwrap();
+    let mut csv = String::from("size color fabric\n");
+    for k in 0..30 {
+        let fabric = ["cotton", "polyester"][k % 2];
+        let color = if k % 2 == 1 {
+            "black"
+        } else {
+            ["white", "red"][k % 4 / 2]
+        };
+        csv.push_str(&format!("{} {color} {fabric}\n", ["m", "l", "m"][k % 3]));
+    }
+    csv.push_str("m purple cotton\n");
+    let history = dir.join("sales.txt");
+    std::fs::write(&history, csv).unwrap();
+    let curve = dir.join("curve.csv");
+    let args = [
+        "recommend",
+        "eval",
+        "shirt",
+        history.to_str().unwrap(),
+        "--catalog",
+        dir.to_str().unwrap(),
+        "--folds",
+        "3",
+        "--serving-samples",
+        "5",
+        "--out",
+        curve.to_str().unwrap(),
+    ];
+    let (code, out, err) = common::bespoke(&args);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("sales.txt:32: `purple` is not a value of `color`"),
+        "{err}"
+    );
+    for line in [
+        "most popular available",
+        "naive Bayes (available)",
+        "relevance (decay 4)",
+        "ceiling (reads the test sale)",
+        "configure on the warm engine",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let curve = std::fs::read_to_string(&curve).unwrap();
+    assert!(
+        curve.starts_with("step,steps,\"relevance (decay 4)\""),
+        "{curve}"
+    );
+    assert_eq!(curve.lines().count(), 4, "a header and 3 steps: {curve}");
+    let (code, out, _) = common::bespoke(
+        &[
+            &args[..4],
+            &[
+                "--catalog",
+                dir.to_str().unwrap(),
+                "--folds",
+                "3",
+                "--json",
+                "--no-tune",
+                "--no-ceiling",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["methods"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["sales"], 31);
+    let _ = std::fs::remove_dir_all(&dir);
 }

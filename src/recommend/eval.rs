@@ -383,7 +383,7 @@ fn hits_per_decay(rec: &Recommender, r: &Replay) -> [u64; DECAYS.len()] {
                 let far = stats.relevance_far(&q, s.option);
                 for (h, &decay) in hits.iter_mut().zip(&DECAYS) {
                     let votes = (stats.known(s.option) > 0)
-                        .then(|| stats.votes_from_far(&q, s.option, &far, None, decay));
+                        .then(|| stats.votes_from_far(&q, s.option, &far, decay));
                     let pick = Scorer::with_method(rec, &q, Method::Relevance { decay }).decide(
                         s.option,
                         &s.available,

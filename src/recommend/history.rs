@@ -47,8 +47,9 @@ pub const MAX_HISTORY_BYTES: usize = 64 << 20;
 const COUNT_COLUMN: &str = "count";
 const CUSTOMER_COLUMN: &str = "customer";
 
-/// The longest customer reference kept, in bytes (references are opaque ids, not text).
-pub const MAX_CUSTOMER_REF: usize = 128;
+/// The longest customer reference kept, in bytes (references are opaque ids, not text): the
+/// bound of an order's references (255).
+pub const MAX_CUSTOMER_REF: usize = crate::orders::MAX_REF_LEN;
 
 /// One sold configuration: the values of the options it records (any subset of the
 /// product's learned options), how many identical sales it stands for, and optionally the

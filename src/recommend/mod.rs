@@ -33,9 +33,11 @@
 //! - [`Recommender::recommended_completion`] turns the recommendations into one valid
 //!   configuration (`Engine::complete_preferring`, most confident first).
 //! - [`eval`] is the built-in evaluation (`bespoke recommend eval`): the research protocol with
-//!   the engine as the filter, the two baselines beside the method.
+//!   the engine as the filter, the two baselines beside the method. [`eval::choose_decay`]
+//!   picks the method's one parameter for a product's own history by the same
+//!   cross-validation; [`Recommender::with_method`] applies it.
 //!
-//! The method (agreement-weighted neighbours) and why: docs/personalization.md.
+//! The method (relevance-weighted neighbours) and why: docs/personalization.md.
 
 pub mod eval;
 pub mod history;

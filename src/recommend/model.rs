@@ -67,13 +67,26 @@ struct PairBlock {
     s_cols: f64,
 }
 
+/// Counts below this get `n ln n` from a table (512 KiB, built once): learning a sale updates
+/// three such terms per value pair, and a logarithm costs ten times a table read.
+const NLN_TABLE: usize = 1 << 16;
+
 /// `n ln n` (0 for 0).
 fn nln(n: u64) -> f64 {
-    if n == 0 {
-        0.0
-    } else {
-        let x = n as f64;
-        x * x.ln()
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let exact = |n: u64| {
+        if n == 0 {
+            0.0
+        } else {
+            let x = n as f64;
+            x * x.ln()
+        }
+    };
+    match usize::try_from(n) {
+        Ok(i) if i < NLN_TABLE => {
+            TABLE.get_or_init(|| (0..NLN_TABLE as u64).map(exact).collect())[i]
+        }
+        _ => exact(n),
     }
 }
 
@@ -418,6 +431,17 @@ pub(crate) struct Weights {
     mine: Vec<(u32, f64, u64)>,
 }
 
+/// `exp(-decay × (far - nearest))` per distance, 0 under the negligible weight.
+fn factors(far: &[f64], decay: f64) -> Vec<f64> {
+    let nearest = far.iter().copied().fold(f64::INFINITY, f64::min);
+    far.iter()
+        .map(|&d| {
+            let x = (d - nearest) * decay;
+            if x < NEGLIGIBLE { (-x).exp() } else { 0.0 }
+        })
+        .collect()
+}
+
 /// The rows of the history grouped by the set of chosen values they do not share: rows in one
 /// group are equally far from the query for every option recommended, so a query that
 /// recommends many options weighs each group once per option, not each row.
@@ -574,12 +598,12 @@ impl Stats {
     ) -> Votes {
         match patterns {
             Some(p) => {
-                let far = self.pattern_far(q, v, p);
-                self.votes_from_far(q, v, &far, Some(&p.of_row), decay)
+                let factor = self.pattern_factors(q, v, p, decay);
+                self.votes_from_factors(q, v, &factor, Some(&p.of_row))
             }
             None => {
                 let far = self.relevance_far(q, v);
-                self.votes_from_far(q, v, &far, None, decay)
+                self.votes_from_far(q, v, &far, decay)
             }
         }
     }
@@ -603,50 +627,72 @@ impl Stats {
         far
     }
 
-    /// `relevance_far` per pattern: each byte of a pattern (8 choices) looks its sum up in a
-    /// table of the 256 sums of that byte's weights (built in 256 additions).
-    fn pattern_far(&self, q: &Query, v: OptId, p: &Patterns) -> Vec<f64> {
+    /// Each pattern's vote factor `exp(-decay × (far - nearest))` for `v`. A pattern's bytes
+    /// (8 choices each) look up tables of the 256 sums of that byte's weights (built in 256
+    /// additions) and of their exponentials, so that a pattern costs a product of a few table
+    /// reads, not an exponential; when the products could underflow (`decay × Σ weights`
+    /// over 600) the sums are used instead.
+    fn pattern_factors(&self, q: &Query, v: OptId, p: &Patterns, decay: f64) -> Vec<f64> {
         let w: Vec<f64> = q
             .chosen
             .iter()
             .map(|&(o, _)| self.relevance(o, v))
             .collect();
-        let mut tables = vec![0.0f64; p.bytes * 256];
-        for (c, table) in tables.chunks_mut(256).enumerate() {
+        let mut sums = vec![0.0f64; p.bytes * 256];
+        for (c, table) in sums.chunks_mut(256).enumerate() {
             for b in 1..256usize {
                 let low = b.trailing_zeros() as usize;
                 table[b] = table[b & (b - 1)] + w.get(c * 8 + low).copied().unwrap_or(0.0);
             }
         }
-        (0..p.groups)
-            .map(|g| {
-                p.missed[g * p.bytes..(g + 1) * p.bytes]
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &b)| tables[c * 256 + usize::from(b)])
-                    .sum()
-            })
-            .collect()
+        let key = |g: usize| &p.missed[g * p.bytes..(g + 1) * p.bytes];
+        let floor = (-NEGLIGIBLE).exp();
+        if decay * w.iter().sum::<f64>() < 600.0 {
+            let exps: Vec<f64> = sums.iter().map(|&t| (-decay * t).exp()).collect();
+            let prod: Vec<f64> = (0..p.groups)
+                .map(|g| {
+                    key(g)
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &b)| exps[c * 256 + usize::from(b)])
+                        .product()
+                })
+                .collect();
+            let best = prod.iter().copied().fold(0.0f64, f64::max);
+            prod.iter()
+                .map(|&x| {
+                    let f = if best > 0.0 { x / best } else { 0.0 };
+                    if f > floor { f } else { 0.0 }
+                })
+                .collect()
+        } else {
+            let far: Vec<f64> = (0..p.groups)
+                .map(|g| {
+                    key(g)
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &b)| sums[c * 256 + usize::from(b)])
+                        .sum()
+                })
+                .collect();
+            factors(&far, decay)
+        }
     }
 
-    /// The votes for the values of `v` of rows at the given distances (per row, or per group
-    /// with `of_row` giving each row's): `count × exp(-decay × (far - nearest))`.
-    pub(crate) fn votes_from_far(
+    /// The votes for the values of `v` of rows at the given distances.
+    pub(crate) fn votes_from_far(&self, q: &Query, v: OptId, far: &[f64], decay: f64) -> Votes {
+        self.votes_from_factors(q, v, &factors(far, decay), None)
+    }
+
+    /// The votes for the values of `v`: each row's count times its factor (per row, or per
+    /// group with `of_row` giving each row's).
+    fn votes_from_factors(
         &self,
         q: &Query,
         v: OptId,
-        far: &[f64],
+        factor: &[f64],
         of_row: Option<&[u32]>,
-        decay: f64,
     ) -> Votes {
-        let nearest = far.iter().copied().fold(f64::INFINITY, f64::min);
-        let factor: Vec<f64> = far
-            .iter()
-            .map(|&d| {
-                let x = (d - nearest) * decay;
-                if x < NEGLIGIBLE { (-x).exp() } else { 0.0 }
-            })
-            .collect();
         let size = self.sizes[v];
         let col = &self.cols[v];
         let mut all = vec![0.0; size];
