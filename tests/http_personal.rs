@@ -7,6 +7,8 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test as web_test;
+use actix_web::web;
+use bespoke::app::App;
 use common::http::{ADMIN, TestApp, send};
 use serde_json::{Value, json};
 
@@ -16,7 +18,7 @@ fn app() -> TestApp {
     })
 }
 
-async fn configure(app: &TestApp, body: Value) -> Value {
+async fn configure(app: &web::Data<App>, body: Value) -> Value {
     let r = send(
         app,
         web_test::TestRequest::post()
@@ -51,7 +53,7 @@ async fn import(app: &TestApp, csv: &str) -> Value {
     r.json()
 }
 
-async fn order(app: &TestApp, key: &str, selection: Value, customer: Option<&str>) {
+async fn order(app: &web::Data<App>, key: &str, selection: Value, customer: Option<&str>) {
     let r = send(
         app,
         web_test::TestRequest::post()
@@ -191,4 +193,98 @@ async fn popular_configurations_are_valid_and_priced() {
     assert_eq!(top[0]["selection"]["color"], "black");
     assert_eq!(top[1]["count"], 2);
     assert!(top[0]["price"]["total"].is_string());
+}
+
+/// `bespoke history import` feeds the database a server reads: its JSON is the HTTP import's
+/// answer (checked against the document), bad rows come with line numbers, a second run adds
+/// nothing, and the server recommends from what it imported.
+#[actix_web::test]
+async fn the_cli_import_feeds_the_history_the_server_reads() {
+    let db = common::db::TestDb::sqlite();
+    let file = db.dir().join("sales.csv");
+    let mut csv = String::from("size,color,fabric,count\n");
+    csv.push_str("XXXL,black,cotton,1\n");
+    for _ in 0..5 {
+        csv.push_str("S,white,organic,4\n");
+    }
+    std::fs::write(&file, &csv).unwrap();
+    let repo = common::repo();
+    let args = [
+        "history",
+        "import",
+        "classic-tee",
+        file.to_str().unwrap(),
+        "--catalog",
+        repo.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--json",
+    ];
+    let (code, out, err) = common::bespoke(&args);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let checked = common::contract::Contract::served().check(
+        "POST",
+        "/v1/admin/products/classic-tee/history",
+        200,
+        Some("application/json"),
+        out.as_bytes(),
+    );
+    assert!(
+        matches!(checked, Ok(Some(_))),
+        "{checked:?}: the CLI prints the HTTP answer's type"
+    );
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["new"], true, "{report}");
+    assert_eq!(report["sales"], 21, "{report}");
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["line"] == 2 && p["message"].as_str().unwrap().contains("XXXL")),
+        "{report}"
+    );
+    let (code, text, _) = common::bespoke(&args[..args.len() - 1]);
+    assert_eq!(code, 0);
+    assert!(text.contains("imported before"), "{text}");
+
+    let app = TestApp::start_in(db, &repo, |s| {
+        s.warm_up.level = bespoke::config::WarmUp::Off;
+    });
+    let answer = configure(&app, json!({"selection": {}})).await;
+    assert_eq!(
+        recommended(&answer, "fabric")["value"],
+        "organic",
+        "{answer}"
+    );
+}
+
+/// Every instance learns what the others sell: an order placed on one changes the next
+/// recommendation on another (read by its background history reader, within seconds).
+#[actix_web::test]
+async fn another_instance_learns_the_orders_within_seconds() {
+    let a = app();
+    let b = a.another();
+    App::keep_history_fresh(std::sync::Arc::downgrade(&b.clone().into_inner()));
+    let before = configure(&b, json!({"selection": {}})).await;
+    assert_eq!(
+        recommended(&before, "size")["value"],
+        "M",
+        "the default: {before}"
+    );
+    for k in 0..3 {
+        order(&a, &format!("xl-{k}"), json!({"size": "XL"}), None).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = configure(&b, json!({"selection": {}})).await;
+        if recommended(&now, "size")["value"] == "XL" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instance B never learned A's orders: {now}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

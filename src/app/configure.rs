@@ -866,7 +866,6 @@ impl super::App {
         quantity: Option<i64>,
         customer: Option<&str>,
     ) -> Result<std::sync::Arc<Configuration>, AppError> {
-        self.refresh_history_if_due();
         let snap = self.snapshot();
         let (recommender, generation) = self.recommender(product);
         let key = cache_key(product, choices, quantity, customer, generation);

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,8 +15,8 @@ use crate::orders::NewSale;
 use crate::recommend::{Recommender, Sale, parse_history};
 use crate::rules::Selection;
 
-/// How stale the learned history may get before a request reads what is new (orders other
-/// instances placed); an instance's own orders and imports are read at once.
+/// How often the server reads what other instances sold (orders placed elsewhere); an
+/// instance's own orders and imports are read at once.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
 /// The serving version's recommenders and how far they have read the history.
@@ -37,7 +37,8 @@ pub struct Learned {
 #[derive(Debug, Default)]
 pub struct Personal {
     pub learned: RwLock<Learned>,
-    refreshed: Mutex<Option<Instant>>,
+    /// Held by the refresh that is reading the history.
+    refreshing: Mutex<()>,
 }
 
 /// A sale as the history stores it, read against today's product: values that no longer
@@ -107,9 +108,13 @@ pub struct CustomerErased {
 
 impl App {
     /// Reads what is new in the sales history into the serving version's recommenders
-    /// (everything, after a reload or an erasure). A database failure is logged: the
-    /// recommenders keep what they had.
+    /// (everything, after a reload or an erasure). The database is read without holding the
+    /// recommenders' lock (configure keeps answering with what was learned), and one refresh
+    /// runs at a time. A database failure is logged: the recommenders keep what they had.
     pub fn refresh_history(&self) {
+        let Ok(_one_at_a_time) = self.personal.refreshing.lock() else {
+            return;
+        };
         let snap = self.snapshot();
         let state = match self.db.history_state() {
             Ok(s) => s,
@@ -118,40 +123,56 @@ impl App {
                 return;
             }
         };
-        let Ok(mut learned) = self.personal.learned.write() else {
-            return;
+        // What was learned, as of this refresh (only refreshes change it, and this is the one).
+        let (fresh, after) = match self.personal.learned.read() {
+            Ok(l) if l.version == snap.version() && l.erasures == state.erasures => {
+                if l.last_sale.is_some_and(|last| last >= state.last_sale_id) {
+                    return;
+                }
+                (None, l.last_sale)
+            }
+            Ok(_) => {
+                let fresh: BTreeMap<String, Arc<Recommender>> = snap
+                    .catalog
+                    .products()
+                    .iter()
+                    .map(|p| (p.id.clone(), Arc::new(Recommender::new(p))))
+                    .collect();
+                (Some(fresh), None)
+            }
+            Err(_) => return,
         };
-        if learned.version != snap.version() || learned.erasures != state.erasures {
-            learned.version = snap.version().to_owned();
-            learned.recommenders = snap
-                .catalog
-                .products()
-                .iter()
-                .map(|p| (p.id.clone(), Arc::new(Recommender::new(p))))
-                .collect();
-            learned.last_sale = None;
-            learned.erasures = state.erasures;
-            learned.generation += 1;
-        }
-        if learned.last_sale.is_some_and(|l| l >= state.last_sale_id) {
-            return;
-        }
-        let after = learned.last_sale;
-        let mut changed = false;
+        let mut read = Vec::new();
         for p in snap.catalog.products() {
-            let sales = match self.db.history_since(&p.id, after) {
-                Ok(s) => s,
+            match self.db.history_since(&p.id, after) {
+                // Sales committed after `state` was read are left for the next refresh, which
+                // starts after `state.last_sale_id`.
+                Ok(mut sales) => {
+                    sales.retain(|s| s.id <= state.last_sale_id);
+                    if !sales.is_empty() {
+                        read.push((p, sales));
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(product = %p.id, "cannot read the sales history: {e}");
                     return;
                 }
-            };
-            if sales.is_empty() {
-                continue;
             }
+        }
+        let Ok(mut learned) = self.personal.learned.write() else {
+            return;
+        };
+        let rebuilt = fresh.is_some();
+        if let Some(fresh) = fresh {
+            learned.version = snap.version().to_owned();
+            learned.recommenders = fresh;
+            learned.erasures = state.erasures;
+        }
+        let mut changed = rebuilt;
+        for (p, sales) in &read {
             if let Some(rec) = learned.recommenders.get_mut(&p.id) {
                 let rec = Arc::make_mut(rec);
-                for s in &sales {
+                for s in sales {
                     if let Some(sale) = sale_of(p, rec, s) {
                         rec.add(&sale);
                         changed = true;
@@ -165,17 +186,22 @@ impl App {
         }
     }
 
-    /// Reads the history when it was last read more than `REFRESH_EVERY` ago.
-    pub fn refresh_history_if_due(&self) {
-        let due = self.personal.refreshed.lock().is_ok_and(|mut t| {
-            let due = t.is_none_or(|t| t.elapsed() >= REFRESH_EVERY);
-            if due {
-                *t = Some(Instant::now());
-            }
-            due
-        });
-        if due {
-            self.refresh_history();
+    /// Starts the thread that reads what other instances sold every `REFRESH_EVERY`, for as
+    /// long as the app lives (an instance's own orders and imports are read at once).
+    pub fn keep_history_fresh(app: std::sync::Weak<App>) {
+        let spawned = std::thread::Builder::new()
+            .name("bespoke-history".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(REFRESH_EVERY);
+                    let Some(app) = app.upgrade() else {
+                        return;
+                    };
+                    app.refresh_history();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("could not start the sales history reader: {e}");
         }
     }
 
@@ -253,7 +279,6 @@ impl App {
         product: &str,
         limit: usize,
     ) -> Result<Vec<PopularConfiguration>, AppError> {
-        self.refresh_history_if_due();
         let snap = self.snapshot();
         let (p, engine) = snap.product(product)?;
         let (rec, _) = self.recommender(product);

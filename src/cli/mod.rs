@@ -1,4 +1,4 @@
-//! The command line (clap): `check` today; `serve`, `configure`, `quote`, `render` and the rest as they land.
+//! The command line (clap): parses the commands (check, serve, configure, count, quote, render, test, diff, import, analyze, history, recommend) and runs each through its module, with the exit codes they share.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use crate::app::report;
 use crate::catalog;
 use crate::rules::{Engine, Selection};
 
+mod history;
 mod merchant;
 mod quote;
 mod recommend;
@@ -91,6 +92,11 @@ pub enum Command {
         product: Option<String>,
         #[command(flatten)]
         common: Common,
+    },
+    /// A product's sales history (what recommendations learn from): `import` feeds it.
+    History {
+        #[command(subcommand)]
+        command: history::HistoryCommand,
     },
     /// Recommendations from order history: `eval` measures them on a sales history.
     Recommend {
@@ -203,6 +209,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Render(args) => render::run(args, out, err),
         Command::Test(args) => merchant::test(args, out, err),
         Command::Diff(args) => merchant::diff(args, out, err),
+        Command::History { command } => history::run(command, out, err),
         Command::Recommend { command } => recommend::run(command, out, err),
     }
 }

@@ -153,7 +153,7 @@ pub async fn version_files(
 }
 
 /// Largest history file accepted, in bytes.
-pub const HISTORY_LIMIT: usize = 64 * 1024 * 1024;
+pub const HISTORY_LIMIT: usize = crate::recommend::MAX_HISTORY_BYTES;
 
 /// Import a product's sales history (CSV body: a header of option ids, one sold configuration
 /// per row as value ids, optional `count` and `customer` columns; whitespace-separated when

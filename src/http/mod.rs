@@ -157,6 +157,7 @@ pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, AppError> {
 pub fn serve(app: App) -> std::io::Result<()> {
     let listen = app.settings.listen;
     let app = Arc::new(app);
+    App::keep_history_fresh(Arc::downgrade(&app));
     let _watcher = if app.settings.watch {
         match crate::app::watch::watch(Arc::clone(&app)) {
             Ok(w) => Some(w),

@@ -46,8 +46,8 @@ mod model;
 use std::collections::HashMap;
 
 pub use history::{
-    Domains, HistoryFile, MAX_LEARNED_VALUES, Problem, RowProblem, Sale, SaleRow, consistent,
-    parse_history,
+    Domains, HistoryFile, MAX_HISTORY_BYTES, MAX_LEARNED_VALUES, Problem, RowProblem, Sale,
+    SaleRow, consistent, parse_history,
 };
 pub use model::Method;
 

@@ -74,6 +74,12 @@ impl TestApp {
         TestApp(web::Data::new(App::start(s).unwrap()), db)
     }
 
+    /// A second instance on the same database and settings (another server behind the same
+    /// load balancer).
+    pub fn another(&self) -> web::Data<App> {
+        web::Data::new(App::start(self.settings.clone()).unwrap())
+    }
+
     /// The app serving the sample catalog.
     pub fn sample() -> TestApp {
         TestApp::start(&super::repo(), |_| {})
