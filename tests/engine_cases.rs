@@ -418,3 +418,53 @@ constraints:
         same_answers(&e, &sel);
     }
 }
+
+/// A variant table far over what an expression's normal form takes (4,096 rows) stays a
+/// table: compiled to compressed rows as they are, filtered exactly (what is available after a
+/// choice is what the rows say) and counted exactly.
+#[test]
+fn a_large_variant_table_stays_a_table() {
+    use bespoke::rules::model::ConKind;
+    use std::collections::BTreeSet;
+    const VALUES: usize = 30;
+    let mut rows: BTreeSet<(usize, usize, usize)> = BTreeSet::new();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while rows.len() < 6_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v = |k: u32| usize::try_from((x >> (k * 16)) % VALUES as u64).unwrap();
+        rows.insert((v(0), v(1), v(2)));
+    }
+    let values: Vec<String> = (0..VALUES).map(|i| format!("v{i}")).collect();
+    let mut text = format!(
+        "=== catalog/big.yaml\nid: big\nname: Big\ncurrency: EUR\nbase_price: \"1.00\"\nrules: [rules/big.yaml]\noptions:\n  a: {{ type: choice, values: [{0}] }}\n  b: {{ type: choice, values: [{0}] }}\n  c: {{ type: choice, values: [{0}] }}\n=== rules/big.yaml\nconstraints:\n  - id: variants\n    message: Not a sold variant.\n    table: [c, a, b]\n    allow:\n",
+        values.join(", ")
+    );
+    for (a, b, c) in &rows {
+        text.push_str(&format!("      - [v{c}, v{a}, v{b}]\n"));
+    }
+    let loaded = catalog::load(&common::fixture_files(&text));
+    assert!(!loaded.has_errors(), "{}", loaded.render());
+    let product = loaded.catalog.unwrap().products()[0].clone();
+    let engine = Engine::new(product);
+    match &engine.model.cons[0].kind {
+        ConKind::Table(t) => assert_eq!(t.nrows, rows.len()),
+        other => panic!("compiled as {other:?}"),
+    }
+    assert_eq!(
+        engine.count(&Selection::default()).unwrap(),
+        num_bigint::BigUint::from(rows.len())
+    );
+    for a in [0, 7, 29] {
+        let sel = Selection::parse(&engine.product, &[("a".to_owned(), format!("v{a}"))]).unwrap();
+        let b_opt = engine.product.option("b").unwrap().0;
+        let got: BTreeSet<usize> = engine
+            .available_values(&sel, b_opt)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let want: BTreeSet<usize> = rows.iter().filter(|r| r.0 == a).map(|r| r.1).collect();
+        assert_eq!(got, want, "b after a = v{a}");
+    }
+}

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::catalog::expr::{Expr, Val};
-use crate::catalog::model::{OptId, OptionKind, Product, Value};
+use crate::catalog::model::{Cell, ConstraintForm, OptId, OptionKind, Product, Table, Value};
 
 /// A bitset over a variable's domain indices.
 pub type Bits = Vec<u64>;
@@ -264,11 +264,111 @@ impl Model {
             .map(|(i, o)| Var::new(i, &o.kind, o.required))
             .collect();
         let exprs: Vec<&Expr> = product.constraints.iter().map(|c| &c.expr).collect();
-        Self::from_parts(vars, &exprs)
+        let mut m =
+            Self::from_parts_with(vars, &exprs, |m, k| match &product.constraints[k].form {
+                // A table stays a table: its rows become compressed rows directly (never the
+                // expression's normal form or an enumeration of its scope).
+                ConstraintForm::Table(t) => Some(m.table_of(t)),
+                _ => None,
+            });
+        m.index_constraints();
+        m
+    }
+
+    /// A table constraint's compressed rows: allowed rows as a table, forbidden rows as a
+    /// negative table; a cell `*` is every set value, a list its values' indices. A row with a
+    /// cell no value matches is left out (it matches nothing). O(rows × cells).
+    pub fn table_of(&self, t: &Table) -> Con {
+        let mut scope: Vec<usize> = t
+            .options
+            .iter()
+            .copied()
+            .filter(|&o| o < self.vars.len())
+            .collect();
+        scope.sort_unstable();
+        scope.dedup();
+        let mut cell_off = Vec::with_capacity(scope.len());
+        let mut row_words = 0;
+        for &v in &scope {
+            cell_off.push(row_words);
+            row_words += self.nwords[v];
+        }
+        // Where each table column goes in a row (the scope is sorted, the table is not).
+        let column_at: Vec<Option<usize>> = t
+            .options
+            .iter()
+            .map(|o| scope.binary_search(o).ok())
+            .collect();
+        let mut words: Vec<u64> = Vec::with_capacity(t.rows.len().saturating_mul(row_words));
+        let mut row = vec![0u64; row_words];
+        let mut nrows = 0;
+        'rows: for cells in &t.rows {
+            row.iter_mut().for_each(|w| *w = 0);
+            for (cell, (&o, at)) in cells.iter().zip(t.options.iter().zip(&column_at)) {
+                let Some(j) = *at else {
+                    continue 'rows;
+                };
+                let var = &self.vars[o];
+                let bits = &mut row[cell_off[j]..cell_off[j] + self.nwords[o]];
+                match cell {
+                    Cell::Any => {
+                        for i in 0..var.size {
+                            if Some(i) != var.unset() {
+                                set_bit(bits, i);
+                            }
+                        }
+                    }
+                    Cell::Values(vs) => {
+                        for i in vs.iter().filter_map(|v| var.index_of(v)) {
+                            set_bit(bits, i);
+                        }
+                    }
+                }
+                if bits.iter().all(|w| *w == 0) {
+                    continue 'rows;
+                }
+            }
+            words.extend_from_slice(&row);
+            nrows += 1;
+        }
+        let rows = Rows {
+            words,
+            nrows,
+            row_words,
+            cell_off,
+        };
+        let kind = if t.allow {
+            ConKind::Table(rows)
+        } else {
+            ConKind::NegTable(rows)
+        };
+        Con { scope, kind }
     }
 
     /// Builds a model from variables and constraint expressions (expressions index options = variables).
     pub fn from_parts(vars: Vec<Var>, exprs: &[&Expr]) -> Model {
+        let mut m = Self::from_parts_with(vars, exprs, |_, _| None);
+        m.index_constraints();
+        m
+    }
+
+    /// The constraints per variable (`var_cons`), from `cons`.
+    fn index_constraints(&mut self) {
+        self.var_cons = vec![Vec::new(); self.vars.len()];
+        for (ci, c) in self.cons.iter().enumerate() {
+            for &v in &c.scope {
+                self.var_cons[v].push(ci);
+            }
+        }
+    }
+
+    /// The model with constraint `k` compiled by `direct` when it gives one, else from its
+    /// expression; `var_cons` is left for the caller.
+    fn from_parts_with(
+        vars: Vec<Var>,
+        exprs: &[&Expr],
+        direct: impl Fn(&Model, usize) -> Option<Con>,
+    ) -> Model {
         let mut offset = Vec::with_capacity(vars.len());
         let mut nwords = Vec::with_capacity(vars.len());
         let mut total = 0;
@@ -293,13 +393,11 @@ impl Model {
                 .extend(std::iter::repeat_n(u32::try_from(v).unwrap_or(u32::MAX), w));
         }
         m.initial_domains = m.initial();
-        m.cons = exprs.iter().map(|e| m.compile_expr(e)).collect();
-        m.var_cons = vec![Vec::new(); m.vars.len()];
-        for (ci, c) in m.cons.iter().enumerate() {
-            for &v in &c.scope {
-                m.var_cons[v].push(ci);
-            }
-        }
+        m.cons = exprs
+            .iter()
+            .enumerate()
+            .map(|(k, e)| direct(&m, k).unwrap_or_else(|| m.compile_expr(e)))
+            .collect();
         m
     }
 
