@@ -5,8 +5,19 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Largest asset file read (templates, images, fonts).
+/// Largest file read (YAML, templates, images, fonts), except table files.
 pub const MAX_ASSET_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest table file read (`rules/*.csv`, `rules/*.tsv`): a million rows of a dozen cells.
+pub const MAX_TABLE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The size limit of a catalog file, by its kind.
+pub fn max_bytes(rel_path: &str) -> u64 {
+    if super::table_file::is_table_file(rel_path) {
+        MAX_TABLE_BYTES
+    } else {
+        MAX_ASSET_BYTES
+    }
+}
 /// Most files read from one catalog directory.
 pub const MAX_FILES: usize = 10_000;
 /// Deepest directory nesting walked.
@@ -142,13 +153,14 @@ fn walk(dir: &Path, rel: &str, depth: usize, set: &mut FileSet) -> Result<(), Fi
             if set.files.len() + set.oversized.len() >= MAX_FILES {
                 return Err(FilesError::TooManyFiles(dir.to_path_buf()));
             }
-            if meta.len() > MAX_ASSET_BYTES {
+            let limit = max_bytes(&rel_path);
+            if meta.len() > limit {
                 set.oversized.insert(rel_path, meta.len());
                 continue;
             }
             let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
             fs::File::open(&path)
-                .and_then(|f| f.take(MAX_ASSET_BYTES + 1).read_to_end(&mut bytes))
+                .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
                 .map_err(|source| FilesError::Io {
                     path: path.clone(),
                     source,

@@ -59,15 +59,20 @@ fn is_yaml(p: &str) -> bool {
 pub fn load(files: &FileSet) -> LoadResult {
     let mut sources = SourceMap::default();
     let mut early: Vec<Diagnostic> = Vec::new();
-    // Register every YAML file first, so that spans can refer to any of them.
+    // Register every YAML and table file first, so that spans can refer to any of them.
     let mut yaml_files: Vec<(String, FileId)> = Vec::new();
-    for path in files
-        .paths()
-        .filter(|p| (p.starts_with("catalog/") || p.starts_with("rules/")) && is_yaml(p))
-    {
+    for path in files.paths().filter(|p| {
+        ((p.starts_with("catalog/") || p.starts_with("rules/")) && is_yaml(p))
+            || super::table_file::is_table_file(p)
+    }) {
         let bytes = files.get(path).unwrap_or_default();
         match std::str::from_utf8(bytes) {
-            Ok(text) => yaml_files.push((path.to_owned(), sources.add(path, text))),
+            Ok(text) => {
+                let id = sources.add(path, text);
+                if is_yaml(path) {
+                    yaml_files.push((path.to_owned(), id));
+                }
+            }
             Err(e) => {
                 let id = sources.add(path, "");
                 early.push(
@@ -87,8 +92,13 @@ pub fn load(files: &FileSet) -> LoadResult {
             Code::TooLarge,
             Span::file_start(id),
             format!(
-                "the file is {size} bytes, over the limit of {} bytes",
-                super::files::MAX_ASSET_BYTES
+                "the file is {size} bytes, over the limit of {} bytes for {}",
+                super::files::max_bytes(path),
+                if super::table_file::is_table_file(path) {
+                    "table files"
+                } else {
+                    "catalog files"
+                }
             ),
         ));
     }

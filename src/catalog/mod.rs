@@ -13,6 +13,7 @@ pub mod preview;
 pub mod product;
 mod read;
 pub mod rules_file;
+pub mod table_file;
 pub mod yaml;
 
 pub use diagnostic::{Code, Diagnostic, Severity, SourceMap, Span};

@@ -12,6 +12,7 @@ use super::model::{
 };
 use super::money::Currency;
 use super::read::{Cx, ExprSrc, IdKind};
+use super::table_file::{TableFileDraft, read_header, resolve_rows};
 use super::yaml::{Node, NodeKind};
 
 /// A rules file after its structure has been checked.
@@ -42,6 +43,12 @@ pub enum FormDraft {
         options: Vec<(String, Span)>,
         allow: bool,
         rows: Vec<(Span, Vec<CellDraft>)>,
+        span: Span,
+    },
+    /// A table whose rows are in a CSV/TSV file (`table: rules/x.csv`).
+    TableFile {
+        file: TableFileDraft,
+        allow: bool,
         span: Span,
     },
 }
@@ -199,7 +206,7 @@ fn read_constraint(cx: &mut Cx<'_>, node: &Node) -> Option<ConstraintDraft> {
             None,
         );
     }
-    if f.has("allow") && !matches!(form, FormDraft::Table { .. }) {
+    if f.has("allow") && !matches!(form, FormDraft::Table { .. } | FormDraft::TableFile { .. }) {
         cx.error(
             Code::InvalidRule,
             f.key_span("allow").unwrap_or(node.span),
@@ -218,6 +225,9 @@ fn read_constraint(cx: &mut Cx<'_>, node: &Node) -> Option<ConstraintDraft> {
 
 fn read_table(cx: &mut Cx<'_>, f: &super::read::Fields<'_>) -> Option<FormDraft> {
     let table = f.get("table")?;
+    if let NodeKind::Str(path) = &table.kind {
+        return read_table_file(cx, f, table, path);
+    }
     let mut options = Vec::new();
     for n in cx.seq(table, "`table` (a list of option ids)")? {
         options.push((cx.text(n, "a table option")?, n.span));
@@ -308,6 +318,39 @@ fn read_table(cx: &mut Cx<'_>, f: &super::read::Fields<'_>) -> Option<FormDraft>
         options,
         allow,
         rows,
+        span: table.span,
+    })
+}
+
+/// `table: rules/x.csv` with `allow: true` (the file's rows are the allowed combinations) or
+/// `forbid: true` (the forbidden ones).
+fn read_table_file(
+    cx: &mut Cx<'_>,
+    f: &super::read::Fields<'_>,
+    table: &Node,
+    path: &str,
+) -> Option<FormDraft> {
+    let flag = |n: Option<&Node>| n.map(|n| matches!(n.kind, NodeKind::Bool(true)));
+    let allow = match (flag(f.get("allow")), flag(f.get("forbid"))) {
+        (Some(true), None) => true,
+        (None, Some(true)) => false,
+        _ => {
+            cx.error(
+                Code::InvalidTable,
+                table.span,
+                "a table file needs exactly one of `allow: true` or `forbid: true`",
+                Some(
+                    "`allow: true`: the file lists the allowed rows; `forbid: true`: the forbidden ones"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+    };
+    let file = read_header(cx, path, table.span)?;
+    Some(FormDraft::TableFile {
+        file,
+        allow,
         span: table.span,
     })
 }
@@ -551,6 +594,14 @@ pub fn resolve_constraints(
                     rows,
                     ..
                 } => resolve_table(cx, options, cols, *allow, rows),
+                FormDraft::TableFile { file, allow, .. } => {
+                    resolve_columns(cx, options, &file.options)
+                        .and_then(|cols| resolve_rows(cx, options, file, cols, *allow))
+                        .map(|table| {
+                            let expr = table_expr(options, &table);
+                            (ConstraintForm::Table(table), expr)
+                        })
+                }
             };
             match resolved {
                 Some((form, expr)) => out.push(Constraint {
@@ -568,13 +619,12 @@ pub fn resolve_constraints(
     ok.then_some(out)
 }
 
-fn resolve_table(
+/// A table's header resolved to option indices (each at most once).
+fn resolve_columns(
     cx: &mut Cx<'_>,
     options: &[OptionDef],
     cols: &[(String, Span)],
-    allow: bool,
-    rows: &[(Span, Vec<CellDraft>)],
-) -> Option<(ConstraintForm, Expr)> {
+) -> Option<Vec<usize>> {
     let mut opt_ids = Vec::new();
     let mut ok = true;
     for (name, span) in cols {
@@ -602,9 +652,18 @@ fn resolve_table(
             }
         }
     }
-    if !ok {
-        return None;
-    }
+    ok.then_some(opt_ids)
+}
+
+fn resolve_table(
+    cx: &mut Cx<'_>,
+    options: &[OptionDef],
+    cols: &[(String, Span)],
+    allow: bool,
+    rows: &[(Span, Vec<CellDraft>)],
+) -> Option<(ConstraintForm, Expr)> {
+    let opt_ids = resolve_columns(cx, options, cols)?;
+    let mut ok = true;
     let mut out_rows = Vec::new();
     for (_, cells) in rows {
         let mut row = Vec::new();
