@@ -1130,3 +1130,51 @@ fn large_imports_spread_their_rules_over_several_files() {
         cnf_models(3, &[vec![1, 2], vec![-1, 3], vec![2, -3, 1]])
     );
 }
+
+/// An imported table over `CSV_TABLE_ROWS` rows is written to its own CSV file under rules/
+/// (a spreadsheet edits it; the loader reads it as a table): same configurations as the
+/// source relation, including negative values.
+#[test]
+fn large_imported_tables_are_written_as_csv_files() {
+    let mut tuples = Vec::new();
+    for a in -15..15i64 {
+        for b in 0..30i64 {
+            if (a * 7 + b * 3).rem_euclid(4) == 0 {
+                tuples.push(format!("{a} {b}"));
+            }
+        }
+    }
+    let xml = format!(
+        r#"<instance>
+  <presentation name="big table" format="XCSP 2.1"/>
+  <domains nbDomains="2"><domain name="DA" nbValues="30">-15..14</domain><domain name="DB" nbValues="30">0..29</domain></domains>
+  <variables nbVariables="2"><variable name="x" domain="DA"/><variable name="y" domain="DB"/></variables>
+  <relations nbRelations="1"><relation name="R" arity="2" nbTuples="{n}" semantics="supports">{t}</relation></relations>
+  <constraints nbConstraints="1"><constraint name="C" arity="2" scope="x y" reference="R"/></constraints>
+</instance>"#,
+        n = tuples.len(),
+        t = tuples.join("|")
+    );
+    assert!(tuples.len() > bespoke::rules::generate::CSV_TABLE_ROWS);
+    let imported = import::import_xcsp(&xml, "big").unwrap();
+    let files = &imported.model.table_files;
+    assert_eq!(
+        files.len(),
+        1,
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(files[0].0.starts_with("rules/big/") && files[0].0.ends_with(".csv"));
+    assert_eq!(
+        files[0].1.lines().count(),
+        tuples.len() + 1,
+        "header + rows"
+    );
+    assert!(
+        imported.model.rules_yaml.contains(&files[0].0),
+        "the rule names its file:\n{}",
+        imported.model.rules_yaml
+    );
+    let p = load(&imported.model);
+    assert_eq!(count_configs(&p), tuples.len() as u64);
+}

@@ -140,6 +140,9 @@ pub struct Generated {
     /// YAML nodes): `rules/<id>-2.yaml`, `rules/<id>-3.yaml`, … The product lists them all.
     /// Always empty for the generators at the documented sizes; used by large imports.
     pub extra_rules_yaml: Vec<String>,
+    /// Table files (path under `rules/`, CSV text) for the tables too large to read well as
+    /// YAML (more than [`CSV_TABLE_ROWS`] rows): `rules/<id>/<rule id>.csv`.
+    pub table_files: Vec<(String, String)>,
     /// Configurations known to be valid (planted by the generator); empty when none is known.
     pub witnesses: Vec<Witness>,
 }
@@ -163,6 +166,9 @@ impl Generated {
         let texts = std::iter::once(&self.rules_yaml).chain(&self.extra_rules_yaml);
         for (path, text) in self.rules_paths().into_iter().zip(texts) {
             set.insert(path, text.clone().into_bytes());
+        }
+        for (path, text) in &self.table_files {
+            set.insert(path.clone(), text.clone().into_bytes());
         }
         set
     }
@@ -383,8 +389,28 @@ impl Model {
         let mut chunks: Vec<(String, usize)> = Vec::new();
         let mut cur = String::new();
         let mut cur_events = 0usize;
+        let mut table_files = Vec::new();
         for r in &self.rules {
-            let (text, events) = rule_text(r);
+            let (text, events) = match &r.form {
+                Form::Table {
+                    options,
+                    allow,
+                    rows,
+                } if rows.len() > CSV_TABLE_ROWS => {
+                    let path = format!("rules/{}/{}.csv", self.id, r.id);
+                    table_files.push((path.clone(), table_csv(options, rows)));
+                    (
+                        format!(
+                            "  - {{ id: {}, message: {}, table: {path}, {}: true }}\n",
+                            r.id,
+                            text_scalar(&r.message),
+                            if *allow { "allow" } else { "forbid" }
+                        ),
+                        12,
+                    )
+                }
+                _ => rule_text(r),
+            };
             if !cur.is_empty()
                 && (cur.len() + text.len() > CHUNK_BYTES - 4096
                     || cur_events + events > CHUNK_EVENTS - 64)
@@ -505,12 +531,48 @@ impl Model {
                 product_yaml: p,
                 rules_yaml,
                 extra_rules_yaml: texts.collect(),
+                table_files,
                 witnesses,
             },
             product_events: events,
             rules_events,
         }
     }
+}
+
+/// Tables with more rows than this are written to their own CSV file (see
+/// docs/catalog-format.md, "Tables in their own files"): a spreadsheet edits them, and the
+/// loader reads them without YAML's per-node cost.
+pub const CSV_TABLE_ROWS: usize = 100;
+
+/// A table as CSV: the header of option ids, one line per row, `*` for any, `a|b` for several
+/// values, a cell quoted when it holds a comma, a quote or leading/trailing spaces.
+fn table_csv(options: &[String], rows: &[Vec<Cell>]) -> String {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    }
+    let mut t = options
+        .iter()
+        .map(|o| field(o))
+        .collect::<Vec<_>>()
+        .join(",");
+    t.push('\n');
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match c {
+                Cell::Any => "*".to_owned(),
+                Cell::Values(vs) => field(&vs.join("|")),
+            })
+            .collect();
+        t.push_str(&cells.join(","));
+        t.push('\n');
+    }
+    t
 }
 
 fn cell_text(c: &Cell) -> (String, usize) {
