@@ -358,3 +358,82 @@ async fn retention_deletes_only_uploads_no_design_or_order_uses() {
         assert_eq!(preview(&app, &ordered).await.status, StatusCode::OK);
     }
 }
+
+/// The two stores behind the interface answer alike: first write kept, checksums, deletes,
+/// listings paged by (created, id), bounds on ids, content types and sizes. (`test` is
+/// actix's here: the standard attribute by its full path.)
+#[::core::prelude::v1::test]
+fn both_blob_stores_keep_the_first_write_and_list_oldest_first() {
+    use bespoke::preview::blob::{BlobError, BlobKind, BlobStore, FsBlobStore, MAX_BLOB_BYTES};
+    let mut stores: Vec<(String, Box<dyn BlobStore>, Option<TestDb>)> = Vec::new();
+    for db in TestDb::all("both_blob_stores_keep_the_first_write_and_list_oldest_first") {
+        let store = bespoke::db::DbBlobStore::new(db.open());
+        stores.push((db.name.to_owned(), Box::new(store), Some(db)));
+    }
+    let dir = TestDb::sqlite();
+    stores.push((
+        "directory".into(),
+        Box::new(FsBlobStore::new(dir.dir().join("blobs")).unwrap()),
+        Some(dir),
+    ));
+    for (name, store, _db) in &stores {
+        let (k, id) = (BlobKind::Print, "abc-print150");
+        assert!(store.get(k, id).unwrap().is_none(), "{name}");
+        assert!(store.put(k, id, "image/png", b"first").unwrap(), "{name}");
+        assert!(!store.put(k, id, "image/png", b"second").unwrap(), "{name}");
+        let got = store.get(k, id).unwrap().unwrap();
+        assert_eq!(got.bytes, b"first", "{name}: the first write is kept");
+        assert_eq!(got.info.content_type, "image/png");
+        assert_eq!(got.info.size, 5);
+        assert_eq!(
+            got.info.sha256,
+            bespoke::config::hex(&sha2::Sha256::digest(b"first"))
+        );
+        // Kinds are separate id spaces.
+        assert!(!store.contains(BlobKind::Upload, id).unwrap(), "{name}");
+        assert!(store.contains(k, id).unwrap());
+
+        // Listing: oldest first, paged after the last entry, bounded by `before`.
+        for n in 0..5 {
+            store
+                .put(BlobKind::Original, &format!("id-{n}"), "image/jpeg", &[n])
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        let later = SystemTime::now() + Duration::from_secs(1);
+        let first = store
+            .list_older_than(BlobKind::Original, later, None, 2)
+            .unwrap();
+        let ids = |v: &[bespoke::preview::blob::Listed]| {
+            v.iter().map(|l| l.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&first), ["id-0", "id-1"], "{name}");
+        let rest = store
+            .list_older_than(BlobKind::Original, later, first.last(), 10)
+            .unwrap();
+        assert_eq!(ids(&rest), ["id-2", "id-3", "id-4"], "{name}");
+        let none = store
+            .list_older_than(BlobKind::Original, SystemTime::UNIX_EPOCH, None, 10)
+            .unwrap();
+        assert!(none.is_empty(), "{name}");
+
+        assert!(store.delete(BlobKind::Original, "id-0").unwrap());
+        assert!(!store.delete(BlobKind::Original, "id-0").unwrap());
+        assert!(store.get(BlobKind::Original, "id-0").unwrap().is_none());
+
+        for bad in ["", "../etc/passwd", "UPPER", &"a".repeat(200)] {
+            assert!(
+                matches!(store.get(k, bad), Err(BlobError::BadId(_))),
+                "{name}: {bad}"
+            );
+        }
+        assert!(matches!(
+            store.put(k, "x", "not a type", b"1"),
+            Err(BlobError::BadContentType(_))
+        ));
+        assert!(matches!(
+            store.put(k, "big", "image/png", &vec![0; MAX_BLOB_BYTES + 1]),
+            Err(BlobError::TooLarge { .. })
+        ));
+    }
+}
