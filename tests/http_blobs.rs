@@ -437,3 +437,58 @@ fn both_blob_stores_keep_the_first_write_and_list_oldest_first() {
         ));
     }
 }
+
+#[actix_web::test]
+async fn files_an_earlier_version_kept_are_adopted_once() {
+    let mut dbs: Vec<(TestDb, BlobStoreKind)> =
+        TestDb::all("files_an_earlier_version_kept_are_adopted_once")
+            .into_iter()
+            .map(|db| (db, BlobStoreKind::Database))
+            .collect();
+    dbs.push((TestDb::sqlite(), BlobStoreKind::Directory));
+    for (db, kind) in dbs {
+        let what = format!("{} / {kind:?}", db.name);
+        // What an earlier version left: <data>/uploads/<id>.png and <data>/prints/<ref>.png.
+        let data = db.dir().join("legacy");
+        let up = bespoke::preview::upload::accept(
+            &png(50, 40, 77),
+            &bespoke::preview::upload::UploadLimits::default(),
+        )
+        .unwrap();
+        std::fs::create_dir_all(data.join("uploads")).unwrap();
+        std::fs::create_dir_all(data.join("prints")).unwrap();
+        std::fs::write(data.join(format!("uploads/{}.png", up.id)), &up.bytes).unwrap();
+        let print = png(10, 10, 5);
+        std::fs::write(data.join("prints/abc123-print150.png"), &print).unwrap();
+
+        let app = start(&db, "legacy", |s| {
+            s.blob_store = kind;
+            // (a PostgreSQL test database gives a fresh folder at each `dir()`)
+            s.data_dir = data.clone();
+        });
+        assert_eq!(preview(&app, &up.id).await.status, StatusCode::OK, "{what}");
+        let got = original(&app, &up.id, Some(FEED)).await;
+        assert_eq!(got.status, StatusCode::OK, "{what}");
+        assert_eq!(
+            got.body.as_ref(),
+            up.bytes.as_slice(),
+            "{what}: the PNG, the only bytes kept"
+        );
+        let stored = app
+            .blobs
+            .get(bespoke::preview::blob::BlobKind::Print, "abc123-print150")
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.bytes, print, "{what}");
+        // Which designs and orders used it was never recorded: it is kept.
+        let far = SystemTime::now() + Duration::from_secs(4000 * 24 * 3600);
+        assert_eq!(app.purge_uploads(far).unwrap().deleted, 0, "{what}");
+        assert_eq!(preview(&app, &up.id).await.status, StatusCode::OK);
+        // Once: the marker is written, a restart adopts nothing again.
+        assert!(data.join(bespoke::app::uploads::ADOPTED_MARKER).exists());
+        assert_eq!(
+            app.adopt_legacy_files().unwrap(),
+            bespoke::app::uploads::Adopted::default()
+        );
+    }
+}

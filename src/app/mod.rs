@@ -639,6 +639,11 @@ impl App {
             personal: personal::Personal::default(),
         })
         .inspect(App::refresh_history)
+        .and_then(|app| {
+            // Before serving: uploads and print files an earlier version kept as files.
+            app.adopt_legacy_files()?;
+            Ok(app)
+        })
     }
 
     /// The serving snapshot; the caller keeps it for the whole request.

@@ -11,7 +11,7 @@ use super::{App, AppError};
 use crate::catalog::Product;
 use crate::catalog::model::{OptionKind, Value};
 use crate::orders::{Order, Timestamp};
-use crate::preview::blob::{BlobKind, Listed};
+use crate::preview::blob::{BlobKind, Listed, check_id};
 use crate::preview::upload::{Upload, UploadLimits, UploadStore, accept_within, is_upload_id};
 use crate::rules::Selection;
 
@@ -21,6 +21,16 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Uploads looked at per purge batch (each costs a reference lookup and two deletes).
 const PURGE_BATCH: usize = 500;
+
+/// The file that marks a data directory's files from before the blob store as adopted.
+pub const ADOPTED_MARKER: &str = ".blobs-adopted";
+
+/// What adopting a data directory's earlier files did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Adopted {
+    pub uploads: u64,
+    pub prints: u64,
+}
 
 /// An upload an order uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -162,6 +172,83 @@ impl App {
     /// The typed view of a stored order, with the uploads it uses.
     pub fn order_view(&self, order: &Order) -> Result<super::orders::OrderView, AppError> {
         super::orders::OrderView::of(order, self.order_uploads(order))
+    }
+
+    /// Adopts what a data directory holds from before the blob store (`uploads/<id>.png`,
+    /// `prints/<ref>.png`), once (a marker file records it): each upload is stored in the blob
+    /// store if it is not there (the database store), with its PNG as its original (the only
+    /// bytes that were kept), and held forever (which designs and orders use it was not
+    /// recorded); each print file is stored if missing. The files stay where they are.
+    pub fn adopt_legacy_files(&self) -> Result<Adopted, AppError> {
+        let data = &self.settings.data_dir;
+        let marker = data.join(ADOPTED_MARKER);
+        let mut done = Adopted::default();
+        if marker.exists() {
+            return Ok(done);
+        }
+        let store =
+            |e: crate::preview::blob::BlobError| AppError::Unavailable(format!("blob store: {e}"));
+        let io = |e: std::io::Error| AppError::Unavailable(format!("data directory: {e}"));
+        let pngs = |folder: &str| -> Result<Vec<(String, std::path::PathBuf)>, AppError> {
+            let dir = data.join(folder);
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(io(e)),
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                let path = entry.map_err(io)?.path();
+                let id = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".png"))
+                    .map(str::to_owned);
+                if let Some(id) = id.filter(|id| check_id(id).is_ok()) {
+                    out.push((id, path));
+                }
+            }
+            out.sort();
+            Ok(out)
+        };
+        let uploads = pngs("uploads")?;
+        let prints = pngs("prints")?;
+        if uploads.is_empty() && prints.is_empty() && !data.exists() {
+            return Ok(done);
+        }
+        for (id, path) in uploads.iter().filter(|(id, _)| is_upload_id(id)) {
+            if !self.blobs.contains(BlobKind::Original, id).map_err(store)? {
+                let bytes = std::fs::read(path).map_err(io)?;
+                self.blobs
+                    .put(BlobKind::Original, id, "image/png", &bytes)
+                    .map_err(store)?;
+                self.blobs
+                    .put(BlobKind::Upload, id, "image/png", &bytes)
+                    .map_err(store)?;
+                done.uploads += 1;
+            }
+            self.db.reference_upload(id, None)?;
+        }
+        for (id, path) in &prints {
+            if !self.blobs.contains(BlobKind::Print, id).map_err(store)? {
+                let bytes = std::fs::read(path).map_err(io)?;
+                self.blobs
+                    .put(BlobKind::Print, id, "image/png", &bytes)
+                    .map_err(store)?;
+                done.prints += 1;
+            }
+        }
+        std::fs::create_dir_all(data)
+            .and_then(|()| std::fs::write(&marker, b"uploads and print files adopted\n"))
+            .map_err(io)?;
+        if done != Adopted::default() {
+            tracing::info!(
+                uploads = done.uploads,
+                prints = done.prints,
+                "files from before the blob store adopted"
+            );
+        }
+        Ok(done)
     }
 
     /// Deletes unreferenced uploads past retention, at most once per `PURGE_EVERY` (a failure
