@@ -199,8 +199,17 @@ async fn an_upload_on_one_instance_previews_and_orders_on_another() {
 #[actix_web::test]
 async fn originals_need_an_order_reader_key_and_unknown_ids_are_404() {
     let db = TestDb::sqlite();
-    let app = start(&db, "data", |_| {});
+    let app = start(&db, "data", |s| {
+        s.api_keys.push(bespoke::config::ApiKey {
+            name: "admin-only".into(),
+            sha256: bespoke::config::ApiKey::hash("admin-only"),
+            scopes: vec![bespoke::config::Scope::Admin],
+        });
+    });
     let id = upload_id(&app, &png(30, 20, 7)).await;
+    let forbidden = original(&app, &id, Some("admin-only")).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(forbidden.json()["scope"], "orders:read");
     let anonymous = original(&app, &id, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.content_type(), "application/problem+json");
