@@ -142,6 +142,19 @@ impl WarmUpPlan {
 /// learned carries over to later versions for every product whose rules are unchanged.
 pub const WARM_UP_LIMIT_SECS: u64 = 7200;
 
+/// Where blobs (uploads and their originals, print files) are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BlobStoreKind {
+    /// In the database (`blobs` table): every instance on the same database answers the same.
+    Database,
+    /// As files under `--data-dir`: single node only (another instance does not see them).
+    Directory,
+}
+
+/// Days an upload no design or order refers to is kept by default: long enough for a customer
+/// to come back to a cart, short enough not to keep every abandoned photo.
+pub const UPLOAD_RETENTION_DAYS: u64 = 30;
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -150,8 +163,17 @@ pub struct Settings {
     pub database_url: String,
     /// The catalog directory (holding catalog/, rules/ and assets/).
     pub catalog_dir: PathBuf,
-    /// Where uploads are stored (content-addressed).
+    /// Where the directory blob store keeps its files (uploads, originals, print files).
     pub data_dir: PathBuf,
+    /// Where blobs are kept. Default: `database` (`--blob-store`).
+    pub blob_store: BlobStoreKind,
+    /// Bytes all image decodes of the process may hold at once (uploads, and the uploads a
+    /// preview draws); beyond it a decode is answered 503 with Retry-After. Default: 512 MiB
+    /// (`--decode-budget-mb`).
+    pub decode_budget: u64,
+    /// How long an upload that no design or order refers to is kept; `None` keeps uploads
+    /// forever. Default: 30 days (`--upload-retention-days`, 0 = forever).
+    pub upload_retention: Option<std::time::Duration>,
     /// Origins allowed by CORS (`*` allows any).
     pub cors_origins: Vec<String>,
     pub api_keys: Vec<ApiKey>,
@@ -184,6 +206,11 @@ impl Default for Settings {
             database_url: crate::db::DEFAULT_URL.to_owned(),
             catalog_dir: PathBuf::from("."),
             data_dir: PathBuf::from("data"),
+            blob_store: BlobStoreKind::Database,
+            decode_budget: crate::preview::budget::DEFAULT_DECODE_BUDGET_MB << 20,
+            upload_retention: Some(std::time::Duration::from_secs(
+                UPLOAD_RETENTION_DAYS * 24 * 3600,
+            )),
             cors_origins: Vec::new(),
             api_keys: Vec::new(),
             json_limit: 256 * 1024,

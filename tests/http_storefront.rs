@@ -706,6 +706,7 @@ async fn every_documented_operation_is_exercised_and_conforms() {
         format!("/v1/orders/{id}"),
         format!("/v1/orders/{id}/events"),
         format!("/v1/orders/{id}/print"),
+        format!("/v1/uploads/{upload}"),
     ] {
         let r = send(&app, get(&uri).insert_header(auth.clone())).await;
         assert_eq!(r.status, StatusCode::OK, "{uri}");

@@ -241,10 +241,18 @@ fn the_file_store_round_trips_and_refuses_bad_ids() {
         store.get(&up.id).unwrap().as_deref(),
         Some(up.bytes.as_slice())
     );
+    // The normalised PNG and the original, each in its folder; no temporaries left.
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|f| !f.starts_with('.')), "{files:?}");
     assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
-        1,
-        "one file, no temporaries left"
+        store.stored().original(&up.id).unwrap().unwrap().bytes,
+        up.original,
+        "the original is kept as sent"
     );
     for bad in [
         "../../etc/passwd",

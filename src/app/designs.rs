@@ -77,6 +77,8 @@ impl App {
             Timestamp::from_unix_micros(created.unix_micros().saturating_add(micros))
         });
         self.purge_designs_if_due();
+        // Its uploads are kept as long as the design (retention), before it is stored.
+        self.hold_uploads(product, &done.selection, expires_at)?;
         let design = self.db.create_design(NewDesign {
             product_id: product.id.clone(),
             product_version: product.version.clone(),

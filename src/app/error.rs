@@ -26,6 +26,10 @@ pub enum AppError {
     Upload(String),
     #[error("no upload `{id}` is stored (option `{option}`): upload the image first")]
     UnknownUpload { option: String, id: String },
+    #[error("upload `{0}` not found")]
+    UploadNotFound(String),
+    #[error(transparent)]
+    Busy(#[from] crate::preview::budget::BudgetExceeded),
     #[error("{0}")]
     NotFound(String),
     #[error("design `{0}` not found (it may have expired)")]
@@ -60,4 +64,15 @@ fn hint(s: &Option<String>) -> String {
     s.as_ref()
         .map(|s| format!(" (did you mean `{s}`?)"))
         .unwrap_or_default()
+}
+
+impl From<crate::preview::upload::UploadError> for AppError {
+    fn from(e: crate::preview::upload::UploadError) -> AppError {
+        use crate::preview::upload::UploadError;
+        match e {
+            UploadError::Busy(b) => AppError::Busy(b),
+            UploadError::Store(s) => AppError::Unavailable(format!("upload store: {s}")),
+            other => AppError::Upload(other.to_string()),
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod orders;
 pub mod personal;
 pub mod report;
+pub mod uploads;
 pub mod values;
 pub mod views;
 pub mod watch;
@@ -22,7 +23,9 @@ use crate::catalog::diagnostic::DiagnosticRecord;
 use crate::catalog::{self, Catalog, FileSet, Product};
 use crate::config::Settings;
 use crate::db::Db;
-use crate::preview::upload::{FsUploadStore, UploadStore};
+use crate::preview::blob::{BlobStore, FsBlobStore};
+use crate::preview::budget::DecodeBudget;
+use crate::preview::upload::{StoredUploads, UploadStore};
 use crate::preview::{PreviewConfig, Previewer};
 use crate::rules::{Engine, Selection};
 
@@ -127,7 +130,7 @@ impl Snapshot {
     pub fn build(
         files: FileSet,
         work_limit: u64,
-        uploads: Option<Arc<dyn UploadStore>>,
+        preview: PreviewConfig,
         warm_up: crate::config::WarmUpPlan,
         earlier: Option<&Snapshot>,
         db: Option<&Db>,
@@ -143,18 +146,11 @@ impl Snapshot {
                 });
             }
         };
-        let previewer = Previewer::with_config(
-            &catalog,
-            &files,
-            PreviewConfig {
-                uploads,
-                ..PreviewConfig::default()
-            },
-        )
-        .map_err(|e| Rejection {
-            error: Some(format!("previews: {e}")),
-            diagnostics: diagnostics.clone(),
-        })?;
+        let previewer =
+            Previewer::with_config(&catalog, &files, preview).map_err(|e| Rejection {
+                error: Some(format!("previews: {e}")),
+                diagnostics: diagnostics.clone(),
+            })?;
         // Per product whose engine inherits nothing (a new model to this process): the engine
         // serving it until now if any (its model changed), whose knowledge that still holds is
         // carried over in the background.
@@ -315,13 +311,20 @@ pub struct ReloadStatus {
 pub struct App {
     pub settings: Settings,
     pub db: Db,
-    pub uploads: Arc<FsUploadStore>,
+    /// Where uploads, their originals and print files are kept (`--blob-store`).
+    pub blobs: Arc<dyn BlobStore>,
+    /// Uploads, in `blobs`.
+    pub uploads: Arc<StoredUploads>,
+    /// What every image decode of the process is held against (`--decode-budget-mb`).
+    pub decode_budget: Arc<DecodeBudget>,
     current: RwLock<Arc<Snapshot>>,
     last_reload: Mutex<Option<ReloadStatus>>,
     /// Recently used older catalog versions (orders pinned to them), rebuilt from the database.
     old_snapshots: moka::sync::Cache<String, Arc<Snapshot>>,
     /// When expired designs were last deleted (see `designs.rs`).
     last_design_purge: Mutex<Option<std::time::Instant>>,
+    /// When unreferenced uploads past retention were last deleted (see `uploads.rs`).
+    last_upload_purge: Mutex<Option<std::time::Instant>>,
     /// What the serving version's recommenders learned from the sales history.
     pub personal: personal::Personal,
 }
@@ -591,17 +594,23 @@ impl App {
     pub fn start(settings: Settings) -> Result<App, AppError> {
         let files = FileSet::from_dir(&settings.catalog_dir)
             .map_err(|e| AppError::BadRequest(format!("cannot read the catalog: {e}")))?;
-        let uploads = Arc::new(
-            FsUploadStore::new(settings.data_dir.join("uploads"))
-                .map_err(|e| AppError::Unavailable(format!("upload store: {e}")))?,
-        );
-        let store: Arc<dyn UploadStore> = uploads.clone();
         let db = Db::connect(&settings.database_url)
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let blobs: Arc<dyn BlobStore> = match settings.blob_store {
+            crate::config::BlobStoreKind::Database => {
+                Arc::new(crate::db::DbBlobStore::new(db.clone()))
+            }
+            crate::config::BlobStoreKind::Directory => Arc::new(
+                FsBlobStore::new(&settings.data_dir)
+                    .map_err(|e| AppError::Unavailable(format!("blob store: {e}")))?,
+            ),
+        };
+        let uploads = Arc::new(StoredUploads::new(Arc::clone(&blobs)));
+        let decode_budget = DecodeBudget::new(settings.decode_budget);
         let snapshot = Snapshot::build(
             files,
             settings.work_limit,
-            Some(store),
+            preview_config(&uploads, &decode_budget),
             settings.warm_up,
             None,
             Some(&db),
@@ -619,14 +628,22 @@ impl App {
         Ok(App {
             settings,
             db,
+            blobs,
             uploads,
+            decode_budget,
             current: RwLock::new(Arc::new(snapshot)),
             last_reload: Mutex::new(Some(status)),
             old_snapshots: moka::sync::Cache::new(8),
             last_design_purge: Mutex::new(None),
+            last_upload_purge: Mutex::new(None),
             personal: personal::Personal::default(),
         })
         .inspect(App::refresh_history)
+        .and_then(|app| {
+            // Before serving: uploads and print files an earlier version kept as files.
+            app.adopt_legacy_files()?;
+            Ok(app)
+        })
     }
 
     /// The serving snapshot; the caller keeps it for the whole request.
@@ -666,11 +683,10 @@ impl App {
     }
 
     fn install(&self, files: FileSet, trigger: ReloadTrigger) -> ReloadStatus {
-        let store: Arc<dyn UploadStore> = self.uploads.clone();
         let built = Snapshot::build(
             files,
             self.settings.work_limit,
-            Some(store),
+            self.preview_config(),
             self.settings.warm_up,
             Some(&self.snapshot()),
             Some(&self.db),
@@ -729,6 +745,23 @@ impl App {
     }
 }
 
+/// How a version's previewer reads uploads: from the app's store, under its decode budget.
+fn preview_config(uploads: &Arc<StoredUploads>, budget: &Arc<DecodeBudget>) -> PreviewConfig {
+    let store: Arc<dyn UploadStore> = uploads.clone();
+    PreviewConfig {
+        uploads: Some(store),
+        budget: Some(Arc::clone(budget)),
+        ..PreviewConfig::default()
+    }
+}
+
+impl App {
+    /// The preview setup of every version this app builds.
+    pub fn preview_config(&self) -> PreviewConfig {
+        preview_config(&self.uploads, &self.decode_budget)
+    }
+}
+
 /// Stores a catalog version's files in the database (idempotent).
 fn pin_version(db: &Db, snapshot: &Snapshot) -> Result<(), AppError> {
     let files: Vec<(&str, &[u8])> = snapshot
@@ -760,6 +793,7 @@ pub fn preview_error(e: crate::preview::PreviewError) -> AppError {
         | PreviewError::Size { .. }
         | PreviewError::NoPreview(_) => AppError::BadRequest(e.to_string()),
         PreviewError::Upload(_) => AppError::Upload(e.to_string()),
+        PreviewError::Busy(b) => AppError::Busy(b),
         other => AppError::Preview(other.to_string()),
     }
 }

@@ -12,6 +12,7 @@ use super::{App, AppError, Snapshot};
 use crate::catalog::Product;
 use crate::db::DbError;
 use crate::orders::{NewOrder, Order, OrderEvent, OrderFilter, Page, Status, fingerprint};
+use crate::preview::blob::BlobKind;
 use crate::rules::{Engine, Selection};
 
 /// What an order is placed from.
@@ -107,6 +108,9 @@ pub struct OrderView {
     #[schema(value_type = String)]
     pub updated_at: crate::orders::Timestamp,
     pub links: OrderLinks,
+    /// Every customer upload the order uses (its upload options' values), each with the URL an
+    /// order system downloads the original file from (scope `orders:read`).
+    pub uploads: Vec<super::uploads::OrderUpload>,
 }
 
 /// An order's status.
@@ -133,8 +137,9 @@ impl From<Status> for OrderStatus {
 }
 
 impl OrderView {
-    /// The typed view of a stored order (its JSON fields were written by this module).
-    pub fn of(o: &Order) -> Result<OrderView, AppError> {
+    /// The typed view of a stored order (its JSON fields were written by this module), with
+    /// the uploads it uses (see `App::order_view`).
+    pub fn of(o: &Order, uploads: Vec<super::uploads::OrderUpload>) -> Result<OrderView, AppError> {
         let selection: Choices = serde_json::from_value(o.selection.clone())
             .map_err(|e| AppError::Internal(format!("order {}: stored selection: {e}", o.id)))?;
         let quote: Quote = serde_json::from_value(o.quote.clone())
@@ -164,6 +169,7 @@ impl OrderView {
                     .map(|_| format!("/v1/orders/{}/print", o.id)),
                 design: o.design_id.as_ref().map(|d| format!("/v1/designs/{d}")),
             },
+            uploads,
         })
     }
 }
@@ -270,12 +276,11 @@ impl App {
         for (path, bytes) in stored.files {
             files.insert(path, bytes);
         }
-        let store: Arc<dyn crate::preview::upload::UploadStore> = self.uploads.clone();
         // An older version only re-validates and re-prices orders: no warm-up.
         let snap = Snapshot::build(
             files,
             self.settings.work_limit,
-            Some(store),
+            self.preview_config(),
             crate::config::WarmUpPlan::OFF,
             Some(&current),
             None,
@@ -354,6 +359,8 @@ impl App {
         let (product, engine) = snap.product(&product_id)?;
         self.check_uploads(product, &sel)?;
         let done = finalize(engine, &sel)?;
+        // Its uploads are kept from now on (retention), before the order is stored.
+        self.hold_uploads(product, &done.selection, None)?;
         let preview_ref = self.print_preview_ref(&snap, product, &done.selection)?;
         let new = NewOrder {
             idempotency_key: req.idempotency_key,
@@ -374,11 +381,11 @@ impl App {
             // The order is in the history now: the next recommendation knows it.
             self.refresh_history();
         }
-        Ok((OrderView::of(&order)?, created))
+        Ok((self.order_view(&order)?, created))
     }
 
-    /// Renders the print preview of a selection and keeps it under `data/prints/<etag>.png`;
-    /// the reference is that etag. `None` for products without a preview.
+    /// Renders the print preview of a selection and keeps it in the blob store (kind `print`,
+    /// by its etag); the reference is that etag. `None` for products without a preview.
     fn print_preview_ref(
         &self,
         snap: &Snapshot,
@@ -392,17 +399,9 @@ impl App {
             .previewer
             .render_print(product, sel, self.settings.print_dpi)
             .map_err(super::preview_error)?;
-        let dir = self.settings.data_dir.join("prints");
-        let path = dir.join(format!("{}.png", r.etag));
-        if !path.exists() {
-            std::fs::create_dir_all(&dir)
-                .and_then(|()| {
-                    let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::now_v7().simple()));
-                    std::fs::write(&tmp, &r.bytes)?;
-                    std::fs::rename(&tmp, &path)
-                })
-                .map_err(|e| AppError::Unavailable(format!("cannot store the print file: {e}")))?;
-        }
+        self.blobs
+            .put(BlobKind::Print, &r.etag, r.content_type, &r.bytes)
+            .map_err(|e| AppError::Unavailable(format!("cannot store the print file: {e}")))?;
         Ok(Some(r.etag))
     }
 
@@ -415,15 +414,10 @@ impl App {
                 "order {id} has no print file (its product has no preview)"
             )));
         };
-        if r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && let Ok(bytes) = std::fs::read(
-                self.settings
-                    .data_dir
-                    .join("prints")
-                    .join(format!("{r}.png")),
-            )
-        {
-            return Ok((r, bytes.into()));
+        // Missing (an order stored before the blob store, whose reference it cannot hold) or
+        // unreadable now: rendered again from the pinned version.
+        if let Ok(Some(blob)) = self.blobs.get(BlobKind::Print, &r) {
+            return Ok((r, blob.bytes.into()));
         }
         let (snap, sel) = self.order_selection(&order)?;
         let (product, _) = snap.product(&order.product_id)?;
@@ -439,7 +433,7 @@ impl App {
     }
 
     pub fn order(&self, id: &str) -> Result<OrderView, AppError> {
-        OrderView::of(&self.stored_order(id)?)
+        self.order_view(&self.stored_order(id)?)
     }
 
     pub fn orders(
@@ -453,7 +447,7 @@ impl App {
             items: page
                 .items
                 .iter()
-                .map(OrderView::of)
+                .map(|o| self.order_view(o))
                 .collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
         })
@@ -476,7 +470,7 @@ impl App {
             .db
             .transition(id, to, expected_version, note)
             .map_err(not_found(id))?;
-        OrderView::of(&order)
+        self.order_view(&order)
     }
 
     /// The stored order re-read against its pinned catalog version: the frozen selection parsed

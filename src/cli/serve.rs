@@ -19,9 +19,26 @@ pub struct ServeArgs {
     /// The catalog directory (holding catalog/, rules/ and assets/).
     #[arg(long, env = "BESPOKE_CATALOG", default_value = ".")]
     pub catalog: PathBuf,
-    /// Where uploads are kept.
+    /// Where the directory blob store keeps uploads and print files (`--blob-store directory`).
     #[arg(long, env = "BESPOKE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Where uploads, their originals and print files are kept: `database` (every instance on
+    /// the same database answers the same) or `directory` (files under --data-dir; single
+    /// node only).
+    #[arg(
+        long,
+        env = "BESPOKE_BLOB_STORE",
+        value_enum,
+        default_value = "database"
+    )]
+    pub blob_store: crate::config::BlobStoreKind,
+    /// MiB all image decodes may hold at once (uploads, previews drawing them); beyond it a
+    /// decode is answered 503 with Retry-After.
+    #[arg(long, env = "BESPOKE_DECODE_BUDGET_MB", default_value_t = crate::preview::budget::DEFAULT_DECODE_BUDGET_MB, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub decode_budget_mb: u64,
+    /// Days an upload no design or order refers to is kept (0 keeps uploads forever).
+    #[arg(long, env = "BESPOKE_UPLOAD_RETENTION_DAYS", default_value_t = crate::config::UPLOAD_RETENTION_DAYS, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    pub upload_retention_days: u64,
     /// API keys file (YAML: `keys: [{name, sha256, scopes}]`).
     #[arg(long, env = "BESPOKE_API_KEYS")]
     pub api_keys: Option<PathBuf>,
@@ -81,6 +98,10 @@ impl ServeArgs {
             database_url: self.database_url.clone(),
             catalog_dir: self.catalog.clone(),
             data_dir: self.data_dir.clone(),
+            blob_store: self.blob_store,
+            decode_budget: self.decode_budget_mb << 20,
+            upload_retention: (self.upload_retention_days > 0)
+                .then(|| std::time::Duration::from_secs(self.upload_retention_days * 24 * 3600)),
             cors_origins: self.cors_origins.clone(),
             api_keys,
             watch: !self.no_watch,

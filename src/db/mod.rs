@@ -1,9 +1,10 @@
 //! Persistence (diesel): one `Db` handle over SQLite or PostgreSQL (a derived MultiConnection,
 //! chosen by the URL), an r2d2 pool, embedded migrations run at connect, and the order,
 //! saved-design, catalog-version, product-version, engine-knowledge and sales-history
-//! repositories. The only
+//! repositories, and the database blob store (`DbBlobStore`) with upload references. The only
 //! module that names diesel. Synchronous: call it from blocking threads (actix `web::block`).
 
+mod blobs;
 mod catalog_versions;
 mod conn;
 mod designs;
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use diesel::RunQueryDsl;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 
+pub use blobs::DbBlobStore;
 pub use catalog_versions::{
     CatalogVersion, CatalogVersionInfo, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_FILE_BYTES,
     MAX_SNAPSHOT_FILES,

@@ -128,6 +128,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blobs (kind, id) {
+        kind -> Text,
+        id -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        created_at -> BigInt,
+        bytes -> Binary,
+    }
+}
+
+diesel::table! {
+    upload_refs (upload_id) {
+        upload_id -> Text,
+        kept_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(catalog_version_files -> catalog_versions (version_hash));
 diesel::joinable!(catalog_version_files -> catalog_blobs (blob_sha256));
@@ -143,5 +163,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_versions,
     history_counters,
     history_imports,
-    history_sales
+    history_sales,
+    blobs,
+    upload_refs
 );

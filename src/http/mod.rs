@@ -69,6 +69,7 @@ pub fn build(
                 .app_data(web::PayloadConfig::new(upload_limit))
                 .route(web::post().to(preview::upload)),
         )
+        .service(preview::get_upload)
         .service(orders::create)
         .service(orders::list)
         .service(orders::get_one)

@@ -88,6 +88,7 @@ impl Modify for ProblemResponses {
         super::admin::erase_customer,
         super::preview::preview,
         super::preview::upload,
+        super::preview::get_upload,
         super::orders::create,
         super::orders::list,
         super::orders::get_one,

@@ -1,4 +1,4 @@
-//! Preview images (ETag, 304, immutable caching when the URL pins the product version) and customer uploads.
+//! Preview images (ETag, 304, immutable caching when the URL pins the product version) and customer uploads (accepted under the decode budget; originals downloadable by order systems).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use crate::app::configure::PREVIEW_CHOICE_PREFIX;
 use crate::app::values::MAX_CHOICES;
 use crate::app::{self, App, AppError, preview_error};
+use crate::config::Scope;
+use crate::http::middleware::require;
 use crate::preview::RenderRequest;
 use crate::preview::render::ImageFormat;
-use crate::preview::upload::{UploadLimits, UploadStore, accept};
 
 /// Default preview width in pixels.
 pub const DEFAULT_WIDTH: u32 = 512;
@@ -30,7 +31,10 @@ pub const DEFAULT_WIDTH: u32 = 512;
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, body = crate::http::problem::Problem),
         (status = 404, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+        (status = 422, body = crate::http::problem::Problem),
+        (status = 503, description = "Busy decoding other images: retry after `Retry-After` seconds",
+            body = crate::http::problem::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))))]
 #[get("/v1/products/{id}/preview")]
 pub async fn preview(
     app: web::Data<App>,
@@ -144,31 +148,69 @@ pub struct UploadView {
 }
 
 /// Upload a customer image (PNG, JPEG or WebP as the raw body). It is decoded with limits,
-/// re-encoded as PNG (metadata dropped) and stored by content hash.
+/// re-encoded as PNG (metadata dropped) and stored by content hash, with the original bytes
+/// (which `GET /v1/uploads/{id}` returns). Decoding is held against the server's decode budget:
+/// beyond it the answer is 503 with `Retry-After`, and the same request can simply be retried.
 #[utoipa::path(post, path = "/v1/uploads", tag = "storefront",
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The image file"),
     responses((status = 201, body = UploadView),
         (status = 413, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+        (status = 422, body = crate::http::problem::Problem),
+        (status = 503, description = "Busy decoding other images: retry after `Retry-After` seconds",
+            body = crate::http::problem::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))))]
 pub async fn upload(app: web::Data<App>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    let limits = UploadLimits {
-        max_bytes: app.settings.upload_limit,
-        ..UploadLimits::default()
-    };
-    let app2 = app.clone();
-    let up = web::block(move || {
-        let up = accept(&body, &limits).map_err(|e| AppError::Upload(e.to_string()))?;
-        app2.uploads
-            .put(&up)
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        Ok::<_, AppError>(up)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+    let up = super::off_thread(&app, move |app| app.accept_upload(&body)).await?;
     Ok(HttpResponse::Created().json(UploadView {
         id: up.id,
         content_type: up.content_type.to_owned(),
         width: up.width,
         height: up.height,
     }))
+}
+
+/// A customer upload's original file, byte for byte as the customer sent it (scope
+/// `orders:read`; an order lists the uploads it uses under `uploads`). Immutable: the ETag is
+/// the SHA-256 of the bytes.
+#[utoipa::path(get, path = "/v1/uploads/{id}", tag = "orders",
+    params(("id" = String, Path, description = "The upload id (64 hex digits)")),
+    responses((status = 200, description = "The original file",
+            content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp")),
+            headers(("ETag" = String, description = "Quoted hex SHA-256 of the bytes"),
+                ("X-Content-Type-Options" = String, description = "nosniff"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 401, body = crate::http::problem::Problem),
+        (status = 403, body = crate::http::problem::Problem),
+        (status = 404, body = crate::http::problem::Problem)),
+    security(("bearer" = ["orders:read"])))]
+#[get("/v1/uploads/{id}")]
+pub async fn get_upload(
+    app: web::Data<App>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::OrdersRead)?;
+    let id = id.into_inner();
+    let up = super::off_thread(&app, move |app| app.upload_original(&id)).await?;
+    let etag = format!("\"{}\"", up.sha256);
+    let cache_control = "private, max-age=31536000, immutable";
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish());
+    }
+    let content_type = HeaderValue::from_str(&up.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(up.bytes))
 }

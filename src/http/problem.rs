@@ -175,6 +175,24 @@ pub fn problem_of(e: &AppError) -> Problem {
         )
         .with("option", json!(option))
         .with("upload", json!(id)),
+        AppError::UploadNotFound(id) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "upload-not-found",
+            "Upload not found",
+            d,
+        )
+        .with("upload", json!(id)),
+        AppError::Busy(b) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Busy decoding other images",
+            d,
+        )
+        .with(
+            "retry_after",
+            json!(crate::preview::budget::RETRY_AFTER_SECS),
+        )
+        .with("needed_bytes", json!(b.needed)),
         AppError::DesignNotFound(id) => Problem::new(
             StatusCode::NOT_FOUND,
             "design-not-found",
@@ -286,7 +304,14 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        problem_of(self).response()
+        let mut res = problem_of(self).response();
+        if let AppError::Busy(_) = self {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::preview::budget::RETRY_AFTER_SECS),
+            );
+        }
+        res
     }
 }
 

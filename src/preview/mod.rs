@@ -6,6 +6,8 @@
 //! synchronous and thread-safe: the HTTP layer calls it on a blocking pool.
 
 pub mod bind;
+pub mod blob;
+pub mod budget;
 pub mod cache;
 pub mod render;
 pub mod upload;
@@ -64,6 +66,8 @@ pub enum PreviewError {
     Upload(String),
     #[error("encoding failed: {0}")]
     Encode(String),
+    #[error(transparent)]
+    Busy(#[from] budget::BudgetExceeded),
 }
 
 /// One product's prepared preview: the parsed template and the options that affect it.
@@ -82,6 +86,7 @@ pub struct Previewer {
     fontdb: Arc<usvg::fontdb::Database>,
     assets: Arc<HashMap<String, usvg::ImageKind>>,
     uploads: Option<Arc<dyn upload::UploadStore>>,
+    budget: Option<Arc<budget::DecodeBudget>>,
     cache: cache::Cache,
 }
 
@@ -92,6 +97,8 @@ pub struct PreviewConfig {
     pub cache_bytes: u64,
     /// Where customer uploads are read from (none: selections with uploads cannot be rendered).
     pub uploads: Option<Arc<dyn upload::UploadStore>>,
+    /// The process's decode budget, which drawing uploads is held against (none: unbounded).
+    pub budget: Option<Arc<budget::DecodeBudget>>,
 }
 
 impl Default for PreviewConfig {
@@ -99,6 +106,7 @@ impl Default for PreviewConfig {
         PreviewConfig {
             cache_bytes: DEFAULT_CACHE_BYTES,
             uploads: None,
+            budget: None,
         }
     }
 }
@@ -108,6 +116,7 @@ impl std::fmt::Debug for PreviewConfig {
         f.debug_struct("PreviewConfig")
             .field("cache_bytes", &self.cache_bytes)
             .field("uploads", &self.uploads.is_some())
+            .field("budget", &self.budget.as_ref().map(|b| b.limit()))
             .finish()
     }
 }
@@ -228,6 +237,7 @@ impl Previewer {
             fontdb: db,
             assets: Arc::new(assets),
             uploads: config.uploads,
+            budget: config.budget,
             cache: cache::Cache::new(config.cache_bytes),
         })
     }
@@ -386,6 +396,7 @@ impl Previewer {
             .as_ref()
             .ok_or_else(|| PreviewError::NoPreview(product.id.clone()))?;
         let mut uploads = HashMap::new();
+        let mut decoded = 0u64;
         for id in bind::upload_ids(product, preview, selection) {
             let bytes = match &self.uploads {
                 Some(store) => store
@@ -394,8 +405,14 @@ impl Previewer {
                 None => None,
             };
             let bytes = bytes.ok_or_else(|| PreviewError::Upload(format!("no upload `{id}`")))?;
+            decoded = decoded.saturating_add(png_pixels(&bytes).saturating_mul(4));
             uploads.insert(id, Arc::new(bytes));
         }
+        // Drawing decodes each upload to RGBA pixels: held against the process's budget.
+        let _permit = match &self.budget {
+            Some(b) if decoded > 0 => Some(b.try_acquire(decoded)?),
+            _ => None,
+        };
         let options = render::options(self.fontdb.clone(), self.assets.clone(), uploads);
         let doc = self.document(product, selection)?;
         let tree = usvg::Tree::from_str(&doc, &options).map_err(|e| PreviewError::Template {
@@ -424,4 +441,18 @@ impl Previewer {
     pub fn cached_entries(&self) -> u64 {
         self.cache.entries()
     }
+}
+
+/// Width × height of a PNG, read from its header (0 when it is not a PNG header).
+fn png_pixels(bytes: &[u8]) -> u64 {
+    let be = |r: std::ops::Range<usize>| {
+        bytes
+            .get(r)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, |b| u64::from(u32::from_be_bytes(b)))
+    };
+    if bytes.get(12..16) != Some(b"IHDR") {
+        return 0;
+    }
+    be(16..20).saturating_mul(be(20..24))
 }

@@ -1,9 +1,13 @@
-//! Customer uploads: decodes PNG/JPEG/WebP with byte and pixel limits, re-encodes as PNG, names it by content hash, and stores it.
+//! Customer uploads: decodes PNG/JPEG/WebP with byte and pixel limits (under the process's decode budget), re-encodes as PNG, names it by content hash, and stores it with the original bytes in a `BlobStore`.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+
+use super::blob::{Blob, BlobError, BlobKind, BlobStore, FsBlobStore};
+use super::budget::{BudgetExceeded, DecodeBudget};
 
 /// Bounds on an uploaded image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +30,7 @@ impl Default for UploadLimits {
     }
 }
 
-/// An accepted upload: re-encoded PNG bytes named by their SHA-256.
+/// An accepted upload: re-encoded PNG bytes named by their SHA-256, and the bytes as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
     /// Hex SHA-256 of `bytes`; the value a selection refers to the upload by.
@@ -35,6 +39,10 @@ pub struct Upload {
     pub width: u32,
     pub height: u32,
     pub bytes: Vec<u8>,
+    /// The file exactly as the customer sent it.
+    pub original: Vec<u8>,
+    /// Its content type (`image/png`, `image/jpeg` or `image/webp`).
+    pub original_type: &'static str,
 }
 
 /// Why an upload was refused.
@@ -54,12 +62,32 @@ pub enum UploadError {
     Corrupt(String),
     #[error("`{0}` is not an upload id")]
     BadId(String),
+    #[error(transparent)]
+    Busy(#[from] BudgetExceeded),
     #[error("storage failed: {0}")]
-    Io(#[from] std::io::Error),
+    Store(#[from] BlobError),
 }
 
 /// Checks, decodes and re-encodes an uploaded image. Metadata is dropped by the re-encoding.
 pub fn accept(bytes: &[u8], limits: &UploadLimits) -> Result<Upload, UploadError> {
+    accept_within(bytes, limits, None)
+}
+
+/// Bytes a decode of a `width`×`height` image holds at once: the decoded buffer
+/// (`decoded_bytes`), its RGBA copy, and the PNG being encoded from it (at most about as large).
+pub fn decode_cost(width: u32, height: u32, decoded_bytes: u64) -> u64 {
+    let rgba = u64::from(width) * u64::from(height) * 4;
+    decoded_bytes.saturating_add(rgba.saturating_mul(2))
+}
+
+/// As [`accept`], holding the decode's memory against `budget` (refused with
+/// [`UploadError::Busy`] when it is spent): the image's header is read first, so the decode's
+/// size is known before anything large is allocated.
+pub fn accept_within(
+    bytes: &[u8],
+    limits: &UploadLimits,
+    budget: Option<&Arc<DecodeBudget>>,
+) -> Result<Upload, UploadError> {
     if bytes.is_empty() {
         return Err(UploadError::Empty);
     }
@@ -85,7 +113,10 @@ pub fn accept(bytes: &[u8], limits: &UploadLimits) -> Result<Upload, UploadError
     lim.max_image_height = Some(limits.max_side);
     lim.max_alloc = Some(limits.max_alloc);
     reader.limits(lim.clone());
-    let (w, h) = reader.into_dimensions().map_err(map_err)?;
+    let decoder = reader.into_decoder().map_err(map_err)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    let decoded = image::ImageDecoder::total_bytes(&decoder);
+    drop(decoder);
     if w > limits.max_side || h > limits.max_side {
         return Err(UploadError::TooManyPixels {
             width: w,
@@ -93,6 +124,9 @@ pub fn accept(bytes: &[u8], limits: &UploadLimits) -> Result<Upload, UploadError
             limit: limits.max_side,
         });
     }
+    let _permit = budget
+        .map(|b| b.try_acquire(decode_cost(w, h, decoded)))
+        .transpose()?;
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(lim);
     let img = reader.decode().map_err(map_err)?.into_rgba8();
@@ -105,6 +139,12 @@ pub fn accept(bytes: &[u8], limits: &UploadLimits) -> Result<Upload, UploadError
         width: img.width(),
         height: img.height(),
         bytes: out,
+        original: bytes.to_vec(),
+        original_type: match format {
+            image::ImageFormat::Jpeg => "image/jpeg",
+            image::ImageFormat::WebP => "image/webp",
+            _ => "image/png",
+        },
     })
 }
 
@@ -145,54 +185,99 @@ pub trait UploadStore: Send + Sync {
     }
 }
 
-/// Uploads as files `<root>/<id>.png`.
+/// Uploads in a [`BlobStore`]: the normalised PNG as [`BlobKind::Upload`], the bytes as sent as
+/// [`BlobKind::Original`], both under the upload id. The original is stored first, so a
+/// stored upload always has one; the first original that produced an id is the one kept.
 #[derive(Debug, Clone)]
-pub struct FsUploadStore {
-    root: PathBuf,
+pub struct StoredUploads {
+    blobs: Arc<dyn BlobStore>,
 }
 
+fn checked_id(id: &str) -> Result<(), UploadError> {
+    if is_upload_id(id) {
+        Ok(())
+    } else {
+        Err(UploadError::BadId(id.chars().take(80).collect()))
+    }
+}
+
+impl StoredUploads {
+    pub fn new(blobs: Arc<dyn BlobStore>) -> StoredUploads {
+        StoredUploads { blobs }
+    }
+
+    /// The bytes the customer sent for an upload, with their content type.
+    pub fn original(&self, id: &str) -> Result<Option<Blob>, UploadError> {
+        checked_id(id)?;
+        Ok(self.blobs.get(BlobKind::Original, id)?)
+    }
+
+    /// Deletes an upload (its normalised image first, so it is unknown from then on, then its
+    /// original); `true` when anything was stored.
+    pub fn delete(&self, id: &str) -> Result<bool, UploadError> {
+        checked_id(id)?;
+        let upload = self.blobs.delete(BlobKind::Upload, id)?;
+        let original = self.blobs.delete(BlobKind::Original, id)?;
+        Ok(upload || original)
+    }
+}
+
+impl UploadStore for StoredUploads {
+    fn put(&self, upload: &Upload) -> Result<(), UploadError> {
+        checked_id(&upload.id)?;
+        self.blobs.put(
+            BlobKind::Original,
+            &upload.id,
+            upload.original_type,
+            &upload.original,
+        )?;
+        self.blobs.put(
+            BlobKind::Upload,
+            &upload.id,
+            upload.content_type,
+            &upload.bytes,
+        )?;
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Vec<u8>>, UploadError> {
+        checked_id(id)?;
+        Ok(self.blobs.get(BlobKind::Upload, id)?.map(|b| b.bytes))
+    }
+
+    fn contains(&self, id: &str) -> Result<bool, UploadError> {
+        checked_id(id)?;
+        Ok(self.blobs.contains(BlobKind::Upload, id)?)
+    }
+}
+
+/// Uploads as files under a directory ([`FsBlobStore`]: `<root>/uploads/<id>.png`, the
+/// originals under `<root>/originals/`). Single node only.
+#[derive(Debug, Clone)]
+pub struct FsUploadStore(StoredUploads);
+
 impl FsUploadStore {
-    /// A store rooted at `root` (created if missing), e.g. `./data/uploads`.
+    /// A store rooted at `root` (created if missing), e.g. `./data`.
     pub fn new(root: impl Into<PathBuf>) -> Result<FsUploadStore, UploadError> {
-        let root = root.into();
-        std::fs::create_dir_all(&root)?;
-        Ok(FsUploadStore { root })
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(root)?);
+        Ok(FsUploadStore(StoredUploads::new(blobs)))
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn path(&self, id: &str) -> Result<PathBuf, UploadError> {
-        if !is_upload_id(id) {
-            return Err(UploadError::BadId(id.chars().take(80).collect()));
-        }
-        Ok(self.root.join(format!("{id}.png")))
+    pub fn stored(&self) -> &StoredUploads {
+        &self.0
     }
 }
 
 impl UploadStore for FsUploadStore {
     fn put(&self, upload: &Upload) -> Result<(), UploadError> {
-        let path = self.path(&upload.id)?;
-        if path.exists() {
-            return Ok(());
-        }
-        let tmp = self.root.join(format!(
-            ".{}.{}.tmp",
-            upload.id,
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::write(&tmp, &upload.bytes)?;
-        std::fs::rename(&tmp, &path)?;
-        Ok(())
+        self.0.put(upload)
     }
 
     fn get(&self, id: &str) -> Result<Option<Vec<u8>>, UploadError> {
-        let path = self.path(id)?;
-        match std::fs::read(path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        self.0.get(id)
+    }
+
+    fn contains(&self, id: &str) -> Result<bool, UploadError> {
+        self.0.contains(id)
     }
 }

@@ -1,0 +1,2 @@
+DROP TABLE upload_refs;
+DROP TABLE blobs;
