@@ -27,11 +27,24 @@ fn main() {
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(CarParams::default().planted),
+                // `VARIANT_TABLES=4 VARIANT_ROWS=50000`: SAP-VC style variant tables on top.
+                variant_tables: std::env::var("VARIANT_TABLES")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+                variant_rows: std::env::var("VARIANT_ROWS")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(CarParams::default().variant_rows),
             },
         )
     } else {
         feature_model(1, n, t)
     };
+    // `WRITE=DIR`: also write the catalog to DIR (for `bespoke count/configure --catalog DIR`).
+    if let Some(dir) = std::env::var_os("WRITE") {
+        g.files().write_to(std::path::Path::new(&dir)).unwrap();
+    }
     let t0 = Instant::now();
     let r = catalog::load(&g.files());
     println!(
@@ -77,7 +90,12 @@ fn main() {
         // `WARM_SECS` stops the warm-up after that long, as the benchmark does; `WARM_THREADS`
         // runs it on that many threads.
         let limit = std::time::Duration::from_secs(env("WARM_SECS", usize::MAX) as u64);
+        // `WARM=off`: no warm-up at all (a customer right after a load or an edit).
+        let off = std::env::var("WARM").as_deref() == Ok("off");
         let w = e.warm_on(level, env("WARM_THREADS", 1), &|| {
+            if off {
+                return true;
+            }
             if log && let Ok(mut l) = last.lock() {
                 eprintln!("warm {} {:?}", l.0, l.1.elapsed());
                 *l = (l.0 + 1, Instant::now());

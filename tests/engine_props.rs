@@ -284,7 +284,7 @@ fn solutions(p: &Product, rules: Option<&BTreeSet<usize>>) -> Vec<Vec<Option<Val
             .iter()
             .enumerate()
             .filter(|(r, _)| rules.is_none_or(|s| s.contains(r)))
-            .all(|(_, c)| c.expr.eval(&|o| cfg[o]));
+            .all(|(_, c)| c.holds(&|o| cfg[o]));
         if ok {
             out.push(cfg);
         }
@@ -688,7 +688,7 @@ proptest! {
         let cfg: Vec<Option<Val>> = doms.iter().enumerate().map(|(o, d)| d[picks[o % picks.len()] % d.len()]).collect();
         let sel = Selection { choices: cfg.iter().enumerate().filter_map(|(o, v)| v.map(|v| (o, to_value(v, &p.options[o].kind)))).collect() };
         let v = engine.validate(&sel);
-        let expected: Vec<usize> = p.constraints.iter().enumerate().filter(|(_, c)| !c.expr.eval(&|o| cfg[o])).map(|(r, _)| r).collect();
+        let expected: Vec<usize> = p.constraints.iter().enumerate().filter(|(_, c)| !c.holds(&|o| cfg[o])).map(|(r, _)| r).collect();
         let got: Vec<usize> = v.violations.iter().map(|x| x.rule).collect();
         prop_assert_eq!(got, expected.clone());
         prop_assert_eq!(v.valid, expected.is_empty());
@@ -736,7 +736,7 @@ proptest! {
         let mut found: Vec<usize> = Vec::new();
         for r in 0..p.constraints.len() {
             let others: BTreeSet<usize> = (0..p.constraints.len()).filter(|&x| x != r && !found.contains(&x)).collect();
-            let breaks = solutions(&p, Some(&others)).iter().any(|c| !p.constraints[r].expr.eval(&|o| c[o]));
+            let breaks = solutions(&p, Some(&others)).iter().any(|c| !p.constraints[r].holds(&|o| c[o]));
             if !breaks {
                 found.push(r);
             }

@@ -186,8 +186,7 @@ fn solutions(p: &Product, rules: Option<&BTreeSet<usize>>) -> Vec<u32> {
                 .enumerate()
                 .filter(|(r, _)| rules.is_none_or(|s| s.contains(r)))
                 .all(|(_, c)| {
-                    c.expr
-                        .eval(&|o| Some(bespoke::catalog::expr::Val::Bool(a & (1 << o) != 0)))
+                    c.holds(&|o| Some(bespoke::catalog::expr::Val::Bool(a & (1 << o) != 0)))
                 })
         })
         .collect()

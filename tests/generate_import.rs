@@ -46,7 +46,7 @@ fn check_witness(p: &Product, w: &Witness) {
         .collect();
     for c in &p.constraints {
         assert!(
-            c.expr.eval(&|o| vals[o]),
+            c.holds(&|o| vals[o]),
             "{}: the witness violates {}",
             p.id,
             c.id
@@ -113,6 +113,7 @@ fn odd_sizes_and_extreme_parameters_load() {
                 let params = generate::CarParams {
                     tightness_permille,
                     planted,
+                    ..generate::CarParams::default()
                 };
                 let g = generate::car_model_with(options as u64, options, tables, &params);
                 let p = load(&g);
@@ -247,7 +248,7 @@ fn count_configs(p: &Product) -> u64 {
     let mut count = 0;
     loop {
         let vals: Vec<Option<Val>> = idx.iter().zip(&domains).map(|(&i, d)| d[i]).collect();
-        if p.constraints.iter().all(|c| c.expr.eval(&|o| vals[o])) {
+        if p.constraints.iter().all(|c| c.holds(&|o| vals[o])) {
             count += 1;
         }
         let mut k = 0;
@@ -492,9 +493,9 @@ fn long_clauses_become_forbid_tables() {
         let expect = lits
             .iter()
             .any(|&l| bits[l.unsigned_abs() as usize - 1] == (l > 0));
-        let got = p.constraints[0].expr.eval(&|o| Some(Val::Bool(bits[o])));
+        let got = p.constraints[0].holds(&|o| Some(Val::Bool(bits[o])));
         assert_eq!(got, expect, "trial {trial}");
-        assert!(p.constraints[1].expr.eval(&|o| Some(Val::Bool(bits[o]))));
+        assert!(p.constraints[1].holds(&|o| Some(Val::Bool(bits[o]))));
     }
     assert!(imported.notes.iter().any(|n| n.contains("forbid tables")));
 }

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::diagnostic::{SourceMap, Span};
-use super::expr::{Expr, Term};
+use super::expr::{Expr, Term, Val};
 use super::money::Currency;
 
 /// Index of an option within its product (`product.options[i]`).
@@ -243,8 +243,10 @@ pub struct Constraint {
     pub id: String,
     pub message: String,
     pub form: ConstraintForm,
-    /// The constraint as one boolean expression that must hold (tables lowered too).
-    pub expr: Expr,
+    /// The constraint as one boolean expression that must hold; `None` for a table, which
+    /// stays a table (a 50,000-row table lowered to an expression would take ten times its
+    /// rows' memory): use [`Constraint::options`] and [`Constraint::holds`] for any form.
+    pub expr: Option<Expr>,
     pub span: Span,
     /// The rules file the constraint comes from.
     pub file: String,
@@ -264,6 +266,54 @@ pub struct Table {
     pub options: Vec<OptId>,
     pub allow: bool,
     pub rows: Vec<Vec<Cell>>,
+}
+
+impl Constraint {
+    /// The options the constraint reads, into `out`.
+    pub fn options(&self, out: &mut std::collections::BTreeSet<OptId>) {
+        match (&self.form, &self.expr) {
+            (ConstraintForm::Table(t), _) => out.extend(t.options.iter().copied()),
+            (_, Some(e)) => e.options(out),
+            (_, None) => {}
+        }
+    }
+
+    /// Whether the constraint holds for the values `vals` gives (`None`: unset).
+    pub fn holds(&self, vals: &dyn Fn(OptId) -> Option<Val>) -> bool {
+        match (&self.form, &self.expr) {
+            (ConstraintForm::Table(t), _) => t.holds(vals),
+            (_, Some(e)) => e.eval(vals),
+            (_, None) => true,
+        }
+    }
+}
+
+impl Table {
+    /// Whether the tuple of values matches some allowed row (or no forbidden row). A row's
+    /// `*` matches any set value; an unset option matches no cell.
+    pub fn holds(&self, vals: &dyn Fn(OptId) -> Option<Val>) -> bool {
+        let tuple: Vec<Option<Val>> = self.options.iter().map(|&o| vals(o)).collect();
+        let matched = self.rows.iter().any(|row| {
+            row.iter().zip(&tuple).all(|(cell, v)| match (cell, v) {
+                (_, None) => false,
+                (Cell::Any, Some(_)) => true,
+                (Cell::Values(vs), Some(v)) => vs.iter().any(|x| x.is(*v)),
+            })
+        });
+        matched == self.allow
+    }
+}
+
+impl Value {
+    /// Whether this value is the evaluator's value `v`.
+    pub fn is(&self, v: Val) -> bool {
+        match (self, v) {
+            (Value::Choice(a), Val::Choice(b)) => *a == b,
+            (Value::Bool(a), Val::Bool(b)) => *a == b,
+            (Value::Int(a), Val::Int(b)) => *a == b,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

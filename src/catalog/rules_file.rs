@@ -580,14 +580,18 @@ pub fn resolve_constraints(
                                 condition: a,
                                 then: b,
                             },
-                            expr,
+                            Some(expr),
                         )
                     })
                 }
-                FormDraft::Forbid(e) => check_expr(cx, options, e, false)
-                    .map(|e| (ConstraintForm::Forbid(e.clone()), Expr::Not(Box::new(e)))),
+                FormDraft::Forbid(e) => check_expr(cx, options, e, false).map(|e| {
+                    (
+                        ConstraintForm::Forbid(e.clone()),
+                        Some(Expr::Not(Box::new(e))),
+                    )
+                }),
                 FormDraft::Require(e) => check_expr(cx, options, e, false)
-                    .map(|e| (ConstraintForm::Require(e.clone()), e)),
+                    .map(|e| (ConstraintForm::Require(e.clone()), Some(e))),
                 FormDraft::Table {
                     options: cols,
                     allow,
@@ -597,10 +601,7 @@ pub fn resolve_constraints(
                 FormDraft::TableFile { file, allow, .. } => {
                     resolve_columns(cx, options, &file.options)
                         .and_then(|cols| resolve_rows(cx, options, file, cols, *allow))
-                        .map(|table| {
-                            let expr = table_expr(options, &table);
-                            (ConstraintForm::Table(table), expr)
-                        })
+                        .map(|table| (ConstraintForm::Table(table), None))
                 }
             };
             match resolved {
@@ -661,7 +662,7 @@ fn resolve_table(
     cols: &[(String, Span)],
     allow: bool,
     rows: &[(Span, Vec<CellDraft>)],
-) -> Option<(ConstraintForm, Expr)> {
+) -> Option<(ConstraintForm, Option<Expr>)> {
     let opt_ids = resolve_columns(cx, options, cols)?;
     let mut ok = true;
     let mut out_rows = Vec::new();
@@ -694,73 +695,7 @@ fn resolve_table(
         allow,
         rows: out_rows,
     };
-    let expr = table_expr(options, &table);
-    Some((ConstraintForm::Table(table), expr))
-}
-
-/// Lowers a table to a boolean expression: the tuple matches some row (allow) or none (forbid).
-pub fn table_expr(options: &[OptionDef], t: &Table) -> Expr {
-    let matches_row = |row: &Vec<Cell>| {
-        let mut conj = Vec::new();
-        for (cell, &o) in row.iter().zip(&t.options) {
-            match cell {
-                Cell::Any => conj.push(Expr::IsSet(o)),
-                Cell::Values(vs) => {
-                    let alts: Vec<Expr> = match &options[o].kind {
-                        OptionKind::Choice(_) => {
-                            let idx: Vec<usize> = vs
-                                .iter()
-                                .filter_map(|v| {
-                                    if let Value::Choice(i) = v {
-                                        Some(*i)
-                                    } else {
-                                        None
-                                    }
-                                })
-                                .collect();
-                            vec![Expr::ChoiceIn(o, idx)]
-                        }
-                        OptionKind::Boolean { .. } => vs
-                            .iter()
-                            .map(|v| {
-                                if *v == Value::Bool(true) {
-                                    Expr::Bool(o)
-                                } else {
-                                    Expr::Not(Box::new(Expr::Bool(o)))
-                                }
-                            })
-                            .collect(),
-                        _ => vs
-                            .iter()
-                            .filter_map(|v| {
-                                if let Value::Int(n) = v {
-                                    Some(Expr::Cmp(
-                                        super::expr::CmpOp::Eq,
-                                        Term::Opt(o),
-                                        Term::Int(*n),
-                                    ))
-                                } else {
-                                    None
-                                }
-                            })
-                            .collect(),
-                    };
-                    conj.push(if alts.len() == 1 {
-                        alts.into_iter().next().unwrap_or(Expr::Const(false))
-                    } else {
-                        Expr::Or(alts)
-                    });
-                }
-            }
-        }
-        Expr::And(conj)
-    };
-    let any_row = Expr::Or(t.rows.iter().map(matches_row).collect());
-    if t.allow {
-        any_row
-    } else {
-        Expr::Not(Box::new(any_row))
-    }
+    Some((ConstraintForm::Table(table), None))
 }
 
 /// Resolves one product's price rules from the drafts of its rules files.

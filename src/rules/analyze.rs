@@ -8,7 +8,6 @@ use super::selection::Selection;
 use super::solver::{Budget, OutOfWork, Solver};
 use crate::catalog::LoadResult;
 use crate::catalog::diagnostic::{Code, Diagnostic};
-use crate::catalog::expr::Expr;
 use crate::catalog::model::{OptId, OptionKind, Product};
 
 /// Default work limit for analysing one product in `bespoke check`.
@@ -185,9 +184,7 @@ impl Engine {
             for &x in &out {
                 active[x] = false;
             }
-            let neg = [self.model.compile_expr(&Expr::Not(Box::new(
-                self.product.constraints[r].expr.clone(),
-            )))];
+            let neg = [self.model.negation_of(&self.product.constraints[r])];
             let mut s = Solver::new(&self.model, self.model.initial())
                 .with_active(active)
                 .with_extra(&neg);

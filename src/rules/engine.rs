@@ -2096,8 +2096,8 @@ impl Engine {
         let mut violations = Vec::new();
         for (r, c) in product.constraints.iter().enumerate() {
             let mut scope = BTreeSet::new();
-            c.expr.options(&mut scope);
-            if scope.iter().all(|&o| known[o]) && !c.expr.eval(&|o| vals[o]) {
+            c.options(&mut scope);
+            if scope.iter().all(|&o| known[o]) && !c.holds(&|o| vals[o]) {
                 violations.push(Violation {
                     rule: r,
                     options: scope.into_iter().collect(),

@@ -690,6 +690,12 @@ pub struct CarParams {
     /// How many hidden full configurations are planted (at least 1); every rule admits them,
     /// so the model is satisfiable. They are returned in [`Generated::witnesses`]. Default 3.
     pub planted: usize,
+    /// Variant tables added to the `tables` above, SAP-VC style: `allow` tables of arity
+    /// 8–12 listing sellable combinations row by row (no value lists, no `*`), each with
+    /// `variant_rows` distinct rows drawn around the planted configurations. Default 0.
+    pub variant_tables: usize,
+    /// Rows of each variant table. Default 50,000.
+    pub variant_rows: usize,
 }
 
 impl CarParams {
@@ -715,6 +721,8 @@ impl Default for CarParams {
         CarParams {
             tightness_permille: 850,
             planted: 3,
+            variant_tables: 0,
+            variant_rows: 50_000,
         }
     }
 }
@@ -935,6 +943,39 @@ pub fn car_model_with(seed: u64, options: usize, tables: usize, params: &CarPara
             },
         });
     }
+    // Variant tables: long lists of sellable combinations over many options.
+    for v in 0..params.variant_tables {
+        if all_eligible.len() < 8 {
+            break;
+        }
+        let arity = rng.between(8, 12).min(all_eligible.len());
+        let scope = car_scope(
+            &mut rng,
+            &opts,
+            &eligible_by_sub,
+            &all_eligible,
+            arity,
+            true,
+            &cover,
+        );
+        if scope.len() < 2 {
+            continue;
+        }
+        for &o in &scope {
+            cover[o] += 2;
+        }
+        let rows = variant_rows(&mut rng, &opts, &planted, &scope, params.variant_rows);
+        let names: Vec<String> = scope.iter().map(|&o| opts[o].id.clone()).collect();
+        rules.push(Rule {
+            id: format!("variants{}", v + 1),
+            message: format!("Not a sellable variant of {}.", names[0]),
+            form: Form::Table {
+                options: names,
+                allow: true,
+                rows,
+            },
+        });
+    }
     // Implications and the arithmetic rule.
     car_implications(&mut rng, &opts, &planted, n, &mut rules);
 
@@ -1072,6 +1113,48 @@ fn car_scope(
         scope.insert(0, key);
     }
     scope
+}
+
+/// `count` distinct rows of a variant table over `scope`: every planted configuration's
+/// projection, then rows that each take a planted projection and redraw about half of its
+/// cells, as sellable variants vary around a few base models (fewer rows when the scope has
+/// fewer tuples, or when draws keep repeating).
+fn variant_rows(
+    rng: &mut Rng,
+    opts: &[CarOpt],
+    planted: &[Vec<Option<usize>>],
+    scope: &[usize],
+    count: usize,
+) -> Vec<Vec<Cell>> {
+    let mut seen: BTreeSet<Vec<usize>> = BTreeSet::new();
+    for p in planted {
+        seen.insert(scope.iter().map(|&o| p[o].unwrap_or(0)).collect());
+    }
+    let mut misses = 0usize;
+    while seen.len() < count && misses < count.saturating_mul(4) {
+        let base = &planted[rng.below(planted.len())];
+        let row: Vec<usize> = scope
+            .iter()
+            .map(|&o| {
+                if rng.chance(500) {
+                    rng.below(opts[o].domain())
+                } else {
+                    base[o].unwrap_or(0)
+                }
+            })
+            .collect();
+        if !seen.insert(row) {
+            misses += 1;
+        }
+    }
+    seen.into_iter()
+        .map(|row| {
+            row.iter()
+                .zip(scope)
+                .map(|(&i, &o)| Cell::Values(vec![opts[o].value(i)]))
+                .collect()
+        })
+        .collect()
 }
 
 /// The rows of one table over `scope` (key column first). Allow rows include every planted

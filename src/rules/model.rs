@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::catalog::expr::{Expr, Val};
-use crate::catalog::model::{Cell, ConstraintForm, OptId, OptionKind, Product, Table, Value};
+use crate::catalog::model::{
+    Cell, Constraint, ConstraintForm, OptId, OptionKind, Product, Table, Value,
+};
 
 /// A bitset over a variable's domain indices.
 pub type Bits = Vec<u64>;
@@ -263,7 +265,13 @@ impl Model {
             .enumerate()
             .map(|(i, o)| Var::new(i, &o.kind, o.required))
             .collect();
-        let exprs: Vec<&Expr> = product.constraints.iter().map(|c| &c.expr).collect();
+        // A table has no expression: it stays a table (below).
+        let always = Expr::Const(true);
+        let exprs: Vec<&Expr> = product
+            .constraints
+            .iter()
+            .map(|c| c.expr.as_ref().unwrap_or(&always))
+            .collect();
         let mut m =
             Self::from_parts_with(vars, &exprs, |m, k| match &product.constraints[k].form {
                 // A table stays a table: its rows become compressed rows directly (never the
@@ -273,6 +281,23 @@ impl Model {
             });
         m.index_constraints();
         m
+    }
+
+    /// The negation of a product constraint (what breaking the rule means), compiled.
+    pub fn negation_of(&self, c: &Constraint) -> Con {
+        match (&c.form, &c.expr) {
+            (ConstraintForm::Table(t), _) => {
+                let Con { scope, kind } = self.table_of(t);
+                let kind = match kind {
+                    ConKind::Table(rows) => ConKind::NegTable(rows),
+                    ConKind::NegTable(rows) => ConKind::Table(rows),
+                    other @ ConKind::Check(_) => other,
+                };
+                Con { scope, kind }
+            }
+            (_, Some(e)) => self.compile_expr(&Expr::Not(Box::new(e.clone()))),
+            (_, None) => self.compile_expr(&Expr::Const(false)),
+        }
     }
 
     /// A table constraint's compressed rows: allowed rows as a table, forbidden rows as a
