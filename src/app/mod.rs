@@ -13,6 +13,7 @@ pub mod report;
 pub mod values;
 pub mod views;
 pub mod watch;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -324,6 +325,8 @@ pub struct App {
     last_design_purge: Mutex<Option<std::time::Instant>>,
     /// What the serving version's recommenders learned from the sales history.
     pub personal: personal::Personal,
+    /// The webhook delivery workers (stopped when the app is dropped).
+    pub outbox: webhooks::Outbox,
 }
 
 /// What a version's background thread works with (see [`background`]).
@@ -617,14 +620,15 @@ impl App {
             error: None,
         };
         Ok(App {
-            settings,
-            db,
+            db: db.clone(),
             uploads,
             current: RwLock::new(Arc::new(snapshot)),
             last_reload: Mutex::new(Some(status)),
             old_snapshots: moka::sync::Cache::new(8),
             last_design_purge: Mutex::new(None),
             personal: personal::Personal::default(),
+            outbox: webhooks::Outbox::start(&db, &settings.webhooks),
+            settings,
         })
         .inspect(App::refresh_history)
     }

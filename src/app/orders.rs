@@ -369,8 +369,12 @@ impl App {
             design_id,
             filled: done.filled,
         };
-        let (order, created) = self.db.create_order(new)?;
+        // Its webhook events go to the outbox in the order's own transaction.
+        let (order, created) = self
+            .db
+            .create_order_with_events(new, &super::webhooks::order_created)?;
         if created {
+            self.outbox.wake();
             // The order is in the history now: the next recommendation knows it.
             self.refresh_history();
         }
@@ -474,8 +478,15 @@ impl App {
     ) -> Result<OrderView, AppError> {
         let order = self
             .db
-            .transition(id, to, expected_version, note)
+            .transition_with_events(
+                id,
+                to,
+                expected_version,
+                note,
+                &super::webhooks::order_status_changed,
+            )
             .map_err(not_found(id))?;
+        self.outbox.wake();
         OrderView::of(&order)
     }
 
