@@ -196,6 +196,9 @@ pub struct WebhookSettings {
     pub timeout: std::time::Duration,
     /// Retry schedule. Default: 10 s doubling to 1 h, given up after 25 h.
     pub retry: crate::orders::RetryPolicy,
+    /// How long events and their delivery log are kept once no delivery of theirs is pending
+    /// (checked hourly by the workers). Default: 30 days.
+    pub retention: std::time::Duration,
 }
 
 impl Default for WebhookSettings {
@@ -207,6 +210,7 @@ impl Default for WebhookSettings {
             lease: std::time::Duration::from_secs(60),
             timeout: std::time::Duration::from_secs(10),
             retry: crate::orders::RetryPolicy::default(),
+            retention: std::time::Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

@@ -549,6 +549,11 @@ async fn deliveries_are_signed_retried_logged_and_in_order() {
             1,
             "only design events go to a design-only webhook"
         );
+
+        // Retention: finished events go with their log.
+        let later = bespoke::orders::Timestamp::from_unix_micros(i64::MAX);
+        assert_eq!(app.db.purge_webhook_events(later).unwrap(), 3);
+        assert_eq!(deliveries(&app, &hook).await["items"], json!([]));
     }
 }
 
@@ -576,6 +581,9 @@ async fn an_event_committed_before_a_crash_is_delivered_after_restart() {
             .claim_deliveries("a-worker-that-died", Duration::from_millis(300), 1)
             .unwrap();
         assert_eq!(claimed.len(), 1);
+        // Pending events are never purged.
+        let later = bespoke::orders::Timestamp::from_unix_micros(i64::MAX);
+        assert_eq!(db.open().purge_webhook_events(later).unwrap(), 0);
         assert!(receiver.got().is_empty());
 
         let second = TestApp::start_in(db, &common::repo(), fast);

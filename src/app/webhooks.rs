@@ -507,7 +507,12 @@ struct Signal {
     generation: Mutex<u64>,
     cv: Condvar,
     stop: AtomicBool,
+    /// When old events were last purged (one worker does it, every `PURGE_EVERY`).
+    last_purge: Mutex<Option<Instant>>,
 }
+
+/// How often old events and their log are deleted (see `WebhookSettings::retention`).
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Signal {
     fn generation(&self) -> u64 {
@@ -656,9 +661,32 @@ impl Worker {
                 Ok(_) => {}
                 Err(e) => tracing::warn!("webhook worker cannot claim deliveries: {e}"),
             }
+            self.purge_if_due();
             self.signal.wait(seen, self.settings.poll);
         }
         tracing::debug!(worker = %self.id, "webhook worker stopped");
+    }
+
+    /// Deletes events older than the retention whose deliveries are all finished, at most once
+    /// per `PURGE_EVERY` per process.
+    fn purge_if_due(&self) {
+        let due = self.signal.last_purge.lock().is_ok_and(|mut t| {
+            let due = t.is_none_or(|t| t.elapsed() >= PURGE_EVERY);
+            if due {
+                *t = Some(Instant::now());
+            }
+            due
+        });
+        if !due {
+            return;
+        }
+        let retention = i64::try_from(self.settings.retention.as_micros()).unwrap_or(i64::MAX);
+        let before = Timestamp::from_unix_micros(now().unix_micros().saturating_sub(retention));
+        match self.db.purge_webhook_events(before) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "old webhook events deleted"),
+            Err(e) => tracing::warn!("cannot delete old webhook events: {e}"),
+        }
     }
 
     /// Sends one claimed delivery and records the attempt and what follows it.

@@ -62,8 +62,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BESPOKE_NO_PERSIST_LEARNING")]
     pub no_persist_learning: bool,
     /// Accept webhook URLs on loopback or private networks (refused by default, against
-    /// server-side request forgery): for tests and private deployments.
-    #[arg(long, env = "BESPOKE_WEBHOOK_ALLOW_PRIVATE")]
+    /// server-side request forgery): for tests and private deployments. The variable takes
+    /// `1`/`0` as well as `true`/`false`.
+    #[arg(long, env = "BESPOKE_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_private: bool,
     /// Threads delivering webhooks (0: this instance delivers none; another on the same
     /// database does).

@@ -451,6 +451,12 @@ impl Db {
         )
     }
 
+    /// Deletes the outbox events written before `before` that have no pending delivery, with
+    /// their deliveries and attempt log; returns how many events.
+    pub fn purge_webhook_events(&self, before: Timestamp) -> Result<u64, DbError> {
+        webhooks::purge(&mut *self.conn()?, before.unix_micros())
+    }
+
     /// How many deliveries are pending, across webhooks.
     pub fn pending_deliveries(&self) -> Result<i64, DbError> {
         webhooks::pending(&mut *self.conn()?)

@@ -232,6 +232,17 @@ pub(crate) fn claim(
     until: i64,
     limit: i64,
 ) -> Result<Vec<ClaimedDelivery>, DbError> {
+    // A read first: an idle poll takes no write lock (SQLite) and locks no row (PostgreSQL).
+    let due: Option<i64> = webhook_deliveries::table
+        .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(webhook_deliveries::locked_until.le(now))
+        .select(webhook_deliveries::id)
+        .first(conn)
+        .optional()?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<ClaimedId> = match conn {
         AnyConnection::Postgres(pg) => pg.transaction(|pg| {
             diesel::sql_query(CLAIM_PG)
@@ -430,6 +441,23 @@ pub(crate) fn deliveries(
             },
         )
         .collect()
+}
+
+/// Deletes the events written before `before` none of whose deliveries is pending, with their
+/// deliveries and attempts; returns how many events.
+pub(crate) fn purge(conn: &mut AnyConnection, before: i64) -> Result<u64, DbError> {
+    let pending: Vec<i64> = webhook_deliveries::table
+        .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+        .filter(webhook_deliveries::created_at.lt(before))
+        .select(webhook_deliveries::event_seq)
+        .load(conn)?;
+    let n = diesel::delete(
+        outbox_events::table
+            .filter(outbox_events::created_at.lt(before))
+            .filter(outbox_events::seq.ne_all(pending)),
+    )
+    .execute(conn)?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// How many deliveries are still pending (across webhooks).
