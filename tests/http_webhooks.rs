@@ -2,7 +2,8 @@
 //! unless allowed, bad URLs, unknown events, secrets), list and delete, signed bodies of the
 //! documented shape, retries after a 500 with the delivery log showing each attempt, one order's
 //! events in order, redelivery after a restart and after a worker died holding a claim, and —
-//! on PostgreSQL — two instances delivering each event exactly once between them.
+//! on PostgreSQL — two instances delivering each event exactly once between them; https
+//! endpoints reached over TLS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -659,4 +660,44 @@ async fn two_instances_deliver_each_event_once_on_postgres() {
             );
         }
     }
+}
+
+#[cfg(feature = "webhook-tls")]
+#[actix_web::test]
+async fn https_endpoints_are_reached_over_tls() {
+    // A listener that closes every connection: the attempt fails in the TLS handshake, which
+    // shows the client speaks TLS (a build without it fails before connecting).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let app = TestApp::start(&common::repo(), fast);
+    let hook = register_ok(&app, &format!("https://{addr}/hook"), &["design.created"]).await;
+    let selection = valid_selection(&app, "classic-tee").await;
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/designs")
+            .set_json(json!({"product": "classic-tee", "selection": selection})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    wait_for(&app, &hook, "a failed attempt", |log| {
+        log["items"][0]["attempts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let log = deliveries(&app, &hook).await;
+    let attempt = &log["items"][0]["attempts"][0];
+    assert!(attempt["status_code"].is_null(), "{attempt}");
+    let error = attempt["error"].as_str().unwrap().to_ascii_lowercase();
+    assert!(
+        !error.contains("tls required") && !error.contains("no tls"),
+        "{error}"
+    );
+    assert_eq!(log["items"][0]["state"], "pending", "retried later");
 }
