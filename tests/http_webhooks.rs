@@ -440,7 +440,12 @@ async fn deliveries_are_signed_retried_logged_and_in_order() {
         let hook = register_ok(
             &app,
             &receiver.url(),
-            &["order.created", "order.status_changed", "design.created"],
+            &[
+                "order.created",
+                "order.status_changed",
+                "design.created",
+                "order.files_ready",
+            ],
         )
         .await;
         let other = Receiver::start(0);
@@ -551,9 +556,20 @@ async fn deliveries_are_signed_retried_logged_and_in_order() {
             "only design events go to a design-only webhook"
         );
 
+        // order.files_ready, as the print-file pipeline writes it.
+        let stored = app.db.get_order(&order).unwrap();
+        let event = bespoke::app::webhooks::order_files_ready(&stored).unwrap();
+        assert_eq!(app.db.enqueue_events(&[event]).unwrap(), 1);
+        app.outbox.wake();
+        wait_for(&app, &hook, "the files event", |log| delivered(log, 4)).await;
+        let last = receiver.got().last().unwrap().json();
+        assert_eq!(last["type"], "order.files_ready");
+        assert_eq!(last["data"]["order"]["id"], order.as_str());
+        conforms(&last);
+
         // Retention: finished events go with their log.
         let later = bespoke::orders::Timestamp::from_unix_micros(i64::MAX);
-        assert_eq!(app.db.purge_webhook_events(later).unwrap(), 3);
+        assert_eq!(app.db.purge_webhook_events(later).unwrap(), 4);
         assert_eq!(deliveries(&app, &hook).await["items"], json!([]));
     }
 }

@@ -456,11 +456,6 @@ impl Db {
     pub fn purge_webhook_events(&self, before: Timestamp) -> Result<u64, DbError> {
         webhooks::purge(&mut *self.conn()?, before.unix_micros())
     }
-
-    /// How many deliveries are pending, across webhooks.
-    pub fn pending_deliveries(&self) -> Result<i64, DbError> {
-        webhooks::pending(&mut *self.conn()?)
-    }
 }
 
 // The HTTP layer shares one handle across workers.

@@ -459,11 +459,3 @@ pub(crate) fn purge(conn: &mut AnyConnection, before: i64) -> Result<u64, DbErro
     .execute(conn)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
-
-/// How many deliveries are still pending (across webhooks).
-pub(crate) fn pending(conn: &mut AnyConnection) -> Result<i64, DbError> {
-    Ok(webhook_deliveries::table
-        .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
-        .count()
-        .get_result(conn)?)
-}
