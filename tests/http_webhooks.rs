@@ -59,6 +59,11 @@ struct Receiver {
 
 impl Receiver {
     fn start(fail_first: usize) -> Receiver {
+        Receiver::start_failing(fail_first, None)
+    }
+
+    /// The same, also answering 500 to every event of type `fail_type`.
+    fn start_failing(fail_first: usize, fail_type: Option<&'static str>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -69,7 +74,7 @@ impl Receiver {
                 let Ok(stream) = stream else { continue };
                 let record = Arc::clone(&record);
                 let failures = Arc::clone(&failures);
-                std::thread::spawn(move || serve(stream, &record, &failures));
+                std::thread::spawn(move || serve(stream, &record, &failures, fail_type));
             }
         });
         Receiver { addr, got }
@@ -85,7 +90,12 @@ impl Receiver {
 }
 
 /// Answers requests on one connection until it closes.
-fn serve(stream: std::net::TcpStream, got: &Mutex<Vec<Received>>, failures: &AtomicUsize) {
+fn serve(
+    stream: std::net::TcpStream,
+    got: &Mutex<Vec<Received>>,
+    failures: &AtomicUsize,
+    fail_type: Option<&str>,
+) {
     let mut out = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
@@ -116,9 +126,12 @@ fn serve(stream: std::net::TcpStream, got: &Mutex<Vec<Received>>, failures: &Ato
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let fail = failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+        let of_failing_type = fail_type
+            .is_some_and(|t| serde_json::from_slice::<Value>(&body).is_ok_and(|b| b["type"] == t));
+        let fail = of_failing_type
+            || failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
         let status = if fail { 500 } else { 200 };
         got.lock().unwrap().push(Received {
             headers,
@@ -716,4 +729,106 @@ async fn https_endpoints_are_reached_over_tls() {
         "{error}"
     );
     assert_eq!(log["items"][0]["state"], "pending", "retried later");
+}
+
+#[actix_web::test]
+async fn a_delivery_given_up_is_failed_and_releases_the_next_event() {
+    for db in TestDb::all("a_delivery_given_up_is_failed_and_releases_the_next_event") {
+        let receiver = Receiver::start_failing(0, Some("order.created"));
+        let app = TestApp::start_in(db, &common::repo(), |s| {
+            fast(s);
+            s.webhooks.retry.give_up_after = Duration::from_millis(700);
+        });
+        let hook = register_ok(
+            &app,
+            &receiver.url(),
+            &["order.created", "order.status_changed"],
+        )
+        .await;
+        let selection = valid_selection(&app, "classic-tee").await;
+        let order = place_order(&app, "give-up-1", &selection).await;
+        let r = send(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/v1/orders/{order}/status"))
+                .insert_header(admin())
+                .insert_header(("if-match", "\"1\""))
+                .set_json(json!({"to": "accepted"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        wait_for(
+            &app,
+            &hook,
+            "the creation given up, the change delivered",
+            |log| {
+                let items = log["items"].as_array().unwrap();
+                items.len() == 2
+                    && items[0]["state"] == "delivered"
+                    && items[1]["state"] == "failed"
+            },
+        )
+        .await;
+        let log = deliveries(&app, &hook).await;
+        let failed = &log["items"][1];
+        assert_eq!(failed["event_type"], "order.created");
+        assert!(failed["finished_at"].is_string());
+        assert!(failed["next_attempt_at"].is_null());
+        let attempts = failed["attempts"].as_array().unwrap();
+        assert!(attempts.len() >= 2, "retried before giving up: {failed}");
+        assert!(attempts.iter().all(|a| a["status_code"] == 500));
+        // The status change went out only once the creation was given up.
+        let kinds: Vec<Value> = receiver
+            .got()
+            .iter()
+            .map(|r| r.json()["type"].clone())
+            .collect();
+        assert_eq!(kinds.last(), Some(&json!("order.status_changed")));
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "order.created").count(),
+            attempts.len()
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_private_target_is_refused_again_when_connecting() {
+    // Registered while private targets were allowed; delivered by an instance that refuses them.
+    let receiver = Receiver::start(0);
+    let lax = TestApp::start(&common::repo(), |s| {
+        fast(s);
+        s.webhooks.workers = 0;
+    });
+    let hook = register_ok(&lax, &receiver.url(), &["design.created"]).await;
+    let TestApp(lax, db) = lax;
+    drop(lax);
+    let strict = TestApp::start_in(db, &common::repo(), |s| {
+        fast(s);
+        s.webhooks.allow_private = false;
+    });
+    let selection = valid_selection(&strict, "classic-tee").await;
+    let r = send(
+        &strict,
+        test::TestRequest::post()
+            .uri("/v1/designs")
+            .set_json(json!({"product": "classic-tee", "selection": selection})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    wait_for(&strict, &hook, "a refused attempt", |log| {
+        log["items"][0]["attempts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let log = deliveries(&strict, &hook).await;
+    let error = log["items"][0]["attempts"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.contains("non-public address"), "{error}");
+    assert!(
+        receiver.got().is_empty(),
+        "nothing reached the private address"
+    );
 }
