@@ -1,5 +1,6 @@
-//! The saved-design repository: create (with its webhook events, in one transaction), read (an expired design reads as missing) and purge of
-//! expired designs. Written once against `AnyConnection`.
+//! The saved-design repository: create (with its webhook events, in one transaction), read (an
+//! expired design reads as missing) and purge of expired designs. Written once against
+//! `AnyConnection`.
 
 use diesel::prelude::*;
 use uuid::Uuid;

@@ -1,8 +1,8 @@
 //! The order repository: idempotent creation (a created order also feeds the sales history, in
 //! the same transaction), reads, the keyset-paged feed, status transitions under optimistic
 //! concurrency, and the event history (each change writes its webhook events to the outbox in its
-//! transaction); and the JSON column helpers the design and history
-//! repositories share. Written once against `AnyConnection`.
+//! transaction); and the JSON column helpers the design and history repositories share. Written
+//! once against `AnyConnection`.
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -230,6 +230,15 @@ pub(crate) fn create(
         diesel::insert_into(order_events::table)
             .values(&event)
             .execute(c)?;
+        // Its webhook events, in the same transaction (the transactional outbox); before the
+        // sale, so that the history's turn is held only until the commit.
+        let order = orders::table
+            .find(&id)
+            .select(OrderRow::as_select())
+            .first(c)?
+            .into_order()
+            .map_err(|e| DieselError::DeserializationError(e.into()))?;
+        write_events(c, &order, events, now)?;
         // The order's sale, once: a replay or a lost race never gets here (or rolls it back).
         history::record_order(
             c,
@@ -239,15 +248,7 @@ pub(crate) fn create(
             &selection,
             new.customer_ref.as_deref(),
             now,
-        )?;
-        // Its webhook events, in the same transaction (the transactional outbox).
-        let order = orders::table
-            .find(&id)
-            .select(OrderRow::as_select())
-            .first(c)?
-            .into_order()
-            .map_err(|e| DieselError::DeserializationError(e.into()))?;
-        write_events(c, &order, events, now)
+        )
     });
     match inserted {
         Ok(()) => Ok((row_by_id(conn, &id)?.into_order()?, true)),
