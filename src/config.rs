@@ -194,6 +194,47 @@ pub struct Settings {
     /// How long a saved design stays readable (and can be ordered) after it is saved; `None`
     /// keeps designs forever. Default: 90 days (`--design-retention-days`, 0 = forever).
     pub design_retention: Option<std::time::Duration>,
+    /// Webhook delivery (see [`WebhookSettings`]).
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are checked and delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Accept webhook URLs that resolve to loopback, private, link-local, unique-local,
+    /// unspecified or multicast addresses (refused by default: server-side request forgery).
+    /// Default: false (`--webhook-allow-private`, `BESPOKE_WEBHOOK_ALLOW_PRIVATE=1`).
+    pub allow_private: bool,
+    /// Delivery threads of this instance; 0 delivers nothing (another instance does).
+    /// Default: 4 (`--webhook-workers`).
+    pub workers: usize,
+    /// How often an idle worker looks for due deliveries (an event written by this process wakes
+    /// it at once; this catches retries that fall due and other instances' events). Default: 1 s.
+    pub poll: std::time::Duration,
+    /// How long a claimed delivery stays with its worker: a worker that dies holding one gives
+    /// it up after this. Must exceed `timeout`. Default: 60 s.
+    pub lease: std::time::Duration,
+    /// Time limit of one delivery request (connect, send, answer). Default: 10 s.
+    pub timeout: std::time::Duration,
+    /// Retry schedule. Default: 10 s doubling to 1 h, given up after 25 h.
+    pub retry: crate::orders::RetryPolicy,
+    /// How long events and their delivery log are kept once no delivery of theirs is pending
+    /// (checked hourly by the workers). Default: 30 days.
+    pub retention: std::time::Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private: false,
+            workers: 4,
+            poll: std::time::Duration::from_secs(1),
+            lease: std::time::Duration::from_secs(60),
+            timeout: std::time::Duration::from_secs(10),
+            retry: crate::orders::RetryPolicy::default(),
+            retention: std::time::Duration::from_secs(30 * 24 * 3600),
+        }
+    }
 }
 
 /// Days a saved design is kept by default: a season of carts and shared links.
@@ -229,6 +270,7 @@ impl Default for Settings {
             design_retention: Some(std::time::Duration::from_secs(
                 DESIGN_RETENTION_DAYS * 24 * 3600,
             )),
+            webhooks: WebhookSettings::default(),
         }
     }
 }

@@ -774,6 +774,36 @@ async fn every_documented_operation_is_exercised_and_conforms() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    // Webhooks (a public address literal: nothing is resolved, and no event follows).
+    let r = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/admin/webhooks")
+            .insert_header(auth.clone())
+            .set_json(
+                json!({"url": "https://93.184.216.34/hooks", "events": ["order.created"],
+                             "secret": "0123456789abcdef"}),
+            ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    let hook = r.json()["id"].as_str().unwrap().to_owned();
+    let r = send(&app, get("/v1/admin/webhooks").insert_header(auth.clone())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(
+        &app,
+        get(&format!("/v1/admin/webhooks/{hook}/deliveries")).insert_header(auth.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(
+        &app,
+        test::TestRequest::delete()
+            .uri(&format!("/v1/admin/webhooks/{hook}"))
+            .insert_header(auth.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let operations = |set: &std::collections::BTreeSet<common::contract::Seen>| {
         set.iter()
             .map(|(m, p, _)| (m.clone(), p.clone()))

@@ -1,4 +1,4 @@
-//! `bespoke serve` as a process: settings from the environment, readiness, and a graceful shutdown that finishes an in-flight order.
+//! `bespoke serve` as a process: settings from the environment, readiness, a graceful shutdown that finishes an in-flight order, and a kill -9 between an order's commit and its webhook delivery that loses nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -40,21 +40,30 @@ struct Server {
     child: Child,
     port: u16,
     dir: std::path::PathBuf,
+    /// Leave the directory (database, data) for another server to start on.
+    keep_dir: bool,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
 fn start(name: &str) -> Server {
-    let port = free_port();
     let dir = std::env::temp_dir().join(format!("bespoke-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    start_in(dir, &[])
+}
+
+/// A server on the database and data in `dir`, with more environment.
+fn start_in(dir: std::path::PathBuf, env: &[(&str, String)]) -> Server {
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_bespoke"))
         .arg("serve")
         .arg("--no-watch")
@@ -66,11 +75,17 @@ fn start(name: &str) -> Server {
         .env("BESPOKE_CATALOG", common::repo())
         .env("BESPOKE_DATA_DIR", dir.join("data"))
         .env("BESPOKE_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let server = Server { child, port, dir };
+    let server = Server {
+        child,
+        port,
+        dir,
+        keep_dir: false,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Some((200, _)) = get(port, "/readyz") {
@@ -135,4 +150,121 @@ fn sigterm_lets_an_in_flight_order_finish() {
                 .unwrap();
         assert_eq!(db.get_order(&id).unwrap().id, id);
     }
+}
+
+/// `POST path` with a JSON body and extra headers; returns the status and the body.
+fn post(port: u16, path: &str, headers: &str, body: &str) -> Option<(u16, String)> {
+    http(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+             Content-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn a_kill_9_between_commit_and_delivery_loses_no_event() {
+    // A receiver that records each request's body and answers 200.
+    let receiver = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for stream in receiver.incoming().flatten() {
+            let mut stream = stream;
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            let body = loop {
+                let Ok(n) = stream.read(&mut chunk) else {
+                    break None;
+                };
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body.to_owned());
+                    }
+                }
+            };
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Some(body) = body {
+                let _ = tx.send(body);
+            }
+        }
+    });
+
+    let dir = std::env::temp_dir().join(format!("bespoke-serve-kill9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys.yaml");
+    std::fs::write(
+        &keys,
+        format!(
+            "keys:\n  - name: ops\n    sha256: {}\n    scopes: [admin]\n",
+            bespoke::config::ApiKey::hash("ops-secret")
+        ),
+    )
+    .unwrap();
+    let env = |workers: &str| {
+        vec![
+            ("BESPOKE_API_KEYS", keys.display().to_string()),
+            ("BESPOKE_WEBHOOK_ALLOW_PRIVATE", "1".to_owned()),
+            ("BESPOKE_WEBHOOK_WORKERS", workers.to_owned()),
+            ("BESPOKE_WARM_UP", "off".to_owned()),
+        ]
+    };
+    // An instance that delivers nothing: the event stays in the outbox when it dies.
+    let mut first = start_in(dir.clone(), &env("0"));
+    first.keep_dir = true;
+    let (status, body) = post(
+        first.port,
+        "/v1/admin/webhooks",
+        "Authorization: Bearer ops-secret\r\n",
+        &format!(
+            r#"{{"url": "{hook_url}", "events": ["order.created"], "secret": "0123456789abcdef"}}"#
+        ),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post(
+        first.port,
+        "/v1/orders",
+        "Idempotency-Key: kill-9\r\n",
+        r#"{"product": "classic-tee", "selection": {}}"#,
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let order: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // SIGKILL: no shutdown, no flush beyond what was committed.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    drop(first);
+    assert!(
+        rx.try_recv().is_err(),
+        "nothing was delivered before the kill"
+    );
+
+    let second = start_in(dir, &env("4"));
+    let delivered = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the event is delivered after the restart");
+    let event: serde_json::Value = serde_json::from_str(&delivered).unwrap();
+    assert_eq!(event["type"], "order.created");
+    assert_eq!(event["data"]["order"]["id"], order["id"]);
+    drop(second);
 }

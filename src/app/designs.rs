@@ -79,16 +79,23 @@ impl App {
         self.purge_designs_if_due();
         // Its uploads are kept as long as the design (retention), before it is stored.
         self.hold_uploads(product, &done.selection, expires_at)?;
-        let design = self.db.create_design(NewDesign {
-            product_id: product.id.clone(),
-            product_version: product.version.clone(),
-            catalog_version: snap.version().to_owned(),
-            selection: done.choices.stored(),
-            quote: serde_json::to_value(&done.quote)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
-            filled: done.filled,
-            expires_at,
-        })?;
+        let events = |d: &Design| {
+            super::webhooks::design_created(self.design_view(d).map_err(|e| e.to_string())?)
+        };
+        let design = self.db.create_design_with_events(
+            NewDesign {
+                product_id: product.id.clone(),
+                product_version: product.version.clone(),
+                catalog_version: snap.version().to_owned(),
+                selection: done.choices.stored(),
+                quote: serde_json::to_value(&done.quote)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                filled: done.filled,
+                expires_at,
+            },
+            &events,
+        )?;
+        self.outbox.wake();
         tracing::info!(design = %design.id, product = %design.product_id, "design saved");
         self.design_view(&design)
     }

@@ -52,6 +52,8 @@ pub enum AppError {
     Unauthorized(&'static str),
     #[error("the API key lacks the `{0}` scope")]
     Forbidden(&'static str),
+    #[error(transparent)]
+    Webhook(#[from] crate::app::webhooks::WebhookError),
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error("the catalog has errors; it was not deployed")]

@@ -14,6 +14,7 @@ pub mod uploads;
 pub mod values;
 pub mod views;
 pub mod watch;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -327,6 +328,8 @@ pub struct App {
     last_upload_purge: Mutex<Option<std::time::Instant>>,
     /// What the serving version's recommenders learned from the sales history.
     pub personal: personal::Personal,
+    /// The webhook delivery workers (stopped when the app is dropped).
+    pub outbox: webhooks::Outbox,
 }
 
 /// What a version's background thread works with (see [`background`]).
@@ -626,8 +629,7 @@ impl App {
             error: None,
         };
         Ok(App {
-            settings,
-            db,
+            db: db.clone(),
             blobs,
             uploads,
             decode_budget,
@@ -637,6 +639,8 @@ impl App {
             last_design_purge: Mutex::new(None),
             last_upload_purge: Mutex::new(None),
             personal: personal::Personal::default(),
+            outbox: webhooks::Outbox::start(&db, &settings.webhooks),
+            settings,
         })
         .inspect(App::refresh_history)
         .and_then(|app| {

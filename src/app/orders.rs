@@ -376,8 +376,12 @@ impl App {
             design_id,
             filled: done.filled,
         };
-        let (order, created) = self.db.create_order(new)?;
+        // Its webhook events go to the outbox in the order's own transaction.
+        let (order, created) = self.db.create_order_with_events(new, &|o| {
+            super::webhooks::order_created(o, self.order_uploads(o))
+        })?;
         if created {
+            self.outbox.wake();
             // The order is in the history now: the next recommendation knows it.
             self.refresh_history();
         }
@@ -468,8 +472,11 @@ impl App {
     ) -> Result<OrderView, AppError> {
         let order = self
             .db
-            .transition(id, to, expected_version, note)
+            .transition_with_events(id, to, expected_version, note, &|change| {
+                super::webhooks::order_status_changed(change, self.order_uploads(&change.0))
+            })
             .map_err(not_found(id))?;
+        self.outbox.wake();
         self.order_view(&order)
     }
 

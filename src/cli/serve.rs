@@ -78,6 +78,15 @@ pub struct ServeArgs {
     /// that a restart or another instance on the same database does not warm from scratch.
     #[arg(long, env = "BESPOKE_NO_PERSIST_LEARNING")]
     pub no_persist_learning: bool,
+    /// Accept webhook URLs on loopback or private networks (refused by default, against
+    /// server-side request forgery): for tests and private deployments. The variable takes
+    /// `1`/`0` as well as `true`/`false`.
+    #[arg(long, env = "BESPOKE_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
+    /// Threads delivering webhooks (0: this instance delivers none; another on the same
+    /// database does).
+    #[arg(long, env = "BESPOKE_WEBHOOK_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub webhook_workers: u64,
     /// Do not watch the catalog directory for changes.
     #[arg(long)]
     pub no_watch: bool,
@@ -117,6 +126,11 @@ impl ServeArgs {
                     .saturating_mul(1 << 20),
                 threads: usize::try_from(self.warm_up_threads).unwrap_or(1),
                 persist: !self.no_persist_learning,
+            },
+            webhooks: crate::config::WebhookSettings {
+                allow_private: self.webhook_allow_private,
+                workers: usize::try_from(self.webhook_workers).unwrap_or(4),
+                ..crate::config::WebhookSettings::default()
             },
             ..Settings::default()
         })

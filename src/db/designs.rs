@@ -1,12 +1,13 @@
-//! The saved-design repository: create, read (an expired design reads as missing) and purge of
-//! expired designs. Written once against `AnyConnection`.
+//! The saved-design repository: create (with its webhook events, in one transaction), read (an
+//! expired design reads as missing) and purge of expired designs. Written once against
+//! `AnyConnection`.
 
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::DbError;
 use super::conn::AnyConnection;
-use super::orders::{from_json, to_json};
+use super::orders::{EventsOf, from_json, to_json};
 use super::schema::designs;
 use crate::orders::{Design, NewDesign, Timestamp};
 
@@ -48,6 +49,7 @@ fn is_design_id(id: &str) -> bool {
 pub(crate) fn create(
     conn: &mut AnyConnection,
     new: NewDesign,
+    events: EventsOf<'_, Design>,
     now: i64,
 ) -> Result<Design, DbError> {
     new.validate()?;
@@ -62,20 +64,26 @@ pub(crate) fn create(
         created_at: now,
         expires_at: new.expires_at.map(Timestamp::unix_micros),
     };
-    diesel::insert_into(designs::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(Design {
-        id: row.id,
-        product_id: row.product_id,
-        product_version: row.product_version,
-        catalog_version: row.catalog_version,
+    let design = Design {
+        id: row.id.clone(),
+        product_id: row.product_id.clone(),
+        product_version: row.product_version.clone(),
+        catalog_version: row.catalog_version.clone(),
         selection: new.selection,
         quote: new.quote,
         filled: new.filled,
         created_at: Timestamp::from_unix_micros(now),
         expires_at: new.expires_at,
-    })
+    };
+    conn.transaction::<_, diesel::result::Error, _>(|c| {
+        diesel::insert_into(designs::table)
+            .values(&row)
+            .execute(c)?;
+        let list =
+            events(&design).map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+        super::webhooks::enqueue(c, &list, now)
+    })?;
+    Ok(design)
 }
 
 /// The design, unless it is missing, the id is malformed or it has expired at `now`.

@@ -25,6 +25,9 @@ pub enum DbError {
     /// A field is outside its bounds (400 / 422).
     #[error("invalid input: {0}")]
     Invalid(#[from] SpecError),
+    /// A bounded collection is full (e.g. `MAX_WEBHOOKS` registered webhooks).
+    #[error("at most {max} {what}")]
+    TooMany { what: &'static str, max: usize },
     /// The database URL is not one we can use.
     #[error("bad database URL: {0}")]
     BadUrl(String),

@@ -1,7 +1,8 @@
 //! Persistence (diesel): one `Db` handle over SQLite or PostgreSQL (a derived MultiConnection,
 //! chosen by the URL), an r2d2 pool, embedded migrations run at connect, and the order,
-//! saved-design, catalog-version, product-version, engine-knowledge and sales-history
-//! repositories, and the database blob store (`DbBlobStore`) with upload references. The only
+//! saved-design, catalog-version, product-version, engine-knowledge, sales-history and webhook
+//! (with its transactional outbox) repositories, and the database blob store (`DbBlobStore`)
+//! with upload references. The only
 //! module that names diesel. Synchronous: call it from blocking threads (actix `web::block`).
 
 mod blobs;
@@ -14,6 +15,7 @@ mod knowledge;
 mod orders;
 mod product_versions;
 mod schema;
+mod webhooks;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,11 +32,13 @@ pub use error::DbError;
 pub use knowledge::{
     KEEP_FINGERPRINTS, KnowledgeInfo, MAX_KNOWLEDGE_BYTES, MAX_KNOWLEDGE_RECORD_BYTES,
 };
+pub use orders::EventsOf;
 pub use product_versions::MAX_PRODUCTS_PER_VERSION;
 
 use crate::orders::{
-    Design, HistoryState, ImportInfo, NewDesign, NewOrder, NewSale, Order, OrderEvent, OrderFilter,
-    Page, Sale, Status, Timestamp,
+    Attempt, ClaimedDelivery, Delivery, Design, EventType, HistoryState, ImportInfo, NewDesign,
+    NewOrder, NewOutboxEvent, NewSale, Order, OrderEvent, OrderFilter, Outcome, Page, Sale, Status,
+    Timestamp, Webhook,
 };
 use conn::{Manager, Target};
 
@@ -157,7 +161,17 @@ impl Db {
     /// A created order feeds the sales history (one sale, source `order`) in the same
     /// transaction; a replay feeds nothing.
     pub fn create_order(&self, new: NewOrder) -> Result<(Order, bool), DbError> {
-        orders::create(&mut *self.conn()?, &new, now_micros())
+        self.create_order_with_events(new, &|_| Ok(Vec::new()))
+    }
+
+    /// `create_order`, writing the webhook events `events` builds from the created order to the
+    /// outbox in the same transaction (a replay writes none).
+    pub fn create_order_with_events(
+        &self,
+        new: NewOrder,
+        events: EventsOf<'_, Order>,
+    ) -> Result<(Order, bool), DbError> {
+        orders::create(&mut *self.conn()?, &new, events, now_micros())
     }
 
     pub fn get_order(&self, id: &str) -> Result<Order, DbError> {
@@ -184,12 +198,26 @@ impl Db {
         expected_version: i64,
         note: Option<String>,
     ) -> Result<Order, DbError> {
+        self.transition_with_events(id, to, expected_version, note, &|_| Ok(Vec::new()))
+    }
+
+    /// `transition`, writing the webhook events `events` builds from the order as written and
+    /// its previous status to the outbox in the same transaction.
+    pub fn transition_with_events(
+        &self,
+        id: &str,
+        to: Status,
+        expected_version: i64,
+        note: Option<String>,
+        events: EventsOf<'_, (Order, Status)>,
+    ) -> Result<Order, DbError> {
         orders::transition(
             &mut *self.conn()?,
             id,
             to,
             expected_version,
             note,
+            events,
             now_micros(),
         )
     }
@@ -220,7 +248,17 @@ impl Db {
 
     /// Stores a saved design under a new UUID v7 id (created now).
     pub fn create_design(&self, new: NewDesign) -> Result<Design, DbError> {
-        designs::create(&mut *self.conn()?, new, now_micros())
+        self.create_design_with_events(new, &|_| Ok(Vec::new()))
+    }
+
+    /// `create_design`, writing the webhook events `events` builds from the design to the
+    /// outbox in the same transaction.
+    pub fn create_design_with_events(
+        &self,
+        new: NewDesign,
+        events: EventsOf<'_, Design>,
+    ) -> Result<Design, DbError> {
+        designs::create(&mut *self.conn()?, new, events, now_micros())
     }
 
     /// A saved design; `NotFound` when the id is malformed, unknown or the design has expired.
@@ -337,6 +375,89 @@ impl Db {
     /// orders stay.
     pub fn delete_customer_history(&self, customer_ref: &str) -> Result<u64, DbError> {
         history::delete_customer(&mut *self.conn()?, customer_ref)
+    }
+}
+
+/// Webhooks and their outbox (`webhooks.rs`).
+impl Db {
+    /// Writes events to the outbox in a transaction of their own, with a delivery per subscribed
+    /// webhook; returns how many deliveries. For changes that commit elsewhere (a print file
+    /// rendered after its order): prefer writing events in the change's own transaction.
+    pub fn enqueue_events(&self, events: &[NewOutboxEvent]) -> Result<usize, DbError> {
+        webhooks::enqueue_alone(&mut *self.conn()?, events, now_micros())
+    }
+
+    /// Registers a webhook (`TooMany` past `orders::MAX_WEBHOOKS`). Inputs are checked by the
+    /// caller.
+    pub fn create_webhook(
+        &self,
+        url: &str,
+        events: &[EventType],
+        secret: &str,
+    ) -> Result<Webhook, DbError> {
+        webhooks::create(&mut *self.conn()?, url, events, secret, now_micros())
+    }
+
+    /// Every webhook, oldest first.
+    pub fn list_webhooks(&self) -> Result<Vec<Webhook>, DbError> {
+        webhooks::list(&mut *self.conn()?)
+    }
+
+    pub fn get_webhook(&self, id: &str) -> Result<Webhook, DbError> {
+        webhooks::get(&mut *self.conn()?, id)
+    }
+
+    /// Deletes a webhook with its deliveries and their log.
+    pub fn delete_webhook(&self, id: &str) -> Result<(), DbError> {
+        webhooks::delete(&mut *self.conn()?, id)
+    }
+
+    /// A webhook's deliveries with their attempts, newest first (at most `limit`).
+    pub fn webhook_deliveries(&self, id: &str, limit: u32) -> Result<Vec<Delivery>, DbError> {
+        webhooks::deliveries(&mut *self.conn()?, id, limit)
+    }
+
+    /// Claims up to `limit` due deliveries for `worker`, leased for `lease` (see `webhooks.rs`).
+    pub fn claim_deliveries(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, DbError> {
+        let now = now_micros();
+        let lease = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX);
+        webhooks::claim(
+            &mut *self.conn()?,
+            worker,
+            now,
+            now.saturating_add(lease),
+            limit,
+        )
+    }
+
+    /// Records an attempt of a claimed delivery and its outcome; `false` when the claim was
+    /// lost meanwhile (nothing is written then).
+    pub fn record_attempt(
+        &self,
+        worker: &str,
+        delivery_id: i64,
+        attempt: &Attempt,
+        outcome: &Outcome,
+    ) -> Result<bool, DbError> {
+        webhooks::record(
+            &mut *self.conn()?,
+            worker,
+            delivery_id,
+            attempt,
+            outcome,
+            now_micros(),
+        )
+    }
+
+    /// Deletes the outbox events written before `before` that have no pending delivery, with
+    /// their deliveries and attempt log; returns how many events.
+    pub fn purge_webhook_events(&self, before: Timestamp) -> Result<u64, DbError> {
+        webhooks::purge(&mut *self.conn()?, before.unix_micros())
     }
 }
 

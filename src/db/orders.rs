@@ -1,7 +1,8 @@
 //! The order repository: idempotent creation (a created order also feeds the sales history, in
 //! the same transaction), reads, the keyset-paged feed, status transitions under optimistic
-//! concurrency, and the event history; and the JSON column helpers the design and history
-//! repositories share. Written once against `AnyConnection`.
+//! concurrency, and the event history (each change writes its webhook events to the outbox in its
+//! transaction); and the JSON column helpers the design and history repositories share. Written
+//! once against `AnyConnection`.
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -14,10 +15,27 @@ use super::conn::AnyConnection;
 use super::error::is_unique_violation;
 use super::history;
 use super::schema::{order_events, orders};
+use super::webhooks;
 use crate::orders::{
-    Cursor, MAX_PAGE_LIMIT, NewOrder, Order, OrderEvent, OrderFilter, Page, Status, Timestamp,
-    check_note,
+    Cursor, MAX_PAGE_LIMIT, NewOrder, NewOutboxEvent, Order, OrderEvent, OrderFilter, Page, Status,
+    Timestamp, check_note,
 };
+
+/// The outbox events a change writes, built inside its transaction from what it wrote.
+pub type EventsOf<'a, T> = &'a dyn Fn(&T) -> Result<Vec<NewOutboxEvent>, String>;
+
+/// Writes the events `events` builds from `subject` to the outbox (inside the caller's
+/// transaction).
+fn write_events<T>(
+    c: &mut AnyConnection,
+    subject: &T,
+    events: EventsOf<'_, T>,
+    now: i64,
+) -> Result<(), DieselError> {
+    let list = events(subject).map_err(|e| DieselError::SerializationError(e.into()))?;
+    webhooks::enqueue(c, &list, now)?;
+    Ok(())
+}
 
 /// Longest id looked up; anything longer cannot be an order id.
 const MAX_ID_LEN: usize = 64;
@@ -165,6 +183,7 @@ fn replay(row: OrderRow, fingerprint: &str) -> Result<(Order, bool), DbError> {
 pub(crate) fn create(
     conn: &mut AnyConnection,
     new: &NewOrder,
+    events: EventsOf<'_, Order>,
     now: i64,
 ) -> Result<(Order, bool), DbError> {
     new.validate()?;
@@ -211,6 +230,15 @@ pub(crate) fn create(
         diesel::insert_into(order_events::table)
             .values(&event)
             .execute(c)?;
+        // Its webhook events, in the same transaction (the transactional outbox); before the
+        // sale, so that the history's turn is held only until the commit.
+        let order = orders::table
+            .find(&id)
+            .select(OrderRow::as_select())
+            .first(c)?
+            .into_order()
+            .map_err(|e| DieselError::DeserializationError(e.into()))?;
+        write_events(c, &order, events, now)?;
         // The order's sale, once: a replay or a lost race never gets here (or rolls it back).
         history::record_order(
             c,
@@ -278,6 +306,7 @@ pub(crate) fn transition(
     to: Status,
     expected_version: i64,
     note: Option<String>,
+    events: EventsOf<'_, (Order, Status)>,
     now: i64,
 ) -> Result<Order, DbError> {
     check_note(note.as_deref())?;
@@ -298,12 +327,19 @@ pub(crate) fn transition(
         at: now,
     };
     let updated_at = now.max(current.updated_at);
+    // Exactly what this call writes (a later writer may already have moved the order on).
+    let current_id = current.id.clone();
+    let mut order = current.into_order()?;
+    order.status = to;
+    order.version = expected_version + 1;
+    order.updated_at = Timestamp::from_unix_micros(updated_at);
+    let changed = (order, from);
     // Compare-and-set on (version, status): a writer that read the same version and got here
     // first makes this update match no row.
     let applied = conn.transaction::<_, DieselError, _>(|c| {
         let n = diesel::update(
             orders::table
-                .filter(orders::id.eq(&current.id))
+                .filter(orders::id.eq(&current_id))
                 .filter(orders::version.eq(expected_version))
                 .filter(orders::status.eq(from.as_str())),
         )
@@ -319,6 +355,9 @@ pub(crate) fn transition(
         diesel::insert_into(order_events::table)
             .values(&event)
             .execute(c)?;
+        // After the update, which holds the order's row: an order's events enter the outbox in
+        // the order of its versions.
+        write_events(c, &changed, events, now)?;
         Ok(true)
     })?;
     if !applied {
@@ -326,12 +365,7 @@ pub(crate) fn transition(
             current: row_by_id(conn, id)?.version,
         });
     }
-    // Exactly what this call wrote (a later writer may already have moved the order on).
-    let mut order = current.into_order()?;
-    order.status = to;
-    order.version = expected_version + 1;
-    order.updated_at = Timestamp::from_unix_micros(updated_at);
-    Ok(order)
+    Ok(changed.0)
 }
 
 pub(crate) fn events(conn: &mut AnyConnection, id: &str) -> Result<Vec<OrderEvent>, DbError> {

@@ -167,3 +167,63 @@ diesel::allow_tables_to_appear_in_same_query!(
     blobs,
     upload_refs
 );
+
+// Webhooks and their outbox (migration 000006).
+
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        event_type -> Text,
+        subject -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        event_seq -> BigInt,
+        webhook_id -> Text,
+        subject -> Text,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        locked_until -> BigInt,
+        locked_by -> Nullable<Text>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> BigInt,
+        attempt -> BigInt,
+        at -> BigInt,
+        duration_ms -> BigInt,
+        status_code -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> outbox_events (event_seq));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    webhooks,
+    outbox_events,
+    webhook_deliveries,
+    webhook_attempts
+);

@@ -1,4 +1,4 @@
-//! The HTTP service (actix-web): routes under /v1, the storefront page (`/`, `/p/{product}`), problem+json errors, limits, CORS, request ids, OpenAPI; `serve` runs it.
+//! The HTTP service (actix-web): routes under /v1 (webhook administration in `webhooks.rs`), the storefront page (`/`, `/p/{product}`), problem+json errors, limits, CORS, request ids, OpenAPI; `serve` runs it.
 
 pub mod admin;
 pub mod dto;
@@ -9,6 +9,7 @@ pub mod preview;
 pub mod problem;
 pub mod products;
 pub mod storefront;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -80,6 +81,10 @@ pub fn build(
         .service(admin::version_files)
         .service(admin::status)
         .service(admin::reload)
+        .service(webhooks::register)
+        .service(webhooks::list)
+        .service(webhooks::remove)
+        .service(webhooks::deliveries)
         .service(
             web::resource("/v1/admin/check")
                 .app_data(web::PayloadConfig::new(crate::app::CHECK_LIMIT))

@@ -100,8 +100,12 @@ impl Modify for ProblemResponses {
         super::admin::status,
         super::admin::reload,
         super::admin::check,
+        super::webhooks::register,
+        super::webhooks::list,
+        super::webhooks::remove,
+        super::webhooks::deliveries,
     ),
-    components(schemas(super::preview::ImageFormatParam)),
+    components(schemas(super::preview::ImageFormatParam, crate::app::webhooks::WebhookEvent)),
     modifiers(&Security, &ProblemResponses),
 )]
 pub struct ApiDoc;

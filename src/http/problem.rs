@@ -270,6 +270,7 @@ pub fn problem_of(e: &AppError) -> Problem {
             Problem::new(StatusCode::FORBIDDEN, "forbidden", "Missing scope", d)
                 .with("scope", json!(scope))
         }
+        AppError::Webhook(w) => webhook_problem(w, d),
         AppError::Unavailable(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -295,6 +296,57 @@ pub fn problem_of(e: &AppError) -> Problem {
                 "an internal error occurred; it has been logged",
             )
         }
+    }
+}
+
+/// The problem of a webhook call's failure.
+fn webhook_problem(e: &crate::app::webhooks::WebhookError, d: String) -> Problem {
+    use crate::app::webhooks::WebhookError as W;
+    use serde_json::json;
+    let invalid = StatusCode::UNPROCESSABLE_ENTITY;
+    match e {
+        W::InvalidUrl(_) => Problem::new(invalid, "invalid-webhook-url", "Invalid webhook URL", d),
+        W::PrivateAddress { host, address } => Problem::new(
+            invalid,
+            "private-webhook-address",
+            "Webhook target on a private network",
+            d,
+        )
+        .with("host", json!(host))
+        .with("address", json!(address.to_string())),
+        W::Unresolvable { host, .. } => Problem::new(
+            invalid,
+            "unresolvable-webhook-host",
+            "Webhook host cannot be resolved",
+            d,
+        )
+        .with("host", json!(host)),
+        W::UnknownEvent { event } => {
+            Problem::new(invalid, "unknown-event", "Unknown event type", d)
+                .with("event", json!(event))
+        }
+        W::EventCount { .. } => Problem::new(
+            invalid,
+            "webhook-events",
+            "Wrong number of webhook events",
+            d,
+        ),
+        W::SecretLength { .. } => {
+            Problem::new(invalid, "webhook-secret", "Unsuitable webhook secret", d)
+        }
+        W::TooMany { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "too-many-webhooks",
+            "Too many webhooks",
+            d,
+        ),
+        W::NotFound(id) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "webhook-not-found",
+            "Webhook not found",
+            d,
+        )
+        .with("webhook", json!(id)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Orders: the pure order domain — status machine and legal transitions, the stored order spec
 //! (what an order freezes), input bounds, request fingerprints, opaque feed cursors, timestamps,
-//! saved designs (`design.rs`), and the sales history recommendations learn from (`history.rs`).
+//! saved designs (`design.rs`), the sales history recommendations learn from (`history.rs`), and
+//! webhooks with their outbox events, deliveries and retry schedule (`webhook.rs`).
 //! No database, no IO: `db` persists these types.
 
 mod cursor;
@@ -9,6 +10,7 @@ mod history;
 mod spec;
 mod status;
 mod timestamp;
+mod webhook;
 
 pub use cursor::{Cursor, CursorError};
 pub use design::{Design, NewDesign};
@@ -22,3 +24,8 @@ pub use spec::{
 };
 pub use status::{IllegalTransition, Status, UnknownStatus};
 pub use timestamp::Timestamp;
+pub use webhook::{
+    Attempt, ClaimedDelivery, Delivery, DeliveryState, EventType, MAX_ATTEMPT_ERROR_LEN,
+    MAX_DELIVERY_PAGE, MAX_WEBHOOK_EVENTS, MAX_WEBHOOK_SECRET_LEN, MAX_WEBHOOK_URL_LEN,
+    MAX_WEBHOOKS, MIN_WEBHOOK_SECRET_LEN, NewOutboxEvent, Outcome, RetryPolicy, Webhook,
+};
