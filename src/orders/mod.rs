@@ -1,8 +1,9 @@
 //! Orders: the pure order domain — status machine and legal transitions, the stored order spec
 //! (what an order freezes), input bounds, request fingerprints, opaque feed cursors, timestamps,
-//! saved designs (`design.rs`), and the sales history recommendations learn from (`history.rs`).
+//! saved designs (`design.rs`), a configuration's bill of materials and variant SKU (`bom.rs`), and the sales history recommendations learn from (`history.rs`).
 //! No database, no IO: `db` persists these types.
 
+mod bom;
 mod cursor;
 mod design;
 mod history;
@@ -10,6 +11,7 @@ mod spec;
 mod status;
 mod timestamp;
 
+pub use bom::{BomError, BomFrom, BomLine, bill, variant_sku};
 pub use cursor::{Cursor, CursorError};
 pub use design::{Design, NewDesign};
 pub use history::{
