@@ -152,7 +152,12 @@ async fn an_order_from_a_design_carries_the_design_id_and_the_same_fulfilment() 
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
-    let design = r.json()["id"].as_str().unwrap().to_owned();
+    // The design shows what its order will freeze.
+    let d = r.json();
+    assert_eq!(d["variant_sku"], "CD-TOP-OAK-160x80-four-leg");
+    assert_eq!(d["bom"], desk_bom(1));
+    assert_eq!(option(&d, "top_material")["value_label"], "Solid oak");
+    let design = d["id"].as_str().unwrap().to_owned();
     let r = order(
         &app,
         "from-design",
@@ -164,6 +169,7 @@ async fn an_order_from_a_design_carries_the_design_id_and_the_same_fulfilment() 
     assert_eq!(o["design_id"], json!(design));
     assert_eq!(o["variant_sku"], "CD-TOP-OAK-160x80-four-leg");
     assert_eq!(o["bom"], desk_bom(1));
+    assert_eq!(o["options"], d["options"]);
     assert_eq!(option(&o, "top_material")["sku"], "TOP-OAK");
 }
 
