@@ -430,3 +430,38 @@ fn negative_and_overflowing_quantities_are_typed_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn bespoke_quote_shows_the_variant_sku_and_the_bill() {
+    let repo = common::repo();
+    let catalog = repo.to_str().unwrap();
+    let args = [
+        "quote",
+        "custom-desk",
+        "top_material=oak",
+        "width_cm=160",
+        "depth_cm=80",
+        "--catalog",
+        catalog,
+    ];
+    let (code, out, err) = common::bespoke(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Variant SKU: CD-TOP-OAK-160x80-four-leg"),
+        "{out}"
+    );
+    assert!(out.contains("Bill of materials:"), "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("BOARD-OAK-27")
+            && l.contains("1.28 m2")
+            && l.contains("`top_material=oak`")),
+        "{out}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let (code, out, err) = common::bespoke(&json_args);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["variant_sku"], "CD-TOP-OAK-160x80-four-leg");
+    assert_eq!(doc["bom"], desk_bom(1));
+}
