@@ -465,3 +465,49 @@ fn bespoke_quote_shows_the_variant_sku_and_the_bill() {
     assert_eq!(doc["variant_sku"], "CD-TOP-OAK-160x80-four-leg");
     assert_eq!(doc["bom"], desk_bom(1));
 }
+
+/// A catalog whose bill goes negative for short shelves.
+const NEGATIVE: &str = r#"id: shelf
+name: Shelf
+currency: EUR
+base_price: "10.00"
+bom:
+  - { id: trim, part: TRIM, quantity: "len - 50", unit: cm }
+options:
+  len: { type: integer, min: 20, max: 200, step: 10, default: 100 }
+"#;
+
+#[actix_web::test]
+async fn a_bill_that_cannot_be_resolved_refuses_the_order_as_a_problem() {
+    let db = common::db::TestDb::sqlite();
+    let dir = db.dir().join("cat");
+    std::fs::create_dir_all(dir.join("catalog")).unwrap();
+    std::fs::write(dir.join("catalog/shelf.yaml"), NEGATIVE).unwrap();
+    let app = TestApp::start_in(db, &dir, |_| {});
+    let r = order(
+        &app,
+        "short",
+        json!({"product": "shelf", "selection": {"len": 30}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.json());
+    assert_eq!(r.json()["type"], "/problems/bill-of-materials");
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("TRIM"),
+        "{}",
+        r.json()
+    );
+    // Nothing was stored; a long shelf orders fine.
+    assert_eq!(get(&app, "/v1/orders").await.json()["items"], json!([]));
+    let r = order(
+        &app,
+        "long",
+        json!({"product": "shelf", "selection": {"len": 80}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+    assert_eq!(
+        r.json()["bom"],
+        json!([{"part": "TRIM", "quantity": "30", "unit": "cm", "from": [{"kind": "rule", "id": "trim"}]}])
+    );
+}
