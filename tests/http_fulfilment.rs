@@ -1,4 +1,4 @@
-//! Fulfilment-ready orders: option labels and SKUs, the composed variant SKU, the quote and the exact bill of materials over HTTP (contract-checked); bom and sku diagnostics located at file:line:column; the bill's determinism and merging checked against a direct sum.
+//! Fulfilment-ready orders: option labels and SKUs, the composed variant SKU, the quote and the exact bill of materials over HTTP (contract-checked; the order tests on SQLite and, when BESPOKE_TEST_POSTGRES_URL is set, PostgreSQL); bom and sku diagnostics located at file:line:column; the bill's determinism and merging checked against a direct sum; `bespoke quote` showing both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -63,81 +63,83 @@ fn desk_bom(desks: u32) -> Value {
 
 #[actix_web::test]
 async fn a_desk_order_carries_labels_skus_variant_sku_quote_and_its_exact_bill() {
-    let app = TestApp::sample();
-    let r = order(
-        &app,
-        "desk-1",
-        json!({"product": "custom-desk",
-               "selection": {"top_material": "oak", "width_cm": 160, "depth_cm": 80},
-               "customer_ref": "cust-7", "metadata": {"channel": "showroom"}}),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
-    let o = r.json();
-    // Labels and SKUs per option, typed values as in selections.
-    assert_eq!(
-        option(&o, "top_material"),
-        &json!({"option": "top_material", "label": "Top material", "value": "oak",
-                "value_label": "Solid oak", "sku": "TOP-OAK"})
-    );
-    assert_eq!(option(&o, "width_cm")["value"], json!(160));
-    assert_eq!(option(&o, "width_cm")["label"], "Width");
-    assert_eq!(option(&o, "width_cm")["sku"], Value::Null);
-    assert_eq!(option(&o, "height_adjustable")["value"], json!(false));
-    assert_eq!(option(&o, "height_adjustable")["value_label"], "No");
-    assert_eq!(
-        option(&o, "leg_material")["value_label"],
-        "Black powder-coated steel"
-    );
-    // Every option with a value, in product order.
-    let ids: Vec<&str> = o["options"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["option"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids.first(), Some(&"top_material"));
-    assert_eq!(ids.last(), Some(&"quantity"));
-    assert_eq!(ids.len(), 14, "{ids:?}");
-    // The composed variant SKU: the value's SKU, the numbers, a value id without an SKU.
-    assert_eq!(o["variant_sku"], "CD-TOP-OAK-160x80-four-leg");
-    // The quote with its breakdown, customer reference and metadata.
-    assert!(o["quote"]["total"].is_string());
-    assert!(
-        o["quote"]["lines"]
+    for db in common::db::TestDb::all("fulfilment_desk") {
+        let app = TestApp::start_in(db, &common::repo(), |_| {});
+        let r = order(
+            &app,
+            "desk-1",
+            json!({"product": "custom-desk",
+                   "selection": {"top_material": "oak", "width_cm": 160, "depth_cm": 80},
+                   "customer_ref": "cust-7", "metadata": {"channel": "showroom"}}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+        let o = r.json();
+        // Labels and SKUs per option, typed values as in selections.
+        assert_eq!(
+            option(&o, "top_material"),
+            &json!({"option": "top_material", "label": "Top material", "value": "oak",
+                    "value_label": "Solid oak", "sku": "TOP-OAK"})
+        );
+        assert_eq!(option(&o, "width_cm")["value"], json!(160));
+        assert_eq!(option(&o, "width_cm")["label"], "Width");
+        assert_eq!(option(&o, "width_cm")["sku"], Value::Null);
+        assert_eq!(option(&o, "height_adjustable")["value"], json!(false));
+        assert_eq!(option(&o, "height_adjustable")["value_label"], "No");
+        assert_eq!(
+            option(&o, "leg_material")["value_label"],
+            "Black powder-coated steel"
+        );
+        // Every option with a value, in product order.
+        let ids: Vec<&str> = o["options"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|l| l["source"] == "top_material=oak"),
-        "{}",
-        o["quote"]
-    );
-    assert_eq!(o["customer_ref"], "cust-7");
-    assert_eq!(o["metadata"], json!({"channel": "showroom"}));
-    assert_eq!(o["design_id"], Value::Null);
-    // The exact bill: 160 × 80 cm of oak is 1.28 m².
-    assert_eq!(o["bom"], desk_bom(1), "{}", o["bom"]);
-    // Stored, not recomputed: the order reads back the same.
-    let id = o["id"].as_str().unwrap();
-    let back = get(&app, &format!("/v1/orders/{id}")).await;
-    assert_eq!(back.status, StatusCode::OK);
-    assert_eq!(back.json()["bom"], o["bom"]);
-    assert_eq!(back.json()["options"], o["options"]);
-    assert_eq!(back.json()["variant_sku"], o["variant_sku"]);
-    // The feed shows the same.
-    let feed = get(&app, "/v1/orders").await.json();
-    assert_eq!(feed["items"][0]["bom"], o["bom"]);
+            .map(|x| x["option"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.first(), Some(&"top_material"));
+        assert_eq!(ids.last(), Some(&"quantity"));
+        assert_eq!(ids.len(), 14, "{ids:?}");
+        // The composed variant SKU: the value's SKU, the numbers, a value id without an SKU.
+        assert_eq!(o["variant_sku"], "CD-TOP-OAK-160x80-four-leg");
+        // The quote with its breakdown, customer reference and metadata.
+        assert!(o["quote"]["total"].is_string());
+        assert!(
+            o["quote"]["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["source"] == "top_material=oak"),
+            "{}",
+            o["quote"]
+        );
+        assert_eq!(o["customer_ref"], "cust-7");
+        assert_eq!(o["metadata"], json!({"channel": "showroom"}));
+        assert_eq!(o["design_id"], Value::Null);
+        // The exact bill: 160 × 80 cm of oak is 1.28 m².
+        assert_eq!(o["bom"], desk_bom(1), "{}", o["bom"]);
+        // Stored, not recomputed: the order reads back the same.
+        let id = o["id"].as_str().unwrap();
+        let back = get(&app, &format!("/v1/orders/{id}")).await;
+        assert_eq!(back.status, StatusCode::OK);
+        assert_eq!(back.json()["bom"], o["bom"]);
+        assert_eq!(back.json()["options"], o["options"]);
+        assert_eq!(back.json()["variant_sku"], o["variant_sku"]);
+        // The feed shows the same.
+        let feed = get(&app, "/v1/orders").await.json();
+        assert_eq!(feed["items"][0]["bom"], o["bom"]);
 
-    // Three desks consume three times the parts.
-    let r = order(
-        &app,
-        "desk-3",
-        json!({"product": "custom-desk",
-               "selection": {"top_material": "oak", "width_cm": 160, "depth_cm": 80, "quantity": 3}}),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
-    assert_eq!(r.json()["bom"], desk_bom(3));
+        // Three desks consume three times the parts.
+        let r = order(
+            &app,
+            "desk-3",
+            json!({"product": "custom-desk",
+                   "selection": {"top_material": "oak", "width_cm": 160, "depth_cm": 80, "quantity": 3}}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
+        assert_eq!(r.json()["bom"], desk_bom(3));
+    }
 }
 
 #[actix_web::test]
@@ -207,36 +209,38 @@ async fn a_value_level_bill_and_products_without_one() {
 
 #[actix_web::test]
 async fn an_order_stored_before_fulfilment_data_still_reads() {
-    let app = TestApp::sample();
-    let r = order(
-        &app,
-        "old",
-        json!({"product": "classic-tee", "selection": {"size": "M"}}),
-    )
-    .await;
-    let mut stored = app.db.get_order(r.json()["id"].as_str().unwrap()).unwrap();
-    // As an earlier version stored it: no fulfilment column value.
-    let new = bespoke::orders::NewOrder {
-        idempotency_key: "older".into(),
-        fingerprint: "f".into(),
-        product_id: stored.product_id.clone(),
-        catalog_version: stored.catalog_version.clone(),
-        selection: stored.selection.clone(),
-        quote: stored.quote.clone(),
-        preview_ref: stored.preview_ref.take(),
-        customer_ref: None,
-        metadata: json!({}),
-        design_id: None,
-        filled: Vec::new(),
-        fulfilment: Value::Null,
-    };
-    let (old, _) = app.db.create_order(new).unwrap();
-    let r = get(&app, &format!("/v1/orders/{}", old.id)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
-    let o = r.json();
-    assert_eq!(o["options"], json!([]));
-    assert_eq!(o["bom"], json!([]));
-    assert_eq!(o["variant_sku"], Value::Null);
+    for db in common::db::TestDb::all("fulfilment_old_orders") {
+        let app = TestApp::start_in(db, &common::repo(), |_| {});
+        let r = order(
+            &app,
+            "old",
+            json!({"product": "classic-tee", "selection": {"size": "M"}}),
+        )
+        .await;
+        let mut stored = app.db.get_order(r.json()["id"].as_str().unwrap()).unwrap();
+        // As an earlier version stored it: no fulfilment column value.
+        let new = bespoke::orders::NewOrder {
+            idempotency_key: "older".into(),
+            fingerprint: "f".into(),
+            product_id: stored.product_id.clone(),
+            catalog_version: stored.catalog_version.clone(),
+            selection: stored.selection.clone(),
+            quote: stored.quote.clone(),
+            preview_ref: stored.preview_ref.take(),
+            customer_ref: None,
+            metadata: json!({}),
+            design_id: None,
+            filled: Vec::new(),
+            fulfilment: Value::Null,
+        };
+        let (old, _) = app.db.create_order(new).unwrap();
+        let r = get(&app, &format!("/v1/orders/{}", old.id)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+        let o = r.json();
+        assert_eq!(o["options"], json!([]));
+        assert_eq!(o["bom"], json!([]));
+        assert_eq!(o["variant_sku"], Value::Null);
+    }
 }
 
 const BROKEN: &str = r#"=== catalog/desk.yaml
