@@ -214,3 +214,19 @@ fn exact(t: &Term, get: &dyn Fn(OptId) -> Option<Val>) -> Result<Option<Decimal>
         },
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_products_past_28_places_round_rather_than_fail() {
+        let tiny = Decimal::new(3, 20);
+        let got = tiny.checked_mul(tiny);
+        assert!(got.is_some_and(|d| d.scale() <= 28), "{got:?}");
+        assert_eq!(
+            Decimal::from(160) * Decimal::from(80) * Decimal::new(1, 4),
+            Decimal::new(128, 2)
+        );
+    }
+}
