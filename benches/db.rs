@@ -28,6 +28,7 @@ fn order(key: &str) -> NewOrder {
         metadata: serde_json::json!({}),
         design_id: None,
         filled: Vec::new(),
+        fulfilment: serde_json::Value::Null,
     }
 }
 

@@ -18,7 +18,7 @@ use bespoke::orders::{Order, OrderFilter, Sale, SaleSource, Status};
 use common::db::{TestDb, content_sha, new_design, new_order, new_sale, now_plus};
 
 /// How many migrations a fresh database runs.
-const MIGRATIONS: usize = 7;
+const MIGRATIONS: usize = 8;
 
 fn all_ids(db: &Db, filter: OrderFilter, limit: u32) -> Vec<String> {
     let mut ids = Vec::new();
@@ -915,6 +915,15 @@ fn orders_keep_their_design_id_and_filled_options() {
         assert_eq!(plain.design_id, None);
         assert!(plain.filled.is_empty());
         assert_eq!(db.get_order(&plain.id).unwrap(), plain);
+        // The fulfilment document round-trips; an order without one reads as null.
+        assert_eq!(plain.fulfilment["variant_sku"], "MUG-red", "{}", t.name);
+        let mut none = new_order("no-fulfilment", "red");
+        none.fulfilment = serde_json::Value::Null;
+        let (none, _) = db.create_order(none).unwrap();
+        assert_eq!(
+            db.get_order(&none.id).unwrap().fulfilment,
+            serde_json::Value::Null
+        );
         // Bounds.
         let mut bad = new_order("bad-design", "red");
         bad.design_id = Some("d".repeat(300));

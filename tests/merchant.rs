@@ -500,6 +500,7 @@ fn diff_checks_the_open_orders_of_a_database() {
                 metadata: serde_json::Value::Null,
                 design_id: None,
                 filled: Vec::new(),
+                fulfilment: serde_json::Value::Null,
             })
             .unwrap();
         order

@@ -51,6 +51,13 @@ pub struct DesignView {
     /// When it stops being readable (null: kept until deleted).
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<Timestamp>,
+    /// What an order of this design will freeze for fulfilment, at the pinned version: every
+    /// option with a value, with its label, value label and SKU.
+    pub options: Vec<super::fulfilment::OrderOption>,
+    /// The variant SKU (null when the product has no `sku:` template).
+    pub variant_sku: Option<String>,
+    /// The bill of materials.
+    pub bom: Vec<super::fulfilment::BomLineView>,
 }
 
 fn now() -> Timestamp {
@@ -71,6 +78,8 @@ impl App {
         let sel = super::typed_selection(product, &req.choices, req.quantity)?;
         self.check_uploads(product, &sel)?;
         let done = finalize(engine, &sel)?;
+        // A bill the catalog cannot resolve is refused now, as an order of it would be.
+        super::fulfilment::fulfilment(product, &done.selection)?;
         let created = now();
         let expires_at = self.settings.design_retention.map(|d| {
             let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
@@ -120,6 +129,11 @@ impl App {
             .product(&d.product_id)
             .filter(|p| p.preview.is_some())
             .map(|p| preview_url(p, &selection, PREVIEW_WIDTH));
+        // Resolved at the pinned version, whose files never change: the same as an order freezes.
+        let fulfilment = match snap.catalog.product(&d.product_id) {
+            Some(p) => super::fulfilment::fulfilment(p, &selection.parse(p)?)?,
+            None => super::fulfilment::Fulfilment::default(),
+        };
         Ok(DesignView {
             id: d.id.clone(),
             product: d.product_id.clone(),
@@ -132,6 +146,9 @@ impl App {
             share_url: format!("/p/{}?design={}", d.product_id, d.id),
             created_at: d.created_at,
             expires_at: d.expires_at,
+            options: fulfilment.options,
+            variant_sku: fulfilment.variant_sku,
+            bom: fulfilment.bom,
         })
     }
 

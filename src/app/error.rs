@@ -20,6 +20,8 @@ pub enum AppError {
     Invalid(crate::app::configure::ValidationView),
     #[error(transparent)]
     Pricing(#[from] crate::pricing::PricingError),
+    #[error(transparent)]
+    Bom(#[from] crate::orders::BomError),
     #[error("{0}")]
     Preview(String),
     #[error("{0}")]

@@ -7,6 +7,7 @@
 pub mod configure;
 pub mod designs;
 pub mod error;
+pub mod fulfilment;
 pub mod orders;
 pub mod personal;
 pub mod report;

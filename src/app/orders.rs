@@ -111,6 +111,13 @@ pub struct OrderView {
     /// Every customer upload the order uses (its upload options' values), each with the URL an
     /// order system downloads the original file from (scope `orders:read`).
     pub uploads: Vec<super::uploads::OrderUpload>,
+    /// Every option of the configuration that has a value, in product order, with its label,
+    /// value label and SKU (empty for orders placed before fulfilment data existed).
+    pub options: Vec<super::fulfilment::OrderOption>,
+    /// The variant SKU composed by the product's `sku:` template (null without one).
+    pub variant_sku: Option<String>,
+    /// The bill of materials: what the order consumes, merged per part and unit.
+    pub bom: Vec<super::fulfilment::BomLineView>,
 }
 
 /// An order's status.
@@ -144,6 +151,7 @@ impl OrderView {
             .map_err(|e| AppError::Internal(format!("order {}: stored selection: {e}", o.id)))?;
         let quote: Quote = serde_json::from_value(o.quote.clone())
             .map_err(|e| AppError::Internal(format!("order {}: stored quote: {e}", o.id)))?;
+        let fulfilment = super::fulfilment::Fulfilment::from_stored(&o.id, &o.fulfilment)?;
         Ok(OrderView {
             id: o.id.clone(),
             status: o.status.into(),
@@ -170,6 +178,9 @@ impl OrderView {
                 design: o.design_id.as_ref().map(|d| format!("/v1/designs/{d}")),
             },
             uploads,
+            options: fulfilment.options,
+            variant_sku: fulfilment.variant_sku,
+            bom: fulfilment.bom,
         })
     }
 }
@@ -375,6 +386,7 @@ impl App {
             metadata: serde_json::Value::Object(req.metadata),
             design_id,
             filled: done.filled,
+            fulfilment: super::fulfilment::fulfilment(product, &done.selection)?.stored()?,
         };
         // Its webhook events go to the outbox in the order's own transaction.
         let (order, created) = self.db.create_order_with_events(new, &|o| {

@@ -304,6 +304,8 @@ fn load_product(
             }
         }
     }
+    let sku = super::bom::read_sku(cx, f.get("sku"), &options);
+    let bom = super::bom::read_bom(cx, f.get("bom"), options_node, &options);
     let constraints = resolve_constraints(cx, &options, &drafts);
     let price_rules = resolve_pricing(cx, &options, currency, &drafts);
     let preview = match f.get("preview") {
@@ -336,6 +338,8 @@ fn load_product(
         price_rules: price_rules?,
         quantity_tiers: quantity_tiers?,
         preview,
+        sku: sku?,
+        bom: bom?,
         version,
         files: deps,
         span,

@@ -3,6 +3,7 @@
 //! Entry points: [`load_dir`] and [`load`] (from an in-memory [`FileSet`]). Loading never stops at the
 //! first problem: it returns every usable product together with every diagnostic.
 
+pub mod bom;
 pub mod diagnostic;
 pub mod expr;
 pub mod files;

@@ -63,6 +63,11 @@ pub struct Product {
     pub price_rules: Vec<PriceRule>,
     pub quantity_tiers: Vec<QuantityTier>,
     pub preview: Option<Preview>,
+    /// How a configuration's variant SKU is composed (`sku:`), if the product says.
+    pub sku: Option<SkuTemplate>,
+    /// The bill of materials entries (`bom:` on the product and on choice values), in file order:
+    /// product-level entries first, then value-level ones in option and value order.
+    pub bom: Vec<BomEntry>,
     /// Content hash (hex SHA-256) over every file this product depends on.
     pub version: String,
     /// The files the version covers, relative to the catalog directory.
@@ -437,4 +442,42 @@ pub struct FontRef {
 pub struct ScaleBinding {
     pub by: OptId,
     pub from_milli: (i64, i64),
+}
+
+/// A variant SKU template (`sku: "DESK-{frame}-{width}x{depth}"`): literal text and options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuTemplate {
+    pub parts: Vec<SkuPart>,
+}
+
+/// One piece of an SKU template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkuPart {
+    Literal(String),
+    /// The option's value: a choice value's `sku` (else its id), a number, `true`/`false`.
+    Option(OptId),
+}
+
+/// One bill-of-materials entry: a part and its exact quantity per item, when its condition holds.
+#[derive(Debug, Clone)]
+pub struct BomEntry {
+    /// The part id (what the warehouse knows it by).
+    pub part: String,
+    /// Quantity per item, exact (decimals allowed): an expression over options.
+    pub quantity: Term,
+    /// Free text (`m2`, `pcs`); lines are merged per part and unit.
+    pub unit: Option<String>,
+    /// When the entry applies: its `if`, and for a value's entry that value being chosen.
+    pub condition: Option<Expr>,
+    pub origin: BomOrigin,
+    pub span: Span,
+}
+
+/// Where a bill-of-materials entry is declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BomOrigin {
+    /// The product's own `bom:` list: the entry's `id`, else `bom[<index>]`.
+    Product { id: String },
+    /// A choice value's `bom:` (option index, value index).
+    Value { option: OptId, value: usize },
 }

@@ -23,6 +23,8 @@ pub const PRODUCT_KEYS: &[&str] = &[
     "quantity_tiers",
     "options",
     "preview",
+    "sku",
+    "bom",
 ];
 const COMMON_KEYS: &[&str] = &[
     "type",
@@ -33,7 +35,16 @@ const COMMON_KEYS: &[&str] = &[
     "default",
 ];
 const TYPES: &[&str] = &["choice", "boolean", "integer", "text", "quantity", "upload"];
-const VALUE_KEYS: &[&str] = &["label", "description", "swatch", "image", "sku", "price"];
+/// `bom` is read by `bom.rs`, once every option is known.
+const VALUE_KEYS: &[&str] = &[
+    "label",
+    "description",
+    "swatch",
+    "image",
+    "sku",
+    "price",
+    "bom",
+];
 /// Most values an integer option may range over, and most choice values.
 pub const MAX_DOMAIN: u64 = 100_000;
 /// Longest text option.

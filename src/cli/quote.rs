@@ -1,4 +1,4 @@
-//! `bespoke quote`: the exact, explained price of a complete selection, or the price range of a partial one.
+//! `bespoke quote`: the exact, explained price of a complete selection, or the price range of a partial one; with the variant SKU and bill of materials of the selection (or of its default completion).
 
 use std::io::Write;
 
@@ -107,10 +107,12 @@ fn quote_and_print(
             return Err(EXIT_CATALOG_ERRORS);
         }
         let q = pricing::quote(product, &sel).map_err(|e| fail(err, &e))?;
+        let bom = crate::orders::bill(product, &sel).map_err(|e| fail(err, &e))?;
         if args.common.json {
             let mut doc = serde_json::to_value(&q).unwrap_or_default();
             doc["product"] = serde_json::json!(product.id);
             doc["complete"] = serde_json::json!(true);
+            fulfilment_json(&mut doc, product, &sel, &bom);
             let _ = writeln!(
                 out,
                 "{}",
@@ -118,6 +120,7 @@ fn quote_and_print(
             );
         } else {
             let _ = write!(out, "{}", quote_text(&product.name, &q));
+            let _ = write!(out, "{}", fulfilment_text(product, &sel, &bom));
         }
         return Ok(());
     }
@@ -142,12 +145,14 @@ fn quote_and_print(
             .collect(),
     };
     let q = pricing::quote(product, &completed).map_err(|e| fail(err, &e))?;
+    let bom = crate::orders::bill(product, &completed).map_err(|e| fail(err, &e))?;
     if args.common.json {
         let mut doc = serde_json::to_value(&q).unwrap_or_default();
         doc["product"] = serde_json::json!(product.id);
         doc["complete"] = serde_json::json!(false);
         doc["min"] = serde_json::json!(range.min.to_string());
         doc["max"] = serde_json::json!(range.max.to_string());
+        fulfilment_json(&mut doc, product, &completed, &bom);
         doc["completion"] = serde_json::Value::Object(
             completed
                 .choices
@@ -176,8 +181,56 @@ fn quote_and_print(
         let _ = write!(out, "{}", range_text(&range));
         let _ = writeln!(out, "With the defaults for the rest:");
         let _ = write!(out, "{}", quote_text(&product.name, &q));
+        let _ = write!(out, "{}", fulfilment_text(product, &completed, &bom));
     }
     Ok(())
+}
+
+/// Adds `variant_sku` (null without a template) and `bom` (as orders show them) to a JSON answer.
+fn fulfilment_json(
+    doc: &mut serde_json::Value,
+    product: &crate::catalog::Product,
+    sel: &crate::rules::Selection,
+    bom: &[crate::orders::BomLine],
+) {
+    doc["variant_sku"] = serde_json::json!(crate::orders::variant_sku(product, sel));
+    let lines: Vec<_> = bom
+        .iter()
+        .map(crate::app::fulfilment::BomLineView::of)
+        .collect();
+    doc["bom"] = serde_json::to_value(lines).unwrap_or_default();
+}
+
+/// The variant SKU and bill of materials as text; empty when the product declares neither.
+fn fulfilment_text(
+    product: &crate::catalog::Product,
+    sel: &crate::rules::Selection,
+    bom: &[crate::orders::BomLine],
+) -> String {
+    let mut s = String::new();
+    if let Some(sku) = crate::orders::variant_sku(product, sel) {
+        s.push_str(&format!("Variant SKU: {sku}\n"));
+    }
+    if bom.is_empty() {
+        return s;
+    }
+    s.push_str("Bill of materials:\n");
+    let width = bom
+        .iter()
+        .map(|l| l.part.chars().count())
+        .max()
+        .unwrap_or(0);
+    for l in bom {
+        let from: Vec<String> = l.from.iter().map(ToString::to_string).collect();
+        s.push_str(&format!(
+            "  {:<width$}  {:>12} {:<4}  {}\n",
+            l.part,
+            l.quantity.to_string(),
+            l.unit.as_deref().unwrap_or(""),
+            from.join(", ")
+        ));
+    }
+    s
 }
 
 fn range_text(r: &PriceRange) -> String {

@@ -59,6 +59,7 @@ struct OrderRow {
     updated_at: i64,
     design_id: Option<String>,
     filled: String,
+    fulfilment: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -80,6 +81,7 @@ struct NewOrderRow<'a> {
     updated_at: i64,
     design_id: Option<&'a str>,
     filled: &'a str,
+    fulfilment: Option<&'a str>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -124,6 +126,10 @@ impl OrderRow {
             quote: json("quote", &self.quote)?,
             metadata: json("metadata", &self.metadata)?,
             filled: from_json("order", "filled", &self.filled)?,
+            fulfilment: match &self.fulfilment {
+                Some(text) => json("fulfilment", text)?,
+                None => serde_json::Value::Null,
+            },
             design_id: self.design_id,
             id: self.id,
             version: self.version,
@@ -198,6 +204,10 @@ pub(crate) fn create(
         to_json(&new.metadata)?,
         to_json(&new.filled)?,
     );
+    let fulfilment = match &new.fulfilment {
+        serde_json::Value::Null => None,
+        v => Some(to_json(v)?),
+    };
     let row = NewOrderRow {
         id: &id,
         idempotency_key: &new.idempotency_key,
@@ -215,6 +225,7 @@ pub(crate) fn create(
         updated_at: now,
         design_id: new.design_id.as_deref(),
         filled: &filled,
+        fulfilment: fulfilment.as_deref(),
     };
     let event = EventRow {
         order_id: id.clone(),

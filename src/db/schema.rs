@@ -20,6 +20,7 @@ diesel::table! {
         updated_at -> BigInt,
         design_id -> Nullable<Text>,
         filled -> Text,
+        fulfilment -> Nullable<Text>,
     }
 }
 

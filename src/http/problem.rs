@@ -207,6 +207,12 @@ pub fn problem_of(e: &AppError) -> Problem {
             "The price cannot be computed",
             d,
         ),
+        AppError::Bom(_) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bill-of-materials",
+            "The bill of materials cannot be resolved",
+            d,
+        ),
         AppError::Preview(_) => Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "preview-failed",

@@ -1,9 +1,11 @@
 //! Orders: the pure order domain — status machine and legal transitions, the stored order spec
 //! (what an order freezes), input bounds, request fingerprints, opaque feed cursors, timestamps,
-//! saved designs (`design.rs`), the sales history recommendations learn from (`history.rs`), and
-//! webhooks with their outbox events, deliveries and retry schedule (`webhook.rs`).
+//! saved designs (`design.rs`), a configuration's bill of materials and variant SKU (`bom.rs`),
+//! the sales history recommendations learn from (`history.rs`), and webhooks with their outbox
+//! events, deliveries and retry schedule (`webhook.rs`).
 //! No database, no IO: `db` persists these types.
 
+mod bom;
 mod cursor;
 mod design;
 mod history;
@@ -12,6 +14,7 @@ mod status;
 mod timestamp;
 mod webhook;
 
+pub use bom::{BomError, BomFrom, BomLine, bill, variant_sku};
 pub use cursor::{Cursor, CursorError};
 pub use design::{Design, NewDesign};
 pub use history::{

@@ -12,7 +12,7 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// Longest identifier / reference field (product id, product and catalog version, preview ref,
 /// customer ref, fingerprint, design id, each filled option id).
 pub const MAX_REF_LEN: usize = 255;
-/// Largest serialized JSON document stored per field (selection, quote, metadata).
+/// Largest serialized JSON document stored per field (selection, quote, metadata, fulfilment).
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
 /// Longest note on a status transition, in characters.
 pub const MAX_NOTE_LEN: usize = 2000;
@@ -53,6 +53,9 @@ pub struct NewOrder {
     pub design_id: Option<String>,
     /// The option ids the server filled with defaults when completing the customer's selection.
     pub filled: Vec<String>,
+    /// What fulfilment needs, frozen at placement (option labels and SKUs, variant SKU, bill of
+    /// materials; written by `app::orders`); null when there is none.
+    pub fulfilment: serde_json::Value,
 }
 
 /// A stored order.
@@ -73,6 +76,8 @@ pub struct Order {
     pub metadata: serde_json::Value,
     pub design_id: Option<String>,
     pub filled: Vec<String>,
+    /// Null for orders stored before fulfilment data existed.
+    pub fulfilment: serde_json::Value,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -183,6 +188,7 @@ impl NewOrder {
         check_json("selection", &self.selection)?;
         check_json("quote", &self.quote)?;
         check_json("metadata", &self.metadata)?;
+        check_json("fulfilment", &self.fulfilment)?;
         if let Some(d) = &self.design_id {
             check_text("design_id", d, MAX_REF_LEN)?;
         }
@@ -229,6 +235,7 @@ mod tests {
             metadata: json!(null),
             design_id: None,
             filled: vec!["lid".into()],
+            fulfilment: json!(null),
         }
     }
 

@@ -123,6 +123,7 @@ pub fn new_order(key: &str, body: &str) -> NewOrder {
         metadata: serde_json::json!({"note": "gift wrap", "n": 3}),
         design_id: None,
         filled: Vec::new(),
+        fulfilment: serde_json::json!({"variant_sku": format!("MUG-{body}"), "bom": [{"part": "MUG", "quantity": "1", "unit": null, "from": []}]}),
     }
 }
 
