@@ -18,6 +18,9 @@ pub enum Scope {
     /// Reload and inspect catalogs, check catalogs without deploying them.
     #[serde(rename = "admin")]
     Admin,
+    /// Read the operational metrics (`GET /metrics`), for a Prometheus scraper.
+    #[serde(rename = "metrics:read")]
+    MetricsRead,
 }
 
 impl Scope {
@@ -26,6 +29,7 @@ impl Scope {
             Scope::OrdersRead => "orders:read",
             Scope::OrdersWrite => "orders:write",
             Scope::Admin => "admin",
+            Scope::MetricsRead => "metrics:read",
         }
     }
 }

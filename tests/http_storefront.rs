@@ -804,6 +804,8 @@ async fn every_documented_operation_is_exercised_and_conforms() {
     )
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = send(&app, get("/metrics").insert_header(auth.clone())).await;
+    assert_eq!(r.status, StatusCode::OK);
     let operations = |set: &std::collections::BTreeSet<common::contract::Seen>| {
         set.iter()
             .map(|(m, p, _)| (m.clone(), p.clone()))

@@ -879,7 +879,10 @@ impl super::App {
             recommender: r,
             customer,
         });
-        let answer = std::sync::Arc::new(configure(engine, snap.version(), &sel, personalize)?);
+        let started = std::time::Instant::now();
+        let answer = configure(engine, snap.version(), &sel, personalize);
+        self.metrics.engine_call("configure", started.elapsed());
+        let answer = std::sync::Arc::new(answer?);
         snap.configure_cache
             .insert(key, std::sync::Arc::clone(&answer));
         Ok(answer)

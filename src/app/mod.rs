@@ -8,6 +8,7 @@ pub mod configure;
 pub mod designs;
 pub mod error;
 pub mod fulfilment;
+pub mod metrics;
 pub mod orders;
 pub mod personal;
 pub mod report;
@@ -331,6 +332,8 @@ pub struct App {
     pub personal: personal::Personal,
     /// The webhook delivery workers (stopped when the app is dropped).
     pub outbox: webhooks::Outbox,
+    /// What `GET /metrics` reports (shared with the webhook workers).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// What a version's background thread works with (see [`background`]).
@@ -621,6 +624,7 @@ impl App {
         )
         .map_err(AppError::CatalogRejected)?;
         pin_version(&db, &snapshot)?;
+        let metrics = Arc::new(metrics::Metrics::new());
         let status = ReloadStatus {
             outcome: ReloadOutcome::Ok,
             trigger: ReloadTrigger::Startup,
@@ -640,7 +644,8 @@ impl App {
             last_design_purge: Mutex::new(None),
             last_upload_purge: Mutex::new(None),
             personal: personal::Personal::default(),
-            outbox: webhooks::Outbox::start(&db, &settings.webhooks),
+            outbox: webhooks::Outbox::start(&db, &settings.webhooks, &metrics),
+            metrics,
             settings,
         })
         .inspect(App::refresh_history)
@@ -648,6 +653,21 @@ impl App {
             // Before serving: uploads and print files an earlier version kept as files.
             app.adopt_legacy_files()?;
             Ok(app)
+        })
+    }
+
+    /// The metrics text for `GET /metrics`, with the outbox backlog and the database pool read
+    /// now (a database failure leaves the backlog at -1: the scrape itself still answers).
+    pub fn scrape_metrics(&self) -> String {
+        let pool = self.db.pool_state();
+        let (preview_hits, preview_misses) = self.snapshot().previewer.cache_stats();
+        self.metrics.render(metrics::ScrapeState {
+            outbox_backlog: self.db.webhook_backlog().unwrap_or(-1),
+            db_connections: i64::from(pool.connections),
+            db_idle_connections: i64::from(pool.idle),
+            db_max_connections: i64::from(pool.max),
+            preview_hits,
+            preview_misses,
         })
     }
 

@@ -369,7 +369,10 @@ impl App {
         let fp = fingerprint(&body);
         let (product, engine) = snap.product(&product_id)?;
         self.check_uploads(product, &sel)?;
-        let done = finalize(engine, &sel)?;
+        let started = std::time::Instant::now();
+        let done = finalize(engine, &sel);
+        self.metrics.engine_call("finalize", started.elapsed());
+        let done = done?;
         // Its uploads are kept from now on (retention), before the order is stored.
         self.hold_uploads(product, &done.selection, None)?;
         let preview_ref = self.print_preview_ref(&snap, product, &done.selection)?;
@@ -392,6 +395,7 @@ impl App {
         let (order, created) = self.db.create_order_with_events(new, &|o| {
             super::webhooks::order_created(o, self.order_uploads(o))
         })?;
+        self.metrics.order(created);
         if created {
             self.outbox.wake();
             // The order is in the history now: the next recommendation knows it.
@@ -488,6 +492,7 @@ impl App {
                 super::webhooks::order_status_changed(change, self.order_uploads(&change.0))
             })
             .map_err(not_found(id))?;
+        self.metrics.transition(to.as_str());
         self.outbox.wake();
         self.order_view(&order)
     }

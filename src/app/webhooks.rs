@@ -18,6 +18,7 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::designs::DesignView;
+use super::metrics::Metrics;
 use super::orders::{OrderStatus, OrderView};
 use super::uploads::OrderUpload;
 use super::{App, AppError};
@@ -554,12 +555,13 @@ pub struct Outbox {
 
 impl Outbox {
     /// Starts `settings.workers` delivery threads on `db`.
-    pub fn start(db: &Db, settings: &WebhookSettings) -> Outbox {
+    pub fn start(db: &Db, settings: &WebhookSettings, metrics: &Arc<Metrics>) -> Outbox {
         let signal = Arc::new(Signal::default());
         for n in 0..settings.workers {
             let worker = Worker {
                 id: format!("{}-{n}", uuid::Uuid::now_v7().simple()),
                 db: db.clone(),
+                metrics: Arc::clone(metrics),
                 agent: agent(settings),
                 settings: settings.clone(),
                 signal: Arc::clone(&signal),
@@ -649,6 +651,7 @@ struct Worker {
     /// Names this thread's claims (a lease held by a dead worker expires).
     id: String,
     db: Db,
+    metrics: Arc<Metrics>,
     agent: ureq::Agent,
     settings: WebhookSettings,
     signal: Arc<Signal>,
@@ -749,6 +752,11 @@ impl Worker {
                 fastrand::f64(),
             )
         };
+        self.metrics.webhook_attempt(match &outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry(_) => "retry",
+            Outcome::GiveUp => "failed",
+        });
         match &outcome {
             Outcome::Delivered => {
                 tracing::info!(delivery = d.id, event = %d.event_id, webhook = %d.webhook_id, "webhook delivered");

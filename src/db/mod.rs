@@ -459,6 +459,29 @@ impl Db {
     pub fn purge_webhook_events(&self, before: Timestamp) -> Result<u64, DbError> {
         webhooks::purge(&mut *self.conn()?, before.unix_micros())
     }
+
+    /// Webhook deliveries waiting to be sent (the outbox backlog).
+    pub fn webhook_backlog(&self) -> Result<i64, DbError> {
+        webhooks::backlog(&mut *self.conn()?)
+    }
+
+    /// The connection pool now: open connections, idle ones, and its size limit.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
+    }
+}
+
+/// The connection pool's state (see [`Db::pool_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 // The HTTP layer shares one handle across workers.

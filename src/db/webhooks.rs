@@ -445,6 +445,14 @@ pub(crate) fn deliveries(
 
 /// Deletes the events written before `before` none of whose deliveries is pending, with their
 /// deliveries and attempts; returns how many events.
+/// How many deliveries are waiting to be sent (pending, whatever their next attempt time).
+pub(crate) fn backlog(conn: &mut AnyConnection) -> Result<i64, DbError> {
+    Ok(webhook_deliveries::table
+        .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
 pub(crate) fn purge(conn: &mut AnyConnection, before: i64) -> Result<u64, DbError> {
     let pending: Vec<i64> = webhook_deliveries::table
         .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))

@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest, web};
 use tracing::Instrument;
 
 use crate::app::{App, AppError};
@@ -48,8 +48,18 @@ pub async fn request_id(
         .map_or_else(new_id, str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    // Metrics by route template, never by path (a series per order id would grow without end).
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = metric_method(req.method());
+    let app = req.app_data::<web::Data<App>>().cloned();
     let start = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
+    if let Some(app) = app {
+        app.metrics
+            .request(method, &route, res.status().as_u16(), start.elapsed());
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
@@ -57,6 +67,22 @@ pub async fn request_id(
     let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| tracing::info!(status, micros, "handled"));
     Ok(res)
+}
+
+/// A request method as a metrics label: the standard ones, anything else `other` (a client
+/// must not be able to create series at will).
+fn metric_method(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Checks the bearer token for `scope`; returns the key's holder. A missing or malformed

@@ -50,6 +50,7 @@ pub fn build(
         .wrap(actix_web::middleware::from_fn(middleware::request_id))
         .service(healthz)
         .service(readyz)
+        .service(metrics)
         .service(openapi::serve)
         .service(products::list)
         .service(products::get_one)
@@ -128,6 +129,30 @@ fn cors(origins: &[String]) -> Cors {
         };
     }
     c
+}
+
+/// Operational metrics in the Prometheus / OpenMetrics text format: requests and latencies per
+/// route and status, rules-engine call latencies, preview cache hits and misses, orders, webhook
+/// delivery attempts, the outbox backlog and the database pool. Needs a key with the
+/// `metrics:read` scope (or `admin`).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses(
+        (status = 200, description = "The metrics (OpenMetrics 1.0 text)", content_type = "application/openmetrics-text", body = String),
+        (status = 401, body = problem::Problem), (status = 403, body = problem::Problem)),
+    security(("bearer" = ["metrics:read"])))]
+#[get("/metrics")]
+pub async fn metrics(
+    app: web::Data<App>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    if middleware::require(&app, &req, crate::config::Scope::MetricsRead).is_err() {
+        middleware::require(&app, &req, crate::config::Scope::Admin)?;
+    }
+    let text = off_thread(&app, |app| Ok(app.scrape_metrics())).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::app::metrics::CONTENT_TYPE)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(text))
 }
 
 /// Liveness: the process serves requests.

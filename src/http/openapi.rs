@@ -76,6 +76,7 @@ impl Modify for ProblemResponses {
     paths(
         serve,
         super::healthz,
+        super::metrics,
         super::readyz,
         super::products::list,
         super::products::get_one,

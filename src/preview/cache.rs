@@ -1,6 +1,7 @@
 //! The preview cache: content-hash keys (product version, render-relevant values, size, format) and a bounded moka cache that coalesces identical renders.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -72,6 +73,9 @@ impl std::fmt::Display for PreviewKey {
 /// A bounded cache of encoded previews, weighed by their size in bytes.
 pub(crate) struct Cache {
     inner: moka::sync::Cache<PreviewKey, Rendered>,
+    /// Lookups answered from the cache, and renders (misses), for `/metrics`.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl Cache {
@@ -83,6 +87,8 @@ impl Cache {
                     u32::try_from(v.bytes.len()).unwrap_or(u32::MAX)
                 })
                 .build(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -93,14 +99,35 @@ impl Cache {
         key: &PreviewKey,
         render: impl FnOnce() -> Result<Rendered, PreviewError>,
     ) -> Result<Rendered, PreviewError> {
-        self.inner
-            .try_get_with_by_ref(key, render)
-            .map_err(|e: Arc<PreviewError>| (*e).clone())
+        let mut rendered = false;
+        let out = self
+            .inner
+            .try_get_with_by_ref(key, || {
+                rendered = true;
+                render()
+            })
+            .map_err(|e: Arc<PreviewError>| (*e).clone());
+        let counter = if rendered { &self.misses } else { &self.hits };
+        counter.fetch_add(1, Ordering::Relaxed);
+        out
     }
 
-    /// The cached image for `key`, if it has been rendered (never renders).
+    /// The cached image for `key`, if it has been rendered (never renders; a miss here is
+    /// counted when the render happens).
     pub(crate) fn get(&self, key: &PreviewKey) -> Option<Rendered> {
-        self.inner.get(key)
+        let found = self.inner.get(key);
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Lookups answered from the cache, and renders, since the cache was made.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     pub(crate) fn entries(&self) -> u64 {

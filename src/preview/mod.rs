@@ -292,6 +292,11 @@ impl Previewer {
         })
     }
 
+    /// Preview cache lookups answered from the cache, and renders, since this version loaded.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.stats()
+    }
+
     /// The cached preview for a key, without rendering: a cheap answer for the request path,
     /// which only goes to the blocking pool on a miss.
     pub fn cached(&self, key: &PreviewKey) -> Option<Rendered> {
