@@ -226,6 +226,40 @@ fn generated(c: &mut Criterion) {
             b.iter(|| Engine::new(p.clone()).analyze().unwrap())
         });
     }
+    // Real-shape models with SAP-VC style variant tables (4 tables of 50,000 rows, arity 8–12,
+    // read from CSV files), measured cold: the engine answers with no warm-up at all, as right
+    // after a load or a merchant's edit (issue 25's targets are for this case).
+    let name = "car-270x330-variants";
+    if wanted(name) {
+        let g_model = car_model_with(
+            1,
+            270,
+            330,
+            &CarParams {
+                variant_tables: 4,
+                variant_rows: 50_000,
+                ..CarParams::calibrated(270)
+            },
+        );
+        let t = Instant::now();
+        let p = product_of(&g_model);
+        let loaded = t.elapsed();
+        let t = Instant::now();
+        let fresh = Engine::new(p.clone()).with_work_limit(200_000_000);
+        let built = t.elapsed();
+        let t = Instant::now();
+        let first = fresh.propagate(&Selection::default()).is_ok();
+        println!(
+            "latency {name}: load {loaded:?}, engine build {built:?}, cold first propagate {:?} (answered: {first})",
+            t.elapsed()
+        );
+        report_first_time(&format!("{name} (no warm-up)"), &fresh, 12, 10, 6);
+        let t = Instant::now();
+        match Engine::new(p.clone()).count(&Selection::default()) {
+            Ok(n) => println!("count {name}: {n} in {:?}", t.elapsed()),
+            Err(e) => println!("count {name}: {e} after {:?}", t.elapsed()),
+        }
+    }
     if !wanted("feature-2500x10000") {
         g.finish();
         return;
