@@ -9,6 +9,7 @@ pub mod designs;
 pub mod error;
 pub mod orders;
 pub mod personal;
+pub mod print;
 pub mod report;
 pub mod uploads;
 pub mod values;
@@ -327,6 +328,10 @@ pub struct App {
     last_upload_purge: Mutex<Option<std::time::Instant>>,
     /// What the serving version's recommenders learned from the sales history.
     pub personal: personal::Personal,
+    /// Wakes this process's print workers when an order queues a print job.
+    print_wake: Arc<print::Wake>,
+    /// Set once the print workers are started (`print::start_workers`).
+    print_started: std::sync::OnceLock<()>,
 }
 
 /// What a version's background thread works with (see [`background`]).
@@ -637,6 +642,8 @@ impl App {
             last_design_purge: Mutex::new(None),
             last_upload_purge: Mutex::new(None),
             personal: personal::Personal::default(),
+            print_wake: Arc::default(),
+            print_started: std::sync::OnceLock::new(),
         })
         .inspect(App::refresh_history)
         .and_then(|app| {
@@ -794,6 +801,20 @@ pub fn preview_error(e: crate::preview::PreviewError) -> AppError {
         | PreviewError::NoPreview(_) => AppError::BadRequest(e.to_string()),
         PreviewError::Upload(_) => AppError::Upload(e.to_string()),
         PreviewError::Busy(b) => AppError::Busy(b),
+        PreviewError::PrintTooLarge {
+            area,
+            width_px,
+            height_px,
+            limit,
+        } => AppError::PrintTooLarge {
+            area,
+            width_px,
+            height_px,
+            limit,
+        },
+        PreviewError::AreaSize { .. } | PreviewError::UnknownArea(_) => {
+            AppError::BadRequest(e.to_string())
+        }
         other => AppError::Preview(other.to_string()),
     }
 }

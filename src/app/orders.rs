@@ -1,4 +1,4 @@
-//! Order use cases: place an order (from a selection or a saved design; completed with defaults as configure completes it, re-validated and re-priced on the pinned catalog version, print file rendered, stored idempotently), the typed order views, and the order feed.
+//! Order use cases: place an order (from a selection or a saved design; completed with defaults as configure completes it, re-validated and re-priced on the pinned catalog version, print files planned (print areas: `print.rs`; the mock-up), stored idempotently), the typed order views, and the order feed.
 
 use std::sync::Arc;
 
@@ -11,7 +11,9 @@ use super::values::Choices;
 use super::{App, AppError, Snapshot};
 use crate::catalog::Product;
 use crate::db::DbError;
-use crate::orders::{NewOrder, Order, OrderEvent, OrderFilter, Page, Status, fingerprint};
+use crate::orders::{
+    NewOrder, Order, OrderEvent, OrderFilter, Page, PrintPlan, Status, fingerprint,
+};
 use crate::preview::blob::BlobKind;
 use crate::rules::{Engine, Selection};
 
@@ -361,7 +363,18 @@ impl App {
         let done = finalize(engine, &sel)?;
         // Its uploads are kept from now on (retention), before the order is stored.
         self.hold_uploads(product, &done.selection, None)?;
-        let preview_ref = self.print_preview_ref(&snap, product, &done.selection)?;
+        // The print areas' files (rendered now when small, else a job), and the mock-up's
+        // reference: rendered now only for products without print areas (with areas,
+        // production takes the areas' files and the mock-up is rendered when first asked for).
+        let print = self.plan_print(&snap, product, &done.selection)?;
+        let preview_ref = match &print {
+            Some(_) => Some(
+                snap.previewer
+                    .print_etag(product, &done.selection, self.settings.print_dpi)
+                    .map_err(super::preview_error)?,
+            ),
+            None => self.print_preview_ref(&snap, product, &done.selection)?,
+        };
         let new = NewOrder {
             idempotency_key: req.idempotency_key,
             fingerprint: fp,
@@ -376,7 +389,13 @@ impl App {
             design_id,
             filled: done.filled,
         };
-        let (order, created) = self.db.create_order(new)?;
+        let (order, created) = match &print {
+            Some(plan) => self.db.create_order_with_print(new, plan)?,
+            None => self.db.create_order(new)?,
+        };
+        if created && print == Some(PrintPlan::Job) {
+            self.wake_print_workers();
+        }
         if created {
             // The order is in the history now: the next recommendation knows it.
             self.refresh_history();
@@ -425,6 +444,13 @@ impl App {
             .previewer
             .render_print(product, &sel, self.settings.print_dpi)
             .map_err(super::preview_error)?;
+        // Kept for the next read (products with print areas render their mock-up lazily).
+        if let Err(e) = self
+            .blobs
+            .put(BlobKind::Print, &r, out.content_type, &out.bytes)
+        {
+            tracing::warn!(order_id = %id, "cannot keep the print mock-up: {e}");
+        }
         Ok((r, out.bytes))
     }
 

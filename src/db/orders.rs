@@ -1,5 +1,5 @@
-//! The order repository: idempotent creation (a created order also feeds the sales history, in
-//! the same transaction), reads, the keyset-paged feed, status transitions under optimistic
+//! The order repository: idempotent creation (a created order also feeds the sales history and
+//! records its print files state, in the same transaction), reads, the keyset-paged feed, status transitions under optimistic
 //! concurrency, and the event history; and the JSON column helpers the design and history
 //! repositories share. Written once against `AnyConnection`.
 
@@ -13,10 +13,11 @@ use super::DbError;
 use super::conn::AnyConnection;
 use super::error::is_unique_violation;
 use super::history;
+use super::print_jobs;
 use super::schema::{order_events, orders};
 use crate::orders::{
-    Cursor, MAX_PAGE_LIMIT, NewOrder, Order, OrderEvent, OrderFilter, Page, Status, Timestamp,
-    check_note,
+    Cursor, MAX_PAGE_LIMIT, NewOrder, Order, OrderEvent, OrderFilter, Page, PrintPlan, Status,
+    Timestamp, check_note,
 };
 
 /// Longest id looked up; anything longer cannot be an order id.
@@ -165,6 +166,7 @@ fn replay(row: OrderRow, fingerprint: &str) -> Result<(Order, bool), DbError> {
 pub(crate) fn create(
     conn: &mut AnyConnection,
     new: &NewOrder,
+    print: Option<&PrintPlan>,
     now: i64,
 ) -> Result<(Order, bool), DbError> {
     new.validate()?;
@@ -211,6 +213,10 @@ pub(crate) fn create(
         diesel::insert_into(order_events::table)
             .values(&event)
             .execute(c)?;
+        // Its print files (ready, or the job that makes them): acknowledged together.
+        if let Some(plan) = print {
+            print_jobs::insert_for_order(c, &id, plan, now)?;
+        }
         // The order's sale, once: a replay or a lost race never gets here (or rolls it back).
         history::record_order(
             c,

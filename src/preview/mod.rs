@@ -356,6 +356,34 @@ impl Previewer {
         selection: &Selection,
         dpi: u32,
     ) -> Result<Rendered, PreviewError> {
+        let (width, etag) = self.print_request(product, selection, dpi)?;
+        self.render_with(
+            product,
+            selection,
+            width,
+            ImageFormat::Png,
+            &etag,
+            image::codecs::png::CompressionType::Default,
+        )
+    }
+
+    /// The content reference [`Previewer::render_print`] gives its image, without rendering.
+    pub fn print_etag(
+        &self,
+        product: &Product,
+        selection: &Selection,
+        dpi: u32,
+    ) -> Result<String, PreviewError> {
+        Ok(self.print_request(product, selection, dpi)?.1)
+    }
+
+    /// The width and content reference of a print render.
+    fn print_request(
+        &self,
+        product: &Product,
+        selection: &Selection,
+        dpi: u32,
+    ) -> Result<(u32, String), PreviewError> {
         if !(render::MIN_DPI..=render::MAX_DPI).contains(&dpi) {
             return Err(PreviewError::Dpi {
                 dpi,
@@ -379,15 +407,7 @@ impl Previewer {
             format: ImageFormat::Png,
         };
         let key = self.key(product, selection, &req)?;
-        let etag = format!("{}-print{dpi}", key.as_str());
-        self.render_with(
-            product,
-            selection,
-            width,
-            ImageFormat::Png,
-            &etag,
-            image::codecs::png::CompressionType::Default,
-        )
+        Ok((width, format!("{}-print{dpi}", key.as_str())))
     }
 
     /// The SVG document a selection binds to (escaped, references rewritten), for inspection and tests.

@@ -17,9 +17,10 @@ use crate::catalog::model::{AreaSource, PrintArea, Product};
 use crate::rules::selection::Selection;
 
 /// Default largest print file, in pixels (`--print-max-pixels`): the sample's largest area
-/// (a 120 × 100 cm framed print with 3 mm bleed at 150 dpi) is 42.3 megapixels; 50 MP is
-/// 200 MB of RGBA while it is drawn.
-pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+/// (a 120 × 80 cm framed print, its rules' largest, with 3 mm bleed at 150 dpi) is 33.9
+/// megapixels; 40 MP is 160 MB of RGBA while it is drawn (twice that with the encoder's copy,
+/// held against the decode budget).
+pub const DEFAULT_MAX_PIXELS: u64 = 40_000_000;
 
 /// Millimetres per inch.
 const MM_PER_INCH: f64 = 25.4;
