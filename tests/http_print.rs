@@ -187,7 +187,7 @@ async fn a_small_landscape_order_has_its_files_with_the_answer() {
 async fn a_large_area_goes_through_the_job_and_becomes_ready() {
     for db in TestDb::all("a_large_area_goes_through_the_job_and_becomes_ready") {
         let name = db.name;
-        // The default inline threshold (2 MP): a 60 x 40 cm print (6.7 MP) is the job's.
+        // The default inline threshold (2 MP): a 40 x 60 cm print (8.6 MP) is the job's.
         let app = start(db, |_| {});
         let r = place(&app, "job-1", json!({"width_cm": 40, "height_cm": 60})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.json());
