@@ -254,10 +254,10 @@ async fn a_directory_store_is_single_node() {
             .unwrap()
             .count()
     };
-    // The print area's PNG and SVG; the mock-up is rendered when first asked for.
+    // The print area's PDF, PNG and SVG; the mock-up is rendered when first asked for.
     assert_eq!(
         (files("uploads"), files("originals"), files("prints")),
-        (1, 1, 2)
+        (1, 1, 3)
     );
     let order_id = r.json()["id"].as_str().unwrap().to_owned();
     let mock_up = send(
@@ -268,7 +268,7 @@ async fn a_directory_store_is_single_node() {
     )
     .await;
     assert_eq!(mock_up.status, StatusCode::OK);
-    assert_eq!(files("prints"), 3);
+    assert_eq!(files("prints"), 4);
     let got = original(&a, &id, Some(FEED)).await;
     assert_eq!(got.status, StatusCode::OK);
 }

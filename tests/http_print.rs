@@ -63,6 +63,20 @@ fn png_size(b: &[u8]) -> (u64, u64) {
     (be(16..20), be(20..24))
 }
 
+/// The first page's MediaBox of a PDF, in millimetres (rounded to 0.01).
+fn pdf_page_mm(b: &[u8]) -> (f64, f64) {
+    assert!(b.starts_with(b"%PDF-"), "not a PDF");
+    let text = String::from_utf8_lossy(b);
+    let at = text.find("/MediaBox [").expect("a MediaBox") + "/MediaBox [".len();
+    let end = at + text[at..].find(']').unwrap();
+    let v: Vec<f64> = text[at..end]
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let mm = |pt: f64| (pt / 72.0 * 25.4 * 100.0).round() / 100.0;
+    (mm(v[2] - v[0]), mm(v[3] - v[1]))
+}
+
 fn px(mm: f64, dpi: f64) -> u64 {
     (mm / 25.4 * dpi).round() as u64
 }
@@ -70,9 +84,9 @@ fn px(mm: f64, dpi: f64) -> u64 {
 /// Checks every listed file against its bytes: digest, PNG size, SVG size in millimetres.
 async fn check_files(app: &web::Data<App>, id: &str, files: &Value, w_mm: f64, h_mm: f64) {
     let list = files["files"].as_array().unwrap();
-    assert_eq!(list.len(), 2, "{files}");
+    assert_eq!(list.len(), 3, "{files}");
     let formats: Vec<&str> = list.iter().map(|f| f["format"].as_str().unwrap()).collect();
-    assert_eq!(formats, ["png", "svg"]);
+    assert_eq!(formats, ["pdf", "png", "svg"]);
     for f in list {
         assert_eq!(f["area"], "artwork");
         assert_eq!(f["dpi"], 150);
@@ -106,6 +120,9 @@ async fn check_files(app: &web::Data<App>, id: &str, files: &Value, w_mm: f64, h
             let (w, h) = png_size(&r.body);
             assert_eq!((w, h), (px(w_mm, 150.0), px(h_mm, 150.0)));
             assert_eq!(w > h, w_mm > h_mm, "the file's orientation is the order's");
+        } else if f["format"] == "pdf" {
+            assert_eq!(r.content_type(), "application/pdf");
+            assert_eq!(pdf_page_mm(&r.body), (w_mm, h_mm), "the page's size");
         } else {
             assert_eq!(r.content_type(), "image/svg+xml");
             let text = std::str::from_utf8(&r.body).unwrap();
@@ -165,7 +182,7 @@ async fn a_small_landscape_order_has_its_files_with_the_answer() {
         // Unknown files, unknown orders, and the scope.
         for uri in [
             format!("/v1/orders/{id}/files/frame.png"),
-            format!("/v1/orders/{id}/files/artwork.pdf"),
+            format!("/v1/orders/{id}/files/artwork.tiff"),
             format!("/v1/orders/{id}/files/artwork"),
         ] {
             let r = get(&app, &uri).await;

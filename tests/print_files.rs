@@ -77,7 +77,7 @@ fn an_area_renders_a_png_at_its_dpi_and_an_svg_in_millimetres() {
         ],
     );
     let out = pv.render_area(p, &s, "artwork", 50_000_000).unwrap();
-    assert_eq!(out.len(), 2);
+    assert_eq!(out.len(), 3);
     let png = out.iter().find(|f| f.format == PrintFormat::Png).unwrap();
     let svg = out.iter().find(|f| f.format == PrintFormat::Svg).unwrap();
     // 306 x 206 mm at 150 dpi.
@@ -106,6 +106,27 @@ fn an_area_renders_a_png_at_its_dpi_and_an_svg_in_millimetres() {
     assert!(!text.contains("<text"), "text is converted to paths");
     let doc = roxmltree::Document::parse(text).unwrap();
     assert_eq!(doc.root_element().attribute("width"), Some("306mm"));
+    // The PDF's page is the same physical size, in points.
+    let pdf = out.iter().find(|f| f.format == PrintFormat::Pdf).unwrap();
+    assert_eq!(
+        pdf_page_mm(&pdf.bytes),
+        (306.0, 206.0),
+        "the PDF page is 306 x 206 mm"
+    );
+}
+
+/// The first page's MediaBox of a PDF, in millimetres (rounded to 0.01).
+fn pdf_page_mm(b: &[u8]) -> (f64, f64) {
+    assert!(b.starts_with(b"%PDF-"), "not a PDF");
+    let text = String::from_utf8_lossy(b);
+    let at = text.find("/MediaBox [").expect("a MediaBox") + "/MediaBox [".len();
+    let end = at + text[at..].find(']').unwrap();
+    let v: Vec<f64> = text[at..end]
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let mm = |pt: f64| (pt / 72.0 * 25.4 * 100.0).round() / 100.0;
+    (mm(v[2] - v[0]), mm(v[3] - v[1]))
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub enum PrintFormatView {
     Png,
     /// Vector at the physical size (`width="…mm"`), text converted to paths.
     Svg,
+    /// One page of the physical size, vector, fonts embedded (subsets).
+    Pdf,
 }
 
 /// One print file of an order.
@@ -111,10 +113,10 @@ fn mm_to_um(mm: f64) -> i64 {
 impl PrintFileView {
     fn of(order_id: &str, f: &PrintFileMeta) -> PrintFileView {
         PrintFileView {
-            format: if f.format == "svg" {
-                PrintFormatView::Svg
-            } else {
-                PrintFormatView::Png
+            format: match f.format.as_str() {
+                "svg" => PrintFormatView::Svg,
+                "pdf" => PrintFormatView::Pdf,
+                _ => PrintFormatView::Png,
             },
             url: format!("/v1/orders/{order_id}/files/{}.{}", f.area, f.format),
             area: f.area.clone(),

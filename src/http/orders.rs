@@ -328,7 +328,7 @@ pub async fn print(
         .body(bytes.to_vec()))
 }
 
-/// The order's print files, one PNG and one SVG per print area (scope `orders:read`): `state`
+/// The order's print files, a PDF, a PNG and an SVG per print area (scope `orders:read`): `state`
 /// is `pending` until the durable print job has stored them, then `ready` (or `failed` with
 /// `error`). Products without print areas list none.
 #[utoipa::path(get, path = "/v1/orders/{id}/files", tag = "orders", params(("id" = String, Path)),
@@ -346,12 +346,12 @@ pub async fn files(
     Ok(HttpResponse::Ok().json(files))
 }
 
-/// One print file's bytes (scope `orders:read`): `{area}.png` or `{area}.svg`. Immutable, its
+/// One print file's bytes (scope `orders:read`): `{area}.png`, `{area}.svg` or `{area}.pdf`. Immutable, its
 /// ETag the SHA-256 the files list gives; 409 with Retry-After while the files are pending.
 #[utoipa::path(get, path = "/v1/orders/{id}/files/{file}", tag = "orders",
-    params(("id" = String, Path), ("file" = String, Path, description = "`{area}.png` or `{area}.svg`"),
+    params(("id" = String, Path), ("file" = String, Path, description = "`{area}.png`, `{area}.svg` or `{area}.pdf`"),
         ("If-None-Match" = Option<String>, Header, description = "The file's ETag")),
-    responses((status = 200, description = "The file", content(("image/png"), ("image/svg+xml"))),
+    responses((status = 200, description = "The file", content(("image/png"), ("image/svg+xml"), ("application/pdf"))),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)),

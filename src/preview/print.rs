@@ -1,4 +1,4 @@
-//! Print files: each print area's artwork at its physical size, as a PNG at the area's dpi (with its resolution recorded in a pHYs chunk) and an SVG in millimetres with text converted to paths, under a pixel budget.
+//! Print files: each print area's artwork at its physical size, as a PNG at the area's dpi (with its resolution recorded in a pHYs chunk), an SVG in millimetres with text converted to paths, and a PDF of that page size (svg2pdf), under a pixel budget.
 //!
 //! An area's size follows the selection (`width_mm: "width_cm * 10"`); the file is the trim size
 //! plus the bleed on every side. The artwork (the template element's subtree, or a separate SVG)
@@ -58,15 +58,17 @@ pub struct PrintFile {
 pub enum PrintFormat {
     Png,
     Svg,
+    Pdf,
 }
 
 impl PrintFormat {
-    pub const ALL: [PrintFormat; 2] = [PrintFormat::Png, PrintFormat::Svg];
+    pub const ALL: [PrintFormat; 3] = [PrintFormat::Png, PrintFormat::Svg, PrintFormat::Pdf];
 
     pub fn as_str(self) -> &'static str {
         match self {
             PrintFormat::Png => "png",
             PrintFormat::Svg => "svg",
+            PrintFormat::Pdf => "pdf",
         }
     }
 
@@ -78,6 +80,7 @@ impl PrintFormat {
         match self {
             PrintFormat::Png => "image/png",
             PrintFormat::Svg => "image/svg+xml",
+            PrintFormat::Pdf => "application/pdf",
         }
     }
 }
@@ -261,6 +264,7 @@ impl Previewer {
         drop(pixmap);
         let png = with_resolution(&png, size.dpi);
         let svg = physical_svg(&tree, w, h)?;
+        let pdf = physical_pdf(&tree)?;
         Ok(vec![
             PrintFile {
                 area: area.id.clone(),
@@ -272,6 +276,12 @@ impl Previewer {
                 area: area.id.clone(),
                 format: PrintFormat::Svg,
                 bytes: svg.into_bytes(),
+                size,
+            },
+            PrintFile {
+                area: area.id.clone(),
+                format: PrintFormat::Pdf,
+                bytes: pdf,
                 size,
             },
         ])
@@ -296,6 +306,20 @@ fn physical_svg(tree: &usvg::Tree, w: f64, h: f64) -> Result<String, PreviewErro
         "<svg width=\"{w}mm\" height=\"{h}mm\" viewBox=\"0 0 {w} {h}\" {}",
         &text[at..]
     ))
+}
+
+/// The tree as a one-page PDF (svg2pdf) whose page is the file's physical size: one user unit
+/// is a millimetre, so 25.4 units an inch. Vector throughout (filters aside, which svg2pdf
+/// rasterizes); text is embedded with subsets of the shipped fonts.
+fn physical_pdf(tree: &usvg::Tree) -> Result<Vec<u8>, PreviewError> {
+    svg2pdf::to_pdf(
+        tree,
+        svg2pdf::ConversionOptions::default(),
+        svg2pdf::PageOptions {
+            dpi: MM_PER_INCH as f32,
+        },
+    )
+    .map_err(|e| PreviewError::Encode(format!("PDF: {e:?}")))
 }
 
 /// A PNG with a pHYs chunk (pixels per metre) after its header, so layout and RIP software

@@ -23,7 +23,7 @@ CREATE INDEX print_jobs_pending ON print_jobs (state, created_at);
 CREATE TABLE print_files (
     order_id TEXT COLLATE "C" NOT NULL,
     area TEXT NOT NULL,
-    format TEXT NOT NULL CHECK (format IN ('png', 'svg')),
+    format TEXT NOT NULL CHECK (format IN ('png', 'svg', 'pdf')),
     position BIGINT NOT NULL,
     blob_id TEXT NOT NULL,
     content_type TEXT NOT NULL,
