@@ -355,7 +355,7 @@ fn print_orders(app: &web::Data<App>, addr: SocketAddr, conns: u64, secs: u64, b
 fn print_rows(app: &web::Data<App>, addr: SocketAddr, conns: u64, secs: u64) {
     for (name, tag, w, h) in [
         (
-            "POST order (framed-print 20 x 20 cm: 1.5 MP area PNG + SVG made with the order)",
+            "POST order (framed-print 20 x 20 cm: 1.5 MP area PDF + PNG + SVG made with the order)",
             "s",
             20,
             20,

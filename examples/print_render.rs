@@ -1,4 +1,4 @@
-//! Print-area render timing: the framed print's artwork area at given sizes (PNG at 150 dpi with pHYs, and the SVG in millimetres), rendered in-process from the sample catalog, with the time and bytes of each.
+//! Print-area render timing: the framed print's artwork area at given sizes (PNG at 150 dpi with pHYs, the SVG in millimetres and the PDF), rendered in-process from the sample catalog, with the time and bytes of each.
 //!
 //! `cargo run --example print_render -- [--runs 3] [--out DIR] [WxH cm ...]` (default: 20x20 60x40
 //! 120x60 120x80; `--out` writes the files there)
@@ -38,9 +38,9 @@ fn main() {
     let pv = Previewer::new(&cat, &files).unwrap();
     let p = cat.product("framed-print").unwrap();
     println!(
-        "| print (cm) | file (mm) | pixels | PNG + SVG render (median of {runs}) | PNG bytes | SVG bytes |"
+        "| print (cm) | file (mm) | pixels | PNG + SVG + PDF (median of {runs}) | PNG bytes | SVG bytes | PDF bytes |"
     );
-    println!("|---|---|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for (w, h) in sizes {
         let sel = Selection::parse(
             p,
@@ -60,12 +60,13 @@ fn main() {
         times.sort();
         let png = out.iter().find(|f| f.format == PrintFormat::Png).unwrap();
         let svg = out.iter().find(|f| f.format == PrintFormat::Svg).unwrap();
+        let pdf = out.iter().find(|f| f.format == PrintFormat::Pdf).unwrap();
         if let Some(dir) = out_dir.as_deref() {
             std::fs::write(format!("{dir}/framed-print-{w}x{h}.png"), &png.bytes).unwrap();
             std::fs::write(format!("{dir}/framed-print-{w}x{h}.svg"), &svg.bytes).unwrap();
         }
         println!(
-            "| {w} x {h} | {} x {} | {} x {} ({:.1} MP) | {:.0} ms | {} | {} |",
+            "| {w} x {h} | {} x {} | {} x {} ({:.1} MP) | {:.0} ms | {} | {} | {} |",
             png.size.width_mm,
             png.size.height_mm,
             png.size.width_px,
@@ -73,7 +74,8 @@ fn main() {
             png.size.pixels() as f64 / 1e6,
             times[times.len() / 2].as_secs_f64() * 1e3,
             png.bytes.len(),
-            svg.bytes.len()
+            svg.bytes.len(),
+            pdf.bytes.len()
         );
     }
 }
