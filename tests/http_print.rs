@@ -359,3 +359,33 @@ fn job_claims_are_leased_fenced_and_fail_after_their_attempts() {
         assert!(db.print_files(&plain.id).unwrap().is_none());
     }
 }
+
+#[actix_web::test]
+async fn a_job_whose_attempts_never_finish_is_given_up() {
+    for db in TestDb::all("a_job_whose_attempts_never_finish_is_given_up") {
+        let name = db.name;
+        let app = start(db, |s| s.print.workers = 0);
+        let r = place(&app, "stuck-1", json!({"width_cm": 60, "height_cm": 30})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.json());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        // Three workers claimed it and stopped before reporting (their leases ran out).
+        for _ in 0..MAX_PRINT_ATTEMPTS {
+            assert!(app.db.claim_print_job(Duration::ZERO).unwrap().is_some());
+        }
+        // The next claim gives it up instead of rendering a fourth time.
+        assert!(app.run_print_job().unwrap(), "{name}");
+        let files = get(&app, &format!("/v1/orders/{id}/files")).await.json();
+        assert_eq!(files["state"], "failed", "{name}: {files}");
+        assert!(
+            files["error"].as_str().unwrap().contains("gave up"),
+            "{files}"
+        );
+        assert_eq!(files["files"], json!([]));
+        let r = get(&app, &format!("/v1/orders/{id}/files/artwork.png")).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // Nothing is left to do; the order itself stands.
+        assert!(!app.run_print_job().unwrap());
+        let r = get(&app, &format!("/v1/orders/{id}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+}

@@ -211,11 +211,19 @@ fn worker_loop(weak: &Weak<App>, wake: &Wake) {
     loop {
         let worked = {
             let Some(app) = weak.upgrade() else { return };
-            match app.run_print_job() {
-                Ok(w) => w,
-                Err(e) => {
+            // A panic in a render must not stop the worker: the job's lease runs out and the
+            // job is claimed again, and given up once its attempts are spent.
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.run_print_job()));
+            match ran {
+                Ok(Ok(w)) => w,
+                Ok(Err(e)) => {
                     tracing::warn!("print job: {e}");
                     false
+                }
+                Err(_) => {
+                    tracing::error!("a print job panicked; it will be retried after its lease");
+                    true
                 }
             }
         };
@@ -330,6 +338,19 @@ impl App {
         let Some(job) = self.db.claim_print_job(JOB_LEASE)? else {
             return Ok(false);
         };
+        // Attempts that never reported (the process stopped, or the render panicked, while
+        // holding the job) count too: past the limit the job is given up.
+        if job.attempt > MAX_PRINT_ATTEMPTS {
+            self.db.fail_print_job(
+                &job,
+                &format!(
+                    "gave up after {MAX_PRINT_ATTEMPTS} attempts (the last ones stopped before finishing)"
+                ),
+                None,
+                true,
+            )?;
+            return Ok(true);
+        }
         let rendered = self.render_job(&job);
         match rendered {
             Ok(files) => {
