@@ -164,6 +164,9 @@ async fn a_small_landscape_order_has_its_files_with_the_answer() {
         let r = place(&app, "inline-1", json!({"width_cm": 60, "height_cm": 30})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.json());
         let id = r.json()["id"].as_str().unwrap().to_owned();
+        let order = r.json();
+        assert_eq!(order["files_state"], "ready", "{name}: {order}");
+        assert_eq!(order["links"]["files"], format!("/v1/orders/{id}/files"));
         let files = get(&app, &format!("/v1/orders/{id}/files")).await;
         assert_eq!(files.status, StatusCode::OK);
         let files = files.json();
@@ -230,6 +233,7 @@ async fn a_pending_job_survives_a_restart() {
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.json());
         let id = r.json()["id"].as_str().unwrap().to_owned();
+        assert_eq!(r.json()["files_state"], "pending", "{name}");
         let files = get(&first, &format!("/v1/orders/{id}/files")).await.json();
         assert_eq!(files["state"], "pending", "{name}: {files}");
         assert_eq!(files["files"], json!([]));
@@ -245,6 +249,11 @@ async fn a_pending_job_survives_a_restart() {
         let files = files_when_done(&second, &id).await;
         assert_eq!(files["state"], "ready", "{name}: {files}");
         check_files(&second, &id, &files, 606.0, 306.0).await;
+        // The order and the feed say so too.
+        let order = get(&second, &format!("/v1/orders/{id}")).await.json();
+        assert_eq!(order["files_state"], "ready", "{name}");
+        let feed = get(&second, "/v1/orders").await.json();
+        assert_eq!(feed["items"][0]["files_state"], "ready", "{name}");
     }
 }
 
@@ -283,6 +292,7 @@ async fn products_without_print_areas_list_no_files() {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
     let id = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["files_state"], Value::Null);
     let files = get(&app, &format!("/v1/orders/{id}/files")).await.json();
     assert_eq!(files["state"], "ready");
     assert_eq!(files["files"], json!([]));

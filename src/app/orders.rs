@@ -73,8 +73,10 @@ pub struct OrderLinks {
     #[serde(rename = "self")]
     pub this: String,
     pub events: String,
-    /// The print file (null for products without a preview).
+    /// The print mock-up (null for products without a preview).
     pub print: Option<String>,
+    /// The print areas' files and their state (empty for products without print areas).
+    pub files: String,
     /// The design the order was placed from.
     pub design: Option<String>,
 }
@@ -113,6 +115,9 @@ pub struct OrderView {
     /// Every customer upload the order uses (its upload options' values), each with the URL an
     /// order system downloads the original file from (scope `orders:read`).
     pub uploads: Vec<super::uploads::OrderUpload>,
+    /// Where its print areas' files stand (`links.files` lists them); null for products
+    /// without print areas.
+    pub files_state: Option<super::print::FilesStateView>,
 }
 
 /// An order's status.
@@ -141,7 +146,11 @@ impl From<Status> for OrderStatus {
 impl OrderView {
     /// The typed view of a stored order (its JSON fields were written by this module), with
     /// the uploads it uses (see `App::order_view`).
-    pub fn of(o: &Order, uploads: Vec<super::uploads::OrderUpload>) -> Result<OrderView, AppError> {
+    pub fn of(
+        o: &Order,
+        uploads: Vec<super::uploads::OrderUpload>,
+        files_state: Option<crate::orders::FilesState>,
+    ) -> Result<OrderView, AppError> {
         let selection: Choices = serde_json::from_value(o.selection.clone())
             .map_err(|e| AppError::Internal(format!("order {}: stored selection: {e}", o.id)))?;
         let quote: Quote = serde_json::from_value(o.quote.clone())
@@ -170,8 +179,10 @@ impl OrderView {
                     .as_ref()
                     .map(|_| format!("/v1/orders/{}/print", o.id)),
                 design: o.design_id.as_ref().map(|d| format!("/v1/designs/{d}")),
+                files: format!("/v1/orders/{}/files", o.id),
             },
             uploads,
+            files_state: files_state.map(Into::into),
         })
     }
 }
@@ -469,11 +480,13 @@ impl App {
         limit: u32,
     ) -> Result<OrderPage, AppError> {
         let page: Page<Order> = self.db.list_orders(OrderFilter { status }, cursor, limit)?;
+        let ids: Vec<&str> = page.items.iter().map(|o| o.id.as_str()).collect();
+        let states = self.db.print_states(&ids)?;
         Ok(OrderPage {
             items: page
                 .items
                 .iter()
-                .map(|o| self.order_view(o))
+                .map(|o| self.order_view_with(o, states.get(&o.id).copied()))
                 .collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
         })

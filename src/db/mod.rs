@@ -34,8 +34,8 @@ pub use knowledge::{
 pub use product_versions::MAX_PRODUCTS_PER_VERSION;
 
 use crate::orders::{
-    ClaimedJob, Design, HistoryState, ImportInfo, NewDesign, NewOrder, NewSale, Order, OrderEvent,
-    OrderFilter, Page, PrintFileMeta, PrintFiles, PrintPlan, Sale, Status, Timestamp,
+    ClaimedJob, Design, FilesState, HistoryState, ImportInfo, NewDesign, NewOrder, NewSale, Order,
+    OrderEvent, OrderFilter, Page, PrintFileMeta, PrintFiles, PrintPlan, Sale, Status, Timestamp,
 };
 use conn::{Manager, Target};
 
@@ -207,6 +207,16 @@ impl Db {
     /// An order's print files state and files; `None` when it has none recorded.
     pub fn print_files(&self, order_id: &str) -> Result<Option<PrintFiles>, DbError> {
         print_jobs::get(&mut *self.conn()?, order_id)
+    }
+
+    /// The print files state of each of these orders that has print files (one query).
+    pub fn print_states(
+        &self,
+        order_ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, FilesState>, DbError> {
+        Ok(print_jobs::states(&mut *self.conn()?, order_ids)?
+            .into_iter()
+            .collect())
     }
 
     /// How many orders' print files are pending.

@@ -294,3 +294,25 @@ pub(crate) fn pending(conn: &mut AnyConnection) -> Result<i64, DbError> {
         .count()
         .get_result(conn)?)
 }
+
+/// The print files state of each of `order_ids` that has one.
+pub(crate) fn states(
+    conn: &mut AnyConnection,
+    order_ids: &[&str],
+) -> Result<Vec<(String, FilesState)>, DbError> {
+    if order_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String)> = print_jobs::table
+        .filter(print_jobs::order_id.eq_any(order_ids))
+        .select((print_jobs::order_id, print_jobs::state))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, st)| {
+            let st = st
+                .parse()
+                .map_err(|e: UnknownFilesState| DbError::Corrupt(e.to_string()))?;
+            Ok((id, st))
+        })
+        .collect()
+}
