@@ -3,7 +3,9 @@
 //! handler returning fixed JSON and one returning static bytes.
 //!
 //! `cargo run --release --example load -- [--seconds 5] [--connections 8] [--workers 1]`
-//! prints a Markdown table (requests/s, p50, p99) for BENCHMARKS.md.
+//! prints a Markdown table (requests/s, p50, p99) for BENCHMARKS.md; `--only-orders 1` runs the
+//! order rows alone (the mock-up order, and orders with print-area files: made with the order,
+//! or left to the print job, whose drain is timed).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -247,6 +249,11 @@ fn main() {
             ceiling.map_or("—".to_owned(), |c| format!("{:.2}", o.rps / c))
         );
     };
+    if arg("--only-orders", 0) == 1 {
+        print_orders(&app, addr, conns, secs, &order_body);
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::process::exit(0);
+    }
     let json_ceiling = run(addr, conns, secs, Arc::new(|_| get("/ceiling/json")), 200);
     row("ceiling: fixed JSON", &json_ceiling, None);
     let body = configure_body.to_owned();
@@ -306,6 +313,94 @@ fn main() {
         &order,
         None,
     );
+    print_rows(&app, addr, conns, secs);
     let _ = std::fs::remove_dir_all(&tmp);
     std::process::exit(0);
+}
+
+fn print_row(name: &str, o: &Outcome) {
+    println!(
+        "| {name} | {:.0} | {:.2} ms | {:.2} ms | — |",
+        o.rps,
+        o.p50.as_secs_f64() * 1e3,
+        o.p99.as_secs_f64() * 1e3,
+    );
+}
+
+/// `--only-orders 1`: the order rows alone (the mock-up order, then the print-area rows).
+fn print_orders(app: &web::Data<App>, addr: SocketAddr, conns: u64, secs: u64, body: &str) {
+    let body = body.to_owned();
+    let order = run(
+        addr,
+        conns,
+        secs,
+        Arc::new(move |i| {
+            post(
+                "/v1/orders",
+                &body,
+                &format!("Idempotency-Key: load-{}-{i}\r\n", std::process::id()),
+            )
+        }),
+        201,
+    );
+    print_row(
+        "POST order (classic-tee: validate, price, mock-up print file, SQLite)",
+        &order,
+    );
+    print_rows(app, addr, conns, secs);
+}
+
+/// Orders of the framed print with print files: a small area made with the order, and a large
+/// one left to the durable job (acknowledged at once; the job's drain is timed after).
+fn print_rows(app: &web::Data<App>, addr: SocketAddr, conns: u64, secs: u64) {
+    for (name, tag, w, h) in [
+        (
+            "POST order (framed-print 20 x 20 cm: 1.5 MP area PDF + PNG + SVG made with the order)",
+            "s",
+            20,
+            20,
+        ),
+        (
+            "POST order (framed-print 60 x 40 cm: 8.6 MP area left to the print job)",
+            "l",
+            60,
+            40,
+        ),
+    ] {
+        let before = app.db.pending_print_jobs().unwrap();
+        let o = run(
+            addr,
+            conns,
+            secs,
+            Arc::new(move |i| {
+                let body = format!(
+                    r#"{{"product": "framed-print", "selection": {{"width_cm": {w}, "height_cm": {h}}}}}"#
+                );
+                post(
+                    "/v1/orders",
+                    &body,
+                    &format!(
+                        "Idempotency-Key: print-{tag}-{}-{i}\r\n",
+                        std::process::id()
+                    ),
+                )
+            }),
+            201,
+        );
+        print_row(name, &o);
+        let queued = app.db.pending_print_jobs().unwrap();
+        if queued > before {
+            // The job's rate: how many orders' files it completes in a window (`--drain-seconds`,
+            // default 20) after the row, with nothing else running.
+            let window = Duration::from_secs(arg("--drain-seconds", 20));
+            std::thread::sleep(window);
+            let left = app.db.pending_print_jobs().unwrap();
+            let done = queued - left;
+            println!(
+                "| print job, {} s after the row ({queued} orders pending): files of {done} orders made | {:.2} orders/s | — | — | — |",
+                window.as_secs(),
+                done as f64 / window.as_secs_f64()
+            );
+        }
+    }
 }

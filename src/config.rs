@@ -195,6 +195,9 @@ pub struct Settings {
     pub log_json: bool,
     /// Resolution of the print file rendered for each order.
     pub print_dpi: u32,
+    /// Print areas' files: the per-file pixel budget, the inline threshold and the job's
+    /// worker threads (see [`PrintSettings`]).
+    pub print: PrintSettings,
     /// How long a saved design stays readable (and can be ordered) after it is saved; `None`
     /// keeps designs forever. Default: 90 days (`--design-retention-days`, 0 = forever).
     pub design_retention: Option<std::time::Duration>,
@@ -241,6 +244,36 @@ impl Default for WebhookSettings {
     }
 }
 
+/// How orders' print-area files are made (docs/persistence.md, "Print files").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrintSettings {
+    /// Largest file, in pixels; an order whose area would be larger is refused (422).
+    /// Default: [`crate::preview::print::DEFAULT_MAX_PIXELS`] (`--print-max-pixels`).
+    pub max_pixels: u64,
+    /// An order whose areas together have at most this many pixels gets its files rendered
+    /// before it is answered; larger ones go to the durable print job. Default:
+    /// [`DEFAULT_PRINT_INLINE_PIXELS`] (`--print-inline-pixels`, 0 sends every order to the job).
+    pub inline_pixels: u64,
+    /// Threads that run print jobs in this process; 0 runs none (another instance on the same
+    /// database does). Default: 1 (`--print-workers`).
+    pub workers: usize,
+}
+
+/// Default inline threshold, in pixels: 2 megapixels (a 20 x 20 cm print at 150 dpi is 1.4 MP)
+/// render in about a tenth of a second, within an order request's time; larger files would
+/// hold the request (and its blocking thread) for seconds.
+pub const DEFAULT_PRINT_INLINE_PIXELS: u64 = 2_000_000;
+
+impl Default for PrintSettings {
+    fn default() -> Self {
+        PrintSettings {
+            max_pixels: crate::preview::print::DEFAULT_MAX_PIXELS,
+            inline_pixels: DEFAULT_PRINT_INLINE_PIXELS,
+            workers: 1,
+        }
+    }
+}
+
 /// Days a saved design is kept by default: a season of carts and shared links.
 pub const DESIGN_RETENTION_DAYS: u64 = 90;
 
@@ -271,6 +304,7 @@ impl Default for Settings {
             },
             log_json: false,
             print_dpi: 150,
+            print: PrintSettings::default(),
             design_retention: Some(std::time::Duration::from_secs(
                 DESIGN_RETENTION_DAYS * 24 * 3600,
             )),

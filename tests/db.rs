@@ -18,7 +18,7 @@ use bespoke::orders::{Order, OrderFilter, Sale, SaleSource, Status};
 use common::db::{TestDb, content_sha, new_design, new_order, new_sale, now_plus};
 
 /// How many migrations a fresh database runs.
-const MIGRATIONS: usize = 8;
+const MIGRATIONS: usize = 9;
 
 fn all_ids(db: &Db, filter: OrderFilter, limit: u32) -> Vec<String> {
     let mut ids = Vec::new();

@@ -233,7 +233,11 @@ async fn a_directory_store_is_single_node() {
     // The documented caveat, and the reason the database is the default: with files under
     // each instance's own directory, another instance does not know the upload.
     let db = TestDb::sqlite();
-    let dir = |s: &mut Settings| s.blob_store = BlobStoreKind::Directory;
+    let dir = |s: &mut Settings| {
+        s.blob_store = BlobStoreKind::Directory;
+        // The print area's files are made with the order (none left to a background job).
+        s.print.inline_pixels = u64::MAX;
+    };
     let a = start(&db, "data-a", dir);
     let b = start(&db, "data-b", dir);
     let id = upload_id(&a, &png(40, 30, 1)).await;
@@ -250,10 +254,21 @@ async fn a_directory_store_is_single_node() {
             .unwrap()
             .count()
     };
+    // The print area's PDF, PNG and SVG; the mock-up is rendered when first asked for.
     assert_eq!(
         (files("uploads"), files("originals"), files("prints")),
-        (1, 1, 1)
+        (1, 1, 3)
     );
+    let order_id = r.json()["id"].as_str().unwrap().to_owned();
+    let mock_up = send(
+        &a,
+        test::TestRequest::get()
+            .uri(&format!("/v1/orders/{order_id}/print"))
+            .insert_header(("authorization", format!("Bearer {FEED}"))),
+    )
+    .await;
+    assert_eq!(mock_up.status, StatusCode::OK);
+    assert_eq!(files("prints"), 4);
     let got = original(&a, &id, Some(FEED)).await;
     assert_eq!(got.status, StatusCode::OK);
 }

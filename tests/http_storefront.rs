@@ -711,6 +711,25 @@ async fn every_documented_operation_is_exercised_and_conforms() {
         let r = send(&app, get(&uri).insert_header(auth.clone())).await;
         assert_eq!(r.status, StatusCode::OK, "{uri}");
     }
+    // The print area's files, once the print job has made them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let files = loop {
+        let r = send(
+            &app,
+            get(&format!("/v1/orders/{id}/files")).insert_header(auth.clone()),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+        if r.json()["state"] != "pending" {
+            break r.json();
+        }
+        assert!(std::time::Instant::now() < deadline, "files still pending");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(files["state"], "ready", "{files}");
+    let url = files["files"][0]["url"].as_str().unwrap().to_owned();
+    let r = send(&app, get(&url).insert_header(auth.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{url}");
     let r = send(
         &app,
         test::TestRequest::post()

@@ -572,7 +572,8 @@ async fn deliveries_are_signed_retried_logged_and_in_order() {
         // order.files_ready, as the print-file pipeline writes it.
         let stored = app.db.get_order(&order).unwrap();
         let event =
-            bespoke::app::webhooks::order_files_ready(&stored, app.order_uploads(&stored)).unwrap();
+            bespoke::app::webhooks::order_files_ready(&stored, app.order_uploads(&stored), None)
+                .unwrap();
         assert_eq!(app.db.enqueue_events(&[event]).unwrap(), 1);
         app.outbox.wake();
         wait_for(&app, &hook, "the files event", |log| delivered(log, 4)).await;

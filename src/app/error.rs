@@ -60,6 +60,19 @@ pub enum AppError {
     Unavailable(String),
     #[error("the catalog has errors; it was not deployed")]
     CatalogRejected(crate::app::Rejection),
+    #[error(
+        "the print area `{area}` would be {width_px} x {height_px} pixels; this server makes print files of at most {limit} pixels"
+    )]
+    PrintTooLarge {
+        area: String,
+        width_px: u32,
+        height_px: u32,
+        limit: u64,
+    },
+    #[error("the print files of order `{0}` are not ready yet")]
+    PrintFilesPending(String),
+    #[error("order `{order}` has no print file `{file}`")]
+    PrintFileNotFound { order: String, file: String },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -11,6 +11,7 @@ pub mod fulfilment;
 pub mod metrics;
 pub mod orders;
 pub mod personal;
+pub mod print;
 pub mod report;
 pub mod uploads;
 pub mod values;
@@ -334,6 +335,10 @@ pub struct App {
     pub outbox: webhooks::Outbox,
     /// What `GET /metrics` reports (shared with the webhook workers).
     pub metrics: Arc<metrics::Metrics>,
+    /// Wakes this process's print workers when an order queues a print job.
+    print_wake: Arc<print::Wake>,
+    /// Set once the print workers are started (`print::start_workers`).
+    print_started: std::sync::OnceLock<()>,
 }
 
 /// What a version's background thread works with (see [`background`]).
@@ -647,6 +652,8 @@ impl App {
             outbox: webhooks::Outbox::start(&db, &settings.webhooks, &metrics),
             metrics,
             settings,
+            print_wake: Arc::default(),
+            print_started: std::sync::OnceLock::new(),
         })
         .inspect(App::refresh_history)
         .and_then(|app| {
@@ -819,6 +826,20 @@ pub fn preview_error(e: crate::preview::PreviewError) -> AppError {
         | PreviewError::NoPreview(_) => AppError::BadRequest(e.to_string()),
         PreviewError::Upload(_) => AppError::Upload(e.to_string()),
         PreviewError::Busy(b) => AppError::Busy(b),
+        PreviewError::PrintTooLarge {
+            area,
+            width_px,
+            height_px,
+            limit,
+        } => AppError::PrintTooLarge {
+            area,
+            width_px,
+            height_px,
+            limit,
+        },
+        PreviewError::AreaSize { .. } | PreviewError::UnknownArea(_) => {
+            AppError::BadRequest(e.to_string())
+        }
         other => AppError::Preview(other.to_string()),
     }
 }

@@ -1,4 +1,4 @@
-//! Order use cases: place an order (from a selection or a saved design; completed with defaults as configure completes it, re-validated and re-priced on the pinned catalog version, print file rendered, stored idempotently), the typed order views, and the order feed.
+//! Order use cases: place an order (from a selection or a saved design; completed with defaults as configure completes it, re-validated and re-priced on the pinned catalog version, print files planned (print areas: `print.rs`; the mock-up), stored idempotently), the typed order views, and the order feed.
 
 use std::sync::Arc;
 
@@ -11,7 +11,9 @@ use super::values::Choices;
 use super::{App, AppError, Snapshot};
 use crate::catalog::Product;
 use crate::db::DbError;
-use crate::orders::{NewOrder, Order, OrderEvent, OrderFilter, Page, Status, fingerprint};
+use crate::orders::{
+    NewOrder, Order, OrderEvent, OrderFilter, Page, PrintPlan, Status, fingerprint,
+};
 use crate::preview::blob::BlobKind;
 use crate::rules::{Engine, Selection};
 
@@ -71,8 +73,10 @@ pub struct OrderLinks {
     #[serde(rename = "self")]
     pub this: String,
     pub events: String,
-    /// The print file (null for products without a preview).
+    /// The print mock-up (null for products without a preview).
     pub print: Option<String>,
+    /// The print areas' files and their state (empty for products without print areas).
+    pub files: String,
     /// The design the order was placed from.
     pub design: Option<String>,
 }
@@ -118,6 +122,9 @@ pub struct OrderView {
     pub variant_sku: Option<String>,
     /// The bill of materials: what the order consumes, merged per part and unit.
     pub bom: Vec<super::fulfilment::BomLineView>,
+    /// Where its print areas' files stand (`links.files` lists them); null for products
+    /// without print areas.
+    pub files_state: Option<super::print::FilesStateView>,
 }
 
 /// An order's status.
@@ -146,7 +153,11 @@ impl From<Status> for OrderStatus {
 impl OrderView {
     /// The typed view of a stored order (its JSON fields were written by this module), with
     /// the uploads it uses (see `App::order_view`).
-    pub fn of(o: &Order, uploads: Vec<super::uploads::OrderUpload>) -> Result<OrderView, AppError> {
+    pub fn of(
+        o: &Order,
+        uploads: Vec<super::uploads::OrderUpload>,
+        files_state: Option<crate::orders::FilesState>,
+    ) -> Result<OrderView, AppError> {
         let selection: Choices = serde_json::from_value(o.selection.clone())
             .map_err(|e| AppError::Internal(format!("order {}: stored selection: {e}", o.id)))?;
         let quote: Quote = serde_json::from_value(o.quote.clone())
@@ -176,11 +187,13 @@ impl OrderView {
                     .as_ref()
                     .map(|_| format!("/v1/orders/{}/print", o.id)),
                 design: o.design_id.as_ref().map(|d| format!("/v1/designs/{d}")),
+                files: format!("/v1/orders/{}/files", o.id),
             },
             uploads,
             options: fulfilment.options,
             variant_sku: fulfilment.variant_sku,
             bom: fulfilment.bom,
+            files_state: files_state.map(Into::into),
         })
     }
 }
@@ -375,7 +388,18 @@ impl App {
         let done = done?;
         // Its uploads are kept from now on (retention), before the order is stored.
         self.hold_uploads(product, &done.selection, None)?;
-        let preview_ref = self.print_preview_ref(&snap, product, &done.selection)?;
+        // The print areas' files (rendered now when small, else a job), and the mock-up's
+        // reference: rendered now only for products without print areas (with areas,
+        // production takes the areas' files and the mock-up is rendered when first asked for).
+        let print = self.plan_print(&snap, product, &done.selection)?;
+        let preview_ref = match &print {
+            Some(_) => Some(
+                snap.previewer
+                    .print_etag(product, &done.selection, self.settings.print_dpi)
+                    .map_err(super::preview_error)?,
+            ),
+            None => self.print_preview_ref(&snap, product, &done.selection)?,
+        };
         let new = NewOrder {
             idempotency_key: req.idempotency_key,
             fingerprint: fp,
@@ -391,11 +415,30 @@ impl App {
             filled: done.filled,
             fulfilment: super::fulfilment::fulfilment(product, &done.selection)?.stored()?,
         };
-        // Its webhook events go to the outbox in the order's own transaction.
-        let (order, created) = self.db.create_order_with_events(new, &|o| {
-            super::webhooks::order_created(o, self.order_uploads(o))
-        })?;
+        // Its webhook events go to the outbox in the order's own transaction: `order.created`,
+        // and `order.files_ready` when its print files were rendered before it.
+        let files_state = print.as_ref().map(|p| match p {
+            PrintPlan::Ready(_) => crate::orders::FilesState::Ready,
+            PrintPlan::Job => crate::orders::FilesState::Pending,
+        });
+        let events = |o: &Order| {
+            let mut list = super::webhooks::order_created(o, self.order_uploads(o), files_state)?;
+            if files_state == Some(crate::orders::FilesState::Ready) {
+                list.push(
+                    super::webhooks::order_files_ready(o, self.order_uploads(o), files_state)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            Ok(list)
+        };
+        let (order, created) = match &print {
+            Some(plan) => self.db.create_order_with_print(new, plan, &events)?,
+            None => self.db.create_order_with_events(new, &events)?,
+        };
         self.metrics.order(created);
+        if created && print == Some(PrintPlan::Job) {
+            self.wake_print_workers();
+        }
         if created {
             self.outbox.wake();
             // The order is in the history now: the next recommendation knows it.
@@ -445,6 +488,13 @@ impl App {
             .previewer
             .render_print(product, &sel, self.settings.print_dpi)
             .map_err(super::preview_error)?;
+        // Kept for the next read (products with print areas render their mock-up lazily).
+        if let Err(e) = self
+            .blobs
+            .put(BlobKind::Print, &r, out.content_type, &out.bytes)
+        {
+            tracing::warn!(order_id = %id, "cannot keep the print mock-up: {e}");
+        }
         Ok((r, out.bytes))
     }
 
@@ -463,11 +513,13 @@ impl App {
         limit: u32,
     ) -> Result<OrderPage, AppError> {
         let page: Page<Order> = self.db.list_orders(OrderFilter { status }, cursor, limit)?;
+        let ids: Vec<&str> = page.items.iter().map(|o| o.id.as_str()).collect();
+        let states = self.db.print_states(&ids)?;
         Ok(OrderPage {
             items: page
                 .items
                 .iter()
-                .map(|o| self.order_view(o))
+                .map(|o| self.order_view_with(o, states.get(&o.id).copied()))
                 .collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
         })
@@ -486,10 +538,17 @@ impl App {
         expected_version: i64,
         note: Option<String>,
     ) -> Result<OrderView, AppError> {
+        // Read before the transition's transaction (which must not wait for another
+        // connection): the print files state the event reports.
+        let files_state = self.db.print_states(&[id])?.remove(id);
         let order = self
             .db
             .transition_with_events(id, to, expected_version, note, &|change| {
-                super::webhooks::order_status_changed(change, self.order_uploads(&change.0))
+                super::webhooks::order_status_changed(
+                    change,
+                    self.order_uploads(&change.0),
+                    files_state,
+                )
             })
             .map_err(not_found(id))?;
         self.metrics.transition(to.as_str());

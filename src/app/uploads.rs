@@ -171,7 +171,20 @@ impl App {
 
     /// The typed view of a stored order, with the uploads it uses.
     pub fn order_view(&self, order: &Order) -> Result<super::orders::OrderView, AppError> {
-        super::orders::OrderView::of(order, self.order_uploads(order))
+        let state = self
+            .db
+            .print_states(&[order.id.as_str()])?
+            .remove(&order.id);
+        self.order_view_with(order, state)
+    }
+
+    /// As [`App::order_view`], with the order's print files state already read.
+    pub(crate) fn order_view_with(
+        &self,
+        order: &Order,
+        files_state: Option<crate::orders::FilesState>,
+    ) -> Result<super::orders::OrderView, AppError> {
+        super::orders::OrderView::of(order, self.order_uploads(order), files_state)
     }
 
     /// Adopts what a data directory holds from before the blob store (`uploads/<id>.png`,

@@ -24,6 +24,7 @@ use super::uploads::OrderUpload;
 use super::{App, AppError};
 use crate::config::WebhookSettings;
 use crate::db::{Db, DbError};
+use crate::orders::FilesState;
 use crate::orders::{
     Attempt, ClaimedDelivery, Delivery, DeliveryState, EventType, MAX_WEBHOOK_EVENTS,
     MAX_WEBHOOK_SECRET_LEN, MAX_WEBHOOK_URL_LEN, MAX_WEBHOOKS, MIN_WEBHOOK_SECRET_LEN,
@@ -271,8 +272,9 @@ pub fn outbox_event(body: EventBody) -> Result<NewOutboxEvent, String> {
 pub fn order_created(
     order: &Order,
     uploads: Vec<OrderUpload>,
+    files_state: Option<FilesState>,
 ) -> Result<Vec<NewOutboxEvent>, String> {
-    let order = OrderView::of(order, uploads).map_err(|e| e.to_string())?;
+    let order = OrderView::of(order, uploads, files_state).map_err(|e| e.to_string())?;
     Ok(vec![outbox_event(EventBody::OrderCreated { order })?])
 }
 
@@ -280,22 +282,23 @@ pub fn order_created(
 pub fn order_status_changed(
     (order, from): &(Order, Status),
     uploads: Vec<OrderUpload>,
+    files_state: Option<FilesState>,
 ) -> Result<Vec<NewOutboxEvent>, String> {
-    let order = OrderView::of(order, uploads).map_err(|e| e.to_string())?;
+    let order = OrderView::of(order, uploads, files_state).map_err(|e| e.to_string())?;
     Ok(vec![outbox_event(EventBody::OrderStatusChanged {
         order,
         previous_status: (*from).into(),
     })?])
 }
 
-/// `order.files_ready`, for the print-file pipeline: write it with `Db::enqueue_events` (or,
-/// from a db function, `db::webhooks::enqueue` inside the transaction that records the files),
-/// then call [`Outbox::wake`].
+/// `order.files_ready`: written in the transaction that records an order's print files (the
+/// print job's completing one; with the order's creation when they were rendered inline).
 pub fn order_files_ready(
     order: &Order,
     uploads: Vec<OrderUpload>,
+    files_state: Option<FilesState>,
 ) -> Result<NewOutboxEvent, AppError> {
-    let order = OrderView::of(order, uploads)?;
+    let order = OrderView::of(order, uploads, files_state)?;
     outbox_event(EventBody::OrderFilesReady { order }).map_err(AppError::Internal)
 }
 

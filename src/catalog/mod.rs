@@ -11,6 +11,7 @@ mod load;
 pub mod model;
 pub mod money;
 pub mod preview;
+pub mod print_area;
 pub mod product;
 mod read;
 pub mod rules_file;

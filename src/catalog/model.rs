@@ -382,6 +382,39 @@ pub struct Preview {
     pub width: u32,
     pub height: u32,
     pub bindings: Vec<Binding>,
+    /// The print areas production receives files for (`print_areas:`), in declared order.
+    pub print_areas: Vec<PrintArea>,
+}
+
+/// One print area: the artwork production prints, at a physical size and resolution.
+#[derive(Debug, Clone)]
+pub struct PrintArea {
+    /// Unique within the product (`[a-z0-9][a-z0-9-]*`); names the files (`{id}.png`).
+    pub id: String,
+    /// Trim width in millimetres: a constant or a term over the options (`width_cm * 10`).
+    pub width_mm: Term,
+    /// Trim height in millimetres.
+    pub height_mm: Term,
+    /// Extra artwork around the trim on every side, in millimetres (0 when not declared).
+    pub bleed_mm: Decimal,
+    /// Raster resolution of the PNG, in dots per inch.
+    pub dpi: u32,
+    /// Where the artwork comes from.
+    pub source: AreaSource,
+    /// The artwork's box in its SVG's user units: `[x, y, width, height]`; it is scaled to
+    /// cover the area (trim plus bleed), centred.
+    pub artwork_box: [f64; 4],
+    pub span: Span,
+}
+
+/// The SVG an area's artwork is drawn from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AreaSource {
+    /// The subtree of the element with this id in the preview template (bindings applied,
+    /// ancestors' transforms not).
+    Element(String),
+    /// A separate SVG file under assets/ (the preview's bindings apply to its elements by id).
+    Template(String),
 }
 
 #[derive(Debug, Clone)]

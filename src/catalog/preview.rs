@@ -1,4 +1,4 @@
-//! Preview sections: checks the SVG template, its element ids, the bindings and the shipped fonts.
+//! Preview sections: checks the SVG template, its element ids, the bindings, the shipped fonts and (through `print_area.rs`) the print areas.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +13,7 @@ use super::read::{Cx, Fields};
 use super::rules_file::check_expr;
 use super::yaml::{Node, NodeKind};
 
-const PREVIEW_KEYS: &[&str] = &["template", "size", "bind"];
+const PREVIEW_KEYS: &[&str] = &["template", "size", "bind", "print_areas"];
 const BIND_KEYS: &[&str] = &[
     "fill",
     "stroke",
@@ -287,6 +287,18 @@ pub fn read_preview(
             }
         }
     }
+    let print_areas = match f.get("print_areas") {
+        Some(an) => {
+            match super::print_area::read_print_areas(cx, an, options, files, &template, &info) {
+                Some((areas, files_used)) => {
+                    used.extend(files_used);
+                    areas
+                }
+                None => Vec::new(),
+            }
+        }
+        None => Vec::new(),
+    };
     // Every SVG the preview draws is rendered by a recursive parser: bounded here, as at serve.
     for path in used
         .iter()
@@ -317,6 +329,7 @@ pub fn read_preview(
             width,
             height,
             bindings,
+            print_areas,
         },
         used,
     ))

@@ -453,7 +453,7 @@ pub fn check_expr(
     }
 }
 
-fn check_term(cx: &mut Cx<'_>, options: &[OptionDef], src: &ExprSrc) -> Option<Term> {
+pub(crate) fn check_term(cx: &mut Cx<'_>, options: &[OptionDef], src: &ExprSrc) -> Option<Term> {
     let checker = Checker {
         options,
         allow_decimals: true,

@@ -52,6 +52,16 @@ pub struct ServeArgs {
     /// Resolution of each order's print file (72–600).
     #[arg(long, env = "BESPOKE_PRINT_DPI", default_value_t = 150, value_parser = clap::value_parser!(u32).range(72..=600))]
     pub print_dpi: u32,
+    /// Largest print-area file, in pixels; an order whose file would be larger is refused.
+    #[arg(long, env = "BESPOKE_PRINT_MAX_PIXELS", default_value_t = crate::preview::print::DEFAULT_MAX_PIXELS, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub print_max_pixels: u64,
+    /// Orders whose print areas together have at most this many pixels get their files before
+    /// the answer; larger ones are rendered by the durable print job (0: always the job).
+    #[arg(long, env = "BESPOKE_PRINT_INLINE_PIXELS", default_value_t = crate::config::DEFAULT_PRINT_INLINE_PIXELS)]
+    pub print_inline_pixels: u64,
+    /// Threads running print jobs in this process (0: none; another instance runs them).
+    #[arg(long, env = "BESPOKE_PRINT_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub print_workers: u64,
     /// Days a saved design stays readable and orderable (0 keeps designs forever).
     #[arg(long, env = "BESPOKE_DESIGN_RETENTION_DAYS", default_value_t = crate::config::DESIGN_RETENTION_DAYS, value_parser = clap::value_parser!(u64).range(0..=36_500))]
     pub design_retention_days: u64,
@@ -116,6 +126,11 @@ impl ServeArgs {
             watch: !self.no_watch,
             log_json: self.log_json,
             print_dpi: self.print_dpi,
+            print: crate::config::PrintSettings {
+                max_pixels: self.print_max_pixels,
+                inline_pixels: self.print_inline_pixels,
+                workers: usize::try_from(self.print_workers).unwrap_or(1),
+            },
             design_retention: (self.design_retention_days > 0)
                 .then(|| std::time::Duration::from_secs(self.design_retention_days * 24 * 3600)),
             warm_up: crate::config::WarmUpPlan {

@@ -1,8 +1,8 @@
 //! Persistence (diesel): one `Db` handle over SQLite or PostgreSQL (a derived MultiConnection,
 //! chosen by the URL), an r2d2 pool, embedded migrations run at connect, and the order,
-//! saved-design, catalog-version, product-version, engine-knowledge, sales-history and webhook
-//! (with its transactional outbox) repositories, and the database blob store (`DbBlobStore`)
-//! with upload references. The only
+//! saved-design, catalog-version, product-version, engine-knowledge, sales-history, print-job and
+//! webhook (with its transactional outbox) repositories, and the database blob store
+//! (`DbBlobStore`) with upload references. The only
 //! module that names diesel. Synchronous: call it from blocking threads (actix `web::block`).
 
 mod blobs;
@@ -13,6 +13,7 @@ mod error;
 mod history;
 mod knowledge;
 mod orders;
+mod print_jobs;
 mod product_versions;
 mod schema;
 mod webhooks;
@@ -36,9 +37,9 @@ pub use orders::EventsOf;
 pub use product_versions::MAX_PRODUCTS_PER_VERSION;
 
 use crate::orders::{
-    Attempt, ClaimedDelivery, Delivery, Design, EventType, HistoryState, ImportInfo, NewDesign,
-    NewOrder, NewOutboxEvent, NewSale, Order, OrderEvent, OrderFilter, Outcome, Page, Sale, Status,
-    Timestamp, Webhook,
+    Attempt, ClaimedDelivery, ClaimedJob, Delivery, Design, EventType, FilesState, HistoryState,
+    ImportInfo, NewDesign, NewOrder, NewOutboxEvent, NewSale, Order, OrderEvent, OrderFilter,
+    Outcome, Page, PrintFileMeta, PrintFiles, PrintPlan, Sale, Status, Timestamp, Webhook,
 };
 use conn::{Manager, Target};
 
@@ -171,7 +172,72 @@ impl Db {
         new: NewOrder,
         events: EventsOf<'_, Order>,
     ) -> Result<(Order, bool), DbError> {
-        orders::create(&mut *self.conn()?, &new, events, now_micros())
+        orders::create(&mut *self.conn()?, &new, events, None, now_micros())
+    }
+
+    /// As [`Db::create_order_with_events`], also recording the order's print files in its
+    /// transaction: the files rendered before (`PrintPlan::Ready`) or a pending job
+    /// (`PrintPlan::Job`). A replay records nothing.
+    pub fn create_order_with_print(
+        &self,
+        new: NewOrder,
+        print: &PrintPlan,
+        events: EventsOf<'_, Order>,
+    ) -> Result<(Order, bool), DbError> {
+        orders::create(&mut *self.conn()?, &new, events, Some(print), now_micros())
+    }
+
+    /// Claims the oldest pending print job whose lease is free, for `lease`; `None` when there
+    /// is none. The claim's attempt number fences the worker's later writes.
+    pub fn claim_print_job(&self, lease: Duration) -> Result<Option<ClaimedJob>, DbError> {
+        let lease = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX);
+        print_jobs::claim(&mut *self.conn()?, now_micros(), lease)
+    }
+
+    /// Completes a claimed print job with its files and the `order.files_ready` events
+    /// `events` builds, in one transaction; `false` when the claim was lost to another worker.
+    pub fn complete_print_job(
+        &self,
+        job: &ClaimedJob,
+        files: &[PrintFileMeta],
+        events: EventsOf<'_, Order>,
+    ) -> Result<bool, DbError> {
+        print_jobs::complete(&mut *self.conn()?, job, files, now_micros(), events)
+    }
+
+    /// Records a failed attempt: retried after `retry_after` (`count` false gives the attempt
+    /// back), or with `None` the order's files are marked failed. `false` when the claim was lost.
+    pub fn fail_print_job(
+        &self,
+        job: &ClaimedJob,
+        error: &str,
+        retry_after: Option<Duration>,
+        count: bool,
+    ) -> Result<bool, DbError> {
+        let now = now_micros();
+        let retry_at = retry_after
+            .map(|d| now.saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)));
+        print_jobs::fail(&mut *self.conn()?, job, error, retry_at, count, now)
+    }
+
+    /// An order's print files state and files; `None` when it has none recorded.
+    pub fn print_files(&self, order_id: &str) -> Result<Option<PrintFiles>, DbError> {
+        print_jobs::get(&mut *self.conn()?, order_id)
+    }
+
+    /// The print files state of each of these orders that has print files (one query).
+    pub fn print_states(
+        &self,
+        order_ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, FilesState>, DbError> {
+        Ok(print_jobs::states(&mut *self.conn()?, order_ids)?
+            .into_iter()
+            .collect())
+    }
+
+    /// How many orders' print files are pending.
+    pub fn pending_print_jobs(&self) -> Result<i64, DbError> {
+        print_jobs::pending(&mut *self.conn()?)
     }
 
     pub fn get_order(&self, id: &str) -> Result<Order, DbError> {

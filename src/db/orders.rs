@@ -1,8 +1,8 @@
-//! The order repository: idempotent creation (a created order also feeds the sales history, in
-//! the same transaction), reads, the keyset-paged feed, status transitions under optimistic
-//! concurrency, and the event history (each change writes its webhook events to the outbox in its
-//! transaction); and the JSON column helpers the design and history repositories share. Written
-//! once against `AnyConnection`.
+//! The order repository: idempotent creation (a created order also feeds the sales history and
+//! records its print files state, in the same transaction), reads, the keyset-paged feed, status
+//! transitions under optimistic concurrency, and the event history (each change writes its
+//! webhook events to the outbox in its transaction); and the JSON column helpers the design and
+//! history repositories share. Written once against `AnyConnection`.
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -14,19 +14,30 @@ use super::DbError;
 use super::conn::AnyConnection;
 use super::error::is_unique_violation;
 use super::history;
+use super::print_jobs;
 use super::schema::{order_events, orders};
 use super::webhooks;
 use crate::orders::{
-    Cursor, MAX_PAGE_LIMIT, NewOrder, NewOutboxEvent, Order, OrderEvent, OrderFilter, Page, Status,
-    Timestamp, check_note,
+    Cursor, MAX_PAGE_LIMIT, NewOrder, NewOutboxEvent, Order, OrderEvent, OrderFilter, Page,
+    PrintPlan, Status, Timestamp, check_note,
 };
 
 /// The outbox events a change writes, built inside its transaction from what it wrote.
 pub type EventsOf<'a, T> = &'a dyn Fn(&T) -> Result<Vec<NewOutboxEvent>, String>;
 
+/// The order `id` as stored, read inside the caller's transaction.
+pub(crate) fn load_in(c: &mut AnyConnection, id: &str) -> Result<Order, DieselError> {
+    orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(c)?
+        .into_order()
+        .map_err(|e| DieselError::DeserializationError(e.into()))
+}
+
 /// Writes the events `events` builds from `subject` to the outbox (inside the caller's
 /// transaction).
-fn write_events<T>(
+pub(crate) fn write_events<T>(
     c: &mut AnyConnection,
     subject: &T,
     events: EventsOf<'_, T>,
@@ -190,6 +201,7 @@ pub(crate) fn create(
     conn: &mut AnyConnection,
     new: &NewOrder,
     events: EventsOf<'_, Order>,
+    print: Option<&PrintPlan>,
     now: i64,
 ) -> Result<(Order, bool), DbError> {
     new.validate()?;
@@ -241,6 +253,10 @@ pub(crate) fn create(
         diesel::insert_into(order_events::table)
             .values(&event)
             .execute(c)?;
+        // Its print files (ready, or the job that makes them): acknowledged together.
+        if let Some(plan) = print {
+            print_jobs::insert_for_order(c, &id, plan, now)?;
+        }
         // Its webhook events, in the same transaction (the transactional outbox); before the
         // sale, so that the history's turn is held only until the commit.
         let order = orders::table

@@ -149,6 +149,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    print_jobs (order_id) {
+        order_id -> Text,
+        state -> Text,
+        attempts -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    print_files (order_id, area, format) {
+        order_id -> Text,
+        area -> Text,
+        format -> Text,
+        position -> BigInt,
+        blob_id -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        width_px -> BigInt,
+        height_px -> BigInt,
+        width_um -> BigInt,
+        height_um -> BigInt,
+        bleed_um -> BigInt,
+        dpi -> BigInt,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(catalog_version_files -> catalog_versions (version_hash));
 diesel::joinable!(catalog_version_files -> catalog_blobs (blob_sha256));
@@ -166,7 +197,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     history_imports,
     history_sales,
     blobs,
-    upload_refs
+    upload_refs,
+    print_jobs,
+    print_files
 );
 
 // Webhooks and their outbox (migration 000006).

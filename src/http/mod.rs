@@ -33,6 +33,8 @@ pub fn build(
         InitError = (),
     >,
 > {
+    // The print workers run beside the server (once per app, however many times it is built).
+    crate::app::print::start_workers(&app);
     let json_limit = app.settings.json_limit;
     let upload_limit = app.settings.upload_limit;
     let cors = cors(&app.settings.cors_origins);
@@ -78,6 +80,8 @@ pub fn build(
         .service(orders::transition)
         .service(orders::events)
         .service(orders::print)
+        .service(orders::files)
+        .service(orders::file)
         .service(admin::versions)
         .service(admin::version_files)
         .service(admin::status)

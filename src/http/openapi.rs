@@ -96,6 +96,8 @@ impl Modify for ProblemResponses {
         super::orders::transition,
         super::orders::events,
         super::orders::print,
+        super::orders::files,
+        super::orders::file,
         super::admin::versions,
         super::admin::version_files,
         super::admin::status,

@@ -1,4 +1,4 @@
-//! Orders: placing one (Idempotency-Key), and the order feed for order systems (get, list with cursor, status changes with If-Match, events, print file).
+//! Orders: placing one (Idempotency-Key), and the order feed for order systems (get, list with cursor, status changes with If-Match, events, the print mock-up, and the print areas' files).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -8,12 +8,14 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::app::orders::{OrderEventView, OrderPage, OrderSource, OrderView, PlaceOrder};
+use crate::app::print::OrderFiles;
 use crate::app::values::Choices;
 use crate::app::{App, AppError};
 use crate::config::Scope;
 use crate::http::middleware::require;
 use crate::http::problem::Problem;
 use crate::orders::Status;
+use crate::preview::print::PrintFormat;
 
 /// An order request: a `design` id, or a `product` with its `selection`. Price and validity
 /// are computed by the server, never taken from here.
@@ -301,7 +303,8 @@ pub async fn events(
     Ok(HttpResponse::Ok().json(events))
 }
 
-/// The order's print file (PNG at the configured DPI; scope `orders:read`), from its pinned catalog version.
+/// The order's print mock-up (the storefront preview as PNG at the configured DPI; scope
+/// `orders:read`), from its pinned catalog version. Production files are under `/files`.
 #[utoipa::path(get, path = "/v1/orders/{id}/print", tag = "orders", params(("id" = String, Path)),
     responses((status = 200, description = "PNG", content_type = "image/png"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -323,4 +326,77 @@ pub async fn print(
             "private, max-age=31536000, immutable",
         ))
         .body(bytes.to_vec()))
+}
+
+/// The order's print files, a PDF, a PNG and an SVG per print area (scope `orders:read`): `state`
+/// is `pending` until the durable print job has stored them, then `ready` (or `failed` with
+/// `error`). Products without print areas list none.
+#[utoipa::path(get, path = "/v1/orders/{id}/files", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, description = "The order's print files", body = OrderFiles),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = ["orders:read"])))]
+#[get("/v1/orders/{id}/files")]
+pub async fn files(
+    app: web::Data<App>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::OrdersRead)?;
+    let files = super::off_thread(&app, move |app| app.order_files(&id)).await?;
+    Ok(HttpResponse::Ok().json(files))
+}
+
+/// One print file's bytes (scope `orders:read`): `{area}.png`, `{area}.svg` or `{area}.pdf`. Immutable, its
+/// ETag the SHA-256 the files list gives; 409 with Retry-After while the files are pending.
+#[utoipa::path(get, path = "/v1/orders/{id}/files/{file}", tag = "orders",
+    params(("id" = String, Path), ("file" = String, Path, description = "`{area}.png`, `{area}.svg` or `{area}.pdf`"),
+        ("If-None-Match" = Option<String>, Header, description = "The file's ETag")),
+    responses((status = 200, description = "The file", content(("image/png"), ("image/svg+xml"), ("application/pdf"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)),
+    security(("bearer" = ["orders:read"])))]
+#[get("/v1/orders/{id}/files/{file}")]
+pub async fn file(
+    app: web::Data<App>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    require(&app, &req, Scope::OrdersRead)?;
+    let (id, file) = path.into_inner();
+    let parsed = file
+        .rsplit_once('.')
+        .and_then(|(area, ext)| PrintFormat::parse(ext).map(|f| (area.to_owned(), f)));
+    let Some((area, format)) = parsed else {
+        return Err(AppError::PrintFileNotFound {
+            order: id,
+            file: file.chars().take(100).collect(),
+        });
+    };
+    let (sha, content_type, bytes) =
+        super::off_thread(&app, move |app| app.order_file(&id, &area, format)).await?;
+    let etag = format!("\"{sha}\"");
+    let cache = (
+        header::CACHE_CONTROL,
+        "private, max-age=31536000, immutable",
+    );
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    if matches {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header(cache)
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::ETAG, etag))
+        .insert_header(cache)
+        .body(bytes))
 }

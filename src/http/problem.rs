@@ -106,6 +106,10 @@ const STATUS_PROBLEMS: &[(u16, &str, &str)] = &[
     (503, "unavailable", "Service unavailable"),
 ];
 
+/// Seconds a client is asked to wait before asking again for print files still pending: a
+/// large area takes a few seconds to render.
+pub const PRINT_RETRY_AFTER_SECS: u64 = 5;
+
 /// A request body that is not the JSON the endpoint takes (syntax, types, unknown fields).
 pub fn malformed_json(e: &serde_json::Error) -> Problem {
     Problem::new(
@@ -293,6 +297,37 @@ pub fn problem_of(e: &AppError) -> Problem {
             "diagnostics",
             serde_json::to_value(&rejection.diagnostics).unwrap_or_default(),
         ),
+        AppError::PrintTooLarge {
+            area,
+            width_px,
+            height_px,
+            limit,
+        } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "print-too-large",
+            "The print file would be too large",
+            d,
+        )
+        .with("area", json!(area))
+        .with("width_px", json!(width_px))
+        .with("height_px", json!(height_px))
+        .with("limit_pixels", json!(limit)),
+        AppError::PrintFilesPending(id) => Problem::new(
+            StatusCode::CONFLICT,
+            "print-files-pending",
+            "The print files are not ready yet",
+            d,
+        )
+        .with("order", json!(id))
+        .with("retry_after", json!(PRINT_RETRY_AFTER_SECS)),
+        AppError::PrintFileNotFound { order, file } => Problem::new(
+            StatusCode::NOT_FOUND,
+            "print-file-not-found",
+            "Print file not found",
+            d,
+        )
+        .with("order", json!(order))
+        .with("file", json!(file)),
         AppError::Internal(_) => {
             tracing::error!(error = %d, "internal error");
             Problem::new(
@@ -367,6 +402,12 @@ impl ResponseError for AppError {
             res.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(crate::preview::budget::RETRY_AFTER_SECS),
+            );
+        }
+        if let AppError::PrintFilesPending(_) = self {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(PRINT_RETRY_AFTER_SECS),
             );
         }
         res

@@ -1,14 +1,16 @@
 //! Orders: the pure order domain — status machine and legal transitions, the stored order spec
 //! (what an order freezes), input bounds, request fingerprints, opaque feed cursors, timestamps,
 //! saved designs (`design.rs`), a configuration's bill of materials and variant SKU (`bom.rs`),
-//! the sales history recommendations learn from (`history.rs`), and webhooks with their outbox
-//! events, deliveries and retry schedule (`webhook.rs`).
+//! an order's print files and their job state (`print.rs`), the sales history recommendations
+//! learn from (`history.rs`), and webhooks with their outbox events, deliveries and retry
+//! schedule (`webhook.rs`).
 //! No database, no IO: `db` persists these types.
 
 mod bom;
 mod cursor;
 mod design;
 mod history;
+mod print;
 mod spec;
 mod status;
 mod timestamp;
@@ -20,6 +22,10 @@ pub use design::{Design, NewDesign};
 pub use history::{
     HistoryState, ImportInfo, MAX_HISTORY_PAGE, MAX_IMPORT_SALES, MAX_SALE_COUNT, NewSale, Sale,
     SaleSource, UnknownSaleSource, check_import,
+};
+pub use print::{
+    ClaimedJob, FilesState, MAX_PRINT_ATTEMPTS, PrintFileMeta, PrintFiles, PrintPlan,
+    UnknownFilesState,
 };
 pub use spec::{
     MAX_IDEMPOTENCY_KEY_LEN, MAX_JSON_BYTES, MAX_NOTE_LEN, MAX_PAGE_LIMIT, MAX_REF_LEN, NewOrder,

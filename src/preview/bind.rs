@@ -554,3 +554,61 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
         }
     }
 }
+
+/// Writes the artwork of a print area, with the selection applied: the subtree of the element
+/// `element` (preceded by the template's `<defs>` outside it, which its paint may refer to), or
+/// with `None` every child of the template's root (a separate print template). The caller wraps
+/// it in the area's own `<svg>`; ancestors' attributes and transforms do not apply.
+pub(crate) fn write_area_content(
+    t: &Template,
+    cx: &BindCx<'_>,
+    element: Option<&str>,
+) -> Option<String> {
+    let mut out = String::with_capacity(16 * 1024);
+    match element {
+        None => {
+            for c in &t.root.children {
+                match c {
+                    Node::Text(s) => escape_into(&mut out, s),
+                    Node::Elem(e) => write_elem(&mut out, e, cx, t, false),
+                }
+            }
+        }
+        Some(id) => {
+            let el = find_elem(&t.root, id)?;
+            let mut defs = Vec::new();
+            collect_defs(&t.root, id, &mut defs);
+            for d in defs {
+                write_elem(&mut out, d, cx, t, false);
+            }
+            write_elem(&mut out, el, cx, t, false);
+        }
+    }
+    Some(out)
+}
+
+fn find_elem<'t>(e: &'t Elem, id: &str) -> Option<&'t Elem> {
+    if e.attr("id") == Some(id) {
+        return Some(e);
+    }
+    e.children.iter().find_map(|c| match c {
+        Node::Elem(child) => find_elem(child, id),
+        Node::Text(_) => None,
+    })
+}
+
+/// Every `<defs>` of the tree that is not inside the element `id`.
+fn collect_defs<'t>(e: &'t Elem, id: &str, out: &mut Vec<&'t Elem>) {
+    for c in &e.children {
+        if let Node::Elem(child) = c {
+            if child.attr("id") == Some(id) {
+                continue;
+            }
+            if child.name == "defs" {
+                out.push(child);
+            } else {
+                collect_defs(child, id, out);
+            }
+        }
+    }
+}

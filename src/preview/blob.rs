@@ -30,7 +30,8 @@ pub enum BlobKind {
     Upload,
     /// The bytes a customer uploaded, exactly as sent; id: the id of their normalised upload.
     Original,
-    /// An order's print file (PNG); id: the preview's content reference (`<key>-print<dpi>`).
+    /// An order's print files: the storefront mock-up (PNG; id: the preview's content reference,
+    /// `<key>-print<dpi>`) and the print areas' files (PNG, SVG and PDF; id: their hex SHA-256).
     Print,
 }
 
@@ -174,8 +175,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The file extension the directory store gives a content type, and back.
-const EXTENSIONS: [(&str, &str); 4] = [
+const EXTENSIONS: [(&str, &str); 6] = [
     ("png", "image/png"),
+    ("svg", "image/svg+xml"),
+    ("pdf", "application/pdf"),
     ("jpg", "image/jpeg"),
     ("webp", "image/webp"),
     ("bin", "application/octet-stream"),

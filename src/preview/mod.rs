@@ -9,6 +9,7 @@ pub mod bind;
 pub mod blob;
 pub mod budget;
 pub mod cache;
+pub mod print;
 pub mod render;
 pub mod upload;
 
@@ -68,6 +69,19 @@ pub enum PreviewError {
     Encode(String),
     #[error(transparent)]
     Busy(#[from] budget::BudgetExceeded),
+    #[error("product has no print area `{0}`")]
+    UnknownArea(String),
+    #[error("the print area `{area}` cannot be sized: {reason}")]
+    AreaSize { area: String, reason: String },
+    #[error(
+        "the print area `{area}` would be {width_px} x {height_px} pixels; the limit is {limit} pixels per file"
+    )]
+    PrintTooLarge {
+        area: String,
+        width_px: u32,
+        height_px: u32,
+        limit: u64,
+    },
 }
 
 /// One product's prepared preview: the parsed template and the options that affect it.
@@ -77,6 +91,8 @@ struct Prepared {
     path: String,
     relevant: Vec<usize>,
     version: String,
+    /// Separate print templates (`print_areas[].template`) by catalog path, parsed once.
+    areas: HashMap<String, Template>,
 }
 
 /// Renders previews for one catalog version. Send + Sync; share it behind an `Arc`.
@@ -175,10 +191,24 @@ impl Previewer {
             let Some(preview) = &p.preview else {
                 continue;
             };
+            let mut areas = HashMap::new();
+            for a in &preview.print_areas {
+                if let crate::catalog::model::AreaSource::Template(path) = &a.source {
+                    let text = files
+                        .get(path)
+                        .map(String::from_utf8_lossy)
+                        .ok_or_else(|| PreviewError::Template {
+                            template: path.clone(),
+                            reason: "the file is missing".into(),
+                        })?;
+                    areas.insert(path.clone(), Template::parse(path, &text, preview)?);
+                }
+            }
             for f in &p.files {
                 if !f.starts_with("assets/")
                     || f.starts_with("assets/fonts/")
                     || *f == preview.template
+                    || areas.contains_key(f)
                 {
                     continue;
                 }
@@ -228,6 +258,7 @@ impl Previewer {
                     path: preview.template.clone(),
                     relevant: bind::relevant_options(preview),
                     version: p.version.clone(),
+                    areas,
                 },
             );
         }
@@ -330,6 +361,34 @@ impl Previewer {
         selection: &Selection,
         dpi: u32,
     ) -> Result<Rendered, PreviewError> {
+        let (width, etag) = self.print_request(product, selection, dpi)?;
+        self.render_with(
+            product,
+            selection,
+            width,
+            ImageFormat::Png,
+            &etag,
+            image::codecs::png::CompressionType::Default,
+        )
+    }
+
+    /// The content reference [`Previewer::render_print`] gives its image, without rendering.
+    pub fn print_etag(
+        &self,
+        product: &Product,
+        selection: &Selection,
+        dpi: u32,
+    ) -> Result<String, PreviewError> {
+        Ok(self.print_request(product, selection, dpi)?.1)
+    }
+
+    /// The width and content reference of a print render.
+    fn print_request(
+        &self,
+        product: &Product,
+        selection: &Selection,
+        dpi: u32,
+    ) -> Result<(u32, String), PreviewError> {
         if !(render::MIN_DPI..=render::MAX_DPI).contains(&dpi) {
             return Err(PreviewError::Dpi {
                 dpi,
@@ -353,15 +412,7 @@ impl Previewer {
             format: ImageFormat::Png,
         };
         let key = self.key(product, selection, &req)?;
-        let etag = format!("{}-print{dpi}", key.as_str());
-        self.render_with(
-            product,
-            selection,
-            width,
-            ImageFormat::Png,
-            &etag,
-            image::codecs::png::CompressionType::Default,
-        )
+        Ok((width, format!("{}-print{dpi}", key.as_str())))
     }
 
     /// The SVG document a selection binds to (escaped, references rewritten), for inspection and tests.
