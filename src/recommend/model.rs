@@ -16,6 +16,10 @@ const NB_ALPHA: f64 = 1.0;
 /// Neighbours' weight factor below which a row is left out of the vote: `exp(-40)` is about
 /// 4e-18, so no realistic count (under 10^15 sales) makes such a row change a vote.
 const NEGLIGIBLE: f64 = 40.0;
+/// Most distinct history rows that vote in one call recommending many options (configure):
+/// bounds its cost on large histories (O(rows × options)) to under 1 ms on the 270-option
+/// scale check; the nearest rows are kept (see `Stats::nearest_rows`).
+pub(crate) const MAX_SCORED_ROWS: usize = 1_024;
 
 /// How a value is scored among the available ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -447,7 +451,10 @@ fn factors(far: &[f64], decay: f64) -> Vec<f64> {
 /// recommends many options weighs each group once per option, not each row.
 #[derive(Debug, Clone)]
 pub(crate) struct Patterns {
-    /// Per row: its group.
+    /// The rows that vote: all (`None`), or with more than [`MAX_SCORED_ROWS`] distinct rows
+    /// the nearest ones (sharing the most chosen values) and every row of the customer's.
+    rows: Option<Vec<u32>>,
+    /// Per voting row (in `rows` order, or per row): its group.
     of_row: Vec<u32>,
     /// Per group, `bytes` bytes: bit k set when its rows do not share `Query::chosen[k]`.
     missed: Vec<u8>,
@@ -555,20 +562,24 @@ impl Stats {
     /// The rows grouped by which chosen values they do not share (see [`Patterns`]): O(rows ×
     /// choices), once per query.
     pub(crate) fn patterns(&self, q: &Query) -> Patterns {
+        let rows = self.nearest_rows(q);
+        let n = rows.as_ref().map_or(self.rows(), Vec::len);
+        let row_at = |k: usize| rows.as_ref().map_or(k, |v| v[k] as usize);
         let bytes = q.chosen.len().div_ceil(8);
-        let mut bits = vec![0u8; self.rows() * bytes];
-        for (k, &(o, x)) in q.chosen.iter().enumerate() {
+        let mut bits = vec![0u8; n * bytes];
+        for (c, &(o, x)) in q.chosen.iter().enumerate() {
             let x = u16::try_from(x).unwrap_or(UNKNOWN);
-            for (r, &y) in self.cols[o].iter().enumerate() {
-                if y != x {
-                    bits[r * bytes + k / 8] |= 1 << (k % 8);
+            let col = &self.cols[o];
+            for k in 0..n {
+                if col[row_at(k)] != x {
+                    bits[k * bytes + c / 8] |= 1 << (c % 8);
                 }
             }
         }
         let mut ids: HashMap<&[u8], u32> = HashMap::new();
         let mut missed: Vec<u8> = Vec::new();
         let mut groups = 0u32;
-        let of_row = (0..self.rows())
+        let of_row = (0..n)
             .map(|r| {
                 let key = &bits[r * bytes..(r + 1) * bytes];
                 *ids.entry(key).or_insert_with(|| {
@@ -579,11 +590,44 @@ impl Stats {
             })
             .collect();
         Patterns {
+            rows,
             of_row,
             missed,
             bytes,
             groups: groups as usize,
         }
+    }
+
+    /// With more than [`MAX_SCORED_ROWS`] distinct rows, the rows that vote: the
+    /// `MAX_SCORED_ROWS` sharing the most chosen values (more sold first among equals), and
+    /// every row of the query's customer; `None` (every row) otherwise. Far rows' votes weigh
+    /// `exp(-decay × distance)` of the nearest ones', so leaving them out bounds the work of a
+    /// call on a large history and changes little (the Renault history has 939 distinct rows:
+    /// no change there).
+    fn nearest_rows(&self, q: &Query) -> Option<Vec<u32>> {
+        if self.rows() <= MAX_SCORED_ROWS {
+            return None;
+        }
+        let mut order: Vec<u32> = (0..u32::try_from(self.rows()).unwrap_or(u32::MAX)).collect();
+        let rank = |r: u32| {
+            let r = r as usize;
+            (
+                std::cmp::Reverse(q.shared[r]),
+                std::cmp::Reverse(self.count[r]),
+            )
+        };
+        order.select_nth_unstable_by_key(MAX_SCORED_ROWS, |&r| rank(r));
+        let mut keep: Vec<u32> = order[..MAX_SCORED_ROWS].to_vec();
+        if let Some(id) = q.customer {
+            keep.extend(
+                order[MAX_SCORED_ROWS..]
+                    .iter()
+                    .copied()
+                    .filter(|&r| self.customer[r as usize] == id),
+            );
+        }
+        keep.sort_unstable();
+        Some(keep)
     }
 
     /// Relevance-weighted neighbours' votes for the values of `v` (see
@@ -599,7 +643,7 @@ impl Stats {
         match patterns {
             Some(p) => {
                 let factor = self.pattern_factors(q, v, p, decay);
-                self.votes_from_factors(q, v, &factor, Some(&p.of_row))
+                self.votes_from_factors(q, v, &factor, Some((&p.of_row, p.rows.as_deref())))
             }
             None => {
                 let far = self.relevance_far(q, v);
@@ -691,7 +735,7 @@ impl Stats {
         q: &Query,
         v: OptId,
         factor: &[f64],
-        of_row: Option<&[u32]>,
+        groups: Option<(&[u32], Option<&[u32]>)>,
     ) -> Votes {
         let size = self.sizes[v];
         let col = &self.cols[v];
@@ -700,15 +744,22 @@ impl Stats {
             Some(_) => (vec![0.0; size], vec![0u64; size]),
             None => (Vec::new(), Vec::new()),
         };
-        for (r, &a) in col.iter().enumerate() {
+        // (row, its factor's index): every row, or the voting subset with its groups.
+        let n = match groups {
+            Some((ids, _)) => ids.len(),
+            None => col.len(),
+        };
+        for k in 0..n {
+            let (r, g) = match groups {
+                Some((ids, Some(rows))) => (rows[k] as usize, ids[k] as usize),
+                Some((ids, None)) => (k, ids[k] as usize),
+                None => (k, k),
+            };
+            let a = col[r];
             if a == UNKNOWN {
                 continue;
             }
             let a = usize::from(a);
-            let g = match of_row {
-                Some(ids) => ids[r] as usize,
-                None => r,
-            };
             let w = self.count[r] as f64 * factor[g];
             all[a] += w;
             if q.customer.is_some_and(|id| self.customer[r] == id) {
