@@ -93,6 +93,25 @@ async fn history_import_reports_bad_rows_by_line_and_is_idempotent() {
     assert_eq!(report["inconsistent"], 1);
     let again = import(&app, csv).await;
     assert_eq!(again["new"], false, "{again}");
+    // A file with nothing to read is refused, not recorded as an empty import.
+    for body in ["", "\n  \n"] {
+        let r = send(
+            &app,
+            web_test::TestRequest::post()
+                .uri("/v1/admin/products/classic-tee/history")
+                .insert_header(("Authorization", format!("Bearer {ADMIN}")))
+                .insert_header(("content-type", "text/csv"))
+                .set_payload(body),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json());
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no header line")
+        );
+    }
 }
 
 /// Recommendations are available values; their completion is valid and orderable; an order

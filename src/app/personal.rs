@@ -227,6 +227,17 @@ impl App {
         let snap = self.snapshot();
         let (p, engine) = snap.product(product)?;
         let mut file = parse_history(p, bytes);
+        // A problem with the file as a whole (empty, no header, too large): nothing to import.
+        if let Some(x) = file
+            .problems
+            .iter()
+            .find(|x| matches!(x.problem, crate::recommend::Problem::File(_)))
+        {
+            return Err(AppError::BadRequest(format!(
+                "the history file cannot be imported: {} (line {})",
+                x.problem, x.line
+            )));
+        }
         let inconsistent = file.check_rules(engine)?.len();
         let domains = crate::recommend::Domains::of(p);
         let sales: Vec<NewSale> = file

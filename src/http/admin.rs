@@ -162,6 +162,7 @@ pub const HISTORY_LIMIT: usize = crate::recommend::MAX_HISTORY_BYTES;
     params(("id" = String, Path, description = "Product id")),
     request_body(content = String, content_type = "text/csv", description = "The history file"),
     responses((status = 200, body = crate::app::personal::HistoryImport),
+        (status = 400, description = "The file as a whole cannot be read (empty, no header line)", body = crate::http::problem::Problem),
         (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem),
         (status = 404, body = crate::http::problem::Problem), (status = 413, body = crate::http::problem::Problem)),
     security(("bearer" = ["admin"])))]
