@@ -422,10 +422,13 @@ impl App {
             PrintPlan::Job => crate::orders::FilesState::Pending,
         });
         let events = |o: &Order| {
-            let mut list = super::webhooks::order_created(o, self.order_uploads(o), files_state)?;
-            if files_state == Some(crate::orders::FilesState::Ready) {
+            // The order's uploads are listed once for both events (inside the transaction).
+            let uploads = self.order_uploads(o);
+            let ready = files_state == Some(crate::orders::FilesState::Ready);
+            let mut list = super::webhooks::order_created(o, uploads.clone(), files_state)?;
+            if ready {
                 list.push(
-                    super::webhooks::order_files_ready(o, self.order_uploads(o), files_state)
+                    super::webhooks::order_files_ready(o, uploads, files_state)
                         .map_err(|e| e.to_string())?,
                 );
             }
