@@ -93,13 +93,35 @@ impl Target {
 /// Durability and concurrency settings, per connection: wait for locks instead of failing, WAL
 /// (readers never block the writer), and fsync on every commit so an acknowledged order survives
 /// power loss.
+///
+/// Switching a file to WAL needs an exclusive lock taken while holding a shared one; SQLite
+/// answers `SQLITE_BUSY` at once rather than call the busy handler there (it could deadlock), so
+/// instances opening a new file together would fail on it. That step is retried within the
+/// same busy timeout.
 fn apply_sqlite_pragmas(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
-    conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
-         PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;"
-    ))
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"))?;
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            other => break other?,
+        }
+    }
+    conn.batch_execute(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )
+}
+
+/// Whether SQLite refused for a lock another connection holds.
+fn is_busy(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("database is locked") || info.message().contains("database is busy"))
 }
 
 /// Creates the SQLite file's folder (e.g. ./data) when missing.
