@@ -69,6 +69,11 @@ impl FileSet {
         self.oversized.iter().map(|(p, s)| (p.as_str(), *s))
     }
 
+    /// The size of `path` when it was left unread for being too large.
+    pub fn oversized_len(&self, path: &str) -> Option<u64> {
+        self.oversized.get(path).copied()
+    }
+
     /// Every path, sorted.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
@@ -169,4 +174,45 @@ fn walk(dir: &Path, rel: &str, depth: usize, set: &mut FileSet) -> Result<(), Fi
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table file over `MAX_TABLE_BYTES` (too large to write in a test: recorded as the
+    /// directory walk records it) is reported once at the file and, where a rule uses it, as
+    /// unreadable: never as empty.
+    #[test]
+    fn an_oversized_table_file_is_reported_as_too_large() {
+        let mut set = FileSet::new();
+        set.insert(
+            "catalog/car.yaml",
+            "id: car\nname: Car\ncurrency: EUR\nbase_price: \"1.00\"\nrules: [rules/car.yaml]\noptions:\n  engine: { type: choice, values: [petrol, electric] }\n",
+        );
+        set.insert(
+            "rules/car.yaml",
+            "constraints:\n  - id: variants\n    message: No.\n    table: rules/car.csv\n    allow: true\n",
+        );
+        set.oversized
+            .insert("rules/car.csv".into(), MAX_TABLE_BYTES + 1);
+        let r = super::super::load(&set);
+        let messages: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert!(
+            messages.iter().any(|m| m.contains(&format!(
+                "over the limit of {MAX_TABLE_BYTES} bytes for table files"
+            ))),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("the table file `rules/car.csv` cannot be read")),
+            "{messages:?}"
+        );
+        assert!(
+            !messages.iter().any(|m| m.contains("empty")),
+            "{messages:?}"
+        );
+    }
 }

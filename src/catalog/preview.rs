@@ -88,6 +88,18 @@ pub fn check_file_ref(
         );
         return false;
     }
+    if let Some(size) = files.oversized_len(path) {
+        cx.error(
+            Code::TooLarge,
+            node.span,
+            format!(
+                "{what} `{path}` cannot be read: it is {size} bytes, over the limit of {} bytes",
+                super::files::max_bytes(path)
+            ),
+            Some("make the file smaller".into()),
+        );
+        return false;
+    }
     if !files.contains(path) {
         let candidates: Vec<&str> = files
             .paths()

@@ -136,6 +136,20 @@ pub fn read_header(cx: &mut Cx<'_>, path: &str, at: Span) -> Option<TableFileDra
         );
         return None;
     };
+    // A file too large or not UTF-8 is registered empty, with an error of its own.
+    if cx
+        .diags
+        .iter()
+        .any(|d| d.span.file == file && matches!(d.code, Code::Io | Code::TooLarge))
+    {
+        cx.error(
+            Code::BrokenDependency,
+            at,
+            format!("the table file `{path}` cannot be read"),
+            Some("fix the error reported in that file".into()),
+        );
+        return None;
+    }
     let text = cx.sources.text(file);
     let Some((base, header)) = lines(text).next() else {
         cx.error(
