@@ -81,45 +81,8 @@ impl Counter<'_, '_> {
         Ok(total)
     }
 
-    /// Splits the open variables among `vars` into groups linked by non-entailed constraints;
-    /// with the number of constraints looked at.
     fn components(&self, vars: &[usize]) -> (Vec<Vec<usize>>, u64) {
-        let model = self.s.model;
-        let open: Vec<usize> = vars
-            .iter()
-            .copied()
-            .filter(|&v| self.s.size(v) > 1)
-            .collect();
-        let mut comp_of: HashMap<usize, usize> = HashMap::default();
-        let mut out: Vec<Vec<usize>> = Vec::new();
-        let mut visits = 0u64;
-        for &start in &open {
-            if comp_of.contains_key(&start) {
-                continue;
-            }
-            let id = out.len();
-            let mut stack = vec![start];
-            comp_of.insert(start, id);
-            let mut members = Vec::new();
-            while let Some(v) = stack.pop() {
-                members.push(v);
-                visits += model.var_cons[v].len() as u64;
-                for &c in &model.var_cons[v] {
-                    if !self.s.is_active_pub(c) || self.s.entailed(c) {
-                        continue;
-                    }
-                    for &w in &model.cons[c].scope {
-                        if self.s.size(w) > 1 && !comp_of.contains_key(&w) {
-                            comp_of.insert(w, id);
-                            stack.push(w);
-                        }
-                    }
-                }
-            }
-            members.sort_unstable();
-            out.push(members);
-        }
-        (out, visits)
+        components_of(&self.s, vars)
     }
 
     fn key(&self, comp: &[usize]) -> Vec<u64> {
@@ -163,6 +126,194 @@ impl Counter<'_, '_> {
         self.cache.insert(key, total.clone());
         Ok(total)
     }
+}
+
+/// Most cached components of a support pass before its cache is cleared.
+const SUPPORT_CACHE_CAP: usize = 100_000;
+
+/// Complete filtering by the counting search: which values some valid configuration has,
+/// found in one pass that decomposes into independent components and caches each component's
+/// supported values (by the same key as counting). Its cost is that of an exact count, bounded
+/// by the decomposition rather than by the number of values to refute one by one: where search
+/// must prove hundreds of values impossible separately, this pass proves them all at once.
+struct Supporter<'a, 'm> {
+    s: Solver<'m>,
+    /// Per component key: its variables' supported values (their domain words, in order), or
+    /// `None` when it has no solution.
+    cache: HashMap<Vec<u64>, Option<Vec<u64>>>,
+    budget: &'a mut Budget,
+}
+
+impl Engine {
+    /// The values, per variable (domain words laid out as the model's domains), that some valid
+    /// configuration extending the fixed values has; `None` when none does.
+    pub(crate) fn supports_with(
+        &self,
+        fixed: &[(usize, usize)],
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<u64>>, OutOfWork> {
+        let mut s = Solver::new(&self.model, self.model.initial());
+        for &(v, i) in fixed {
+            if !s.assign(v, i) {
+                return Ok(None);
+            }
+        }
+        s.queue_all();
+        if !s.propagate(budget)? {
+            return Ok(None);
+        }
+        let vars: Vec<usize> = (0..self.model.vars.len()).collect();
+        let mut acc = vec![0u64; s.doms.len()];
+        let mut c = Supporter {
+            s,
+            cache: HashMap::default(),
+            budget,
+        };
+        Ok(c.support_vars(&vars, &mut acc)?.then_some(acc))
+    }
+}
+
+impl Supporter<'_, '_> {
+    /// Whether `vars` (every other variable fixed or independent of them) have a solution; if
+    /// so, every value of theirs some solution has is added to `acc`.
+    fn support_vars(&mut self, vars: &[usize], acc: &mut [u64]) -> Result<bool, OutOfWork> {
+        let model = self.s.model;
+        let (comps, visits) = components_of(&self.s, vars);
+        if !self.budget.spend(visits) {
+            return Err(OutOfWork);
+        }
+        let mut found: Vec<(Vec<usize>, Vec<u64>)> = Vec::with_capacity(comps.len());
+        for comp in comps {
+            if comp.len() == 1 {
+                continue; // independent: every value left in its domain is supported
+            }
+            match self.support_component(&comp)? {
+                Some(bits) => found.push((comp, bits)),
+                None => return Ok(false),
+            }
+        }
+        // Every component has a solution: the variables of one get what it supports; fixed
+        // and independent ones keep their whole (propagated) domains.
+        let mut in_comp = vec![false; model.vars.len()];
+        for (comp, bits) in &found {
+            let mut at = 0;
+            for &v in comp {
+                in_comp[v] = true;
+                let off = model.offset[v];
+                for k in 0..model.nwords[v] {
+                    acc[off + k] |= bits[at];
+                    at += 1;
+                }
+            }
+        }
+        for &v in vars.iter().filter(|&&v| !in_comp[v]) {
+            let off = model.offset[v];
+            for k in 0..model.nwords[v] {
+                acc[off + k] |= self.s.doms[off + k];
+            }
+        }
+        Ok(true)
+    }
+
+    fn support_component(&mut self, comp: &[usize]) -> Result<Option<Vec<u64>>, OutOfWork> {
+        let model = self.s.model;
+        let reads: usize = comp.iter().map(|&v| model.var_cons[v].len()).sum();
+        if !self.budget.spend(reads as u64) {
+            return Err(OutOfWork);
+        }
+        let key = component_key(&self.s, comp);
+        if let Some(r) = self.cache.get(&key) {
+            return Ok(r.clone());
+        }
+        let v = comp
+            .iter()
+            .copied()
+            .max_by_key(|&v| (model.var_cons[v].len(), usize::MAX - self.s.size(v)))
+            .unwrap_or(comp[0]);
+        let values: Vec<usize> = iter_bits(model.dom(&self.s.doms, v)).collect();
+        let mut acc = vec![0u64; self.s.doms.len()];
+        let mut any = false;
+        for i in values {
+            // Once every value of the component is supported, the rest cannot add any.
+            if any
+                && comp.iter().all(|&w| {
+                    let off = model.offset[w];
+                    (0..model.nwords[w]).all(|k| self.s.doms[off + k] & !acc[off + k] == 0)
+                })
+            {
+                break;
+            }
+            if !self.budget.spend(1) {
+                return Err(OutOfWork);
+            }
+            let m = self.s.mark();
+            self.s.assign(v, i);
+            self.s.queue_var(v);
+            if self.s.propagate(self.budget)? {
+                let mut branch = vec![0u64; acc.len()];
+                if self.support_vars(comp, &mut branch)? {
+                    any = true;
+                    for &w in comp {
+                        let off = model.offset[w];
+                        for k in 0..model.nwords[w] {
+                            acc[off + k] |= branch[off + k];
+                        }
+                    }
+                }
+            }
+            self.s.undo(m);
+        }
+        let out = any.then(|| {
+            comp.iter()
+                .flat_map(|&w| {
+                    let off = model.offset[w];
+                    acc[off..off + model.nwords[w]].iter().copied()
+                })
+                .collect::<Vec<u64>>()
+        });
+        if self.cache.len() >= SUPPORT_CACHE_CAP {
+            self.cache.clear();
+        }
+        self.cache.insert(key, out.clone());
+        Ok(out)
+    }
+}
+
+/// Splits the open variables among `vars` into groups linked by non-entailed constraints;
+/// with the number of constraints looked at. (Counting and the support pass.)
+fn components_of(s: &Solver<'_>, vars: &[usize]) -> (Vec<Vec<usize>>, u64) {
+    let model = s.model;
+    let open: Vec<usize> = vars.iter().copied().filter(|&v| s.size(v) > 1).collect();
+    let mut comp_of: HashMap<usize, usize> = HashMap::default();
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut visits = 0u64;
+    for &start in &open {
+        if comp_of.contains_key(&start) {
+            continue;
+        }
+        let id = out.len();
+        let mut stack = vec![start];
+        comp_of.insert(start, id);
+        let mut members = Vec::new();
+        while let Some(v) = stack.pop() {
+            members.push(v);
+            visits += model.var_cons[v].len() as u64;
+            for &c in &model.var_cons[v] {
+                if !s.is_active_pub(c) || s.entailed(c) {
+                    continue;
+                }
+                for &w in &model.cons[c].scope {
+                    if s.size(w) > 1 && !comp_of.contains_key(&w) {
+                        comp_of.insert(w, id);
+                        stack.push(w);
+                    }
+                }
+            }
+        }
+        members.sort_unstable();
+        out.push(members);
+    }
+    (out, visits)
 }
 
 /// The number of combinations of a set of domains (no rules): the product of their sizes.
@@ -213,6 +364,84 @@ mod tests {
 
     use super::*;
     use crate::rules::generate::feature_model;
+    use crate::rules::model::bit;
+
+    /// The support pass agrees with exact counting: a value is supported exactly when some
+    /// configuration has it (its count is not zero), at the root and under choices, on car
+    /// models (tables) and feature models (expressions).
+    #[test]
+    fn supports_are_the_values_with_a_nonzero_count() {
+        use crate::rules::generate::car_model;
+        for (k, g) in [
+            car_model(3, 10, 9),
+            car_model(5, 12, 11),
+            feature_model(7, 12, 24),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let loaded = crate::catalog::load(&g.files());
+            let engine = Engine::new(loaded.catalog.unwrap().products()[0].clone());
+            let model = &engine.model;
+            // Counts by domain index (an index may be "unset" or a text length, which a
+            // selection cannot name).
+            let count_with = |fixed: &[(usize, usize)]| {
+                let mut s = Solver::new(model, model.initial());
+                if !fixed.iter().all(|&(v, i)| s.assign(v, i)) {
+                    return BigUint::zero();
+                }
+                s.queue_all();
+                let mut budget = Budget::new(u64::MAX);
+                if !s.propagate(&mut budget).unwrap() {
+                    return BigUint::zero();
+                }
+                let vars: Vec<usize> = (0..model.vars.len()).collect();
+                let mut c = Counter {
+                    s,
+                    cache: HashMap::default(),
+                    budget: &mut budget,
+                };
+                c.count_vars(&vars).unwrap()
+            };
+            // The root, then one choice of a value that has configurations, then two.
+            let mut seen = [0usize; 2];
+            let mut fixed: Vec<(usize, usize)> = Vec::new();
+            for step in 0..3 {
+                let sup = engine
+                    .supports_with(&fixed, &mut Budget::new(u64::MAX))
+                    .unwrap();
+                let sup = sup.expect("the chosen values have configurations");
+                let mut next = None;
+                for v in 0..model.vars.len() {
+                    for i in 0..model.vars[v].size {
+                        let mut with = fixed.clone();
+                        if let Some(k) = with.iter().position(|&(x, _)| x == v) {
+                            with[k] = (v, i);
+                        } else {
+                            with.push((v, i));
+                        }
+                        let fixed_here = fixed.iter().any(|&(x, j)| x == v && j != i);
+                        let n = count_with(&with);
+                        let expected = !fixed_here && !n.is_zero();
+                        seen[usize::from(expected)] += 1;
+                        assert_eq!(
+                            bit(model.dom(&sup, v), i),
+                            expected,
+                            "model {k}, step {step}, {fixed:?}: var {v} value {i}"
+                        );
+                        if expected && next.is_none() && !fixed.iter().any(|&(x, _)| x == v) {
+                            next = Some((v, i));
+                        }
+                    }
+                }
+                match next {
+                    Some(p) => fixed.push(p),
+                    None => break,
+                }
+            }
+            assert!(seen[0] > 0 && seen[1] > 0, "model {k}: {seen:?}");
+        }
+    }
 
     /// The work limit bounds decomposition as well as branching: on a large loose model most of
     /// a count's work is finding components, and one pass looks at every constraint of every

@@ -342,6 +342,9 @@ pub(crate) struct Shared {
     pub(super) dead: std::sync::Mutex<foldhash::HashMap<(usize, usize), Explanation>>,
     /// Values seen in some valid configuration (never dead), per variable.
     pub(super) live: std::sync::Mutex<foldhash::HashSet<(usize, usize)>>,
+    /// Every value some valid configuration has (domain words as the model's), found once by
+    /// the support pass on first need; `None` inside when that pass ran out of work.
+    pub(super) root_support: std::sync::OnceLock<Option<Vec<u64>>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
     pub(super) by_target: std::sync::Mutex<Known>,
     /// How far warm-ups of this store have gone (an engine inheriting it resumes there).
@@ -897,6 +900,23 @@ impl Engine {
         self
     }
 
+    /// Every value some valid configuration has (see `Shared::root_support`): computed once
+    /// per engine with a work limit of its own (a property of the product, not of the call
+    /// that first needs it); `None` if that limit was reached.
+    pub(crate) fn root_support(&self) -> Option<&[u64]> {
+        self.shared
+            .root_support
+            .get_or_init(|| {
+                let mut budget = self.budget();
+                match self.supports_with(&[], &mut budget) {
+                    Ok(Some(s)) => Some(s),
+                    Ok(None) => Some(vec![0; self.model.initial().len()]),
+                    Err(OutOfWork) => None,
+                }
+            })
+            .as_deref()
+    }
+
     pub(crate) fn budget(&self) -> Budget {
         Budget::new(self.work_limit)
     }
@@ -1282,7 +1302,10 @@ impl Engine {
         {
             return Ok(e);
         }
-        let live = self.shared.live.lock().is_ok_and(|l| l.contains(&target));
+        let live = match self.root_support() {
+            Some(sup) => bit(self.model.dom(sup, target.0), target.1),
+            None => self.shared.live.lock().is_ok_and(|l| l.contains(&target)),
+        };
         if !live {
             let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
             if self.feasible(&fixed, &all, budget)? {
@@ -1900,6 +1923,11 @@ impl Engine {
         } = view;
         let mut found: Vec<Vec<usize>> = Vec::new();
         let mut searches = 0usize;
+        // After the first value a search refutes, the support pass decides every remaining
+        // value at once (refuting values one search at a time is what costs seconds on large
+        // tight models); `exact` holds its answer, `tried` that it ran.
+        let mut exact: Option<Vec<u64>> = None;
+        let mut tried = false;
         // Only a search needs the defaults (most calls witness everything from the pool).
         let mut defaults: Option<Vec<Option<usize>>> = None;
         for &v in targets {
@@ -1914,6 +1942,12 @@ impl Engine {
             let cands: Vec<usize> = iter_bits(model.dom(&root_doms, v)).collect();
             for i in cands {
                 if bit(&seen[v], i) {
+                    continue;
+                }
+                if let Some(sup) = &exact {
+                    if bit(model.dom(sup, v), i) {
+                        set_bit(&mut seen[v], i);
+                    }
                     continue;
                 }
                 // Alike to a value already witnessed (see `Classes`): available too, by
@@ -1975,6 +2009,15 @@ impl Engine {
                     s.queue_var(v);
                     s.solve_queued(&prefer, budget)?.into_iter().collect()
                 };
+                if sols.is_empty() && !tried {
+                    tried = true;
+                    exact = self.supports_within(base, budget)?;
+                    if let Some(sup) = &exact
+                        && bit(model.dom(sup, v), i)
+                    {
+                        set_bit(&mut seen[v], i);
+                    }
+                }
                 for sol in sols {
                     for (x, &j) in sol.iter().enumerate() {
                         set_bit(&mut seen[x], j);
@@ -2006,6 +2049,30 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The support pass under `base` with half the remaining work (charged to `budget`);
+    /// `None` when it ran out of it (the caller then goes on searching value by value). With
+    /// no choices, the engine's root support is used.
+    fn supports_within(
+        &self,
+        base: &[(usize, usize)],
+        budget: &mut Budget,
+    ) -> Result<Option<Vec<u64>>, OutOfWork> {
+        if base.is_empty() {
+            return Ok(self.root_support().map(<[u64]>::to_vec));
+        }
+        let mut sub = Budget::new(budget.remaining / 2);
+        let out = self.supports_with(base, &mut sub);
+        if !budget.spend(sub.used()) {
+            return Err(OutOfWork);
+        }
+        match out {
+            Ok(Some(s)) => Ok(Some(s)),
+            // Callers ask only under consistent choices; no completion means nothing supported.
+            Ok(None) => Ok(Some(vec![0; self.model.initial().len()])),
+            Err(OutOfWork) => Ok(None),
+        }
     }
 
     /// `sol` changed one variable at a time to a value of its domain in `doms` that `seen`

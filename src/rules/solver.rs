@@ -5,6 +5,25 @@ use std::collections::VecDeque;
 use super::model::{ConKind, Model, bit, count_bits, iter_bits};
 use crate::catalog::expr::Val;
 
+/// Tables with at least this many rows keep their live rows (simple tabular reduction): a row
+/// that no longer matches the domains is set aside until the search backtracks past the point
+/// where it stopped matching, so deep in a search a 50,000-row variant table is scanned over the
+/// few rows still alive instead of all of them. Smaller tables are scanned whole (cheaper than
+/// the bookkeeping).
+const LIVE_ROWS_MIN: usize = 32;
+/// Trail entries with this bit set record a table's live-row count (the constraint in the low
+/// bits, the count before the change as the word), not a domain word.
+const LIVE_TAG: u32 = 1 << 31;
+
+/// The live rows of one large table: a permutation of its row indices whose first `len` are the
+/// rows still matching the domains (the others were set aside after the trail mark that
+/// restores `len`).
+#[derive(Debug, Clone, Default)]
+struct LiveRows {
+    order: Vec<u32>,
+    len: usize,
+}
+
 /// A work budget shared by one engine operation: search nodes and propagation steps.
 #[derive(Debug, Clone)]
 pub struct Budget {
@@ -119,6 +138,8 @@ pub struct Solver<'m> {
     pub conflict: Option<(u32, u32)>,
     /// Log entries inherited from an earlier propagation (`recording_after`): never undone.
     log_floor: usize,
+    /// Per model constraint, its live rows (empty until a large table is first revised).
+    live: Vec<LiveRows>,
 }
 
 impl<'m> Solver<'m> {
@@ -142,7 +163,17 @@ impl<'m> Solver<'m> {
             since: 0,
             conflict: None,
             log_floor: 0,
+            live: Vec::new(),
         }
+    }
+
+    /// A solver on the same domains with the same live rows of large tables, with an empty
+    /// trail: a search started from a propagated root skips re-scanning the rows the root's
+    /// propagation already set aside.
+    pub fn fork(&self) -> Solver<'m> {
+        let mut s = Solver::new(self.model, self.doms.clone());
+        s.live.clone_from(&self.live);
+        s
     }
 
     /// Logs every removal with its cause (see [`Removal`]); for a root propagation.
@@ -224,7 +255,13 @@ impl<'m> Solver<'m> {
     pub fn undo(&mut self, mark: usize) {
         while self.trail.len() > mark {
             if let Some((i, w)) = self.trail.pop() {
-                self.doms[i as usize] = w;
+                if i & LIVE_TAG != 0 {
+                    if let Some(l) = self.live.get_mut((i & !LIVE_TAG) as usize) {
+                        l.len = usize::try_from(w).unwrap_or(l.len);
+                    }
+                } else {
+                    self.doms[i as usize] = w;
+                }
             }
         }
         if let Some(log) = self.log.as_mut() {
@@ -389,15 +426,35 @@ impl<'m> Solver<'m> {
         t: &super::model::Rows,
         budget: &mut Budget,
     ) -> Result<bool, OutOfWork> {
-        let (rows, nrows, row_words, cell_off) =
-            (t.words.as_slice(), t.nrows, t.row_words, &t.cell_off);
+        let mut live = self.take_live(c, t.nrows);
+        let before = live.as_ref().map_or(t.nrows, |l| l.len);
+        let out = self.revise_negative_rows(c, scope, t, live.as_mut(), budget);
+        self.put_live(c, live, before);
+        out
+    }
+
+    /// `revise_negative` over all rows, or over the live ones (a forbidden row that can no
+    /// longer match is set aside: domains only shrink until the search backtracks).
+    fn revise_negative_rows(
+        &mut self,
+        c: usize,
+        scope: &[usize],
+        t: &super::model::Rows,
+        mut live: Option<&mut LiveRows>,
+        budget: &mut Budget,
+    ) -> Result<bool, OutOfWork> {
+        let (rows, row_words, cell_off) = (t.words.as_slice(), t.row_words, &t.cell_off);
         let model: &'m Model = self.model;
         loop {
+            let nrows = live.as_ref().map_or(t.nrows, |l| l.len);
             if !budget.spend(1 + (nrows * row_words) as u64 / 64) {
                 return Err(OutOfWork);
             }
             let mut changed_any = false;
-            for r in 0..nrows {
+            let mut k = 0;
+            while k < live.as_ref().map_or(t.nrows, |l| l.len) {
+                let r = live.as_ref().map_or(k, |l| l.order[k] as usize);
+                k += 1;
                 let row = &rows[r * row_words..(r + 1) * row_words];
                 let mut outside: Option<usize> = None;
                 let mut skip = false;
@@ -406,6 +463,11 @@ impl<'m> Solver<'m> {
                     let cell = &row[cell_off[j]..cell_off[j] + d.len()];
                     if cell.iter().zip(d).all(|(a, b)| a & b == 0) {
                         skip = true; // the row cannot match
+                        if let Some(l) = live.as_deref_mut() {
+                            k -= 1;
+                            l.len -= 1;
+                            l.order.swap(k, l.len);
+                        }
                         break;
                     }
                     if cell.iter().zip(d).any(|(a, b)| b & !a != 0) {
@@ -439,39 +501,99 @@ impl<'m> Solver<'m> {
         }
     }
 
+    /// Takes constraint `c`'s live rows out of the solver (to scan them while the domains are
+    /// borrowed), creating them on first use; `None` for small tables and extra constraints.
+    fn take_live(&mut self, c: usize, nrows: usize) -> Option<LiveRows> {
+        if nrows < LIVE_ROWS_MIN || c >= self.model.cons.len() {
+            return None;
+        }
+        if self.live.len() <= c {
+            self.live
+                .resize_with(self.model.cons.len(), LiveRows::default);
+        }
+        let mut l = std::mem::take(&mut self.live[c]);
+        if l.order.is_empty() {
+            l.order = (0..u32::try_from(nrows).unwrap_or(u32::MAX)).collect();
+            l.len = l.order.len();
+        }
+        Some(l)
+    }
+
+    /// Puts back live rows taken by `take_live`, trailing the count they had (`before`) if
+    /// rows were set aside.
+    fn put_live(&mut self, c: usize, live: Option<LiveRows>, before: usize) {
+        if let Some(l) = live {
+            if l.len != before {
+                let tag = LIVE_TAG | u32::try_from(c).unwrap_or(0);
+                self.trail.push((tag, before as u64));
+            }
+            self.live[c] = l;
+        }
+    }
+
     fn revise(&mut self, c: usize, budget: &mut Budget) -> Result<bool, OutOfWork> {
         let model: &'m Model = self.model;
         let con = self.con(c);
         match &con.kind {
             ConKind::NegTable(t) => self.revise_negative(c, &con.scope, t, budget),
             ConKind::Table(t) => {
-                let (rows, nrows, row_words, cell_off) =
-                    (t.words.as_slice(), t.nrows, t.row_words, &t.cell_off);
+                let (rows, row_words, cell_off) = (t.words.as_slice(), t.row_words, &t.cell_off);
                 let scope = &con.scope;
+                let mut live = self.take_live(c, t.nrows);
+                let nrows = live.as_ref().map_or(t.nrows, |l| l.len);
                 if !budget.spend(1 + (nrows * row_words) as u64 / 64) {
+                    self.put_live(c, live, nrows);
                     return Err(OutOfWork);
                 }
                 self.supp.clear();
                 self.supp.resize(row_words, 0);
-                let mut any = false;
-                for r in 0..nrows {
-                    let row = &rows[r * row_words..(r + 1) * row_words];
-                    let alive = scope.iter().enumerate().all(|(j, &v)| {
-                        let d = model.dom(&self.doms, v);
+                let doms = &self.doms;
+                let supp = &mut self.supp;
+                let matches = |row: &[u64]| {
+                    scope.iter().enumerate().all(|(j, &v)| {
+                        let d = model.dom(doms, v);
                         let cell = &row[cell_off[j]..cell_off[j] + d.len()];
                         cell.iter().zip(d).any(|(a, b)| a & b != 0)
-                    });
-                    if alive {
-                        any = true;
-                        for (j, &v) in scope.iter().enumerate() {
-                            let d = model.dom(&self.doms, v);
-                            let o = cell_off[j];
-                            for (k, w) in d.iter().enumerate() {
-                                self.supp[o + k] |= row[o + k] & w;
-                            }
+                    })
+                };
+                let mut support = |row: &[u64]| {
+                    for (j, &v) in scope.iter().enumerate() {
+                        let d = model.dom(doms, v);
+                        let o = cell_off[j];
+                        for (k, w) in d.iter().enumerate() {
+                            supp[o + k] |= row[o + k] & w;
                         }
                     }
-                }
+                };
+                let any = match live.as_mut() {
+                    Some(l) => {
+                        // Rows that stopped matching move past `len` (simple tabular reduction).
+                        let mut k = 0;
+                        while k < l.len {
+                            let r = l.order[k] as usize;
+                            let row = &rows[r * row_words..(r + 1) * row_words];
+                            if matches(row) {
+                                support(row);
+                                k += 1;
+                            } else {
+                                l.len -= 1;
+                                l.order.swap(k, l.len);
+                            }
+                        }
+                        l.len > 0
+                    }
+                    None => {
+                        let mut any = false;
+                        for row in rows.chunks_exact(row_words.max(1)).take(t.nrows) {
+                            if matches(row) {
+                                any = true;
+                                support(row);
+                            }
+                        }
+                        any
+                    }
+                };
+                self.put_live(c, live, nrows);
                 if !any {
                     return Ok(false);
                 }
