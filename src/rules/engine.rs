@@ -39,6 +39,11 @@ const SHRINK_FIRST: usize = 12;
 const FD_SAT_MIN_VARS: usize = 24;
 /// Explanations kept per engine to retry first in later calls.
 const EXPLANATION_CACHE: usize = 256;
+/// Work (budget units, about a millisecond per 3,000) that refuting values one search at a
+/// time may cost in a `witness` call before the support pass decides the remaining values at
+/// once: where refutations are cheap (most catalogs) search stays faster; on large tight models
+/// a few refutations cost more than the whole pass.
+const REFUTE_BEFORE_SUPPORT: u64 = 20_000;
 /// Pooled solutions a `witness` call copies (the newest that agree with its choices) to try
 /// single-value changes of before searching.
 const LOCAL_KEPT: usize = 64;
@@ -1566,6 +1571,14 @@ impl Engine {
         budget: &mut Budget,
     ) -> Result<Explanation, OutOfWork> {
         let fixed = [target];
+        // Most dead values are excluded by one rule on its own (a variant table none of whose
+        // rows has the value): that rule is a minimal explanation (no rules at all admit every
+        // value), found by propagating each rule reading the option alone.
+        for &r in &self.model.var_cons[target.0] {
+            if self.gac_infeasible(&fixed, &[Elem::Rule(r)], budget)? {
+                return Ok(self.to_explanation(&[Elem::Rule(r)]));
+            }
+        }
         let mut cands = Vec::new();
         for depth in 1..=3 {
             cands = self.neighbourhood(&[], target.0, depth);
@@ -1923,11 +1936,12 @@ impl Engine {
         } = view;
         let mut found: Vec<Vec<usize>> = Vec::new();
         let mut searches = 0usize;
-        // After the first value a search refutes, the support pass decides every remaining
-        // value at once (refuting values one search at a time is what costs seconds on large
-        // tight models); `exact` holds its answer, `tried` that it ran.
+        // Once refuting values has cost `REFUTE_BEFORE_SUPPORT`, the support pass decides every
+        // remaining value at once (refuting values one search at a time is what costs seconds
+        // on large tight models); `exact` holds its answer, `tried` that it ran.
         let mut exact: Option<Vec<u64>> = None;
         let mut tried = false;
+        let mut refuting = 0u64;
         // Only a search needs the defaults (most calls witness everything from the pool).
         let mut defaults: Option<Vec<Option<usize>>> = None;
         for &v in targets {
@@ -1975,6 +1989,7 @@ impl Engine {
                 //    left are the hard ones) follow the last solution found, changing only what
                 //    the target forces, which keeps each search short on large models.
                 searches += 1;
+                let before = budget.used();
                 // SAT back end (Boolean models): see sat.rs. Its solutions follow random
                 // polarities, not `prefer`, so each is also widened towards the values not
                 // witnessed yet (`widen` never changes a variable to its own value, so the
@@ -2009,7 +2024,10 @@ impl Engine {
                     s.queue_var(v);
                     s.solve_queued(&prefer, budget)?.into_iter().collect()
                 };
-                if sols.is_empty() && !tried {
+                if sols.is_empty() {
+                    refuting += budget.used().saturating_sub(before);
+                }
+                if sols.is_empty() && !tried && refuting >= REFUTE_BEFORE_SUPPORT {
                     tried = true;
                     exact = self.supports_within(base, budget)?;
                     if let Some(sup) = &exact
