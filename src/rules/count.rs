@@ -100,12 +100,7 @@ impl Counter<'_, '_> {
         if let Some(n) = self.cache.get(&key) {
             return Ok(n.clone());
         }
-        // Branch on the variable with the most constraints inside the component (smallest domain on ties).
-        let v = comp
-            .iter()
-            .copied()
-            .max_by_key(|&v| (model.var_cons[v].len(), usize::MAX - self.s.size(v)))
-            .unwrap_or(comp[0]);
+        let v = branch_var(&self.s, comp);
         let values: Vec<usize> = iter_bits(model.dom(&self.s.doms, v)).collect();
         let mut total = BigUint::zero();
         for i in values {
@@ -225,11 +220,7 @@ impl Supporter<'_, '_> {
         if let Some(r) = self.cache.get(&key) {
             return Ok(r.clone());
         }
-        let v = comp
-            .iter()
-            .copied()
-            .max_by_key(|&v| (model.var_cons[v].len(), usize::MAX - self.s.size(v)))
-            .unwrap_or(comp[0]);
+        let v = branch_var(&self.s, comp);
         let values: Vec<usize> = iter_bits(model.dom(&self.s.doms, v)).collect();
         let mut acc = vec![0u64; self.s.doms.len()];
         let mut any = false;
@@ -277,6 +268,15 @@ impl Supporter<'_, '_> {
         self.cache.insert(key, out.clone());
         Ok(out)
     }
+}
+
+/// The variable a component search branches on: the one with the most constraints (smallest
+/// domain on ties). `comp` is never empty.
+fn branch_var(s: &Solver<'_>, comp: &[usize]) -> usize {
+    comp.iter()
+        .copied()
+        .max_by_key(|&v| (s.model.var_cons[v].len(), usize::MAX - s.size(v)))
+        .unwrap_or(comp[0])
 }
 
 /// Splits the open variables among `vars` into groups linked by non-entailed constraints;
