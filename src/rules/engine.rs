@@ -1579,6 +1579,16 @@ impl Engine {
                 return Ok(self.to_explanation(&[Elem::Rule(r)]));
             }
         }
+        // With the SAT back end, one core-guided minimisation over all rules, starting from the
+        // rules reading the option and growing by counterexamples (no neighbourhood searches).
+        let (start, rest): (Vec<Elem>, Vec<Elem>) = (0..self.model.cons.len())
+            .map(Elem::Rule)
+            .partition(|e| matches!(e, Elem::Rule(r) if self.model.var_cons[target.0].contains(r)));
+        if let Some(found) = self.sat_explain_proving(&fixed, (&start, &rest), &[], budget)
+            && let Some((e, _)) = found?
+        {
+            return Ok(self.to_explanation(&e));
+        }
         let mut cands = Vec::new();
         for depth in 1..=3 {
             cands = self.neighbourhood(&[], target.0, depth);
