@@ -105,7 +105,7 @@ fn apply_sqlite_pragmas(conn: &mut SqliteConnection) -> diesel::QueryResult<()> 
     let mut pause = std::time::Duration::from_millis(2);
     loop {
         match conn.batch_execute("PRAGMA journal_mode = WAL;") {
-            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+            Err(e) if super::error::is_busy(&e) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(100));
             }
@@ -116,12 +116,6 @@ fn apply_sqlite_pragmas(conn: &mut SqliteConnection) -> diesel::QueryResult<()> 
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;",
     )
-}
-
-/// Whether SQLite refused for a lock another connection holds.
-fn is_busy(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(_, info)
-        if info.message().contains("database is locked") || info.message().contains("database is busy"))
 }
 
 /// Creates the SQLite file's folder (e.g. ./data) when missing.

@@ -67,10 +67,7 @@ impl From<DieselError> for DbError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 DbError::Unavailable(info.message().to_owned())
             }
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("database is locked")
-                    || info.message().contains("database is busy") =>
-            {
+            DieselError::DatabaseError(_, ref info) if is_busy(&e) => {
                 DbError::Unavailable(info.message().to_owned())
             }
             DieselError::BrokenTransactionManager => DbError::Unavailable(e.to_string()),
@@ -78,6 +75,13 @@ impl From<DieselError> for DbError {
             other => DbError::Backend(other.to_string()),
         }
     }
+}
+
+/// Whether SQLite refused because another connection holds a lock it needs.
+pub(crate) fn is_busy(e: &DieselError) -> bool {
+    matches!(e, DieselError::DatabaseError(_, info)
+        if info.message().contains("database is locked")
+            || info.message().contains("database is busy"))
 }
 
 /// Whether a diesel error is a unique-constraint violation (a lost insert race).

@@ -141,30 +141,30 @@ struct Supporter<'a, 'm> {
 
 impl Engine {
     /// The values, per variable (domain words laid out as the model's domains), that some valid
-    /// configuration extending the fixed values has; `None` when none does.
+    /// configuration extending the fixed values has; all empty when none does.
     pub(crate) fn supports_with(
         &self,
         fixed: &[(usize, usize)],
         budget: &mut Budget,
-    ) -> Result<Option<Vec<u64>>, OutOfWork> {
+    ) -> Result<Vec<u64>, OutOfWork> {
         let mut s = Solver::new(&self.model, self.model.initial());
-        for &(v, i) in fixed {
-            if !s.assign(v, i) {
-                return Ok(None);
-            }
+        let mut acc = vec![0u64; s.doms.len()];
+        if !fixed.iter().all(|&(v, i)| s.assign(v, i)) {
+            return Ok(acc);
         }
         s.queue_all();
         if !s.propagate(budget)? {
-            return Ok(None);
+            return Ok(acc);
         }
         let vars: Vec<usize> = (0..self.model.vars.len()).collect();
-        let mut acc = vec![0u64; s.doms.len()];
         let mut c = Supporter {
             s,
             cache: HashMap::default(),
             budget,
         };
-        Ok(c.support_vars(&vars, &mut acc)?.then_some(acc))
+        // `support_vars` writes `acc` only when the variables have a solution.
+        c.support_vars(&vars, &mut acc)?;
+        Ok(acc)
     }
 }
 
@@ -410,7 +410,6 @@ mod tests {
                 let sup = engine
                     .supports_with(&fixed, &mut Budget::new(u64::MAX))
                     .unwrap();
-                let sup = sup.expect("the chosen values have configurations");
                 let mut next = None;
                 for v in 0..model.vars.len() {
                     for i in 0..model.vars[v].size {

@@ -913,11 +913,7 @@ impl Engine {
             .root_support
             .get_or_init(|| {
                 let mut budget = self.budget();
-                match self.supports_with(&[], &mut budget) {
-                    Ok(Some(s)) => Some(s),
-                    Ok(None) => Some(vec![0; self.model.initial().len()]),
-                    Err(OutOfWork) => None,
-                }
+                self.supports_with(&[], &mut budget).ok()
             })
             .as_deref()
     }
@@ -1307,21 +1303,24 @@ impl Engine {
         {
             return Ok(e);
         }
-        let live = match self.root_support() {
-            Some(sup) => bit(self.model.dom(sup, target.0), target.1),
-            None => self.shared.live.lock().is_ok_and(|l| l.contains(&target)),
-        };
-        if !live {
-            let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
-            if self.feasible(&fixed, &all, budget)? {
-                if let Ok(mut l) = self.shared.live.lock() {
+        // The root support, when known, says it exactly; else a value seen in a solution is
+        // live, and any other is searched for once.
+        let dead = match self.root_support() {
+            Some(sup) => !bit(self.model.dom(sup, target.0), target.1),
+            None if self.shared.live.lock().is_ok_and(|l| l.contains(&target)) => false,
+            None => {
+                let all: Vec<Elem> = (0..self.model.cons.len()).map(Elem::Rule).collect();
+                let live = self.feasible(&fixed, &all, budget)?;
+                if live && let Ok(mut l) = self.shared.live.lock() {
                     l.insert(target);
                 }
-            } else {
-                let e = self.explain_rules_only(target, budget)?;
-                self.shared.bury(self.classes.rep(target), e.clone());
-                return Ok(e);
+                !live
             }
+        };
+        if dead {
+            let e = self.explain_rules_only(target, budget)?;
+            self.shared.bury(self.classes.rep(target), e.clone());
+            return Ok(e);
         }
         // Removed by the root propagation: trace the removal back to the rules and choices that
         // made it (cheap), shrink that set with propagation as the oracle, then make it minimal
@@ -2091,16 +2090,11 @@ impl Engine {
             return Ok(self.root_support().map(<[u64]>::to_vec));
         }
         let mut sub = Budget::new(budget.remaining / 2);
-        let out = self.supports_with(base, &mut sub);
+        let out = self.supports_with(base, &mut sub).ok();
         if !budget.spend(sub.used()) {
             return Err(OutOfWork);
         }
-        match out {
-            Ok(Some(s)) => Ok(Some(s)),
-            // Callers ask only under consistent choices; no completion means nothing supported.
-            Ok(None) => Ok(Some(vec![0; self.model.initial().len()])),
-            Err(OutOfWork) => Ok(None),
-        }
+        Ok(out)
     }
 
     /// `sol` changed one variable at a time to a value of its domain in `doms` that `seen`
