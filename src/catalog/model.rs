@@ -266,11 +266,22 @@ pub enum ConstraintForm {
 }
 
 /// A table constraint: the tuple of `options` must match an allowed row (or no forbidden row).
+///
+/// Rows are kept compact, since a variant table may have a million of them: each cell is one
+/// `u32`, either `*`, an index into its column's distinct values, or an index into the table's
+/// value lists (a cell of several values). Build one with [`TableBuilder`]; read rows with
+/// [`Table::row`] / [`Table::rows`].
 #[derive(Debug, Clone)]
 pub struct Table {
     pub options: Vec<OptId>,
     pub allow: bool,
-    pub rows: Vec<Vec<Cell>>,
+    nrows: usize,
+    /// Row-major, `options.len()` per row.
+    cells: Vec<u32>,
+    /// Per column, the distinct single values its cells name.
+    values: Vec<Vec<Value>>,
+    /// The cells that list several values (sorted, deduplicated), shared by all columns.
+    lists: Vec<Vec<Value>>,
 }
 
 impl Constraint {
@@ -293,19 +304,171 @@ impl Constraint {
     }
 }
 
+/// A cell code: `*`.
+const ANY: u32 = u32::MAX;
+/// Cell codes from here up (below `ANY`) index `Table::lists`.
+const LIST: u32 = 1 << 31;
+
+/// One cell of a table row, as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellRef<'a> {
+    Any,
+    /// Any of these values (sorted, deduplicated).
+    Values(&'a [Value]),
+}
+
 impl Table {
+    /// How many rows the table has.
+    pub fn len(&self) -> usize {
+        self.nrows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nrows == 0
+    }
+
+    /// The cells of row `r` (in the order of `options`).
+    pub fn row(&self, r: usize) -> impl Iterator<Item = CellRef<'_>> + '_ {
+        let arity = self.options.len();
+        let codes = self.cells.get(r * arity..(r + 1) * arity).unwrap_or(&[]);
+        codes
+            .iter()
+            .enumerate()
+            .map(move |(j, &code)| self.cell(j, code))
+    }
+
+    /// Every row, in order.
+    pub fn rows(&self) -> impl Iterator<Item = impl Iterator<Item = CellRef<'_>> + '_> + '_ {
+        (0..self.nrows).map(move |r| self.row(r))
+    }
+
+    fn cell(&self, column: usize, code: u32) -> CellRef<'_> {
+        if code == ANY {
+            return CellRef::Any;
+        }
+        let (all, i) = if code >= LIST {
+            (self.lists.get((code - LIST) as usize), None)
+        } else {
+            (self.values.get(column), Some(code as usize))
+        };
+        CellRef::Values(match (all, i) {
+            (Some(list), None) => list,
+            (Some(values), Some(i)) => values.get(i..=i).unwrap_or(&[]),
+            (None, _) => &[],
+        })
+    }
+
+    /// The heap bytes the rows take (cells and values).
+    pub fn bytes(&self) -> usize {
+        let vals = |v: &Vec<Vec<Value>>| {
+            v.iter()
+                .map(|x| x.len() * std::mem::size_of::<Value>())
+                .sum::<usize>()
+        };
+        self.cells.len() * 4 + vals(&self.values) + vals(&self.lists)
+    }
+
     /// Whether the tuple of values matches some allowed row (or no forbidden row). A row's
     /// `*` matches any set value; an unset option matches no cell.
     pub fn holds(&self, vals: &dyn Fn(OptId) -> Option<Val>) -> bool {
         let tuple: Vec<Option<Val>> = self.options.iter().map(|&o| vals(o)).collect();
-        let matched = self.rows.iter().any(|row| {
-            row.iter().zip(&tuple).all(|(cell, v)| match (cell, v) {
+        let matched = self.rows().any(|mut row| {
+            row.by_ref().zip(&tuple).all(|(cell, v)| match (cell, v) {
                 (_, None) => false,
-                (Cell::Any, Some(_)) => true,
-                (Cell::Values(vs), Some(v)) => vs.iter().any(|x| x.is(*v)),
+                (CellRef::Any, Some(_)) => true,
+                (CellRef::Values(vs), Some(v)) => vs.iter().any(|x| x.is(*v)),
             })
         });
         matched == self.allow
+    }
+}
+
+/// Builds a [`Table`] row by row, sharing each column's repeated values.
+#[derive(Debug)]
+pub struct TableBuilder {
+    table: Table,
+    index: Vec<std::collections::HashMap<Value, u32>>,
+    list_index: std::collections::HashMap<Vec<Value>, u32>,
+}
+
+impl TableBuilder {
+    pub fn new(options: Vec<OptId>, allow: bool) -> TableBuilder {
+        let arity = options.len();
+        TableBuilder {
+            table: Table {
+                options,
+                allow,
+                nrows: 0,
+                cells: Vec::new(),
+                values: vec![Vec::new(); arity],
+                lists: Vec::new(),
+            },
+            index: vec![std::collections::HashMap::new(); arity],
+            list_index: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Adds a row: one cell per option, in order (missing cells are `*`, extra ones ignored).
+    pub fn push_row(&mut self, cells: impl IntoIterator<Item = Cell>) {
+        let arity = self.table.options.len();
+        let start = self.table.cells.len();
+        for (j, cell) in cells.into_iter().take(arity).enumerate() {
+            let code = match cell {
+                Cell::Any => ANY,
+                Cell::Values(mut vs) => {
+                    vs.sort();
+                    vs.dedup();
+                    match <[Value; 1]>::try_from(vs) {
+                        Ok([v]) => self.single(j, v),
+                        Err(vs) => self.list(vs),
+                    }
+                }
+            };
+            self.table.cells.push(code);
+        }
+        self.table.cells.resize(start + arity, ANY);
+        self.table.nrows += 1;
+    }
+
+    /// Adds a row whose cells are each one value (the common case of variant tables).
+    pub fn push_values(&mut self, values: impl IntoIterator<Item = Value>) {
+        self.push_row(values.into_iter().map(|v| Cell::Values(vec![v])));
+    }
+
+    // Codes cannot run out: a table has at most `MAX_TABLE_ROWS` rows of a few dozen cells,
+    // far below 2^31 distinct values or lists.
+    fn single(&mut self, column: usize, v: Value) -> u32 {
+        let values = &mut self.table.values[column];
+        *self.index[column].entry(v).or_insert_with_key(|v| {
+            values.push(v.clone());
+            u32::try_from(values.len() - 1)
+                .unwrap_or(ANY - 1)
+                .min(LIST - 1)
+        })
+    }
+
+    fn list(&mut self, vs: Vec<Value>) -> u32 {
+        let lists = &mut self.table.lists;
+        *self.list_index.entry(vs).or_insert_with_key(|vs| {
+            lists.push(vs.clone());
+            LIST + u32::try_from(lists.len() - 1)
+                .unwrap_or(0)
+                .min(ANY - 1 - LIST)
+        })
+    }
+
+    /// How many rows so far.
+    pub fn len(&self) -> usize {
+        self.table.nrows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.nrows == 0
+    }
+
+    pub fn finish(mut self) -> Table {
+        self.table.cells.shrink_to_fit();
+        self.table
     }
 }
 
@@ -321,6 +484,7 @@ impl Value {
     }
 }
 
+/// A table cell as written, to build a [`Table`] with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cell {
     Any,
@@ -513,4 +677,47 @@ pub enum BomOrigin {
     Product { id: String },
     /// A choice value's `bom:` (option index, value index).
     Value { option: OptId, value: usize },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cell, CellRef, TableBuilder, Value};
+
+    #[test]
+    fn tables_read_back_the_cells_they_were_built_with() {
+        let mut b = TableBuilder::new(vec![0, 1, 2], true);
+        b.push_row([
+            Cell::Values(vec![Value::Choice(2)]),
+            Cell::Any,
+            Cell::Values(vec![Value::Int(5), Value::Int(3), Value::Int(5)]),
+        ]);
+        b.push_values([Value::Choice(2), Value::Bool(true), Value::Int(3)]);
+        // A short row is padded with `*`; cells past the arity are ignored.
+        b.push_row([Cell::Values(vec![Value::Text("a".into())])]);
+        b.push_row([Cell::Any, Cell::Any, Cell::Any, Cell::Values(vec![])]);
+        let t = b.finish();
+        assert_eq!(t.len(), 4);
+        let rows: Vec<Vec<CellRef<'_>>> = t.rows().map(Iterator::collect).collect();
+        fn one(v: &Value) -> CellRef<'_> {
+            CellRef::Values(std::slice::from_ref(v))
+        }
+        let (c2, t3) = (Value::Choice(2), Value::Int(3));
+        assert_eq!(
+            rows[0],
+            vec![
+                one(&c2),
+                CellRef::Any,
+                CellRef::Values(&[Value::Int(3), Value::Int(5)])
+            ]
+        );
+        assert_eq!(rows[1], vec![one(&c2), one(&Value::Bool(true)), one(&t3)]);
+        assert_eq!(
+            rows[2],
+            vec![one(&Value::Text("a".into())), CellRef::Any, CellRef::Any]
+        );
+        assert_eq!(rows[3], vec![CellRef::Any; 3]);
+        // Repeated values are stored once per column.
+        assert_eq!(t.values[0].len(), 2);
+        assert_eq!(t.lists.len(), 1);
+    }
 }

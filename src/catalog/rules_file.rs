@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use super::diagnostic::{Code, Diagnostic, Span};
 use super::expr::{Checker, Expr, Term};
 use super::model::{
-    Cell, Constraint, ConstraintForm, OptionDef, OptionKind, PriceEffect, PriceRule, Stage, Table,
-    Value,
+    Cell, Constraint, ConstraintForm, OptionDef, OptionKind, PriceEffect, PriceRule, Stage,
+    TableBuilder, Value,
 };
 use super::money::Currency;
 use super::read::{Cx, ExprSrc, IdKind};
@@ -665,7 +665,7 @@ fn resolve_table(
 ) -> Option<(ConstraintForm, Option<Expr>)> {
     let opt_ids = resolve_columns(cx, options, cols)?;
     let mut ok = true;
-    let mut out_rows = Vec::new();
+    let mut table = TableBuilder::new(opt_ids.clone(), allow);
     for (_, cells) in rows {
         let mut row = Vec::new();
         for (cell, &o) in cells.iter().zip(&opt_ids) {
@@ -679,23 +679,16 @@ fn resolve_table(
                             None => ok = false,
                         }
                     }
-                    vals.sort();
-                    vals.dedup();
                     row.push(Cell::Values(vals));
                 }
             }
         }
-        out_rows.push(row);
+        table.push_row(row);
     }
     if !ok {
         return None;
     }
-    let table = Table {
-        options: opt_ids,
-        allow,
-        rows: out_rows,
-    };
-    Some((ConstraintForm::Table(table), None))
+    Some((ConstraintForm::Table(table.finish()), None))
 }
 
 /// Resolves one product's price rules from the drafts of its rules files.

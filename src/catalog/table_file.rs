@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::diagnostic::{Code, FileId, Span};
-use super::model::{Cell, OptionDef, OptionKind, Table, Value};
+use super::model::{Cell, OptionDef, OptionKind, Table, TableBuilder, Value};
 use super::read::Cx;
 use super::rules_file::cell_value;
 
@@ -212,10 +212,11 @@ pub fn resolve_rows(
     let text = cx.sources.text(draft.file);
     let delim = delimiter(&draft.path);
     let maps: Vec<HashMap<String, Value>> = cols.iter().map(|&o| lookup(&options[o])).collect();
-    let mut rows: Vec<Vec<Cell>> = Vec::new();
+    let mut table = TableBuilder::new(cols.clone(), allow);
     let mut problems = 0usize;
+    let mut row: Vec<Cell> = Vec::with_capacity(cols.len());
     for (base, line) in lines(text).skip(1) {
-        if rows.len() >= MAX_TABLE_ROWS {
+        if table.len() >= MAX_TABLE_ROWS {
             let span = cx.sources.span(draft.file, base, base + line.len());
             cx.error(
                 Code::TooLarge,
@@ -243,7 +244,7 @@ pub fn resolve_rows(
             }
             continue;
         }
-        let mut row = Vec::with_capacity(cells.len());
+        row.clear();
         for (j, f) in cells.iter().enumerate() {
             if f.text == "*" {
                 row.push(Cell::Any);
@@ -276,11 +277,9 @@ pub fn resolve_rows(
                     }
                 }
             }
-            values.sort();
-            values.dedup();
             row.push(Cell::Values(values));
         }
-        rows.push(row);
+        table.push_row(row.drain(..));
     }
     if problems > MAX_REPORTED {
         let span = cx.sources.span(draft.file, 0, 0);
@@ -294,11 +293,7 @@ pub fn resolve_rows(
             None,
         );
     }
-    (problems == 0).then_some(Table {
-        options: cols,
-        allow,
-        rows,
-    })
+    (problems == 0).then(|| table.finish())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 
 use crate::catalog::expr::{CmpOp, Expr, Term};
 use crate::catalog::model::{
-    Cell, ConstraintForm, OptionKind, PriceEffect, PriceRule, Product, Stage, Table, Value,
+    CellRef, ConstraintForm, OptionKind, PriceEffect, PriceRule, Product, Stage, Table, Value,
 };
 use crate::catalog::{Catalog, Constraint};
 use crate::rules::selection::value_text;
@@ -305,14 +305,12 @@ pub fn constraint_text(p: &Product, c: &Constraint) -> String {
 fn table_text(p: &Product, t: &Table) -> String {
     let names: Vec<String> = t.options.iter().map(|&o| opt_name(p, o)).collect();
     let mut rows: Vec<String> = t
-        .rows
-        .iter()
+        .rows()
         .map(|row| {
-            row.iter()
-                .zip(&t.options)
+            row.zip(&t.options)
                 .map(|(cell, &o)| match cell {
-                    Cell::Any => "*".to_owned(),
-                    Cell::Values(vs) => {
+                    CellRef::Any => "*".to_owned(),
+                    CellRef::Values(vs) => {
                         let mut names: Vec<String> =
                             vs.iter().map(|v| value_text(p, o, v)).collect();
                         names.sort();

@@ -32,6 +32,10 @@ const KEPT_PER_VALUE: usize = 16;
 /// alone does not exclude the value under it) is also tried with an exact check: one search
 /// instead of a refutation and a minimization.
 const SIBLING_SEARCHED: usize = 8;
+/// How many earlier rules-only explanations a dead value tries (by propagation) before its own
+/// minimisation, and how many of those (the newest) are also checked by search.
+const DEAD_SIBLINGS: usize = 8;
+const DEAD_SIBLINGS_SEARCHED: usize = 2;
 /// Traced sets larger than this are shrunk with propagation-only checks before the exact ones.
 const SHRINK_FIRST: usize = 12;
 /// Finite-domain models with at least this many options get the SAT encoding for explanations
@@ -1318,7 +1322,7 @@ impl Engine {
             }
         };
         if dead {
-            let e = self.explain_rules_only(target, budget)?;
+            let e = self.explain_rules_only(target, reasons, budget)?;
             self.shared.bury(self.classes.rep(target), e.clone());
             return Ok(e);
         }
@@ -1563,10 +1567,12 @@ impl Engine {
         Ok(None)
     }
 
-    /// A minimal set of rules that exclude `target` with no choices at all.
+    /// A minimal set of rules that exclude `target` with no choices at all. `ctx`: the call's
+    /// explanations so far, whose rules-only ones (other dead values') are tried first.
     fn explain_rules_only(
         &self,
         target: (usize, usize),
+        ctx: Option<&mut Explaining>,
         budget: &mut Budget,
     ) -> Result<Explanation, OutOfWork> {
         let fixed = [target];
@@ -1578,15 +1584,53 @@ impl Engine {
                 return Ok(self.to_explanation(&[Elem::Rule(r)]));
             }
         }
+        // Dead values come in groups: the rules that kill one value of an option (or of an
+        // option they read) often kill its siblings too. A rules-only explanation proven minimal
+        // for another value is re-proven for this one by substituting it into the solutions
+        // that proved the first minimal (see `still_minimal`); a search only where that fails.
+        // (A rules-only explanation is always a dead value's: rules alone admit every live one.)
+        if let Some(ctx) = ctx.as_deref() {
+            let reads_target = |elems: &[Elem]| {
+                elems.iter().all(|e| matches!(e, Elem::Rule(_)))
+                    && elems.iter().any(
+                        |e| matches!(e, Elem::Rule(r) if self.model.var_cons[target.0].contains(r)),
+                    )
+            };
+            let mine: Vec<usize> = (0..ctx.proven.len())
+                .rev()
+                .filter(|&k| reads_target(&ctx.proven[k].1))
+                .take(DEAD_SIBLINGS)
+                .collect();
+            let mut tried: Vec<&[Elem]> = Vec::new();
+            for (n, k) in mine.into_iter().enumerate() {
+                let (_, elems, sols) = &ctx.proven[k];
+                if tried.contains(&elems.as_slice()) {
+                    continue;
+                }
+                tried.push(elems);
+                let excludes = self.gac_infeasible(&fixed, elems, budget)?
+                    || (n < DEAD_SIBLINGS_SEARCHED && !self.feasible(&fixed, elems, budget)?);
+                if excludes && self.still_minimal(target, elems, sols, budget)? {
+                    return Ok(self.to_explanation(elems));
+                }
+            }
+        }
         // With the SAT back end, one core-guided minimisation over all rules, starting from the
         // rules reading the option and growing by counterexamples (no neighbourhood searches).
         let (start, rest): (Vec<Elem>, Vec<Elem>) = (0..self.model.cons.len())
             .map(Elem::Rule)
             .partition(|e| matches!(e, Elem::Rule(r) if self.model.var_cons[target.0].contains(r)));
-        if let Some(found) = self.sat_explain_proving(&fixed, (&start, &rest), &[], budget)
-            && let Some((e, _)) = found?
+        let seeds = ctx.as_deref().map(Explaining::seeds).unwrap_or_default();
+        if let Some(found) = self.sat_explain_proving(&fixed, (&start, &rest), &seeds, budget)
+            && let Some((e, sols)) = found?
         {
-            return Ok(self.to_explanation(&e));
+            let out = self.to_explanation(&e);
+            if let Some(ctx) = ctx
+                && ctx.proven.len() < 4096
+            {
+                ctx.proven.push((target.0, e, sols));
+            }
+            return Ok(out);
         }
         let mut cands = Vec::new();
         for depth in 1..=3 {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::catalog::expr::{Expr, Val};
 use crate::catalog::model::{
-    Cell, Constraint, ConstraintForm, OptId, OptionKind, Product, Table, Value,
+    CellRef, Constraint, ConstraintForm, OptId, OptionKind, Product, Table, Value,
 };
 
 /// A bitset over a variable's domain indices.
@@ -324,26 +324,26 @@ impl Model {
             .iter()
             .map(|o| scope.binary_search(o).ok())
             .collect();
-        let mut words: Vec<u64> = Vec::with_capacity(t.rows.len().saturating_mul(row_words));
+        let mut words: Vec<u64> = Vec::with_capacity(t.len().saturating_mul(row_words));
         let mut row = vec![0u64; row_words];
         let mut nrows = 0;
-        'rows: for cells in &t.rows {
+        'rows: for cells in t.rows() {
             row.iter_mut().for_each(|w| *w = 0);
-            for (cell, (&o, at)) in cells.iter().zip(t.options.iter().zip(&column_at)) {
+            for (cell, (&o, at)) in cells.zip(t.options.iter().zip(&column_at)) {
                 let Some(j) = *at else {
                     continue 'rows;
                 };
                 let var = &self.vars[o];
                 let bits = &mut row[cell_off[j]..cell_off[j] + self.nwords[o]];
                 match cell {
-                    Cell::Any => {
+                    CellRef::Any => {
                         for i in 0..var.size {
                             if Some(i) != var.unset() {
                                 set_bit(bits, i);
                             }
                         }
                     }
-                    Cell::Values(vs) => {
+                    CellRef::Values(vs) => {
                         for i in vs.iter().filter_map(|v| var.index_of(v)) {
                             set_bit(bits, i);
                         }
