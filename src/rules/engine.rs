@@ -354,6 +354,10 @@ pub(crate) struct Shared {
     /// Every value some valid configuration has (domain words as the model's), found once by
     /// the support pass on first need; `None` inside when that pass ran out of work.
     pub(super) root_support: std::sync::OnceLock<Option<Vec<u64>>>,
+    /// The removal log of the root propagation with no choices (see `Engine::root_reasons`),
+    /// traced to explain dead values; `None` inside when the rules are inconsistent by
+    /// propagation alone or it ran out of work.
+    root_reasons: std::sync::OnceLock<Option<Reasons>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
     pub(super) by_target: std::sync::Mutex<Known>,
     /// How far warm-ups of this store have gone (an engine inheriting it resumes there).
@@ -1613,6 +1617,33 @@ impl Engine {
                 if excludes && self.still_minimal(target, elems, sols, budget)? {
                     return Ok(self.to_explanation(elems));
                 }
+            }
+        }
+        // The rules the root propagation used to remove the value, or to fail once the value is
+        // assigned (singleton consistency): a sufficient set found without search, made minimal
+        // on a SAT sub-instance of its rules (else by deletion with exact checks).
+        let reasons = self.shared.root_reasons.get_or_init(|| {
+            let mut budget = self.budget();
+            self.root_reasons(&[], &mut budget).ok().flatten()
+        });
+        if let Some(reasons) = reasons
+            && let Traced::Set(suff) = reasons.sufficient(&self.model, &[], target, budget)?
+            && !suff.is_empty()
+            && self.gac_infeasible(&fixed, &suff, budget)?
+        {
+            let seeds = ctx.as_deref().map(Explaining::seeds).unwrap_or_default();
+            let found = match self.sat_explain_proving(&fixed, (&suff, &[]), &seeds, budget) {
+                Some(r) => r?,
+                None => Some(self.minimize_proving(&fixed, suff, budget)?),
+            };
+            if let Some((e, sols)) = found {
+                let out = self.to_explanation(&e);
+                if let Some(ctx) = ctx
+                    && ctx.proven.len() < 4096
+                {
+                    ctx.proven.push((target.0, e, sols));
+                }
+                return Ok(out);
             }
         }
         // With the SAT back end, one core-guided minimisation over all rules, starting from the

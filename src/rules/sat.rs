@@ -1318,10 +1318,25 @@ fn sat_explain(
     // `c` (none broken: `b ∪ c ∪ more` is feasible), so `c` grows only by what takes part.
     let mut c: Vec<Elem> = c.to_vec();
     let mut more: Vec<Elem> = more.iter().filter(|e| !c.contains(e)).copied().collect();
+    let sub_of = |elems: &[Elem]| {
+        let mut rules: Vec<usize> = Vec::new();
+        let mut vars: Vec<usize> = fixed.iter().map(|&(v, _)| v).collect();
+        for e in b.iter().chain(elems) {
+            match *e {
+                Elem::Rule(r) => rules.push(r),
+                Elem::Choice(v, _) => vars.push(v),
+            }
+        }
+        sat.sub(model, &rules, &vars)
+    };
+    // With nothing to grow by, the first (core) call is made on the sub-instance of `b ∪ c`
+    // already (exact for them: the variables no rule of theirs reads are free): a call on the
+    // whole encoding costs milliseconds on models with large tables.
+    let mut first_sub = if more.is_empty() { sub_of(&c) } else { None };
     let mut cand: Vec<Elem> = loop {
         let mut elems: Vec<Elem> = b.to_vec();
         elems.extend_from_slice(&c);
-        match sat.solve_with(model, fixed, &elems, true, None, budget)? {
+        match sat.solve_with(model, fixed, &elems, true, first_sub.as_mut(), budget)? {
             Answer::Sat(sol) => {
                 let (broken, kept): (Vec<Elem>, Vec<Elem>) =
                     more.iter().partition(|e| !e.holds(model, &sol));
@@ -1336,17 +1351,11 @@ fn sat_explain(
             Answer::Unsat(core) => break c.iter().copied().filter(|e| in_c(e, &core)).collect(),
         }
     };
-    // Minimise on a sub-instance of what is left (finite-domain encodings).
-    let mut sub = {
-        let mut rules: Vec<usize> = Vec::new();
-        let mut vars: Vec<usize> = fixed.iter().map(|&(v, _)| v).collect();
-        for e in b.iter().chain(&cand) {
-            match *e {
-                Elem::Rule(r) => rules.push(r),
-                Elem::Choice(v, _) => vars.push(v),
-            }
-        }
-        sat.sub(model, &rules, &vars)
+    // Minimise on a sub-instance of what is left (finite-domain encodings): the first call's,
+    // when the core kept every element.
+    let mut sub = match first_sub {
+        Some(inst) if cand.len() == c.len() => Some(inst),
+        _ => sub_of(&cand),
     };
     // Trim the core on the sub-instance first: its own core of the same set is often smaller.
     for _ in 0..TRIMS {
