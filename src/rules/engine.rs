@@ -1620,20 +1620,34 @@ impl Engine {
             }
         }
         // The rules the root propagation used to remove the value, or to fail once the value is
-        // assigned (singleton consistency): a sufficient set found without search, made minimal
-        // on a SAT sub-instance of its rules (else by deletion with exact checks).
+        // assigned (singleton consistency), else those of a traced refutation search: a
+        // sufficient set, made minimal on a SAT sub-instance of its rules (else by deletion with
+        // exact checks). The whole encoding is only needed when neither finds one.
         let reasons = self.shared.root_reasons.get_or_init(|| {
             let mut budget = self.budget();
             self.root_reasons(&[], &mut budget).ok().flatten()
         });
-        if let Some(reasons) = reasons
-            && let Traced::Set(suff) = reasons.sufficient(&self.model, &[], target, budget)?
-            && !suff.is_empty()
-            && self.gac_infeasible(&fixed, &suff, budget)?
-        {
+        let suff = match reasons {
+            Some(reasons) => match reasons.sufficient(&self.model, &[], target, budget)? {
+                Traced::Set(suff)
+                    if !suff.is_empty() && self.gac_infeasible(&fixed, &suff, budget)? =>
+                {
+                    Some(suff)
+                }
+                // Only search refutes it: the rules a traced refutation search used (bounded;
+                // `None` past its work).
+                Traced::Search => reasons
+                    .refuted(&self.model, &[], target, budget)?
+                    .filter(|s| !s.is_empty()),
+                _ => None,
+            },
+            None => None,
+        };
+        if let Some(suff) = suff {
             let seeds = ctx.as_deref().map(Explaining::seeds).unwrap_or_default();
             let found = match self.sat_explain_proving(&fixed, (&suff, &[]), &seeds, budget) {
                 Some(r) => r?,
+                None if self.feasible(&fixed, &suff, budget)? => None,
                 None => Some(self.minimize_proving(&fixed, suff, budget)?),
             };
             if let Some((e, sols)) = found {
