@@ -153,6 +153,56 @@ fn bad_cells_are_located_in_the_table_file() {
 }
 
 #[test]
+fn a_huge_unknown_cell_is_quoted_short_and_located() {
+    // A pasted blob in a cell: the message quotes its start and size, the span locates it.
+    let blob = "é".repeat(50_000);
+    let csv = format!("engine,gearbox,towbar\npetrol,auto,true\n{blob},manual,false\n");
+    let r = load(
+        "constraints:
+  - id: variants
+    message: Not a variant we build.
+    table: rules/variants.csv
+    allow: true
+",
+        &[("rules/variants.csv", &csv)],
+    );
+    assert!(r.has_errors());
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("is not a value of `engine`"))
+        .unwrap_or_else(|| panic!("{}", r.render()));
+    assert!(d.message.len() < 300, "{}", d.message);
+    assert!(d.message.contains("(100000 bytes in all)"), "{}", d.message);
+    assert!(
+        d.message.starts_with(&format!("`{}…", "é".repeat(64))),
+        "{}",
+        d.message
+    );
+    let text = r.render();
+    assert!(text.contains("rules/variants.csv:3:1"), "located");
+    // A short unknown value is still quoted whole, with its suggestion.
+    let r = load(
+        "constraints:
+  - id: variants
+    message: Not a variant we build.
+    table: rules/variants.csv
+    allow: true
+",
+        &[(
+            "rules/variants.csv",
+            "engine,gearbox,towbar\npetrl,auto,true\n",
+        )],
+    );
+    let text = r.render();
+    assert!(
+        text.contains("`petrl` is not a value of `engine`"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `petrol`?"), "{text}");
+}
+
+#[test]
 fn a_missing_file_or_flag_is_reported_at_the_rule() {
     let r = load(
         "constraints:

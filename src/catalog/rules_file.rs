@@ -470,11 +470,19 @@ pub(crate) fn check_term(cx: &mut Cx<'_>, options: &[OptionDef], src: &ExprSrc) 
 
 /// Resolves a table cell's text to a value of option `opt`.
 pub fn cell_value(cx: &mut Cx<'_>, opt: &OptionDef, text: &str, span: Span) -> Option<Value> {
+    // A cell's text as messages quote it: whole up to `QUOTED_CHARS`, else its start and its
+    // size (a pasted 200 KB cell would otherwise make a 200 KB message; the span locates it).
+    let shown = quoted(text);
     match &opt.kind {
         OptionKind::Choice(c) => match c.index_of(text) {
             Some(i) => Some(Value::Choice(i)),
             None => {
-                let help = super::expr::did_you_mean(text, c.values.iter().map(|v| v.id.as_str()))
+                let near = (text.len() <= QUOTED_CHARS)
+                    .then(|| {
+                        super::expr::did_you_mean(text, c.values.iter().map(|v| v.id.as_str()))
+                    })
+                    .flatten();
+                let help = near
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| {
                         format!(
@@ -490,7 +498,7 @@ pub fn cell_value(cx: &mut Cx<'_>, opt: &OptionDef, text: &str, span: Span) -> O
                 cx.error(
                     Code::UnknownValue,
                     span,
-                    format!("`{text}` is not a value of `{}`", opt.id),
+                    format!("`{shown}` is not a value of `{}`", opt.id),
                     Some(help),
                 );
                 None
@@ -503,7 +511,7 @@ pub fn cell_value(cx: &mut Cx<'_>, opt: &OptionDef, text: &str, span: Span) -> O
                 cx.error(
                     Code::UnknownValue,
                     span,
-                    format!("`{text}` is not a value of the boolean `{}`", opt.id),
+                    format!("`{shown}` is not a value of the boolean `{}`", opt.id),
                     Some("use `true` or `false`".into()),
                 );
                 None
@@ -515,7 +523,7 @@ pub fn cell_value(cx: &mut Cx<'_>, opt: &OptionDef, text: &str, span: Span) -> O
                 cx.error(
                     Code::UnknownValue,
                     span,
-                    format!("`{text}` is not a value of `{}`", opt.id),
+                    format!("`{shown}` is not a value of `{}`", opt.id),
                     Some(format!(
                         "`{}` takes whole numbers from {} to {} in steps of {}",
                         opt.id, r.min, r.max, r.step
@@ -536,6 +544,19 @@ pub fn cell_value(cx: &mut Cx<'_>, opt: &OptionDef, text: &str, span: Span) -> O
                 Some("constrain text with `len(...)` in an `if`/`then` or `require` rule".into()),
             );
             None
+        }
+    }
+}
+
+/// How many characters of a cell's text messages quote.
+const QUOTED_CHARS: usize = 64;
+
+/// `text` as a message quotes it (see `cell_value`).
+fn quoted(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => {
+            std::borrow::Cow::Owned(format!("{}… ({} bytes in all)", &text[..end], text.len()))
         }
     }
 }
