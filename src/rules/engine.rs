@@ -623,8 +623,18 @@ pub(crate) struct Explaining {
 
 /// Assignments kept from the call's earlier explanations that seed a new one's proofs.
 const SEEDS: usize = 128;
+/// Proven explanations one call keeps (for siblings and seeds).
+const PROVEN_KEPT: usize = 4096;
 
 impl Explaining {
+    /// Keeps an explanation proven minimal for a value of `v`, with its proofs (up to
+    /// `PROVEN_KEPT` per call).
+    fn keep(&mut self, v: usize, elems: Vec<Elem>, sols: Vec<Vec<usize>>) {
+        if self.proven.len() < PROVEN_KEPT {
+            self.proven.push((v, elems, sols));
+        }
+    }
+
     /// The newest proof solutions of the call's explanations (see `Prover::scan_seeds` in
     /// sat.rs): an explanation for another value under the same choices often shares most of
     /// its elements.
@@ -1346,20 +1356,17 @@ impl Engine {
             // A sibling value excluded the same way: an explanation proven minimal for another
             // value of this option, re-proven for this one by substituting it into the solutions
             // that proved the first one minimal (a search only where substitution fails).
-            let mine: Vec<usize> = (0..ctx.proven.len())
-                .rev()
-                .filter(|&k| ctx.proven[k].0 == target.0)
-                .take(4)
-                .collect();
-            for k in mine {
-                let (_, elems, sols) = &ctx.proven[k];
-                // Propagation excludes the value under them, or (for a set a refutation search
-                // found) an exact check does.
-                let excludes = self.gac_infeasible(&fixed, elems, budget)?
-                    || (sols.len() > SIBLING_SEARCHED && !self.feasible(&fixed, elems, budget)?);
-                if excludes && self.still_minimal(target, elems, sols, budget)? {
-                    return Ok(self.to_explanation(elems));
-                }
+            // Propagation excludes the value under them, or (for a set a refutation search found)
+            // an exact check does.
+            if let Some(e) = self.sibling(
+                target,
+                ctx,
+                |(v, _)| v == target.0,
+                4,
+                |_, sols| sols.len() > SIBLING_SEARCHED,
+                budget,
+            )? {
+                return Ok(e);
             }
             // Removed by propagation: trace the removal back to the rules and choices that made
             // it (cheap), then make that set minimal by deletion with exact checks, keeping the
@@ -1401,9 +1408,7 @@ impl Engine {
                             }
                         };
                     let out = self.to_explanation(&e);
-                    if ctx.proven.len() < 4096 {
-                        ctx.proven.push((target.0, e.clone(), sols));
-                    }
+                    ctx.keep(target.0, e.clone(), sols);
                     cache.push(e);
                     return Ok(out);
                 }
@@ -1423,9 +1428,7 @@ impl Engine {
                         && let Some((e, sols)) = found?
                     {
                         let out = self.to_explanation(&e);
-                        if ctx.proven.len() < 4096 {
-                            ctx.proven.push((target.0, e.clone(), sols));
-                        }
+                        ctx.keep(target.0, e.clone(), sols);
                         cache.push(e);
                         return Ok(out);
                     }
@@ -1463,9 +1466,7 @@ impl Engine {
                         .flatten();
                     if let Some((e, sols)) = found {
                         let out = self.to_explanation(&e);
-                        if ctx.proven.len() < 4096 {
-                            ctx.proven.push((target.0, e.clone(), sols));
-                        }
+                        ctx.keep(target.0, e.clone(), sols);
                         cache.push(e);
                         return Ok(out);
                     }
@@ -1475,9 +1476,7 @@ impl Engine {
                     {
                         let (e, sols) = self.minimize_proving(&fixed, suff, budget)?;
                         let out = self.to_explanation(&e);
-                        if ctx.proven.len() < 4096 {
-                            ctx.proven.push((target.0, e.clone(), sols));
-                        }
+                        ctx.keep(target.0, e.clone(), sols);
                         cache.push(e);
                         return Ok(out);
                     }
@@ -1547,6 +1546,41 @@ impl Engine {
         Ok(out)
     }
 
+    /// The newest of the call's proven explanations (at most `take` distinct ones that `pick`
+    /// accepts, given their option and elements) that excludes `target` and stays minimal for
+    /// it (see `still_minimal`). Exclusion is decided by propagation, else by an exact check
+    /// where `search` (given the explanation's rank and proofs) allows one.
+    fn sibling(
+        &self,
+        target: (usize, usize),
+        ctx: &Explaining,
+        pick: impl Fn((usize, &[Elem])) -> bool,
+        take: usize,
+        search: impl Fn(usize, &[Vec<usize>]) -> bool,
+        budget: &mut Budget,
+    ) -> Result<Option<Explanation>, OutOfWork> {
+        let fixed = [target];
+        let mut tried: Vec<&[Elem]> = Vec::new();
+        let mine = ctx
+            .proven
+            .iter()
+            .rev()
+            .filter(|(v, elems, _)| pick((*v, elems)))
+            .take(take);
+        for (n, (_, elems, sols)) in mine.enumerate() {
+            if tried.contains(&elems.as_slice()) {
+                continue;
+            }
+            tried.push(elems);
+            let excludes = self.gac_infeasible(&fixed, elems, budget)?
+                || (search(n, sols) && !self.feasible(&fixed, elems, budget)?);
+            if excludes && self.still_minimal(target, elems, sols, budget)? {
+                return Ok(Some(self.to_explanation(elems)));
+            }
+        }
+        Ok(None)
+    }
+
     /// Tries explanations made of one rule touching the target and one or two choices on the
     /// variables that rule reads (each checked for minimality).
     fn small_explanation(
@@ -1611,29 +1645,21 @@ impl Engine {
         // that proved the first minimal (see `still_minimal`); a search only where that fails.
         // (A rules-only explanation is always a dead value's: rules alone admit every live one.)
         if let Some(ctx) = ctx.as_deref() {
-            let reads_target = |elems: &[Elem]| {
+            let reads_target = |(_, elems): (usize, &[Elem])| {
                 elems.iter().all(|e| matches!(e, Elem::Rule(_)))
                     && elems.iter().any(
                         |e| matches!(e, Elem::Rule(r) if self.model.var_cons[target.0].contains(r)),
                     )
             };
-            let mine: Vec<usize> = (0..ctx.proven.len())
-                .rev()
-                .filter(|&k| reads_target(&ctx.proven[k].1))
-                .take(DEAD_SIBLINGS)
-                .collect();
-            let mut tried: Vec<&[Elem]> = Vec::new();
-            for (n, k) in mine.into_iter().enumerate() {
-                let (_, elems, sols) = &ctx.proven[k];
-                if tried.contains(&elems.as_slice()) {
-                    continue;
-                }
-                tried.push(elems);
-                let excludes = self.gac_infeasible(&fixed, elems, budget)?
-                    || (n < DEAD_SIBLINGS_SEARCHED && !self.feasible(&fixed, elems, budget)?);
-                if excludes && self.still_minimal(target, elems, sols, budget)? {
-                    return Ok(self.to_explanation(elems));
-                }
+            if let Some(e) = self.sibling(
+                target,
+                ctx,
+                reads_target,
+                DEAD_SIBLINGS,
+                |n, _| n < DEAD_SIBLINGS_SEARCHED,
+                budget,
+            )? {
+                return Ok(e);
             }
         }
         // The rules the root propagation used to remove the value, or to fail once the value is
@@ -1669,10 +1695,8 @@ impl Engine {
             };
             if let Some((e, sols)) = found {
                 let out = self.to_explanation(&e);
-                if let Some(ctx) = ctx
-                    && ctx.proven.len() < 4096
-                {
-                    ctx.proven.push((target.0, e, sols));
+                if let Some(ctx) = ctx {
+                    ctx.keep(target.0, e, sols);
                 }
                 return Ok(out);
             }
@@ -1687,10 +1711,8 @@ impl Engine {
             && let Some((e, sols)) = found?
         {
             let out = self.to_explanation(&e);
-            if let Some(ctx) = ctx
-                && ctx.proven.len() < 4096
-            {
-                ctx.proven.push((target.0, e, sols));
+            if let Some(ctx) = ctx {
+                ctx.keep(target.0, e, sols);
             }
             return Ok(out);
         }
