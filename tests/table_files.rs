@@ -19,6 +19,14 @@ options:
   towbar: { type: boolean }
 ";
 
+/// A rules file whose one rule allows the rows of `rules/variants.csv`.
+const ALLOW_CSV: &str = "constraints:
+  - id: variants
+    message: Not a variant we build.
+    table: rules/variants.csv
+    allow: true
+";
+
 fn load(rules: &str, extra: &[(&str, &str)]) -> catalog::LoadResult {
     let mut files = common::fixture_files(&format!("{PRODUCT}=== rules/car.yaml\n{rules}"));
     for (path, text) in extra {
@@ -70,12 +78,7 @@ fn a_csv_table_is_the_table_its_yaml_form_is() {
         &[],
     ));
     let csv = engine(load(
-        "constraints:
-  - id: variants
-    message: Not a variant we build.
-    table: rules/variants.csv
-    allow: true
-",
+        ALLOW_CSV,
         &[(
             "rules/variants.csv",
             "engine,gearbox,towbar\r\npetrol,*,*\r\n\r\ndiesel,\"manual|auto\",true\r\nelectric, auto ,false\r\n",
@@ -108,12 +111,7 @@ fn a_tsv_table_of_forbidden_rows() {
 #[test]
 fn bad_cells_are_located_in_the_table_file() {
     let r = load(
-        "constraints:
-  - id: variants
-    message: Not a variant we build.
-    table: rules/variants.csv
-    allow: true
-",
+        ALLOW_CSV,
         &[(
             "rules/variants.csv",
             "engine,gearbox,towbar\npetrol,*,*\ndiesel,manual|atuo,true\nelectric,auto\nhybrid,auto,false\n",
@@ -136,12 +134,7 @@ fn bad_cells_are_located_in_the_table_file() {
         "the unknown engine: {text}"
     );
     let r = load(
-        "constraints:
-  - id: variants
-    message: Not a variant we build.
-    table: rules/variants.csv
-    allow: true
-",
+        ALLOW_CSV,
         &[("rules/variants.csv", "engine,gear\npetrol,manual\n")],
     );
     let text = r.render();
@@ -157,15 +150,7 @@ fn a_huge_unknown_cell_is_quoted_short_and_located() {
     // A pasted blob in a cell: the message quotes its start and size, the span locates it.
     let blob = "é".repeat(50_000);
     let csv = format!("engine,gearbox,towbar\npetrol,auto,true\n{blob},manual,false\n");
-    let r = load(
-        "constraints:
-  - id: variants
-    message: Not a variant we build.
-    table: rules/variants.csv
-    allow: true
-",
-        &[("rules/variants.csv", &csv)],
-    );
+    let r = load(ALLOW_CSV, &[("rules/variants.csv", &csv)]);
     assert!(r.has_errors());
     let d = r
         .diagnostics
@@ -183,12 +168,7 @@ fn a_huge_unknown_cell_is_quoted_short_and_located() {
     assert!(text.contains("rules/variants.csv:3:1"), "located");
     // A short unknown value is still quoted whole, with its suggestion.
     let r = load(
-        "constraints:
-  - id: variants
-    message: Not a variant we build.
-    table: rules/variants.csv
-    allow: true
-",
+        ALLOW_CSV,
         &[(
             "rules/variants.csv",
             "engine,gearbox,towbar\npetrl,auto,true\n",
