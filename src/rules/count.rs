@@ -147,15 +147,10 @@ impl Engine {
         fixed: &[(usize, usize)],
         budget: &mut Budget,
     ) -> Result<Vec<u64>, OutOfWork> {
-        let mut s = Solver::new(&self.model, self.model.initial());
-        let mut acc = vec![0u64; s.doms.len()];
-        if !fixed.iter().all(|&(v, i)| s.assign(v, i)) {
+        let mut acc = vec![0u64; self.model.initial_domains.len()];
+        let Some(s) = self.propagated(fixed, false, budget)? else {
             return Ok(acc);
-        }
-        s.queue_all();
-        if !s.propagate(budget)? {
-            return Ok(acc);
-        }
+        };
         let vars: Vec<usize> = (0..self.model.vars.len()).collect();
         let mut c = Supporter {
             s,

@@ -354,9 +354,9 @@ pub(crate) struct Shared {
     /// Every value some valid configuration has (domain words as the model's), found once by
     /// the support pass on first need; `None` inside when that pass ran out of work.
     pub(super) root_support: std::sync::OnceLock<Option<Vec<u64>>>,
-    /// The removal log of the root propagation with no choices (see `Engine::root_reasons`),
-    /// traced to explain dead values; `None` inside when the rules are inconsistent by
-    /// propagation alone or it ran out of work.
+    /// The root propagation with no choices (see `Engine::root`): its fixpoint, where every
+    /// propagation under choices starts, and its removal log, traced to explain dead values;
+    /// `None` inside when the rules are inconsistent by propagation alone or it ran out of work.
     root_reasons: std::sync::OnceLock<Option<Reasons>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
     pub(super) by_target: std::sync::Mutex<Known>,
@@ -1114,18 +1114,63 @@ impl Engine {
         base: &[(usize, usize)],
         budget: &mut Budget,
     ) -> Result<Option<Reasons>, OutOfWork> {
-        let mut root = Solver::new(&self.model, self.model.initial()).recording();
+        Ok(self.propagated(base, true, budget)?.map(|mut s| {
+            let fp = s.fixpoint();
+            Reasons::new(&self.model, s.take_log(), fp)
+        }))
+    }
+
+    /// The root propagation with no choices, recorded (see `Reasons`): computed once per rules
+    /// store with its own budget; `None` when the rules are inconsistent by propagation alone
+    /// or it ran out of work.
+    fn root(&self) -> Option<&Reasons> {
+        self.shared
+            .root_reasons
+            .get_or_init(|| {
+                let mut budget = self.budget();
+                let mut s = Solver::new(&self.model, self.model.initial()).recording();
+                s.queue_all();
+                match s.propagate(&mut budget) {
+                    Ok(true) => {
+                        let fp = s.fixpoint();
+                        Some(Reasons::new(&self.model, s.take_log(), fp))
+                    }
+                    Ok(false) | Err(_) => None,
+                }
+            })
+            .as_ref()
+    }
+
+    /// A solver propagated under `base` (recording its removals when `record`), or `None` if
+    /// propagation fails. It starts at the root fixpoint (see `root`), so that only the rules
+    /// the choices reach are revised, and large tables keep the rows the root set aside.
+    pub(crate) fn propagated(
+        &self,
+        base: &[(usize, usize)],
+        record: bool,
+        budget: &mut Budget,
+    ) -> Result<Option<Solver<'_>>, OutOfWork> {
+        let root = self.root();
+        let mut s = match root {
+            Some(r) if record => {
+                Solver::at(&self.model, r.fixpoint()).recording_after(r.log().to_vec())
+            }
+            Some(r) => Solver::at(&self.model, r.fixpoint()),
+            None if record => Solver::new(&self.model, self.model.initial()).recording(),
+            None => Solver::new(&self.model, self.model.initial()),
+        };
         for &(v, i) in base {
-            if !root.assign(v, i) {
+            if !s.assign(v, i) {
                 return Ok(None);
             }
+            if root.is_some() {
+                s.queue_var(v);
+            }
         }
-        root.queue_all();
-        if !root.propagate(budget)? {
-            return Ok(None);
+        if root.is_none() {
+            s.queue_all();
         }
-        let doms = root.doms.clone();
-        Ok(Some(Reasons::new(&self.model, root.take_log(), doms)))
+        Ok(s.propagate(budget)?.then_some(s))
     }
 
     /// Like `feasible`, returning a solution of the fixed values plus the elements (over the
@@ -1666,10 +1711,7 @@ impl Engine {
         // assigned (singleton consistency), else those of a traced refutation search: a
         // sufficient set, made minimal on a SAT sub-instance of its rules (else by deletion with
         // exact checks). The whole encoding is only needed when neither finds one.
-        let reasons = self.shared.root_reasons.get_or_init(|| {
-            let mut budget = self.budget();
-            self.root_reasons(&[], &mut budget).ok().flatten()
-        });
+        let reasons = self.root();
         let suff = match reasons {
             Some(reasons) => match reasons.sufficient(&self.model, &[], target, budget)? {
                 Traced::Set(suff)
@@ -2052,14 +2094,9 @@ impl Engine {
         budget: &mut Budget,
     ) -> Result<(), OutOfWork> {
         let model = &self.model;
-        let mut root = Solver::new(model, model.initial());
-        for &(v, i) in base {
-            root.assign(v, i);
-        }
-        root.queue_all();
-        if !root.propagate(budget)? {
+        let Some(root) = self.propagated(base, false, budget)? else {
             return Ok(()); // callers check feasibility first
-        }
+        };
         let mut ctx = Explaining {
             reasons: None,
             proven: Vec::new(),
@@ -2154,7 +2191,7 @@ impl Engine {
                                 .collect()
                         }
                     };
-                    let mut s = Solver::new(model, root_doms.clone());
+                    let mut s = root.fork();
                     if !s.assign(v, i) {
                         continue;
                     }

@@ -18,7 +18,7 @@ use foldhash::HashSet;
 
 use super::engine::Elem;
 use super::model::{ConKind, Model, bit, count_bits, iter_bits};
-use super::solver::{ASSIGNED, Budget, OutOfWork, Removal, Solver};
+use super::solver::{ASSIGNED, Budget, Fixpoint, OutOfWork, Removal, Solver};
 
 /// Work cap for one traversal (premises visited): beyond it the engine falls back to search.
 const MAX_VISITS: usize = 20_000;
@@ -73,12 +73,12 @@ enum Node {
 pub(crate) struct Reasons {
     log: Vec<Removal>,
     by_var: Vec<Vec<u32>>,
-    /// The domains the logged propagation ended with.
-    root: Vec<u64>,
+    /// Where the logged propagation ended (its domains and live rows).
+    root: Fixpoint,
 }
 
 impl Reasons {
-    pub(crate) fn new(model: &Model, log: Vec<Removal>, root: Vec<u64>) -> Reasons {
+    pub(crate) fn new(model: &Model, log: Vec<Removal>, root: Fixpoint) -> Reasons {
         let mut by_var = vec![Vec::new(); model.vars.len()];
         for (t, r) in log.iter().enumerate() {
             if let (Some(list), Ok(t)) = (by_var.get_mut(r.var as usize), u32::try_from(t)) {
@@ -86,6 +86,16 @@ impl Reasons {
             }
         }
         Reasons { log, by_var, root }
+    }
+
+    /// Where the logged propagation ended.
+    pub(crate) fn fixpoint(&self) -> &Fixpoint {
+        &self.root
+    }
+
+    /// The removal log.
+    pub(crate) fn log(&self) -> &[Removal] {
+        &self.log
     }
 
     /// The log index of the removal of value `i` of `v`, if the root propagation removed it.
@@ -142,7 +152,7 @@ impl Reasons {
         let Some((c, at)) = s.conflict else {
             return Ok(Traced::Unknown);
         };
-        let ext = Reasons::new(model, s.take_log(), Vec::new());
+        let ext = Reasons::new(model, s.take_log(), Fixpoint::default());
         let c = c as usize;
         let start = ext.conflict_premises(model, c, at as usize);
         Ok(traced(start.and_then(|st| {
@@ -152,10 +162,10 @@ impl Reasons {
 
     /// A recording solver on the logged propagation's domains with `target` assigned (queued).
     fn assigned<'m>(&self, model: &'m Model, target: (usize, usize)) -> Option<Solver<'m>> {
-        if !bit(model.dom(&self.root, target.0), target.1) {
+        if !bit(model.dom(&self.root.doms, target.0), target.1) {
             return None;
         }
-        let mut s = Solver::new(model, self.root.clone()).recording_after(self.log.clone());
+        let mut s = Solver::at(model, &self.root).recording_after(self.log.clone());
         if !s.assign(target.0, target.1) {
             return None;
         }
@@ -186,7 +196,7 @@ impl Reasons {
         let mut search = Reasons {
             log: self.log.clone(),
             by_var: self.by_var.clone(),
-            root: Vec::new(),
+            root: Fixpoint::default(),
         };
         let outcome = match s.propagate(&mut sub) {
             Ok(true) => {

@@ -191,6 +191,8 @@ pub struct SatModel {
     diverse: Mutex<Vec<Inst>>,
     /// Literals proven to hold in every solution (found by analysis), added to full solvers.
     units: Mutex<Vec<L>>,
+    /// Idle sub-instances (see `sub`).
+    subs: Mutex<Vec<Sub>>,
 }
 
 impl std::fmt::Debug for SatModel {
@@ -305,6 +307,7 @@ impl SatModel {
             selector: Mutex::new(Vec::new()),
             diverse: Mutex::new(Vec::new()),
             units: Mutex::new(Vec::new()),
+            subs: Mutex::new(Vec::new()),
         }
     }
 
@@ -329,25 +332,6 @@ impl SatModel {
                 var: first + u32::try_from(i).ok()?,
                 pos: true,
             })
-        }
-    }
-
-    /// Makes a choice or a rule hold for good in a sub-instance (a unit clause: the value, or
-    /// the rule's selector), so that what follows from it is propagated once, at level 0, not
-    /// in every later call. Only for what every later call of the sub-instance assumes.
-    fn pin(&self, inst: &mut Inst, e: Elem) {
-        let l = match e {
-            Elem::Choice(v, i) => self.is(v, i).map(|l| inst.lit(l)),
-            Elem::Rule(r) => inst
-                .vars
-                .get(self.nsat + r)
-                .filter(|v| **v != Var::UNDEF)
-                .map(|&v| Lit::new(v, true)),
-        };
-        if let Some(l) = l {
-            // An infeasible unit leaves the solver answering "infeasible" with an empty core,
-            // which is right: what is pinned is then infeasible on its own.
-            let _ = inst.s.add_clause_reuse(&mut vec![l]);
         }
     }
 
@@ -680,34 +664,105 @@ impl SatModel {
         out
     }
 
-    /// A solver over a few rules of a finite-domain encoding: their clauses (each with its
-    /// selector), the exactly-one clauses of the variables they read and of `vars`, and the
-    /// definitions of the auxiliary literals they use; other variables are absent (they decode
-    /// to index 0). Deciding only the values in play, a call costs a fraction of one on the
-    /// whole encoding; explanations use it to minimise a core. `None` for a Boolean encoding.
-    fn sub(&self, model: &Model, rules: &[usize], vars: &[usize]) -> Option<Inst> {
+    /// A solver over a few rules of a finite-domain encoding, for explanations to minimise a
+    /// core on: their clauses (each with its selector), the exactly-one clauses of the
+    /// variables they read and of `vars`, and the definitions of the auxiliary literals they
+    /// use; variables outside decode to index 0. Deciding only the values in play, a call costs
+    /// a fraction of one on the whole encoding. Sub-instances are pooled (see `Sub`): the
+    /// pooled one cheapest to reuse is extended by what it lacks, else a new one is built.
+    /// `None` for a Boolean encoding. Give it back with `put_sub`.
+    fn sub(&self, model: &Model, rules: &[usize], vars: &[usize]) -> Option<Sub> {
         if self.boolean {
             return None;
         }
-        let m = self.rules.len();
-        let mut s = batsat::Solver::new(SolverOpts::default(), Charge::default());
-        let mut inst_vars = vec![Var::UNDEF; self.nsat + m];
-        let mut relevant = vec![false; self.nvars];
-        for &v in vars {
-            *relevant.get_mut(v)? = true;
+        let wanted: usize = rules
+            .iter()
+            .filter_map(|&r| self.rules.get(r))
+            .map(Vec::len)
+            .sum();
+        let pooled = self.subs.lock().ok().and_then(|mut pool| {
+            // Reusing one costs the clauses it lacks, and a share of those it holds that this
+            // explanation does not need (every call propagates them); building costs all.
+            let cost = |sub: &Sub| {
+                let (mut missing, mut held) = (0usize, 0usize);
+                for &r in rules {
+                    let n = self.rules.get(r).map_or(0, Vec::len);
+                    if sub.rules.get(r).copied().unwrap_or(false) {
+                        held += n;
+                    } else {
+                        missing += n;
+                    }
+                }
+                missing + sub.clauses.saturating_sub(held) / UNNEEDED_SHARE
+            };
+            let (k, c) = pool
+                .iter()
+                .enumerate()
+                .map(|(k, sub)| (k, cost(sub)))
+                .min_by_key(|&(_, c)| c)?;
+            (c < wanted).then(|| pool.swap_remove(k))
+        });
+        let mut sub = pooled.unwrap_or_else(|| Sub::new(self));
+        self.extend(model, &mut sub, rules, vars)?;
+        Some(sub)
+    }
+
+    /// Gives back a sub-instance for later explanations (the oldest goes past `SUBS`).
+    fn put_sub(&self, sub: Sub) {
+        if let Ok(mut pool) = self.subs.lock() {
+            if pool.len() >= SUBS {
+                pool.remove(0);
+            }
+            pool.push(sub);
         }
-        for &r in rules {
-            for &v in &model.cons.get(r)?.scope {
-                relevant[v] = true;
+    }
+
+    /// Adds to `sub` the clauses of `rules` and the exactly-one clauses of `vars` that it
+    /// lacks (see `sub`). `None` for an index out of range.
+    fn extend(&self, model: &Model, sub: &mut Sub, rules: &[usize], vars: &[usize]) -> Option<()> {
+        let Sub {
+            inst,
+            rules: has_rule,
+            vars: has_var,
+            clauses,
+        } = sub;
+        let mut relevant: Vec<usize> = Vec::new();
+        for &v in vars {
+            if !*has_var.get(v)? {
+                relevant.push(v);
             }
         }
-        let sels: Vec<Var> = rules
-            .iter()
-            .map(|_| s.new_var(lbool::UNDEF, false))
-            .collect();
-        for (&r, &sel) in rules.iter().zip(&sels) {
-            inst_vars[self.nsat + r] = sel;
+        let mut new_rules: Vec<usize> = Vec::new();
+        for &r in rules {
+            if !*has_rule.get(r)? && !new_rules.contains(&r) {
+                new_rules.push(r);
+                relevant.extend(model.cons.get(r)?.scope.iter().filter(|&&v| !has_var[v]));
+            }
         }
+        relevant.sort_unstable();
+        relevant.dedup();
+        let Inst {
+            s,
+            vars: inst_vars,
+            back,
+            ..
+        } = inst;
+        let set_back = |back: &mut Vec<usize>, var: Var, k: usize| {
+            let idx = var.idx() as usize;
+            if back.len() <= idx {
+                back.resize(idx + 1, usize::MAX);
+            }
+            back[idx] = k;
+        };
+        let sels: Vec<Var> = new_rules
+            .iter()
+            .map(|&r| {
+                let sel = s.new_var(lbool::UNDEF, false);
+                inst_vars[self.nsat + r] = sel;
+                set_back(back, sel, self.nsat + r);
+                sel
+            })
+            .collect();
         let mut pending: Vec<(usize, usize)> = Vec::new();
         let mut map = |l: L, s: &mut batsat::Solver<Charge>, pending: &mut Vec<(usize, usize)>| {
             let k = l.var as usize;
@@ -717,7 +772,9 @@ impl SatModel {
                 } else {
                     lbool::UNDEF
                 };
-                inst_vars[k] = s.new_var(pol, k < self.decisions);
+                let var = s.new_var(pol, k < self.decisions);
+                inst_vars[k] = var;
+                set_back(back, var, k);
                 if let Some(&range) = self.aux_def.get(&l.var) {
                     pending.push(range);
                 }
@@ -725,7 +782,8 @@ impl SatModel {
             Lit::new(inst_vars[k], l.pos)
         };
         let mut buf: Vec<Lit> = Vec::new();
-        for (v, _) in relevant.iter().enumerate().filter(|(_, r)| **r) {
+        for v in relevant {
+            has_var[v] = true;
             let (from, to) = self.domain_of[v];
             if self.size[v] == 2 {
                 map(
@@ -733,51 +791,75 @@ impl SatModel {
                         var: self.first[v],
                         pos: true,
                     },
-                    &mut s,
+                    s,
                     &mut pending,
                 );
             }
             for c in &self.domain[from..to] {
                 buf.clear();
                 for &l in c {
-                    buf.push(map(l, &mut s, &mut pending));
+                    buf.push(map(l, s, &mut pending));
                 }
                 let _ = s.add_clause_reuse(&mut buf);
             }
         }
-        for (&r, &sel) in rules.iter().zip(&sels) {
+        for (r, sel) in new_rules.into_iter().zip(sels) {
+            has_rule[r] = true;
             for c in &self.rules[r] {
                 buf.clear();
                 for &l in c {
-                    buf.push(map(l, &mut s, &mut pending));
+                    buf.push(map(l, s, &mut pending));
                 }
                 buf.push(!Lit::new(sel, true));
                 let _ = s.add_clause_reuse(&mut buf);
             }
+            *clauses += self.rules[r].len();
         }
         while let Some((from, to)) = pending.pop() {
             for c in &self.domain[from..to] {
                 buf.clear();
                 for &l in c {
-                    buf.push(map(l, &mut s, &mut pending));
+                    buf.push(map(l, s, &mut pending));
                 }
                 let _ = s.add_clause_reuse(&mut buf);
             }
         }
-        let mut back = vec![usize::MAX; s.num_vars() as usize];
-        for (k, v) in inst_vars.iter().enumerate() {
-            if *v != Var::UNDEF {
-                back[v.idx() as usize] = k;
-            }
-        }
-        Some(Inst {
-            s,
-            vars: inst_vars,
-            back,
-            units: 0,
-        })
+        Some(())
     }
 }
+
+/// A pooled sub-instance (see `SatModel::sub`): its solver, which rules and variables it holds,
+/// and how many rule clauses. Nothing is ever pinned in it (every call assumes what it needs),
+/// so any later explanation can reuse it: a rule whose selector is not assumed is off.
+struct Sub {
+    inst: Inst,
+    rules: Vec<bool>,
+    vars: Vec<bool>,
+    clauses: usize,
+}
+
+impl Sub {
+    fn new(sat: &SatModel) -> Sub {
+        Sub {
+            inst: Inst {
+                s: batsat::Solver::new(SolverOpts::default(), Charge::default()),
+                vars: vec![Var::UNDEF; sat.nsat + sat.rules.len()],
+                back: Vec::new(),
+                units: 0,
+            },
+            rules: vec![false; sat.rules.len()],
+            vars: vec![false; sat.nvars],
+            clauses: 0,
+        }
+    }
+}
+
+/// Idle sub-instances kept per encoding (see `SatModel::sub`).
+const SUBS: usize = 4;
+
+/// A pooled sub-instance's clauses that an explanation does not need count this fraction of
+/// building them anew, when choosing whether to reuse it (see `SatModel::sub`).
+const UNNEEDED_SHARE: usize = 2;
 
 /// The clauses of a positive table or checked expression of a Boolean model (its forbidden
 /// assignments enumerated and covered by cubes), or `None` if its scope is too large.
@@ -1336,7 +1418,8 @@ fn sat_explain(
     let mut cand: Vec<Elem> = loop {
         let mut elems: Vec<Elem> = b.to_vec();
         elems.extend_from_slice(&c);
-        match sat.solve_with(model, fixed, &elems, true, first_sub.as_mut(), budget)? {
+        let inst = first_sub.as_mut().map(|s| &mut s.inst);
+        match sat.solve_with(model, fixed, &elems, true, inst, budget)? {
             Answer::Sat(sol) => {
                 let (broken, kept): (Vec<Elem>, Vec<Elem>) =
                     more.iter().partition(|e| !e.holds(model, &sol));
@@ -1355,13 +1438,25 @@ fn sat_explain(
     // when the core kept every element.
     let mut sub = match first_sub {
         Some(inst) if cand.len() == c.len() => Some(inst),
-        _ => sub_of(&cand),
+        other => {
+            if let Some(first) = other {
+                sat.put_sub(first);
+            }
+            sub_of(&cand)
+        }
     };
     // Trim the core on the sub-instance first: its own core of the same set is often smaller.
     for _ in 0..TRIMS {
         let mut all: Vec<Elem> = b.to_vec();
         all.extend_from_slice(&cand);
-        match sat.solve_with(model, fixed, &all, true, sub.as_mut(), budget)? {
+        match sat.solve_with(
+            model,
+            fixed,
+            &all,
+            true,
+            sub.as_mut().map(|s| &mut s.inst),
+            budget,
+        )? {
             Answer::Unsat(core) if core.len() < all.len() => {
                 cand.retain(|e| in_c(e, &core));
             }
@@ -1381,26 +1476,7 @@ fn sat_explain(
     // Seeds first: those of this call's other explanations often prove many elements at once.
     let scanned = prover.scan_seeds(&cand, seeds);
     prover.use_seeds(&cand, &mut proofs, &scanned);
-    // What every later call assumes holds for good in the sub-instance: the fixed values and
-    // the elements known necessary (the candidates only shrink, and never lose those).
-    let mut pinned: Vec<Elem> = Vec::new();
-    if let Some(inst) = sub.as_mut() {
-        for &(v, i) in fixed {
-            sat.pin(inst, Elem::Choice(v, i));
-        }
-        for e in b {
-            sat.pin(inst, *e);
-        }
-    }
     while let Some(k) = proofs.iter().position(Option::is_none) {
-        if let Some(inst) = sub.as_mut() {
-            for (e, _) in cand.iter().zip(&proofs).filter(|(_, p)| p.is_some()) {
-                if !pinned.contains(e) {
-                    pinned.push(*e);
-                    sat.pin(inst, *e);
-                }
-            }
-        }
         let mut trial: Vec<Elem> = b.to_vec();
         trial.extend(
             cand.iter()
@@ -1408,7 +1484,14 @@ fn sat_explain(
                 .filter(|&(j, _)| j != k)
                 .map(|(_, e)| *e),
         );
-        match sat.solve_with(model, fixed, &trial, true, sub.as_mut(), budget)? {
+        match sat.solve_with(
+            model,
+            fixed,
+            &trial,
+            true,
+            sub.as_mut().map(|s| &mut s.inst),
+            budget,
+        )? {
             Answer::Sat(sol) => {
                 proofs[k] = Some(sol);
                 prover.rotate(&cand, &mut proofs, k);
@@ -1429,6 +1512,9 @@ fn sat_explain(
                 prover.use_seeds(&cand, &mut proofs, &scanned);
             }
         }
+    }
+    if let Some(sub) = sub {
+        sat.put_sub(sub);
     }
     Ok(Some((cand, proofs.into_iter().flatten().collect())))
 }
@@ -1980,6 +2066,12 @@ mod tests {
         }
         assert!(grown > 0, "no explanation needed a rule outside the start");
         assert!(feasible > 0, "every value was excluded");
+        // Each explanation after the first ran on sub-instances pooled by earlier ones (and
+        // extended by what they lacked): the answers above stayed exact through that reuse.
+        assert!(
+            !sat.subs.lock().unwrap().is_empty(),
+            "no sub-instance was pooled"
+        );
     }
 
     #[test]

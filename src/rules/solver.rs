@@ -24,6 +24,15 @@ struct LiveRows {
     len: usize,
 }
 
+/// Where a propagation stopped: the domains and the live rows of large tables. Propagating more
+/// choices from it reaches the same fixpoint as from the initial domains (propagation is
+/// monotone), without re-scanning the rows it already set aside.
+#[derive(Debug, Clone, Default)]
+pub struct Fixpoint {
+    pub doms: Vec<u64>,
+    live: Vec<LiveRows>,
+}
+
 /// A work budget shared by one engine operation: search nodes and propagation steps.
 #[derive(Debug, Clone)]
 pub struct Budget {
@@ -164,6 +173,21 @@ impl<'m> Solver<'m> {
             conflict: None,
             log_floor: 0,
             live: Vec::new(),
+        }
+    }
+
+    /// A solver at `fp` (its domains and live rows), with an empty trail and queue.
+    pub fn at(model: &'m Model, fp: &Fixpoint) -> Solver<'m> {
+        let mut s = Solver::new(model, fp.doms.clone());
+        s.live.clone_from(&fp.live);
+        s
+    }
+
+    /// Where this solver is: its domains and live rows (see [`Fixpoint`]).
+    pub fn fixpoint(&self) -> Fixpoint {
+        Fixpoint {
+            doms: self.doms.clone(),
+            live: self.live.clone(),
         }
     }
 
