@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::model::{Classes, Model, bit, count_bits, iter_bits, set_bit};
+use super::model::{Classes, ConKind, Model, bit, count_bits, iter_bits, set_bit};
 use super::pool::Pool;
 use super::reasons::{Reasons, Traced};
 use super::selection::Selection;
@@ -549,6 +549,9 @@ pub struct Engine {
     pub(crate) sat: Option<Arc<super::sat::SatModel>>,
     /// The model's content digests (see `learned.rs`), computed when first asked for.
     digests: Arc<std::sync::OnceLock<super::learned::Digests>>,
+    /// Per rule, for a positive table: what it admits on its own (see `Engine::admits_alone`),
+    /// computed when first asked for.
+    alone: Arc<std::sync::OnceLock<Vec<Option<Vec<u64>>>>>,
     /// The model's interchangeable values (see `Classes`).
     pub classes: Arc<Classes>,
 }
@@ -771,6 +774,7 @@ impl Engine {
             serving: Arc::new(()),
             sat,
             digests: Arc::default(),
+            alone: Arc::default(),
             classes,
         }
     }
@@ -1017,6 +1021,49 @@ impl Engine {
             }
         }
         Some(s.with_active(active).with_relevant(relevant))
+    }
+
+    /// For a positive table `r` reading `target`'s option: whether the rule on its own, with
+    /// nothing chosen, admits `target` (some row whose every cell meets the initial domains
+    /// holds it; exactly what propagating the rule alone with `target` assigned decides).
+    /// `None` for other rules.
+    fn admits_alone(&self, r: usize, (v, i): (usize, usize)) -> Option<bool> {
+        let all = self.alone.get_or_init(|| {
+            let model = &self.model;
+            let initial = &model.initial_domains;
+            model
+                .cons
+                .iter()
+                .map(|c| {
+                    let ConKind::Table(t) = &c.kind else {
+                        return None;
+                    };
+                    let mut union = vec![0u64; t.row_words];
+                    for row in t.iter() {
+                        let meets = c.scope.iter().enumerate().all(|(j, &x)| {
+                            model
+                                .dom(initial, x)
+                                .iter()
+                                .zip(t.cell(row, j))
+                                .any(|(d, w)| d & w != 0)
+                        });
+                        if meets {
+                            for (u, w) in union.iter_mut().zip(row) {
+                                *u |= w;
+                            }
+                        }
+                    }
+                    Some(union)
+                })
+                .collect()
+        });
+        let con = self.model.cons.get(r)?;
+        let ConKind::Table(t) = &con.kind else {
+            return None;
+        };
+        let j = con.scope.iter().position(|&x| x == v)?;
+        let initial = bit(self.model.dom(&self.model.initial_domains, v), i);
+        Some(initial && bit(t.cell(all.get(r)?.as_deref()?, j), i))
     }
 
     /// Whether propagation alone (no search) finds the fixed values plus the elements inconsistent.
@@ -1678,9 +1725,14 @@ impl Engine {
         let fixed = [target];
         // Most dead values are excluded by one rule on its own (a variant table none of whose
         // rows has the value): that rule is a minimal explanation (no rules at all admit every
-        // value), found by propagating each rule reading the option alone.
+        // value), found by propagating each rule reading the option alone (read off the
+        // table's admitted values for a positive table).
         for &r in &self.model.var_cons[target.0] {
-            if self.gac_infeasible(&fixed, &[Elem::Rule(r)], budget)? {
+            let excludes = match self.admits_alone(r, target) {
+                Some(admitted) => !admitted,
+                None => self.gac_infeasible(&fixed, &[Elem::Rule(r)], budget)?,
+            };
+            if excludes {
                 return Ok(self.to_explanation(&[Elem::Rule(r)]));
             }
         }
@@ -2622,6 +2674,38 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a positive table admits on its own, read off its rows, is what propagating it alone
+    /// decides, for every value of every option it reads (on generated car models, whose
+    /// tables leave some values out).
+    #[test]
+    fn admitted_alone_agrees_with_propagating_the_rule_alone() {
+        use super::super::generate::{CarParams, car_model_with};
+        let mut excluded = 0;
+        for seed in 1..4 {
+            let g = car_model_with(seed, 30, 35, &CarParams::calibrated(30));
+            let loaded = crate::catalog::load(&g.files());
+            let engine = Engine::new(loaded.catalog.unwrap().products()[0].clone());
+            let model = &engine.model;
+            let mut budget = engine.budget();
+            for (r, c) in model.cons.iter().enumerate() {
+                if !matches!(c.kind, ConKind::Table(_)) {
+                    assert_eq!(engine.admits_alone(r, (c.scope[0], 0)), None);
+                    continue;
+                }
+                for &v in &c.scope {
+                    for i in 0..model.vars[v].size {
+                        let propagated = !engine
+                            .gac_infeasible(&[(v, i)], &[Elem::Rule(r)], &mut budget)
+                            .unwrap();
+                        assert_eq!(engine.admits_alone(r, (v, i)), Some(propagated));
+                        excluded += usize::from(!propagated);
+                    }
+                }
+            }
+        }
+        assert!(excluded > 0, "no table left a value out");
+    }
 
     fn expl(rules: &[usize], choices: &[usize]) -> Explanation {
         Explanation {

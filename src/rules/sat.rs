@@ -1066,36 +1066,54 @@ impl FdEncoder {
     fn con(&mut self, model: &Model, c: &Con) -> Option<Vec<Vec<L>>> {
         match &c.kind {
             ConKind::Table(t) => {
-                // Live rows (every cell non-empty) and their members per scope position.
-                let mut rows: Vec<Vec<Vec<usize>>> = Vec::new();
+                // Live rows (every cell non-empty) and their members per scope position, flat:
+                // cell `j` of live row `r` is `members[starts[r * k + j]..starts[r * k + j + 1]]`.
+                let k = c.scope.len();
+                let mut members: Vec<usize> = Vec::new();
+                let mut starts: Vec<usize> = vec![0];
                 for row in t.iter() {
-                    let cells: Vec<Vec<usize>> = c
-                        .scope
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &v)| self.members(v, t.cell(row, j)))
-                        .collect();
-                    if cells.iter().all(|m| !m.is_empty()) {
-                        rows.push(cells);
+                    let (mark, marks) = (members.len(), starts.len());
+                    let mut live = true;
+                    for (j, &v) in c.scope.iter().enumerate() {
+                        let cell = t.cell(row, j);
+                        members.extend((0..self.size[v]).filter(|&i| bit(cell, i)));
+                        live &= members.len() > *starts.last().unwrap_or(&0);
+                        starts.push(members.len());
+                    }
+                    if !live {
+                        members.truncate(mark);
+                        starts.truncate(marks);
                     }
                 }
+                // (A table over no options has no cells: every row is live.)
+                let nrows = (starts.len() - 1).checked_div(k).unwrap_or(t.nrows);
+                let cell = |r: usize, j: usize| &members[starts[r * k + j]..starts[r * k + j + 1]];
                 let mut out = Vec::new();
-                let mut row_lits = Vec::with_capacity(rows.len());
-                for _ in &rows {
+                let mut row_lits = Vec::with_capacity(nrows);
+                for _ in 0..nrows {
                     row_lits.push(L {
                         var: self.fresh()?,
                         pos: true,
                     });
                 }
                 out.push(row_lits.clone());
-                for (r, cells) in rows.iter().enumerate() {
+                // Supports: a value needs a live row allowing it (collected in one pass).
+                let mut supp: Vec<Vec<Vec<L>>> = c
+                    .scope
+                    .iter()
+                    .map(|&v| vec![Vec::new(); self.size[v]])
+                    .collect();
+                for (r, &row_lit) in row_lits.iter().enumerate() {
                     for (j, &v) in c.scope.iter().enumerate() {
-                        let m = &cells[j];
+                        let m = cell(r, j);
+                        for &i in m {
+                            supp[j][i].push(row_lit);
+                        }
                         let d = self.size[v];
                         if m.len() == d {
                             continue;
                         }
-                        let not_row = Self::not(row_lits[r]);
+                        let not_row = Self::not(row_lit);
                         if m.len() <= d - m.len() {
                             let mut clause = vec![not_row];
                             clause.extend(m.iter().map(|&i| self.is(v, i)));
@@ -1107,20 +1125,13 @@ impl FdEncoder {
                         }
                     }
                 }
-                // Supports: a value needs a live row allowing it.
                 for (j, &v) in c.scope.iter().enumerate() {
-                    for i in 0..self.size[v] {
-                        let supp: Vec<L> = rows
-                            .iter()
-                            .zip(&row_lits)
-                            .filter(|(cells, _)| cells[j].binary_search(&i).is_ok())
-                            .map(|(_, &l)| l)
-                            .collect();
-                        if supp.len() == rows.len() {
+                    for (i, rows) in std::mem::take(&mut supp[j]).into_iter().enumerate() {
+                        if rows.len() == nrows {
                             continue;
                         }
                         let mut clause = vec![Self::not(self.is(v, i))];
-                        clause.extend(supp);
+                        clause.extend(rows);
                         out.push(clause);
                     }
                 }

@@ -1,6 +1,7 @@
 //! The search core: generalized arc consistency on compressed tables, forward checking of expressions, and depth-first search with a trail and a work budget.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::model::{ConKind, Model, bit, count_bits, iter_bits};
 use crate::catalog::expr::Val;
@@ -27,10 +28,12 @@ struct LiveRows {
 /// Where a propagation stopped: the domains and the live rows of large tables. Propagating more
 /// choices from it reaches the same fixpoint as from the initial domains (propagation is
 /// monotone), without re-scanning the rows it already set aside.
+/// Solvers started from it share its live rows and copy a table's only when they first revise
+/// it.
 #[derive(Debug, Clone, Default)]
 pub struct Fixpoint {
     pub doms: Vec<u64>,
-    live: Vec<LiveRows>,
+    live: Arc<Vec<LiveRows>>,
 }
 
 /// A work budget shared by one engine operation: search nodes and propagation steps.
@@ -149,6 +152,9 @@ pub struct Solver<'m> {
     log_floor: usize,
     /// Per model constraint, its live rows (empty until a large table is first revised).
     live: Vec<LiveRows>,
+    /// The live rows of the fixpoint the solver started at (see [`Fixpoint`]): a table's are
+    /// copied into `live` when it is first revised.
+    base_live: Arc<Vec<LiveRows>>,
 }
 
 impl<'m> Solver<'m> {
@@ -173,22 +179,37 @@ impl<'m> Solver<'m> {
             conflict: None,
             log_floor: 0,
             live: Vec::new(),
+            base_live: Arc::default(),
         }
     }
 
     /// A solver at `fp` (its domains and live rows), with an empty trail and queue.
     pub fn at(model: &'m Model, fp: &Fixpoint) -> Solver<'m> {
         let mut s = Solver::new(model, fp.doms.clone());
-        s.live.clone_from(&fp.live);
+        s.base_live = Arc::clone(&fp.live);
         s
     }
 
     /// Where this solver is: its domains and live rows (see [`Fixpoint`]).
     pub fn fixpoint(&self) -> Fixpoint {
+        let n = self.live.len().max(self.base_live.len());
         Fixpoint {
             doms: self.doms.clone(),
-            live: self.live.clone(),
+            live: Arc::new(
+                (0..n)
+                    .map(|c| self.live_rows(c).cloned().unwrap_or_default())
+                    .collect(),
+            ),
         }
+    }
+
+    /// Constraint `c`'s live rows, its own or else the starting fixpoint's; `None` before a
+    /// large table is first revised.
+    fn live_rows(&self, c: usize) -> Option<&LiveRows> {
+        [self.live.get(c), self.base_live.get(c)]
+            .into_iter()
+            .flatten()
+            .find(|l| !l.order.is_empty())
     }
 
     /// A solver on the same domains with the same live rows of large tables, with an empty
@@ -197,6 +218,7 @@ impl<'m> Solver<'m> {
     pub fn fork(&self) -> Solver<'m> {
         let mut s = Solver::new(self.model, self.doms.clone());
         s.live.clone_from(&self.live);
+        s.base_live = Arc::clone(&self.base_live);
         s
     }
 
@@ -537,8 +559,13 @@ impl<'m> Solver<'m> {
         }
         let mut l = std::mem::take(&mut self.live[c]);
         if l.order.is_empty() {
-            l.order = (0..u32::try_from(nrows).unwrap_or(u32::MAX)).collect();
-            l.len = l.order.len();
+            match self.base_live.get(c).filter(|b| !b.order.is_empty()) {
+                Some(b) => l.clone_from(b),
+                None => {
+                    l.order = (0..u32::try_from(nrows).unwrap_or(u32::MAX)).collect();
+                    l.len = l.order.len();
+                }
+            }
         }
         Some(l)
     }
@@ -694,9 +721,20 @@ impl<'m> Solver<'m> {
             return true;
         }
         let dom = |v: usize| self.model.dom(&self.doms, v);
+        // A large table's live rows hold every row that still matches the domains (rows are set
+        // aside only once they cannot match): only those can admit every combination, or
+        // still forbid one.
+        let live = self.live_rows(c).map(|l| &l.order[..l.len]);
+        let rows = |t: &'m super::model::Rows| -> Box<dyn Iterator<Item = usize> + '_> {
+            match live {
+                Some(order) => Box::new(order.iter().map(|&r| r as usize)),
+                None => Box::new(0..t.nrows),
+            }
+        };
         match &con.kind {
             // Entailed when one row admits every remaining combination.
-            ConKind::Table(t) => t.iter().any(|row| {
+            ConKind::Table(t) => rows(t).any(|r| {
+                let row = t.row(r);
                 con.scope.iter().enumerate().all(|(j, &v)| {
                     dom(v)
                         .iter()
@@ -705,7 +743,8 @@ impl<'m> Solver<'m> {
                 })
             }),
             // Entailed when no forbidden row can match any more.
-            ConKind::NegTable(t) => t.iter().all(|row| {
+            ConKind::NegTable(t) => rows(t).all(|r| {
+                let row = t.row(r);
                 con.scope.iter().enumerate().any(|(j, &v)| {
                     dom(v)
                         .iter()
