@@ -387,8 +387,8 @@ impl Table {
 #[derive(Debug)]
 pub struct TableBuilder {
     table: Table,
-    index: Vec<std::collections::HashMap<Value, u32>>,
-    list_index: std::collections::HashMap<Vec<Value>, u32>,
+    index: Vec<foldhash::HashMap<Value, u32>>,
+    list_index: foldhash::HashMap<Vec<Value>, u32>,
 }
 
 impl TableBuilder {
@@ -403,8 +403,8 @@ impl TableBuilder {
                 values: vec![Vec::new(); arity],
                 lists: Vec::new(),
             },
-            index: vec![std::collections::HashMap::new(); arity],
-            list_index: std::collections::HashMap::new(),
+            index: vec![foldhash::HashMap::default(); arity],
+            list_index: foldhash::HashMap::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Variant tables in their own files: a rule's `table: rules/x.csv` (or `.tsv`) is read here, its header as option ids and each line as one row of cells (`*`, a value, or values separated by `|`), resolved straight to table rows with every problem located at file:line:column.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::diagnostic::{Code, FileId, Span};
 use super::model::{Cell, OptionDef, OptionKind, Table, TableBuilder, Value};
@@ -196,7 +196,7 @@ fn lookup(opt: &OptionDef) -> HashMap<String, Value> {
         ]
         .into_iter()
         .collect(),
-        _ => HashMap::new(),
+        _ => HashMap::default(),
     }
 }
 
