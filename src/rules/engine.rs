@@ -1161,10 +1161,13 @@ impl Engine {
         base: &[(usize, usize)],
         budget: &mut Budget,
     ) -> Result<Option<Reasons>, OutOfWork> {
-        Ok(self.propagated(base, true, budget)?.map(|mut s| {
-            let fp = s.fixpoint();
-            Reasons::new(&self.model, s.take_log(), fp)
-        }))
+        Ok(self.propagated(base, true, budget)?.map(|s| self.traced(s)))
+    }
+
+    /// The removal log and fixpoint of a recording solver's propagation.
+    fn traced(&self, mut s: Solver<'_>) -> Reasons {
+        let fp = s.fixpoint();
+        Reasons::new(&self.model, s.take_log(), fp)
     }
 
     /// The root propagation with no choices, recorded (see `Reasons`): computed once per rules
@@ -1175,15 +1178,8 @@ impl Engine {
             .root_reasons
             .get_or_init(|| {
                 let mut budget = self.budget();
-                let mut s = Solver::new(&self.model, self.model.initial()).recording();
-                s.queue_all();
-                match s.propagate(&mut budget) {
-                    Ok(true) => {
-                        let fp = s.fixpoint();
-                        Some(Reasons::new(&self.model, s.take_log(), fp))
-                    }
-                    Ok(false) | Err(_) => None,
-                }
+                let s = self.propagated_from_scratch(&[], true, &mut budget);
+                s.ok().flatten().map(|s| self.traced(s))
             })
             .as_ref()
     }
@@ -1197,26 +1193,40 @@ impl Engine {
         record: bool,
         budget: &mut Budget,
     ) -> Result<Option<Solver<'_>>, OutOfWork> {
-        let root = self.root();
-        let mut s = match root {
-            Some(r) if record => {
-                Solver::at(&self.model, r.fixpoint()).recording_after(r.log().to_vec())
-            }
-            Some(r) => Solver::at(&self.model, r.fixpoint()),
-            None if record => Solver::new(&self.model, self.model.initial()).recording(),
-            None => Solver::new(&self.model, self.model.initial()),
+        let Some(root) = self.root() else {
+            return self.propagated_from_scratch(base, record, budget);
         };
+        let mut s = Solver::at(&self.model, root.fixpoint());
+        if record {
+            s = s.recording_after(root.log().to_vec());
+        }
         for &(v, i) in base {
             if !s.assign(v, i) {
                 return Ok(None);
             }
-            if root.is_some() {
-                s.queue_var(v);
+            s.queue_var(v);
+        }
+        Ok(s.propagate(budget)?.then_some(s))
+    }
+
+    /// `propagated` from the initial domains, every rule queued (the root propagation itself,
+    /// and every propagation when there is no root fixpoint).
+    fn propagated_from_scratch(
+        &self,
+        base: &[(usize, usize)],
+        record: bool,
+        budget: &mut Budget,
+    ) -> Result<Option<Solver<'_>>, OutOfWork> {
+        let mut s = Solver::new(&self.model, self.model.initial());
+        if record {
+            s = s.recording();
+        }
+        for &(v, i) in base {
+            if !s.assign(v, i) {
+                return Ok(None);
             }
         }
-        if root.is_none() {
-            s.queue_all();
-        }
+        s.queue_all();
         Ok(s.propagate(budget)?.then_some(s))
     }
 

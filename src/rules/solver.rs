@@ -725,16 +725,13 @@ impl<'m> Solver<'m> {
         // aside only once they cannot match): only those can admit every combination, or
         // still forbid one.
         let live = self.live_rows(c).map(|l| &l.order[..l.len]);
-        let rows = |t: &'m super::model::Rows| -> Box<dyn Iterator<Item = usize> + '_> {
-            match live {
-                Some(order) => Box::new(order.iter().map(|&r| r as usize)),
-                None => Box::new(0..t.nrows),
-            }
+        let any_row = |t: &super::model::Rows, f: &dyn Fn(&[u64]) -> bool| match live {
+            Some(order) => order.iter().any(|&r| f(t.row(r as usize))),
+            None => t.iter().any(f),
         };
         match &con.kind {
             // Entailed when one row admits every remaining combination.
-            ConKind::Table(t) => rows(t).any(|r| {
-                let row = t.row(r);
+            ConKind::Table(t) => any_row(t, &|row| {
                 con.scope.iter().enumerate().all(|(j, &v)| {
                     dom(v)
                         .iter()
@@ -743,13 +740,12 @@ impl<'m> Solver<'m> {
                 })
             }),
             // Entailed when no forbidden row can match any more.
-            ConKind::NegTable(t) => rows(t).all(|r| {
-                let row = t.row(r);
-                con.scope.iter().enumerate().any(|(j, &v)| {
+            ConKind::NegTable(t) => !any_row(t, &|row| {
+                con.scope.iter().enumerate().all(|(j, &v)| {
                     dom(v)
                         .iter()
                         .zip(t.cell(row, j))
-                        .all(|(dw, cw)| dw & cw == 0)
+                        .any(|(dw, cw)| dw & cw != 0)
                 })
             }),
             ConKind::Check(_) => false,
