@@ -87,6 +87,48 @@ impl L {
     }
 }
 
+/// Clauses stored flat: every literal in one vector and each clause's end in another, so that
+/// the millions of short clauses of a large table's encoding cost no allocation each.
+#[derive(Debug, Default, Clone)]
+struct Cnf {
+    lits: Vec<L>,
+    ends: Vec<usize>,
+}
+
+impl Cnf {
+    /// Number of clauses.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Number of literals in all clauses.
+    fn lit_count(&self) -> usize {
+        self.lits.len()
+    }
+
+    /// Appends one clause.
+    fn push(&mut self, clause: impl IntoIterator<Item = L>) {
+        self.lits.extend(clause);
+        self.ends.push(self.lits.len());
+    }
+
+    /// Clause `i`.
+    fn clause(&self, i: usize) -> &[L] {
+        let from = i.checked_sub(1).map_or(0, |j| self.ends[j]);
+        &self.lits[from..self.ends[i]]
+    }
+
+    /// Clauses `from..to`, in order.
+    fn range(&self, from: usize, to: usize) -> impl Iterator<Item = &[L]> {
+        (from..to).map(|i| self.clause(i))
+    }
+
+    /// Every clause, in order.
+    fn iter(&self) -> impl Iterator<Item = &[L]> {
+        self.range(0, self.len())
+    }
+}
+
 /// Charges a solve to the budget: polled by batsat at every decision and learnt clause.
 #[derive(Debug, Default)]
 struct Charge {
@@ -169,7 +211,7 @@ pub struct SatModel {
     size: Vec<usize>,
     /// Clauses that hold whatever rules are on: exactly one index per one-hot variable, and the
     /// definitions of auxiliary literals.
-    domain: Vec<Vec<L>>,
+    domain: Cnf,
     /// Per decision variable: whether it is a one-hot value (tried true first).
     one_hot: Vec<bool>,
     /// Finite-domain encodings: the range of `domain` holding each variable's exactly-one
@@ -180,7 +222,7 @@ pub struct SatModel {
     /// (the general back end, also used for witnesses and analysis).
     boolean: bool,
     /// The clauses of each rule (over model variables; selectors are added per solver kind).
-    rules: Vec<Vec<Vec<L>>>,
+    rules: Vec<Cnf>,
     /// Rules per variable (the rules whose clauses mention it).
     var_rules: Vec<Vec<usize>>,
     full: Mutex<Vec<Inst>>,
@@ -201,7 +243,7 @@ impl std::fmt::Debug for SatModel {
             .field("vars", &self.nvars)
             .field("sat_vars", &self.nsat)
             .field("rules", &self.rules.len())
-            .field("clauses", &self.rules.iter().map(Vec::len).sum::<usize>())
+            .field("clauses", &self.rules.iter().map(Cnf::len).sum::<usize>())
             .finish_non_exhaustive()
     }
 }
@@ -227,7 +269,7 @@ impl SatModel {
                 ConKind::NegTable(_) => rows.con(model, c)?,
                 ConKind::Table(_) | ConKind::Check(_) => encode_enumerated(model, c, &mut scratch)?,
             };
-            lits += clauses.iter().map(|c| c.len() + 1).sum::<usize>();
+            lits += clauses.lit_count() + clauses.len();
             if lits > LIT_CAP {
                 return None;
             }
@@ -236,7 +278,14 @@ impl SatModel {
         let first = (0..nvars)
             .map(|v| u32::try_from(v).ok())
             .collect::<Option<_>>()?;
-        Some(SatModel::new(model, nvars, first, Vec::new(), rules, true))
+        Some(SatModel::new(
+            model,
+            nvars,
+            first,
+            Cnf::default(),
+            rules,
+            true,
+        ))
     }
 
     /// The encoding of any model whose domains and checked expressions are small enough, for
@@ -248,7 +297,7 @@ impl SatModel {
         let mut rules = Vec::with_capacity(model.cons.len());
         for c in &model.cons {
             let clauses = enc.con(model, c)?;
-            enc.lits += clauses.iter().map(|c| c.len() + 1).sum::<usize>();
+            enc.lits += clauses.lit_count() + clauses.len();
             if enc.lits > LIT_CAP {
                 return None;
             }
@@ -273,8 +322,8 @@ impl SatModel {
         model: &Model,
         nsat: usize,
         first: Vec<u32>,
-        domain: Vec<Vec<L>>,
-        rules: Vec<Vec<Vec<L>>>,
+        domain: Cnf,
+        rules: Vec<Cnf>,
         boolean: bool,
     ) -> SatModel {
         let decisions = first.last().zip(model.vars.last()).map_or(0, |(&f, v)| {
@@ -358,7 +407,7 @@ impl SatModel {
 
     /// Number of clauses of rule `r`.
     pub fn clauses_of(&self, r: usize) -> usize {
-        self.rules.get(r).map_or(0, Vec::len)
+        self.rules.get(r).map_or(0, Cnf::len)
     }
 
     fn build(&self, kind: Kind) -> Inst {
@@ -395,13 +444,13 @@ impl SatModel {
             units: 0,
         };
         let mut buf: Vec<Lit> = Vec::new();
-        for c in &self.domain {
+        for c in self.domain.iter() {
             buf.clear();
             buf.extend(c.iter().map(|&l| inst.lit(l)));
             let _ = inst.s.add_clause_reuse(&mut buf);
         }
         for (r, clauses) in self.rules.iter().enumerate() {
-            for c in clauses {
+            for c in clauses.iter() {
                 buf.clear();
                 buf.extend(c.iter().map(|&l| inst.lit(l)));
                 if selectors {
@@ -678,7 +727,7 @@ impl SatModel {
         let wanted: usize = rules
             .iter()
             .filter_map(|&r| self.rules.get(r))
-            .map(Vec::len)
+            .map(Cnf::len)
             .sum();
         let pooled = self.subs.lock().ok().and_then(|mut pool| {
             // Reusing one costs the clauses it lacks, and a share of those it holds that this
@@ -686,7 +735,7 @@ impl SatModel {
             let cost = |sub: &Sub| {
                 let (mut missing, mut held) = (0usize, 0usize);
                 for &r in rules {
-                    let n = self.rules.get(r).map_or(0, Vec::len);
+                    let n = self.rules.get(r).map_or(0, Cnf::len);
                     if sub.rules.get(r).copied().unwrap_or(false) {
                         held += n;
                     } else {
@@ -795,7 +844,7 @@ impl SatModel {
                     &mut pending,
                 );
             }
-            for c in &self.domain[from..to] {
+            for c in self.domain.range(from, to) {
                 buf.clear();
                 for &l in c {
                     buf.push(map(l, s, &mut pending));
@@ -805,7 +854,7 @@ impl SatModel {
         }
         for (r, sel) in new_rules.into_iter().zip(sels) {
             has_rule[r] = true;
-            for c in &self.rules[r] {
+            for c in self.rules[r].iter() {
                 buf.clear();
                 for &l in c {
                     buf.push(map(l, s, &mut pending));
@@ -816,7 +865,7 @@ impl SatModel {
             *clauses += self.rules[r].len();
         }
         while let Some((from, to)) = pending.pop() {
-            for c in &self.domain[from..to] {
+            for c in self.domain.range(from, to) {
                 buf.clear();
                 for &l in c {
                     buf.push(map(l, s, &mut pending));
@@ -863,7 +912,7 @@ const UNNEEDED_SHARE: usize = 2;
 
 /// The clauses of a positive table or checked expression of a Boolean model (its forbidden
 /// assignments enumerated and covered by cubes), or `None` if its scope is too large.
-fn encode_enumerated(model: &Model, c: &Con, scratch: &mut [usize]) -> Option<Vec<Vec<L>>> {
+fn encode_enumerated(model: &Model, c: &Con, scratch: &mut [usize]) -> Option<Cnf> {
     let lit = |v: usize, pos: bool| -> Option<L> {
         Some(L {
             var: u32::try_from(v).ok()?,
@@ -885,16 +934,17 @@ fn encode_enumerated(model: &Model, c: &Con, scratch: &mut [usize]) -> Option<Ve
                 }
                 *f = !model.holds(c, scratch);
             }
-            let mut out = Vec::new();
+            let mut out = Cnf::default();
+            let mut clause = Vec::new();
             for (care, value) in cover(&forbidden, k) {
-                let mut clause = Vec::new();
+                clause.clear();
                 for (j, &v) in c.scope.iter().enumerate() {
                     if care & (1 << j) != 0 {
                         // The cube has v = bit j of `value`; the clause needs the other value.
                         clause.push(lit(v, (value >> j) & 1 == 0)?);
                     }
                 }
-                out.push(clause);
+                out.push(clause.iter().copied());
             }
             Some(out)
         }
@@ -925,7 +975,7 @@ struct FdEncoder {
     size: Vec<usize>,
     /// Next free SAT variable.
     next: usize,
-    domain: Vec<Vec<L>>,
+    domain: Cnf,
     /// Auxiliary literal per (variable, cell words) meaning "the variable is in the cell".
     in_cell: HashMap<(usize, Vec<u64>), u32>,
     /// The range of `domain` holding each variable's exactly-one clauses.
@@ -950,7 +1000,7 @@ impl FdEncoder {
             first,
             size: model.vars.iter().map(|v| v.size).collect(),
             next,
-            domain: Vec::new(),
+            domain: Cnf::default(),
             in_cell: HashMap::default(),
             domain_of: Vec::with_capacity(model.vars.len()),
             aux_def: HashMap::default(),
@@ -990,9 +1040,10 @@ impl FdEncoder {
         L { pos: !l.pos, ..l }
     }
 
-    fn always(&mut self, clause: Vec<L>) {
-        self.lits += clause.len();
+    fn always(&mut self, clause: impl IntoIterator<Item = L>) {
+        let before = self.domain.lit_count();
         self.domain.push(clause);
+        self.lits += self.domain.lit_count() - before;
     }
 
     fn exactly_one(&mut self, v: usize) -> Option<()> {
@@ -1000,11 +1051,12 @@ impl FdEncoder {
         if d == 2 {
             return Some(());
         }
-        self.always((0..d).map(|i| self.is(v, i)).collect());
+        let all: Vec<L> = (0..d).map(|i| self.is(v, i)).collect();
+        self.always(all);
         if d <= PAIRWISE_AMO {
             for i in 0..d {
                 for j in i + 1..d {
-                    self.always(vec![Self::not(self.is(v, i)), Self::not(self.is(v, j))]);
+                    self.always([Self::not(self.is(v, i)), Self::not(self.is(v, j))]);
                 }
             }
             return Some(());
@@ -1014,12 +1066,12 @@ impl FdEncoder {
         for i in 0..d - 1 {
             let s = self.fresh()?;
             let x = self.is(v, i);
-            self.always(vec![Self::not(x), L { var: s, pos: true }]);
+            self.always([Self::not(x), L { var: s, pos: true }]);
             if let Some(p) = prev {
-                self.always(vec![L { var: p, pos: false }, L { var: s, pos: true }]);
+                self.always([L { var: p, pos: false }, L { var: s, pos: true }]);
             }
             let y = self.is(v, i + 1);
-            self.always(vec![Self::not(y), L { var: s, pos: false }]);
+            self.always([Self::not(y), L { var: s, pos: false }]);
             prev = Some(s);
         }
         Some(())
@@ -1032,18 +1084,21 @@ impl FdEncoder {
 
     /// A literal that implies "`v` is not in the cell" (some of its other indices, as a
     /// disjunction).
-    fn not_in(&mut self, v: usize, cell: &[u64], members: &[usize]) -> Option<Vec<L>> {
+    fn not_in(
+        &mut self,
+        v: usize,
+        cell: &[u64],
+        members: &[usize],
+        out: &mut Vec<L>,
+    ) -> Option<()> {
         let d = self.size[v];
         if let [i] = members {
-            return Some(vec![Self::not(self.is(v, *i))]);
+            out.push(Self::not(self.is(v, *i)));
+            return Some(());
         }
         if d - members.len() <= NEG_CELL_DIRECT {
-            return Some(
-                (0..d)
-                    .filter(|&i| !bit(cell, i))
-                    .map(|i| self.is(v, i))
-                    .collect(),
-            );
+            out.extend((0..d).filter(|&i| !bit(cell, i)).map(|i| self.is(v, i)));
+            return Some(());
         }
         let key = (v, cell[..self.size[v].div_ceil(64)].to_vec());
         let a = match self.in_cell.get(&key) {
@@ -1053,17 +1108,18 @@ impl FdEncoder {
                 let from = self.domain.len();
                 for &i in members {
                     let x = self.is(v, i);
-                    self.always(vec![Self::not(x), L { var: a, pos: true }]);
+                    self.always([Self::not(x), L { var: a, pos: true }]);
                 }
                 self.aux_def.insert(a, (from, self.domain.len()));
                 self.in_cell.insert(key, a);
                 a
             }
         };
-        Some(vec![L { var: a, pos: false }])
+        out.push(L { var: a, pos: false });
+        Some(())
     }
 
-    fn con(&mut self, model: &Model, c: &Con) -> Option<Vec<Vec<L>>> {
+    fn con(&mut self, model: &Model, c: &Con) -> Option<Cnf> {
         match &c.kind {
             ConKind::Table(t) => {
                 // Live rows (every cell non-empty) and their members per scope position, flat:
@@ -1088,7 +1144,7 @@ impl FdEncoder {
                 // (A table over no options has no cells: every row is live.)
                 let nrows = (starts.len() - 1).checked_div(k).unwrap_or(t.nrows);
                 let cell = |r: usize, j: usize| &members[starts[r * k + j]..starts[r * k + j + 1]];
-                let mut out = Vec::new();
+                let mut out = Cnf::default();
                 let mut row_lits = Vec::with_capacity(nrows);
                 for _ in 0..nrows {
                     row_lits.push(L {
@@ -1096,7 +1152,7 @@ impl FdEncoder {
                         pos: true,
                     });
                 }
-                out.push(row_lits.clone());
+                out.push(row_lits.iter().copied());
                 // Supports: a value needs a live row allowing it (collected in one pass).
                 let mut supp: Vec<Vec<Vec<L>>> = c
                     .scope
@@ -1115,12 +1171,12 @@ impl FdEncoder {
                         }
                         let not_row = Self::not(row_lit);
                         if m.len() <= d - m.len() {
-                            let mut clause = vec![not_row];
-                            clause.extend(m.iter().map(|&i| self.is(v, i)));
-                            out.push(clause);
+                            out.push(
+                                std::iter::once(not_row).chain(m.iter().map(|&i| self.is(v, i))),
+                            );
                         } else {
                             for i in (0..d).filter(|i| m.binary_search(i).is_err()) {
-                                out.push(vec![not_row, Self::not(self.is(v, i))]);
+                                out.push([not_row, Self::not(self.is(v, i))]);
                             }
                         }
                     }
@@ -1130,17 +1186,16 @@ impl FdEncoder {
                         if rows.len() == nrows {
                             continue;
                         }
-                        let mut clause = vec![Self::not(self.is(v, i))];
-                        clause.extend(rows);
-                        out.push(clause);
+                        out.push(std::iter::once(Self::not(self.is(v, i))).chain(rows));
                     }
                 }
                 Some(out)
             }
             ConKind::NegTable(t) => {
-                let mut out = Vec::with_capacity(t.nrows);
+                let mut out = Cnf::default();
+                let mut clause = Vec::new();
                 'rows: for row in t.iter() {
-                    let mut clause = Vec::new();
+                    clause.clear();
                     for (j, &v) in c.scope.iter().enumerate() {
                         let cell = t.cell(row, j);
                         let m = self.members(v, cell);
@@ -1148,10 +1203,10 @@ impl FdEncoder {
                             continue 'rows; // the row never matches
                         }
                         if m.len() < self.size[v] {
-                            clause.extend(self.not_in(v, cell, &m)?);
+                            self.not_in(v, cell, &m, &mut clause)?;
                         }
                     }
-                    out.push(clause);
+                    out.push(clause.iter().copied());
                 }
                 Some(out)
             }
@@ -1164,7 +1219,7 @@ impl FdEncoder {
                     }
                 }
                 let mut assignment = vec![0usize; model.vars.len()];
-                let mut out = Vec::new();
+                let mut out = Cnf::default();
                 for mut a in 0..total {
                     for &v in &c.scope {
                         assignment[v] = a % self.size[v];
@@ -1174,8 +1229,7 @@ impl FdEncoder {
                         out.push(
                             c.scope
                                 .iter()
-                                .map(|&v| Self::not(self.is(v, assignment[v])))
-                                .collect(),
+                                .map(|&v| Self::not(self.is(v, assignment[v]))),
                         );
                     }
                 }
@@ -1820,7 +1874,7 @@ impl SatModel {
         for r in 0..m {
             active[r] = false;
             let mut implied = true;
-            for clause in &self.rules[r] {
+            for clause in self.rules[r].iter() {
                 if self.refuted(clause, &active, solutions, &mut scratch) {
                     implied = false;
                     break;
