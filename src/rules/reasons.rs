@@ -393,6 +393,12 @@ impl Reasons {
         let mut out = Vec::new();
         match &con.kind {
             ConKind::Table(t) => {
+                // The values given as premises so far, per scope position: a row whose dead
+                // cell they already cover adds nothing, so such a cell is preferred (then one on
+                // a variable the trace already reaches into, then the fewest new values). Each
+                // premise is then given once, and a trace visits far fewer.
+                let mut given: Vec<Vec<u64>> =
+                    con.scope.iter().map(|&x| vec![0; init(x).len()]).collect();
                 for row in t.iter() {
                     if let Some(jv) = jv
                         && !has_target(t.cell(row, jv))
@@ -400,26 +406,34 @@ impl Reasons {
                         continue;
                     }
                     // One other variable whose cell in this row had no value left.
-                    let (_, _, j) = others()
-                        .filter(|&(j, _)| {
-                            doms[j].iter().zip(t.cell(row, j)).all(|(d, c)| d & c == 0)
-                        })
-                        .map(|(j, &x)| {
-                            let gone: usize = init(x)
-                                .iter()
-                                .zip(t.cell(row, j))
-                                .map(|(a, b)| (a & b).count_ones() as usize)
-                                .sum();
-                            (!touched[x], gone, j)
-                        })
-                        .min()?;
+                    let mut best: Option<(bool, bool, usize, usize)> = None;
+                    for (j, &x) in others() {
+                        let cell = t.cell(row, j);
+                        if !doms[j].iter().zip(cell).all(|(d, c)| d & c == 0) {
+                            continue;
+                        }
+                        let new: usize = init(x)
+                            .iter()
+                            .zip(cell)
+                            .zip(&given[j])
+                            .map(|((a, b), g)| (a & b & !g).count_ones() as usize)
+                            .sum();
+                        let key = (new > 0, !touched[x], new, j);
+                        if best.is_none_or(|b| key < b) {
+                            best = Some(key);
+                        }
+                        if new == 0 {
+                            break;
+                        }
+                    }
+                    let (_, _, _, j) = best?;
                     let x = con.scope[j];
-                    let both: Vec<u64> = init(x)
-                        .iter()
-                        .zip(t.cell(row, j))
-                        .map(|(a, b)| a & b)
-                        .collect();
-                    out.extend(iter_bits(&both).map(|k| (x, k)));
+                    for ((g, a), b) in given[j].iter_mut().zip(init(x)).zip(t.cell(row, j)) {
+                        *g |= a & b;
+                    }
+                }
+                for (j, &x) in con.scope.iter().enumerate() {
+                    out.extend(iter_bits(&given[j]).map(|k| (x, k)));
                 }
             }
             ConKind::NegTable(t) => {
