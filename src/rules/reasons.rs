@@ -22,6 +22,9 @@ use super::solver::{ASSIGNED, Budget, Fixpoint, OutOfWork, Removal, Solver};
 
 /// Work cap for one traversal (premises visited): beyond it the engine falls back to search.
 const MAX_VISITS: usize = 20_000;
+/// Work cap for one traversal in table rows read (a premise on a 50,000-row table reads all of
+/// them): a trace through large tables stops here, about 20 ms in, and the engine falls back.
+const MAX_ROWS: usize = 4_000_000;
 /// Work cap (search nodes plus propagation) for tracing one refutation search.
 const REFUTE_WORK: u64 = 400_000;
 
@@ -318,6 +321,7 @@ impl Reasons {
         // Variables some premise already reaches into: preferred when a row can be refuted by
         // several, so that explanations reuse what they already contain.
         let mut touched = vec![false; model.vars.len()];
+        let mut rows = 0usize;
         while let Some((v, i)) = stack.pop() {
             if seen.len() > MAX_VISITS {
                 return None;
@@ -338,7 +342,15 @@ impl Reasons {
             if !rules.contains(&c) {
                 rules.push(c);
             }
-            for p in self.premises(model, c, Some((v, i)), r.since as usize, &touched)? {
+            let premises = self.premises(
+                model,
+                c,
+                Some((v, i)),
+                r.since as usize,
+                &touched,
+                &mut rows,
+            )?;
+            for p in premises {
                 touched[p.0] = true;
                 if seen.insert(p) {
                     stack.push(p);
@@ -357,12 +369,13 @@ impl Reasons {
     /// index `at` (a propagation conflict).
     fn conflict_premises(&self, model: &Model, c: usize, at: usize) -> Option<Vec<(usize, usize)>> {
         let touched = vec![false; model.vars.len()];
-        self.premises(model, c, None, at, &touched)
+        self.premises(model, c, None, at, &touched, &mut 0)
     }
 
     /// The removals that made constraint `c` remove value `i` of `v` (`target` = `(v, i)`), or
     /// with no target, fail outright (see the module doc), given the domains before log index
-    /// `since`. Variables in `touched` are preferred where several would do.
+    /// `since`. Variables in `touched` are preferred where several would do. The table rows
+    /// read are added to `rows`; `None` once it passes [`MAX_ROWS`].
     fn premises(
         &self,
         model: &Model,
@@ -370,8 +383,15 @@ impl Reasons {
         target: Option<(usize, usize)>,
         since: usize,
         touched: &[bool],
+        rows: &mut usize,
     ) -> Option<Vec<(usize, usize)>> {
         let con = model.cons.get(c)?;
+        if let ConKind::Table(t) | ConKind::NegTable(t) = &con.kind {
+            *rows += t.nrows;
+            if *rows > MAX_ROWS {
+                return None;
+            }
+        }
         let jv = match target {
             Some((v, _)) => Some(con.scope.iter().position(|&x| x == v)?),
             None => None,
