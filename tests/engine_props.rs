@@ -453,50 +453,12 @@ fn check_prepared(
             prop_assert_eq!(&got, &expected, "available values of o{}", o);
             // Explanations are sufficient and minimal.
             for (i, e) in &oa.unavailable {
-                let target = engine.model.vars[o].val(*i);
                 let base = if oa.selected.is_some() {
                     &others
                 } else {
                     &chosen
                 };
-                let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
-                let ch: Vec<(usize, Option<Val>)> = base
-                    .iter()
-                    .copied()
-                    .filter(|(x, _)| e.choices.contains(x))
-                    .collect();
-                prop_assert_eq!(
-                    ch.len(),
-                    e.choices.len(),
-                    "explanation names only chosen options"
-                );
-                let feasible = |rules: &BTreeSet<usize>, ch: &[(usize, Option<Val>)]| {
-                    solutions(&p, Some(rules))
-                        .iter()
-                        .any(|c| c[o] == target && matches(c, ch))
-                };
-                prop_assert!(
-                    !feasible(&rules, &ch),
-                    "explanation {:?} does not exclude o{}={:?}",
-                    e,
-                    o,
-                    target
-                );
-                for r in &rules {
-                    let mut fewer = rules.clone();
-                    fewer.remove(r);
-                    prop_assert!(feasible(&fewer, &ch), "rule {} is not needed in {:?}", r, e);
-                }
-                for k in 0..ch.len() {
-                    let mut fewer = ch.clone();
-                    fewer.remove(k);
-                    prop_assert!(
-                        feasible(&rules, &fewer),
-                        "choice {:?} is not needed in {:?}",
-                        ch[k],
-                        e
-                    );
-                }
+                check_explanation(&p, engine, o, *i, base, e)?;
             }
         }
     }
@@ -537,6 +499,147 @@ fn check_prepared(
         );
     }
     prop_assert_eq!(rep.drop.is_empty(), consistent_bf);
+    Ok(())
+}
+
+/// That `e` excludes value `i` of option `o` under the choices `base` (brute force over the
+/// product's configurations with only its rules and choices), and that every rule and choice of
+/// it is needed.
+fn check_explanation(
+    p: &Arc<Product>,
+    engine: &Engine,
+    o: usize,
+    i: usize,
+    base: &[(usize, Option<Val>)],
+    e: &bespoke::rules::Explanation,
+) -> Result<(), TestCaseError> {
+    let target = engine.model.vars[o].val(i);
+    let rules: BTreeSet<usize> = e.rules.iter().copied().collect();
+    let ch: Vec<(usize, Option<Val>)> = base
+        .iter()
+        .copied()
+        .filter(|(x, _)| e.choices.contains(x))
+        .collect();
+    prop_assert_eq!(
+        ch.len(),
+        e.choices.len(),
+        "explanation names only chosen options"
+    );
+    let feasible = |rules: &BTreeSet<usize>, ch: &[(usize, Option<Val>)]| {
+        solutions(p, Some(rules))
+            .iter()
+            .any(|c| c[o] == target && matches(c, ch))
+    };
+    prop_assert!(
+        !feasible(&rules, &ch),
+        "explanation {:?} does not exclude o{}={:?}",
+        e,
+        o,
+        target
+    );
+    for r in &rules {
+        let mut fewer = rules.clone();
+        fewer.remove(r);
+        prop_assert!(feasible(&fewer, &ch), "rule {} is not needed in {:?}", r, e);
+    }
+    for k in 0..ch.len() {
+        let mut fewer = ch.clone();
+        fewer.remove(k);
+        prop_assert!(
+            feasible(&rules, &fewer),
+            "choice {:?} is not needed in {:?}",
+            ch[k],
+            e
+        );
+    }
+    Ok(())
+}
+
+/// A time-bounded propagation whose time is already up (`Explain::Until` now): the same
+/// availability as brute force, every unavailable value either explained (from what the engine
+/// remembers) or deferred, exactly the values a full propagation lists; each deferred value's
+/// explanation on request (`Engine::explain_value`) sufficient and minimal, and an available
+/// value's `None`. Replayed as a click path, so deferred values are remembered as excluded.
+fn check_deferred(
+    spec: &ModelSpec,
+    pick: Vec<(usize, usize)>,
+    sat: bool,
+) -> Result<(), TestCaseError> {
+    use bespoke::rules::Explain;
+    let p = load(spec);
+    let build = || {
+        if sat {
+            Engine::new(p.clone()).with_sat_explanations()
+        } else {
+            Engine::new(p.clone())
+        }
+    };
+    let (engine, full) = (build(), build());
+    let doms = domains(&p);
+    let mut chosen: Vec<(usize, Option<Val>)> = Vec::new();
+    let mut sel = Selection::default();
+    for (o, k) in pick {
+        let o = o % p.options.len();
+        let vals: Vec<Val> = doms[o].iter().flatten().copied().collect();
+        if chosen.iter().any(|(x, _)| *x == o) || vals.is_empty() {
+            continue;
+        }
+        let v = vals[k % vals.len()];
+        chosen.push((o, Some(v)));
+        sel.choices.push((o, to_value(v, &p.options[o].kind)));
+        let bounded = engine
+            .propagate_explaining(&sel, Explain::Until(std::time::Instant::now()))
+            .unwrap();
+        let reference = full.propagate(&sel).unwrap();
+        prop_assert_eq!(bounded.consistent, reference.consistent);
+        for (oa, want) in bounded.options.iter().zip(&reference.options) {
+            let o = oa.option;
+            prop_assert_eq!(&oa.available, &want.available, "available values of o{}", o);
+            let mut listed: Vec<usize> = oa
+                .unavailable
+                .iter()
+                .map(|(i, _)| *i)
+                .chain(oa.deferred.iter().copied())
+                .collect();
+            listed.sort_unstable();
+            let mut wanted: Vec<usize> = want.unavailable.iter().map(|(i, _)| *i).collect();
+            wanted.sort_unstable();
+            prop_assert_eq!(listed, wanted, "unavailable values of o{}", o);
+            if !bounded.consistent {
+                continue;
+            }
+            let others: Vec<(usize, Option<Val>)> =
+                chosen.iter().copied().filter(|(x, _)| *x != o).collect();
+            let base = if oa.selected.is_some() {
+                &others
+            } else {
+                &chosen
+            };
+            for (i, e) in &oa.unavailable {
+                check_explanation(&p, &engine, o, *i, base, e)?;
+            }
+            for &i in &oa.deferred {
+                let e = engine.explain_value(&sel, o, i).unwrap();
+                prop_assert!(
+                    e.is_some(),
+                    "a deferred value of o{} has an explanation on request",
+                    o
+                );
+                if let Some(e) = e {
+                    check_explanation(&p, &engine, o, i, base, &e)?;
+                }
+            }
+            for &i in &oa.available {
+                prop_assert_eq!(
+                    engine.explain_value(&sel, o, i).unwrap(),
+                    None,
+                    "o{} value {} is available",
+                    o,
+                    i
+                );
+            }
+        }
+    }
     Ok(())
 }
 
@@ -671,6 +774,13 @@ proptest! {
     fn search_only_exclusions_agree_with_brute_force(spec in pigeon_spec(), pick in proptest::collection::vec((0usize..8, 0usize..8), 1..4)) {
         check_engine(&spec, pick.clone(), false)?;
         check_engine(&spec, pick, true)?;
+    }
+
+    /// Explanations deferred by a time-bounded propagation, asked for one by one.
+    #[test]
+    fn deferred_explanations_agree_with_brute_force(spec in prop_oneof![pigeon_spec(), model_spec()], pick in proptest::collection::vec((0usize..8, 0usize..8), 1..4)) {
+        check_deferred(&spec, pick.clone(), false)?;
+        check_deferred(&spec, pick, true)?;
     }
 
     #[test]

@@ -691,6 +691,7 @@ fn scale_learning_and_recommending() {
                     selected: s.get(o).cloned(),
                     available: (0..var.size).collect(),
                     unavailable: Vec::new(),
+                    deferred: Vec::new(),
                 })
                 .collect(),
         };

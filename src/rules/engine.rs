@@ -360,11 +360,51 @@ pub(crate) struct Shared {
     root_reasons: std::sync::OnceLock<Option<Reasons>>,
     /// Explanations found per value, with the (variable, value) choices each one uses.
     pub(super) by_target: std::sync::Mutex<Known>,
+    /// Values a call found unavailable but did not explain (deferred, see `Explain::Until`),
+    /// with the choices they were unavailable under: still so under any selection holding them.
+    excluded: std::sync::Mutex<Excluded>,
     /// How far warm-ups of this store have gone (an engine inheriting it resumes there).
     pub(super) warmed: std::sync::Mutex<WarmProgress>,
     /// What was learned since the last export, while the engine records (`learned.rs`). Never
     /// locked while another of these locks is held.
     pub(super) journal: std::sync::Mutex<Journal>,
+}
+
+/// Values known unavailable under some choices, without an explanation (one per value of a
+/// class, as `Known`): what a time-bounded call's availability found and did not explain. The
+/// next click (which keeps those choices) then needs no search to exclude them again.
+#[derive(Debug, Default)]
+struct Excluded {
+    by_target: foldhash::HashMap<Pair, Vec<Box<[Pair]>>>,
+    bytes: usize,
+}
+
+/// Choice sets kept per value in [`Excluded`], and bytes in all.
+const EXCLUDED_PER_VALUE: usize = 16;
+const EXCLUDED_BYTES: usize = 16 << 20;
+
+impl Excluded {
+    /// Keeps that `target` is unavailable under `base` (both as class representatives).
+    fn insert(&mut self, target: Pair, base: &[Pair]) {
+        let bytes = std::mem::size_of_val(base) + 16;
+        if self.bytes + bytes > EXCLUDED_BYTES {
+            return;
+        }
+        let list = self.by_target.entry(target).or_default();
+        if list.len() < EXCLUDED_PER_VALUE
+            && !list.iter().any(|b| b.iter().all(|p| base.contains(p)))
+        {
+            list.push(base.into());
+            self.bytes += bytes;
+        }
+    }
+
+    /// Whether `target` is known unavailable under a subset of `base`.
+    fn holds(&self, target: Pair, base: &[Pair]) -> bool {
+        self.by_target
+            .get(&target)
+            .is_some_and(|l| l.iter().any(|b| b.iter().all(|p| base.contains(p))))
+    }
 }
 
 /// How far [`Engine::warm`] has gone on one store: the levels finished, and at `Pairs` how
@@ -578,6 +618,32 @@ pub struct OptionAvailability {
     /// boolean option is listed; for integer and text options only the values at the edges of
     /// the feasible set (just past each end or hole) and "unset".
     pub unavailable: Vec<(usize, Explanation)>,
+    /// Domain indices that do not either, listed as `unavailable` would list them, whose
+    /// explanation was not worked out within the call's time (see [`Explain::Until`]);
+    /// [`Engine::explain_value`] gives each on request. Always empty with [`Explain::All`].
+    pub deferred: Vec<usize>,
+}
+
+/// How much explaining a propagation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Explain {
+    /// Every unavailable value gets its explanation, within the work limit.
+    All,
+    /// Explanations are worked out until this moment (each search and solver call stops there);
+    /// past it an unavailable value gets the explanation the engine already knows (found by an
+    /// earlier call, or a dead value's), else it is listed as `deferred`. Availability itself is
+    /// never cut short. A storefront answer bounded in time: on large models a click can
+    /// exclude fifty values that each need a minimal explanation of seconds' total.
+    Until(std::time::Instant),
+}
+
+/// Which values one `witness` (or conflict) pass explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// As the caller asked.
+    Of(Explain),
+    /// Only this domain index (of the one option asked about), whatever `explained` lists.
+    Only(usize),
 }
 
 /// The answer to `propagate`.
@@ -830,6 +896,10 @@ impl Engine {
                 .by_target
                 .lock()
                 .is_ok_and(|m| m.find(base, target).is_some())
+            || self.shared.excluded.lock().is_ok_and(|x| {
+                let base: Vec<Pair> = base.iter().map(|&p| self.classes.rep(p)).collect();
+                x.holds(self.classes.rep(target), &base)
+            })
     }
 
     /// What the remembered solutions say about a selection (`base`) and about each of its
@@ -2062,14 +2132,69 @@ impl Engine {
     /// For every option: which values extend to a valid configuration given the other choices,
     /// and a minimal explanation for each that does not.
     pub fn propagate(&self, sel: &Selection) -> Result<Propagation, EngineError> {
+        self.propagate_explaining(sel, Explain::All)
+    }
+
+    /// `propagate`, explaining as `explain` says: with [`Explain::Until`] some unavailable
+    /// values may come back `deferred` instead of explained.
+    pub fn propagate_explaining(
+        &self,
+        sel: &Selection,
+        explain: Explain,
+    ) -> Result<Propagation, EngineError> {
         let mut budget = self.budget();
-        self.propagate_with(sel, &mut budget)
+        self.propagate_in(sel, None, Policy::Of(explain), &mut budget)
             .map_err(|_| self.limit("propagate"))
+    }
+
+    /// The minimal explanation of why value `index` of option `option` is unavailable under
+    /// `sel` (relative to the other choices when `option` is chosen, as `propagate` says), or
+    /// `None` when it is available. What a storefront asks for a value whose explanation a
+    /// time-bounded propagation deferred; any value of the domain may be asked about, not only
+    /// those `propagate` lists. Availability of the option's other values is decided on the
+    /// way (only this value is explained).
+    pub fn explain_value(
+        &self,
+        sel: &Selection,
+        option: OptId,
+        index: usize,
+    ) -> Result<Option<Explanation>, EngineError> {
+        let Some(var) = self.model.vars.get(option) else {
+            return Ok(None);
+        };
+        if index >= var.size {
+            return Ok(None);
+        }
+        let mut budget = self.budget();
+        let prop = self
+            .propagate_in(sel, Some(option), Policy::Only(index), &mut budget)
+            .map_err(|_| self.limit("explain"))?;
+        Ok(prop
+            .options
+            .into_iter()
+            .find(|oa| oa.option == option)
+            .and_then(|oa| {
+                oa.unavailable
+                    .into_iter()
+                    .find(|(i, _)| *i == index)
+                    .map(|(_, e)| e)
+            }))
     }
 
     pub(crate) fn propagate_with(
         &self,
         sel: &Selection,
+        budget: &mut Budget,
+    ) -> Result<Propagation, OutOfWork> {
+        self.propagate_in(sel, None, Policy::Of(Explain::All), budget)
+    }
+
+    /// `propagate` of the options `only` names (all when `None`), explaining as `policy` says.
+    fn propagate_in(
+        &self,
+        sel: &Selection,
+        only: Option<usize>,
+        policy: Policy,
         budget: &mut Budget,
     ) -> Result<Propagation, OutOfWork> {
         let n = self.model.vars.len();
@@ -2087,11 +2212,15 @@ impl Engine {
                 selected: sel.get(self.model.vars[v].opt).cloned(),
                 available: Vec::new(),
                 unavailable: Vec::new(),
+                deferred: Vec::new(),
             })
             .collect();
+        let asked = |v: usize| only.is_none_or(|o| o == v);
 
         // Unselected options: relative to the whole selection.
-        let unselected: Vec<usize> = (0..n).filter(|&v| selected[v].is_none()).collect();
+        let unselected: Vec<usize> = (0..n)
+            .filter(|&v| selected[v].is_none() && asked(v))
+            .collect();
         let (view, mut views) = self.pool_views(&base);
         let consistent = !bad_choice
             && (!view.local.is_empty() || {
@@ -2100,22 +2229,28 @@ impl Engine {
             });
         let mut conflict = None;
         if consistent {
-            self.witness(&base, &unselected, &mut result, view, budget)?;
+            self.witness(&base, &unselected, &mut result, view, policy, budget)?;
         } else {
             let (e, elems) = self.conflict(&base, budget)?;
             let mut cache = Recent::with(elems);
             for &v in &unselected {
                 let none = vec![0u64; self.model.nwords[v]];
-                for i in self.explained(v, &none) {
-                    let x = self.explain(&base, (v, i), None, &mut cache, budget)?;
-                    result[v].unavailable.push((i, x));
-                }
+                self.explain_listed(
+                    &base,
+                    v,
+                    &none,
+                    None,
+                    &mut cache,
+                    &mut result[v],
+                    policy,
+                    budget,
+                )?;
             }
             conflict = Some(e);
         }
         // Selected options: relative to the other choices.
         for v in 0..n {
-            if selected[v].is_none() {
+            if selected[v].is_none() || !asked(v) {
                 continue;
             }
             let others: Vec<(usize, usize)> =
@@ -2128,15 +2263,21 @@ impl Engine {
             let pooled = view.as_ref().is_some_and(|w| !w.local.is_empty());
             if pooled || self.feasible(&others, &all, budget)? {
                 let view = view.unwrap_or_else(|| self.pool_views(&others).0);
-                self.witness(&others, &[v], &mut result, view, budget)?;
+                self.witness(&others, &[v], &mut result, view, policy, budget)?;
             } else {
                 let (_, elems) = self.conflict(&others, budget)?;
                 let mut cache = Recent::with(elems);
                 let none = vec![0u64; self.model.nwords[v]];
-                for i in self.explained(v, &none) {
-                    let x = self.explain(&others, (v, i), None, &mut cache, budget)?;
-                    result[v].unavailable.push((i, x));
-                }
+                self.explain_listed(
+                    &others,
+                    v,
+                    &none,
+                    None,
+                    &mut cache,
+                    &mut result[v],
+                    policy,
+                    budget,
+                )?;
             }
         }
         Ok(Propagation {
@@ -2153,6 +2294,7 @@ impl Engine {
         targets: &[usize],
         result: &mut [OptionAvailability],
         view: PoolView,
+        policy: Policy,
         budget: &mut Budget,
     ) -> Result<(), OutOfWork> {
         let model = &self.model;
@@ -2287,10 +2429,16 @@ impl Engine {
             let available = &mut result[v].available;
             available.reserve(count_bits(&seen[v]));
             available.extend(iter_bits(&seen[v]).take_while(|&i| i < model.vars[v].size));
-            for i in self.explained(v, &seen[v]) {
-                let e = self.explain(base, (v, i), Some(&mut ctx), &mut cache, budget)?;
-                result[v].unavailable.push((i, e));
-            }
+            self.explain_listed(
+                base,
+                v,
+                &seen[v],
+                Some(&mut ctx),
+                &mut cache,
+                &mut result[v],
+                policy,
+                budget,
+            )?;
         }
         if let Some(before) = cache.loaded
             && cache.items.len() > before
@@ -2345,6 +2493,85 @@ impl Engine {
             }
         }
         changed.then_some(out)
+    }
+
+    /// Explains the unavailable values of `v` (those outside `available` that `explained`
+    /// lists, or the one `Policy::Only` names) into `out`, or lists them as deferred.
+    #[allow(clippy::too_many_arguments)]
+    fn explain_listed(
+        &self,
+        base: &[(usize, usize)],
+        v: usize,
+        available: &[u64],
+        mut ctx: Option<&mut Explaining>,
+        cache: &mut Recent,
+        out: &mut OptionAvailability,
+        policy: Policy,
+        budget: &mut Budget,
+    ) -> Result<(), OutOfWork> {
+        let listed = match policy {
+            Policy::Only(i) => {
+                if i < self.model.vars[v].size && !bit(available, i) {
+                    vec![i]
+                } else {
+                    Vec::new()
+                }
+            }
+            Policy::Of(_) => self.explained(v, available),
+        };
+        for i in listed {
+            let target = (v, i);
+            let found = match policy {
+                Policy::Of(Explain::Until(deadline)) => {
+                    if std::time::Instant::now() >= deadline {
+                        self.recalled(base, target)
+                    } else {
+                        budget.until(Some(deadline));
+                        let r = self.explain(base, target, ctx.as_deref_mut(), cache, budget);
+                        let expired = budget.expired();
+                        budget.until(None);
+                        match r {
+                            Ok(e) => Some(e),
+                            // Stopped at the deadline: nothing half-done was kept.
+                            Err(OutOfWork) if expired => self.recalled(base, target),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Policy::Of(Explain::All) | Policy::Only(_) => {
+                    Some(self.explain(base, target, ctx.as_deref_mut(), cache, budget)?)
+                }
+            };
+            match found {
+                Some(e) => out.unavailable.push((i, e)),
+                None => {
+                    if let Ok(mut x) = self.shared.excluded.lock() {
+                        let base: Vec<Pair> = base.iter().map(|&p| self.classes.rep(p)).collect();
+                        x.insert(self.classes.rep(target), &base);
+                    }
+                    out.deferred.push(i);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An explanation of `target` under `base` the engine already has: one an earlier call
+    /// found whose choices are all chosen, or a dead value's (rules only).
+    fn recalled(&self, base: &[(usize, usize)], target: (usize, usize)) -> Option<Explanation> {
+        let known = self
+            .shared
+            .by_target
+            .lock()
+            .ok()
+            .and_then(|m| m.find(base, target).map(Packed::unpack));
+        known.or_else(|| {
+            self.shared
+                .dead
+                .lock()
+                .ok()
+                .and_then(|d| d.get(&self.classes.rep(target)).cloned())
+        })
     }
 
     /// Which unavailable values of `v` get an explanation. Every value of a choice or boolean;

@@ -2113,7 +2113,7 @@ pub fn click_paths(
     paths: usize,
     steps: usize,
 ) -> Vec<crate::rules::Selection> {
-    walk_paths(engine, seed, paths, steps).0
+    walk_paths(engine, seed, paths, steps, None, 0).0
 }
 
 /// Walks new click paths (as [`click_paths`]) and returns how long each `propagate` call took
@@ -2125,7 +2125,32 @@ pub fn click_path_latencies(
     paths: usize,
     steps: usize,
 ) -> Vec<std::time::Duration> {
-    walk_paths(engine, seed, paths, steps).1
+    walk_paths(engine, seed, paths, steps, None, 0).1.clicks
+}
+
+/// What `click_paths` measured.
+#[derive(Debug, Clone, Default)]
+pub struct ClickRun {
+    /// Each click's `propagate`, in order.
+    pub clicks: Vec<std::time::Duration>,
+    /// Each click's count of unavailable values whose explanation was deferred.
+    pub deferred: Vec<usize>,
+    /// Each explanation asked for on request (`Engine::explain_value`) after a click.
+    pub asked: Vec<std::time::Duration>,
+}
+
+/// [`click_path_latencies`] with explanations worked out for at most `within` per click
+/// (`Explain::Until`; `None`: all), and after each click `ask` of its deferred values (spread
+/// over the list) explained on request, as a customer asking "why?" would: each timed apart.
+pub fn timed_click_paths(
+    engine: &crate::rules::Engine,
+    seed: u64,
+    paths: usize,
+    steps: usize,
+    within: Option<std::time::Duration>,
+    ask: usize,
+) -> ClickRun {
+    walk_paths(engine, seed, paths, steps, within, ask).1
 }
 
 fn walk_paths(
@@ -2133,21 +2158,38 @@ fn walk_paths(
     seed: u64,
     paths: usize,
     steps: usize,
-) -> (Vec<crate::rules::Selection>, Vec<std::time::Duration>) {
+    within: Option<std::time::Duration>,
+    ask: usize,
+) -> (Vec<crate::rules::Selection>, ClickRun) {
     use crate::catalog::model::{OptionKind, Value};
+    use crate::rules::Explain;
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
-    let mut times = Vec::new();
+    let mut run = ClickRun::default();
     for _ in 0..paths {
         let mut sel = crate::rules::Selection::default();
         out.push(sel.clone());
         for _ in 0..steps {
             let t = std::time::Instant::now();
-            let prop = engine.propagate(&sel);
-            times.push(t.elapsed());
+            let explain = within.map_or(Explain::All, |w| Explain::Until(t + w));
+            let prop = engine.propagate_explaining(&sel, explain);
+            run.clicks.push(t.elapsed());
             let Ok(prop) = prop else {
                 break;
             };
+            let deferred: Vec<(usize, usize)> = prop
+                .options
+                .iter()
+                .flat_map(|o| o.deferred.iter().map(move |&i| (o.option, i)))
+                .collect();
+            run.deferred.push(deferred.len());
+            for k in 0..ask.min(deferred.len()) {
+                let (o, i) = deferred[k * deferred.len() / ask.min(deferred.len())];
+                let t = std::time::Instant::now();
+                let e = engine.explain_value(&sel, o, i);
+                run.asked.push(t.elapsed());
+                debug_assert!(matches!(e, Ok(Some(_))));
+            }
             let open: Vec<_> = prop
                 .options
                 .iter()
@@ -2171,7 +2213,7 @@ fn walk_paths(
             out.push(sel.clone());
         }
     }
-    (out, times)
+    (out, run)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ pub mod selection;
 pub mod solver;
 
 pub use engine::{
-    Engine, EngineError, Explanation, OptionAvailability, Propagation, Repair, Validation,
+    Engine, EngineError, Explain, Explanation, OptionAvailability, Propagation, Repair, Validation,
     Violation, Warmed, Warmth,
 };
 pub use learned::{Export, Imported, LearnedError};

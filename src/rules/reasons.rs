@@ -195,7 +195,7 @@ impl Reasons {
         let Some(mut s) = self.assigned(model, target) else {
             return Ok(None);
         };
-        let mut sub = Budget::new(REFUTE_WORK.min(budget.remaining));
+        let mut sub = budget.share(REFUTE_WORK.min(budget.remaining));
         let mut search = Reasons {
             log: self.log.clone(),
             by_var: self.by_var.clone(),

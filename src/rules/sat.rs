@@ -134,12 +134,33 @@ impl Cnf {
 struct Charge {
     used: AtomicU64,
     allowance: AtomicU64,
+    /// The budget's deadline (see `Budget::until`), read every `CLOCK_EVERY` polls.
+    deadline: Option<std::time::Instant>,
+    /// Whether the solve stopped at the deadline.
+    expired: std::sync::atomic::AtomicBool,
+    /// Polls of `stop` (the clock is read on every `CLOCK_EVERY`-th; `used` also counts learnt
+    /// clauses, so it cannot tell when).
+    polls: AtomicU64,
 }
+
+/// Polls between two readings of the clock when the budget has a deadline.
+const CLOCK_EVERY: u64 = 64;
 
 impl Callbacks for Charge {
     fn stop(&self) -> bool {
         let u = self.used.load(Ordering::Relaxed).saturating_add(1);
         self.used.store(u, Ordering::Relaxed);
+        // Sticky: batsat polls again after a stopped search, and must see the same answer.
+        if self.expired.load(Ordering::Relaxed) {
+            return true;
+        }
+        if let Some(deadline) = self.deadline
+            && self.polls.fetch_add(1, Ordering::Relaxed).is_multiple_of(CLOCK_EVERY)
+            && std::time::Instant::now() >= deadline
+        {
+            self.expired.store(true, Ordering::Relaxed);
+            return true;
+        }
         u > self.allowance.load(Ordering::Relaxed)
     }
 
@@ -172,10 +193,21 @@ impl Inst {
         *cb.used.get_mut() = 0;
         // batsat also polls `stop` once after the search (not a decision): that poll is free.
         *cb.allowance.get_mut() = budget.remaining.saturating_add(1);
+        cb.deadline = budget.deadline();
+        *cb.expired.get_mut() = false;
         let r = self.s.solve_limited(assumptions);
-        let used = self.s.cb_mut().used.get_mut().saturating_sub(1);
+        let cb = self.s.cb_mut();
+        let used = cb.used.get_mut().saturating_sub(1);
+        if *cb.expired.get_mut() {
+            // Stopped at the deadline: the work done is charged and the rest kept.
+            budget.spend(used);
+            budget.expire();
+            return Err(OutOfWork);
+        }
         if !budget.spend(used) || r == lbool::UNDEF {
-            budget.remaining = 0;
+            if !budget.expired() {
+                budget.remaining = 0;
+            }
             return Err(OutOfWork);
         }
         Ok(r == lbool::TRUE)
@@ -1981,6 +2013,27 @@ mod tests {
         let g = car_model_with(seed, 40, 45, &CarParams::calibrated(40));
         let loaded = crate::catalog::load(&g.files());
         Engine::new(loaded.catalog.unwrap().products()[0].clone())
+    }
+
+    /// A budget whose deadline has passed stops a solve at once (batsat polls `stop` again
+    /// after a stopped search, so the stop must hold), keeps the work left, and says why.
+    #[test]
+    fn a_passed_deadline_stops_a_solve_and_keeps_the_work_left() {
+        let engine = car_engine(3);
+        let Some(sat) = engine.sat.as_ref() else {
+            panic!("the car model has a SAT encoding");
+        };
+        let all: Vec<Elem> = (0..engine.model.cons.len()).map(Elem::Rule).collect();
+        let mut budget = Budget::new(1_000_000);
+        budget.until(Some(std::time::Instant::now()));
+        let r = sat.solve_with(&engine.model, &[], &all, true, None, &mut budget);
+        assert!(r.is_err());
+        assert!(budget.expired());
+        assert!(budget.remaining > 900_000, "{}", budget.remaining);
+        budget.until(None);
+        assert!(!budget.expired());
+        let r = sat.solve_with(&engine.model, &[], &all, true, None, &mut budget);
+        assert!(matches!(r, Ok(Answer::Sat(_))));
     }
 
     /// On a generated car model (finite-domain encoding), explanations of random infeasible

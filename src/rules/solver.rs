@@ -48,7 +48,17 @@ pub struct Budget {
     var_learned: Vec<u64>,
     /// State of the tie-breaking generator (deterministic).
     rng: u64,
+    /// A moment past which spending fails too (see `Budget::until`): a configure answer's
+    /// explanations stop at a time, not only at a work limit.
+    deadline: Option<std::time::Instant>,
+    /// Spends since the clock was last read (read once per `CLOCK_EVERY`).
+    ticks: u32,
+    /// Whether spending failed because the deadline passed (the work left is kept).
+    expired: bool,
 }
+
+/// How many spends pass between two readings of the clock when a deadline is set.
+const CLOCK_EVERY: u32 = 64;
 
 impl Budget {
     pub fn new(limit: u64) -> Budget {
@@ -58,7 +68,57 @@ impl Budget {
             weights: Vec::new(),
             var_learned: Vec::new(),
             rng: 0x2545_F491_4F6C_DD1D,
+            deadline: None,
+            ticks: 0,
+            expired: false,
         }
+    }
+
+    /// A budget of its own (`limit` units) that keeps this one's deadline.
+    pub fn share(&self, limit: u64) -> Budget {
+        Budget {
+            deadline: self.deadline,
+            ..Budget::new(limit)
+        }
+    }
+
+    /// Sets (or clears) the moment past which spending fails; clears `expired`.
+    pub fn until(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
+        self.ticks = 0;
+        self.expired = false;
+    }
+
+    /// The deadline set by `until`, if any.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
+    }
+
+    /// Whether spending failed because the deadline passed (not because work ran out).
+    pub fn expired(&self) -> bool {
+        self.expired
+    }
+
+    /// Reads the clock now and then (every `CLOCK_EVERY` spends): true once past the deadline.
+    fn late(&mut self) -> bool {
+        let Some(deadline) = self.deadline else {
+            return false;
+        };
+        if self.expired {
+            return true;
+        }
+        self.ticks += 1;
+        if self.ticks < CLOCK_EVERY {
+            return false;
+        }
+        self.ticks = 0;
+        self.expired = std::time::Instant::now() >= deadline;
+        self.expired
+    }
+
+    /// Marks the deadline as passed (a solver that reads the clock itself found it so).
+    pub(crate) fn expire(&mut self) {
+        self.expired = self.deadline.is_some();
     }
 
     /// Records a failure of constraint `c`; `scope` is given for the model's own constraints
@@ -89,6 +149,9 @@ impl Budget {
 
     /// Spends `n` units; false when exhausted.
     pub fn spend(&mut self, n: u64) -> bool {
+        if self.late() {
+            return false;
+        }
         if self.remaining < n {
             self.remaining = 0;
             return false;
@@ -892,5 +955,26 @@ impl<'m> Solver<'m> {
             self.undo(m);
         }
         Ok(Some(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past its deadline a budget refuses to spend within `CLOCK_EVERY` spends, keeps what is
+    /// left and says the deadline, not the work, stopped it; clearing the deadline spends again.
+    #[test]
+    fn a_deadline_stops_spending_and_keeps_the_rest() {
+        let mut b = Budget::new(1000);
+        b.until(Some(std::time::Instant::now()));
+        let spent = (0..=CLOCK_EVERY).take_while(|_| b.spend(1)).count();
+        assert!(spent < CLOCK_EVERY as usize + 1);
+        assert!(b.expired());
+        assert_eq!(b.remaining, 1000 - spent as u64);
+        let shared = b.share(10);
+        assert_eq!(shared.deadline(), b.deadline());
+        b.until(None);
+        assert!(!b.expired() && b.spend(1));
     }
 }
