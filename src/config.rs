@@ -189,6 +189,11 @@ pub struct Settings {
     pub watch: bool,
     /// Work limit for the rules engine per request.
     pub work_limit: u64,
+    /// How long after a configure request starts its unavailable values' reasons are worked
+    /// out; past it a reason the engine does not already know is deferred (`reason_deferred`,
+    /// given by `POST /v1/products/{id}/explain`). `None`: every reason, however long it takes.
+    /// Default: 25 ms (`--explain-within-ms`, 0 = every reason).
+    pub explain_within: Option<std::time::Duration>,
     /// How far each catalog version's engines are warmed, in the background, when it loads.
     pub warm_up: WarmUpPlan,
     /// Print logs as JSON lines.
@@ -274,6 +279,9 @@ impl Default for PrintSettings {
     }
 }
 
+/// Milliseconds a configure answer works out reasons for by default (`--explain-within-ms`).
+pub const EXPLAIN_WITHIN_MS: u64 = 25;
+
 /// Days a saved design is kept by default: a season of carts and shared links.
 pub const DESIGN_RETENTION_DAYS: u64 = 90;
 
@@ -295,6 +303,7 @@ impl Default for Settings {
             upload_limit: 8 * 1024 * 1024,
             watch: true,
             work_limit: crate::rules::engine::DEFAULT_WORK_LIMIT,
+            explain_within: Some(std::time::Duration::from_millis(EXPLAIN_WITHIN_MS)),
             warm_up: WarmUpPlan {
                 level: WarmUp::Pairs,
                 limit: std::time::Duration::from_secs(WARM_UP_LIMIT_SECS),

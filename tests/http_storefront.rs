@@ -851,3 +851,74 @@ async fn a_known_path_with_another_method_is_405() {
     let r = send(&app, test::TestRequest::get().uri("/v1/nothing-here")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// With no time for reasons (`explain_within` zero), configure defers each reason the engine
+/// does not know yet (`reason: null`, `reason_deferred: true`); `POST .../explain` gives it,
+/// the same as an answer with every reason; an available value explains as available; the
+/// deferred answer is not cached, so asking again after the explanation gives the reason.
+#[actix_web::test]
+async fn deferred_reasons_are_given_on_request() {
+    let quick = TestApp::start(&common::repo(), |s| {
+        s.warm_up.level = bespoke::config::WarmUp::Off;
+        s.explain_within = Some(std::time::Duration::ZERO);
+    });
+    let full = app();
+    let sel = json!({"fabric": "polyester"});
+    let value = |answer: &Value, option: &str, v: &str| {
+        option_values(answer, option)
+            .into_iter()
+            .find(|x| x["value"] == v)
+            .unwrap()
+    };
+    let answer = configure(&quick, "classic-tee", sel.clone()).await;
+    let heather = value(&answer, "color", "heather");
+    assert_eq!(heather["available"], false);
+    assert_eq!(heather["reason"], Value::Null, "{heather}");
+    assert_eq!(heather["reason_deferred"], true);
+    let reference = value(
+        &configure(&full, "classic-tee", sel.clone()).await,
+        "color",
+        "heather",
+    );
+    assert_eq!(reference["reason_deferred"], false);
+    assert_eq!(reference["reason"]["rules"][0]["id"], "heather-is-cotton");
+
+    let explain = |body: Value| {
+        send(
+            &quick,
+            test::TestRequest::post()
+                .uri("/v1/products/classic-tee/explain")
+                .set_json(body),
+        )
+    };
+    let r = explain(json!({"selection": sel, "option": "color", "value": "heather"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    let why = r.json();
+    assert_eq!(why["available"], false);
+    assert_eq!(why["value"], "heather");
+    assert_eq!(why["reason"], reference["reason"]);
+
+    let open = option_values(&answer, "color")
+        .into_iter()
+        .find(|x| x["available"] == true)
+        .unwrap();
+    let r = explain(json!({"selection": sel, "option": "color", "value": open["value"]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    assert_eq!(r.json()["available"], true);
+    assert_eq!(r.json()["reason"], Value::Null);
+
+    let r = explain(json!({"selection": sel, "option": "no-such-option", "value": "x"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json());
+    let r = explain(json!({"selection": sel, "option": "color", "value": "no-such-color"})).await;
+    assert!(r.status.is_client_error(), "{}", r.json());
+
+    // Known now: the same request recalls it within no time at all.
+    let again = configure(&quick, "classic-tee", sel).await;
+    let heather = value(&again, "color", "heather");
+    assert_eq!(heather["reason_deferred"], false, "{heather}");
+    assert_eq!(heather["reason"], reference["reason"]);
+}
+
+fn option_values(answer: &Value, id: &str) -> Vec<Value> {
+    option(answer, id)["values"].as_array().unwrap().clone()
+}

@@ -7,7 +7,9 @@ use utoipa::ToSchema;
 use super::AppError;
 use super::values::{Choices, OptionValue, value_label};
 use crate::catalog::model::{OptId, OptionKind, Product, Value};
-use crate::rules::{Engine, Explanation, OptionAvailability, Propagation, Repair, Selection};
+use crate::rules::{
+    Engine, Explain, Explanation, OptionAvailability, Propagation, Repair, Selection,
+};
 
 /// Query parameters of a preview URL that are not choices; choices are `o.<option>=<value>`
 /// (an option id never contains a dot), so no option name can collide with them.
@@ -121,6 +123,9 @@ pub struct Availability {
     pub available: bool,
     /// When unavailable: why.
     pub reason: Option<Reason>,
+    /// When unavailable: the reason was not worked out within this answer's time (`reason` is
+    /// null); `POST /v1/products/{id}/explain` gives it.
+    pub reason_deferred: bool,
 }
 
 /// One value of a choice or boolean option, with everything needed to draw it.
@@ -141,6 +146,9 @@ pub struct ValueState {
     pub available: bool,
     /// When unavailable: why.
     pub reason: Option<Reason>,
+    /// When unavailable: the reason was not worked out within this answer's time (`reason` is
+    /// null); `POST /v1/products/{id}/explain` gives it.
+    pub reason_deferred: bool,
 }
 
 /// A number (integer, quantity) or text length that is excluded, at an edge of the feasible set.
@@ -148,7 +156,11 @@ pub struct ValueState {
 pub struct Excluded {
     /// The number, or for text options the length in characters.
     pub value: i64,
-    pub reason: Reason,
+    /// Why (null when deferred).
+    pub reason: Option<Reason>,
+    /// The reason was not worked out within this answer's time; `POST
+    /// /v1/products/{id}/explain` gives it.
+    pub reason_deferred: bool,
 }
 
 /// The feasible numbers of an integer or quantity option, or the feasible text lengths of a
@@ -600,6 +612,7 @@ fn option_state(
             .find(|(x, _)| *x == i)
             .map(|(_, e)| Reason::of(p, basis, e))
     };
+    let deferred = |i: usize| oa.deferred.contains(&i);
     let unset = var.unset().map(|u| Availability {
         available: oa.available.contains(&u),
         reason: if oa.available.contains(&u) {
@@ -607,6 +620,7 @@ fn option_state(
         } else {
             reason_of(u)
         },
+        reason_deferred: deferred(u),
     });
     let mut state = OptionState {
         id: opt.id.clone(),
@@ -638,6 +652,7 @@ fn option_state(
             price: None,
             available,
             reason: if available { None } else { reason_of(i) },
+            reason_deferred: deferred(i),
         }
     };
     match &opt.kind {
@@ -678,6 +693,7 @@ fn option_state(
                 } else {
                     reason_of(i)
                 },
+                reason_deferred: deferred(i),
             });
             state.price = u.price;
         }
@@ -718,9 +734,17 @@ fn option_state(
                 .filter_map(|(i, e)| {
                     Some(Excluded {
                         value: number(*i)?,
-                        reason: Reason::of(p, basis, e),
+                        reason: Some(Reason::of(p, basis, e)),
+                        reason_deferred: false,
                     })
                 })
+                .chain(oa.deferred.iter().filter_map(|&i| {
+                    Some(Excluded {
+                        value: number(i)?,
+                        reason: None,
+                        reason_deferred: true,
+                    })
+                }))
                 .collect();
             excluded.sort_by_key(|x| x.value);
             state.range = Some(RangeState {
@@ -760,9 +784,10 @@ pub fn configure(
     catalog_version: &str,
     sel: &Selection,
     personalize: Option<Personalize<'_>>,
+    explain: Explain,
 ) -> Result<Configuration, AppError> {
     let p = &engine.product;
-    let prop = engine.propagate(sel)?;
+    let prop = engine.propagate_explaining(sel, explain)?;
     let val = engine.validate(sel);
     let (basis, availability_prop, repair, completion_view) = if prop.consistent {
         let completion = engine
@@ -779,7 +804,7 @@ pub fn configure(
                 .cloned()
                 .collect(),
         };
-        let kept_prop = engine.propagate(&kept)?;
+        let kept_prop = engine.propagate_explaining(&kept, explain)?;
         let view = repair_view(engine, sel, &r);
         (kept, Some(kept_prop), Some(view), None)
     };
@@ -824,6 +849,38 @@ pub fn configure(
             .map(|_| preview_url(p, &Choices::of(p, sel), PREVIEW_WIDTH)),
         recommended_completion,
     })
+}
+
+impl Configuration {
+    /// Whether some unavailable value's reason was deferred (such an answer is not cached: the
+    /// next identical request may explain more).
+    pub fn deferred(&self) -> bool {
+        self.options.iter().any(|o| {
+            o.values.iter().any(|v| v.reason_deferred)
+                || o.unset.as_ref().is_some_and(|u| u.reason_deferred)
+                || o.upload.as_ref().is_some_and(|u| u.reason_deferred)
+                || o.range
+                    .as_ref()
+                    .is_some_and(|r| r.excluded.iter().any(|x| x.reason_deferred))
+        })
+    }
+}
+
+/// Why one value is unavailable under a selection, or that it is available: the answer to
+/// `POST /v1/products/{id}/explain`, for a value whose reason a configure answer deferred.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ValueReason {
+    pub product: String,
+    /// The product's content version that answered.
+    pub version: String,
+    pub option: String,
+    /// The value asked about (null: leaving the option unset).
+    pub value: Option<OptionValue>,
+    /// Whether it still extends to a valid configuration (relative to the other choices when
+    /// the option is chosen, as configure says).
+    pub available: bool,
+    /// When unavailable: why (minimal, as in configure answers).
+    pub reason: Option<Reason>,
 }
 
 /// The width of the preview URLs that configure answers with, in pixels.
@@ -880,12 +937,67 @@ impl super::App {
             customer,
         });
         let started = std::time::Instant::now();
-        let answer = configure(engine, snap.version(), &sel, personalize);
+        let explain = self
+            .settings
+            .explain_within
+            .map_or(Explain::All, |w| Explain::Until(started + w));
+        let answer = configure(engine, snap.version(), &sel, personalize, explain);
         self.metrics.engine_call("configure", started.elapsed());
         let answer = std::sync::Arc::new(answer?);
-        snap.configure_cache
-            .insert(key, std::sync::Arc::clone(&answer));
+        if !answer.deferred() {
+            snap.configure_cache
+                .insert(key, std::sync::Arc::clone(&answer));
+        }
         Ok(answer)
+    }
+
+    /// Why `value` of `option` (null: leaving it unset) is unavailable under a selection, or
+    /// that it is available: the minimal reason, worked out on request (within the work limit,
+    /// not the configure answer's time).
+    pub fn explain(
+        &self,
+        product: &str,
+        choices: &Choices,
+        quantity: Option<i64>,
+        option: &str,
+        value: Option<&OptionValue>,
+    ) -> Result<ValueReason, AppError> {
+        let snap = self.snapshot();
+        let (p, engine) = snap.product(product)?;
+        let sel = super::typed_selection(p, choices, quantity)?;
+        self.check_uploads(p, &sel)?;
+        let Some(o) = p.options.iter().position(|x| x.id == option) else {
+            return Err(AppError::BadRequest(format!(
+                "product `{}` has no option `{option}`",
+                p.id
+            )));
+        };
+        let var = &engine.model.vars[o];
+        let index = match value {
+            Some(v) => {
+                // Read as a selection of that one value: the same typed errors as configure.
+                let one = Choices(vec![(option.to_owned(), Some(v.clone()))]).parse(p)?;
+                one.choices.first().and_then(|(_, v)| var.index_of(v))
+            }
+            None => var.unset(),
+        };
+        let Some(index) = index else {
+            return Err(AppError::BadRequest(format!(
+                "option `{option}` cannot take that value (a required option cannot be unset)"
+            )));
+        };
+        let started = std::time::Instant::now();
+        let e = engine.explain_value(&sel, o, index);
+        self.metrics.engine_call("explain", started.elapsed());
+        let e = e?;
+        Ok(ValueReason {
+            product: p.id.clone(),
+            version: p.version.clone(),
+            option: option.to_owned(),
+            value: value.cloned(),
+            available: e.is_none(),
+            reason: e.map(|e| Reason::of(p, &sel, &e)),
+        })
     }
 
     /// Every upload the selection names must be stored (else a 422, never a failed render later).

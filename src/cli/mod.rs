@@ -323,9 +323,14 @@ fn configure(
                 recommender: &recommender,
                 customer: None,
             };
-            let doc =
-                crate::app::configure::configure(&engine, &cat.version, &sel, Some(personalize))
-                    .map_err(|e| e.to_string())?;
+            let doc = crate::app::configure::configure(
+                &engine,
+                &cat.version,
+                &sel,
+                Some(personalize),
+                crate::rules::Explain::All,
+            )
+            .map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
             return Ok(format!("{text}\n"));
         }

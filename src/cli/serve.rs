@@ -79,6 +79,13 @@ pub struct ServeArgs {
     /// 150 MB, the sample products under 1 MB).
     #[arg(long, env = "BESPOKE_EXPLANATION_MEMORY_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub explanation_memory_mib: u64,
+    /// Milliseconds after a configure request starts during which its unavailable values'
+    /// reasons are worked out; past them a reason the engine does not already know is
+    /// deferred (`reason_deferred`) and `POST /v1/products/{id}/explain` gives it on request.
+    /// Bounds a click on large catalogs (a click can exclude fifty values whose minimal
+    /// reasons take seconds together). 0: every reason, however long it takes.
+    #[arg(long, env = "BESPOKE_EXPLAIN_WITHIN_MS", default_value_t = crate::config::EXPLAIN_WITHIN_MS, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub explain_within_ms: u64,
     /// Threads each version's warm-up runs on. One leaves the other cores to requests; on a
     /// host with cores to spare, more finish a large model's pairs sooner.
     #[arg(long, env = "BESPOKE_WARM_UP_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -131,6 +138,8 @@ impl ServeArgs {
                 inline_pixels: self.print_inline_pixels,
                 workers: usize::try_from(self.print_workers).unwrap_or(1),
             },
+            explain_within: (self.explain_within_ms > 0)
+                .then(|| std::time::Duration::from_millis(self.explain_within_ms)),
             design_retention: (self.design_retention_days > 0)
                 .then(|| std::time::Duration::from_secs(self.design_retention_days * 24 * 3600)),
             warm_up: crate::config::WarmUpPlan {

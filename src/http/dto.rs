@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::app::values::Choices;
+use crate::app::values::{Choices, OptionValue};
 
 /// A configure request.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
@@ -22,6 +22,25 @@ pub struct ConfigureRequest {
     #[validate(length(min = 1, max = 255))]
     #[schema(min_length = 1, max_length = 255)]
     pub customer_ref: Option<String>,
+}
+
+/// A value to explain under a selection (for a value whose reason a configure answer deferred).
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    /// The choices so far, in the order the customer made them (as sent to configure).
+    #[serde(default)]
+    pub selection: Choices,
+    /// Units ordered (as in configure).
+    #[validate(range(min = 1, max = 1_000_000_000))]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    pub quantity: Option<i64>,
+    /// The option whose value to explain.
+    #[validate(length(min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255)]
+    pub option: String,
+    /// The value (null: leaving the option unset).
+    pub value: Option<OptionValue>,
 }
 
 /// A design to save: a configuration for the cart.

@@ -57,6 +57,7 @@ pub fn build(
         .service(products::list)
         .service(products::get_one)
         .service(products::configure)
+        .service(products::explain)
         .service(products::value_image)
         .service(products::save_design)
         .service(products::get_design)

@@ -81,6 +81,7 @@ impl Modify for ProblemResponses {
         super::products::list,
         super::products::get_one,
         super::products::configure,
+        super::products::explain,
         super::products::value_image,
         super::products::save_design,
         super::products::get_design,

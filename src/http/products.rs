@@ -4,11 +4,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use validator::Validate;
 
-use crate::app::configure::Configuration;
+use crate::app::configure::{Configuration, ValueReason};
 use crate::app::designs::{DesignView, SaveDesign};
 use crate::app::views::{ProductDetail, ProductSummary};
 use crate::app::{App, AppError};
-use crate::http::dto::{ConfigureRequest, DesignRequest};
+use crate::http::dto::{ConfigureRequest, DesignRequest, ExplainRequest};
 use crate::http::problem::Problem;
 
 /// List products.
@@ -65,6 +65,38 @@ pub async fn configure(
     })
     .await?;
     Ok(HttpResponse::Ok().json(&*answer))
+}
+
+/// Why one value is unavailable: its minimal reason, worked out on request (for values whose
+/// reason a configure answer deferred, `reason_deferred`), or that it is available.
+#[utoipa::path(post, path = "/v1/products/{id}/explain", tag = "storefront",
+    params(("id" = String, Path, description = "Product id")),
+    request_body = ExplainRequest,
+    responses((status = 200, body = ValueReason),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+#[post("/v1/products/{id}/explain")]
+pub async fn explain(
+    app: web::Data<App>,
+    id: web::Path<String>,
+    body: web::Json<ExplainRequest>,
+) -> Result<HttpResponse, AppError> {
+    body.validate()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let req = body.into_inner();
+    let id = id.into_inner();
+    let answer = super::off_thread(&app, move |app| {
+        app.explain(
+            &id,
+            &req.selection,
+            req.quantity,
+            &req.option,
+            req.value.as_ref(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(&answer))
 }
 
 /// The image of a choice value (`values[].image` in the catalog). With `v` equal to the product

@@ -155,7 +155,10 @@ impl Callbacks for Charge {
             return true;
         }
         if let Some(deadline) = self.deadline
-            && self.polls.fetch_add(1, Ordering::Relaxed).is_multiple_of(CLOCK_EVERY)
+            && self
+                .polls
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(CLOCK_EVERY)
             && std::time::Instant::now() >= deadline
         {
             self.expired.store(true, Ordering::Relaxed);

@@ -16,9 +16,11 @@ pub const ADMIN: &str = "admin-secret";
 pub const FEED: &str = "feed-secret";
 
 /// Test settings: `catalog` served from a fresh database, no watcher, single-choice warm-up
-/// (a debug build's pair warm-up is a second of CPU per app), keys `ADMIN` and `FEED`.
+/// (a debug build's pair warm-up is a second of CPU per app), keys `ADMIN` and `FEED`; every
+/// reason worked out (no time bound: a loaded test machine must not defer one by chance).
 pub fn settings(catalog: &std::path::Path, db: &TestDb) -> Settings {
     Settings {
+        explain_within: None,
         catalog_dir: catalog.to_owned(),
         database_url: db.url.clone(),
         data_dir: db.dir().join("data"),

@@ -353,6 +353,18 @@ const STRINGS = {
     return parts.join(' ');
   }
 
+  /**
+   * The reason of a value whose answer deferred it (`reason_deferred`: not worked out within
+   * the answer's time), asked for when the shopper wants to know; null if none came.
+   */
+  async function explainDeferred(option, value) {
+    const res = await api('POST', `/v1/products/${enc(S.product)}/explain`, {
+      body: '{"selection":' + selectionJson(S.choices) + ',"option":' + JSON.stringify(option) +
+        ',"value":' + JSON.stringify(value === undefined ? null : value) + '}',
+    });
+    return res.ok && res.data && res.data.available === false ? res.data.reason : null;
+  }
+
   function setChoices(choices) {
     S.undo = S.choices.slice();
     S.choices = choices;
@@ -674,6 +686,18 @@ const STRINGS = {
         }));
       notice.hidden = false;
       notice.querySelector('button').focus();
+      if (item.deferred) {
+        // Its reason was not worked out within the answer's time: ask for it now.
+        const seq = S.seq;
+        explainDeferred(o.id, item.v.none ? null : item.v.value).then((reason) => {
+          if (!reason || seq !== S.seq) return;
+          item.deferred = false;
+          item.reasonText = reasonText(reason);
+          setText(item.reason, item.reasonText);
+          const text = notice.querySelector('p');
+          if (text) setText(text, `${t('unavailableNotice', { value: item.v.label })} ${item.reasonText}`);
+        });
+      }
     }
 
     function updateCurrent() {
@@ -701,20 +725,24 @@ const STRINGS = {
         for (const item of items) {
           let available = true;
           let reason = null;
+          let deferred = false;
           let price = null;
           if (item.v.none) {
             const unset = next.unset || { available: true };
             available = unset.available !== false;
             reason = unset.reason;
+            deferred = unset.reason_deferred === true;
             item.checked = next.selected === null || next.selected === undefined;
           } else {
             const v = values.get(item.key) || item.v;
             available = v.available !== false;
             reason = v.reason;
+            deferred = v.reason_deferred === true;
             price = v.price;
             item.checked = next.selected === v.value;
           }
           item.available = available;
+          item.deferred = !available && deferred;
           item.reasonText = available ? '' : reasonText(reason);
           setText(item.reason, item.reasonText);
           item.button.setAttribute('aria-checked', String(item.checked));
