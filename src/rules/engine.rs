@@ -2234,17 +2234,7 @@ impl Engine {
             let (e, elems) = self.conflict(&base, budget)?;
             let mut cache = Recent::with(elems);
             for &v in &unselected {
-                let none = vec![0u64; self.model.nwords[v]];
-                self.explain_listed(
-                    &base,
-                    v,
-                    &none,
-                    None,
-                    &mut cache,
-                    &mut result[v],
-                    policy,
-                    budget,
-                )?;
+                self.explain_conflicted(&base, v, &mut cache, &mut result[v], policy, budget)?;
             }
             conflict = Some(e);
         }
@@ -2267,17 +2257,7 @@ impl Engine {
             } else {
                 let (_, elems) = self.conflict(&others, budget)?;
                 let mut cache = Recent::with(elems);
-                let none = vec![0u64; self.model.nwords[v]];
-                self.explain_listed(
-                    &others,
-                    v,
-                    &none,
-                    None,
-                    &mut cache,
-                    &mut result[v],
-                    policy,
-                    budget,
-                )?;
+                self.explain_conflicted(&others, v, &mut cache, &mut result[v], policy, budget)?;
             }
         }
         Ok(Propagation {
@@ -2554,6 +2534,21 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// `explain_listed` for an option under conflicting choices `base`: none of its values is
+    /// available.
+    fn explain_conflicted(
+        &self,
+        base: &[(usize, usize)],
+        v: usize,
+        cache: &mut Recent,
+        out: &mut OptionAvailability,
+        policy: Policy,
+        budget: &mut Budget,
+    ) -> Result<(), OutOfWork> {
+        let none = vec![0u64; self.model.nwords[v]];
+        self.explain_listed(base, v, &none, None, cache, out, policy, budget)
     }
 
     /// An explanation of `target` under `base` the engine already has: one an earlier call
