@@ -907,8 +907,10 @@ async fn deferred_reasons_are_given_on_request() {
     assert_eq!(r.json()["available"], true);
     assert_eq!(r.json()["reason"], Value::Null);
 
-    let r = explain(json!({"selection": sel, "option": "no-such-option", "value": "x"})).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json());
+    let r = explain(json!({"selection": sel, "option": "colour", "value": "x"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.json());
+    assert_eq!(r.json()["type"], "/problems/unknown-option");
+    assert_eq!(r.json()["suggestion"], "color");
     let r = explain(json!({"selection": sel, "option": "color", "value": "no-such-color"})).await;
     assert!(r.status.is_client_error(), "{}", r.json());
 

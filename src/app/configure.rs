@@ -967,10 +967,15 @@ impl super::App {
         let sel = super::typed_selection(p, choices, quantity)?;
         self.check_uploads(p, &sel)?;
         let Some(o) = p.options.iter().position(|x| x.id == option) else {
-            return Err(AppError::BadRequest(format!(
-                "product `{}` has no option `{option}`",
-                p.id
-            )));
+            // The same typed problem as an unknown option in a selection.
+            return Err(crate::rules::SelectionError::UnknownOption {
+                option: option.to_owned(),
+                suggestion: crate::catalog::expr::did_you_mean(
+                    option,
+                    p.options.iter().map(|x| x.id.as_str()),
+                ),
+            }
+            .into());
         };
         let var = &engine.model.vars[o];
         let index = match value {
