@@ -1451,13 +1451,7 @@ impl Engine {
         // Sufficiency and minimality of an explanation depend only on the target and the
         // explanation itself, not on the rest of the selection: one found earlier for this value
         // holds whenever its choices are still chosen. (A customer's next click keeps most.)
-        let known = self
-            .shared
-            .by_target
-            .lock()
-            .ok()
-            .and_then(|m| m.find(base, target).map(Packed::unpack));
-        if let Some(e) = known {
+        if let Some(e) = self.recalled(base, target) {
             return Ok(e);
         }
         let e = self.explain_fresh(base, target, reasons, cache, budget)?;
